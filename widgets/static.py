@@ -1,0 +1,106 @@
+"""Static HTML/SVG renderings for places without a kernel (nbconvert, GitHub, a saved notebook).
+
+Pure Python strings: no JavaScript, no widget state. Each grid is one inline `<svg>` whose rows of
+equal colours are merged into single rectangles, with grid lines drawn over them, so a 30x30 grid
+stays a few kilobytes. Mismatching cells of an attempt are crossed out as in the live view.
+"""
+
+from __future__ import annotations
+
+from html import escape
+
+import numpy as np
+
+from lpn.grids import PALETTE
+from .layout import Layout
+
+LINE = "#555555"
+MARK = "#FFFFFF"
+
+
+def cell_size(grid_shape, target: int = 120) -> int:
+    """Pixels per cell so a grid is about `target` pixels on its longer side."""
+    return int(np.clip(target // max(grid_shape), 4, 24))
+
+
+def grid_svg(grid, *, cell: int | None = None, mask=None, palette=PALETTE, lines: bool = True) -> str:
+    """An `<svg>` of `grid` (R x C colours) with `mask` cells (R x C, nonzero) crossed out."""
+    grid = np.asarray(grid)
+    rows, cols = grid.shape
+    cell = cell or cell_size(grid.shape)
+    w, h = cols * cell, rows * cell
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="lpn-grid" width="{w}" height="{h}" '
+        f'viewBox="0 0 {w} {h}" data-rows="{rows}" data-cols="{cols}" shape-rendering="crispEdges">'
+    ]
+    for r in range(rows):
+        c = 0
+        while c < cols:
+            end = c
+            while end + 1 < cols and grid[r, end + 1] == grid[r, c]:
+                end += 1
+            parts.append(f'<rect x="{c * cell}" y="{r * cell}" width="{(end - c + 1) * cell}" '
+                         f'height="{cell}" fill="{palette[int(grid[r, c])]}"/>')
+            c = end + 1
+    if lines and cell >= 6:
+        d = "".join(f"M0 {r * cell}H{w}" for r in range(1, rows))
+        d += "".join(f"M{c * cell} 0V{h}" for c in range(1, cols))
+        if d:
+            parts.append(f'<path d="{d}" stroke="{LINE}" stroke-width="1" fill="none"/>')
+    if mask is not None:
+        pad = max(1, cell // 5)
+        for r, c in np.argwhere(np.asarray(mask)):
+            x0, y0, x1, y1 = c * cell + pad, r * cell + pad, (c + 1) * cell - pad, (r + 1) * cell - pad
+            parts.append(f'<path class="lpn-mismatch" d="M{x0} {y0}L{x1} {y1}M{x1} {y0}L{x0} {y1}" '
+                         f'stroke="{MARK}" stroke-width="{max(1, cell // 8)}"/>')
+    parts.append(f'<rect width="{w}" height="{h}" fill="none" stroke="{LINE}" stroke-width="2"/>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def missing_svg(cell: int = 12) -> str:
+    side = 3 * cell
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" class="lpn-grid lpn-missing" width="{side}" '
+            f'height="{side}" data-rows="0" data-cols="0"><rect width="{side}" height="{side}" '
+            f'fill="#eeeeee" stroke="#999999"/><text x="50%" y="62%" text-anchor="middle" '
+            f'font-family="sans-serif" font-size="{cell * 1.5}" fill="#666666">?</text></svg>')
+
+
+STYLE = (
+    "<style>.lpn-static{font-family:sans-serif;font-size:12px;color:#222}"
+    ".lpn-static .lpn-row{display:flex;align-items:flex-end;gap:12px;margin:4px 0}"
+    ".lpn-static .lpn-label{width:56px;color:#666}"
+    ".lpn-static figure{margin:0;display:flex;flex-direction:column;align-items:center;gap:2px}"
+    ".lpn-static .correct{color:#1a7f37}.lpn-static .wrong,.lpn-static .shape{color:#c62828}"
+    ".lpn-static h4{margin:8px 0 2px}</style>"
+)
+
+
+def layout_html(layout: Layout, *, palette=PALETTE, cell: int | None = None) -> str:
+    """The whole layout (all sections) as one HTML fragment."""
+    out = ['<div class="lpn-static">', STYLE]
+    for section in layout.sections:
+        out.append(f"<h4>{escape(section['title'])}</h4>")
+        for row in section["rows"]:
+            out.append(f'<div class="lpn-row"><span class="lpn-label">{escape(row["label"])}</span>')
+            for item in row["items"]:
+                grid = layout.grids[item["grid"]]
+                mask = layout.grids[item["mismatch"]] if "mismatch" in item else None
+                svg = missing_svg() if grid is None else grid_svg(grid, cell=cell, mask=mask, palette=palette)
+                status = escape(item.get("status", ""))
+                out.append(f'<figure>{svg}<figcaption class="{status}">{escape(item["caption"])}'
+                           f"</figcaption></figure>")
+            out.append("</div>")
+    out.append("</div>")
+    return "".join(out)
+
+
+def grids_html(grids, captions=None, *, palette=PALETTE, cell: int | None = None) -> str:
+    """A row of grids with optional captions (used by the editor and the search widgets)."""
+    captions = captions or [""] * len(grids)
+    figures = "".join(
+        f"<figure>{missing_svg() if g is None else grid_svg(g, cell=cell, palette=palette)}"
+        f"<figcaption>{escape(c)}</figcaption></figure>"
+        for g, c in zip(grids, captions)
+    )
+    return f'<div class="lpn-static">{STYLE}<div class="lpn-row">{figures}</div></div>'
