@@ -1,0 +1,105 @@
+"""One frozen `Config` holds every size and training setting; presets list only what differs.
+
+Sizes follow the paper and the authors' configs (`../shared/docs/lpn-paper.md` §1.6, §2.4, §2.5).
+Parameter counts are the true ones: the paper's figures are four times larger because the authors
+counted a parameter tree replicated on four TPU devices (§1.6). `lpn params` prints them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Config:
+    # Grids
+    max_rows: int = 10
+    max_cols: int = 10
+    num_pairs: int = 4  # pairs per task in training (n = 4 in every paper config)
+
+    # Latent (§1.3)
+    latent_dim: int = 32
+    variational: bool = True
+
+    # Encoder (§1.2) and decoder (§1.4): layers, heads x head width, MLP factor
+    enc_layers: int = 2
+    enc_heads: int = 6
+    enc_head_dim: int = 16
+    enc_mlp_factor: float = 1.0
+    dec_layers: int = 2
+    dec_heads: int = 6
+    dec_head_dim: int = 16
+    dec_mlp_factor: float = 1.0
+
+    # Training (§2)
+    batch_size: int = 128  # tasks per step
+    micro_batch_size: int = 32  # tasks per gradient micro-batch (cache-friendly on CPU); 0 = whole batch
+    learning_rate: float = 4e-4
+    warmup_steps: int = 99
+    weight_decay: float = 1e-4
+    grad_clip: float = 1.0
+    kl_coeff: float = 1e-4  # beta
+    train_search_steps: int = 0  # K of "Grad K" training; 0 is plain mean aggregation
+    train_search_lr: float = 0.1  # inner Adam (b2 = 0.9) learning rate
+    train_search_stop_gradient: bool = True  # False lets gradients flow through the update (Grad K **)
+
+    # Pattern task generator (§2.5)
+    pattern_size: int = 4
+    pattern_density: float = 1.0
+
+    # Test-time search defaults (§3.2)
+    search_lr: float = 0.1
+
+    @property
+    def enc_width(self) -> int:
+        return self.enc_heads * self.enc_head_dim
+
+    @property
+    def dec_width(self) -> int:
+        return self.dec_heads * self.dec_head_dim
+
+    def replace(self, **changes) -> "Config":
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "Config":
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"unknown config fields: {', '.join(unknown)}")
+        return cls(**values)
+
+
+PRESETS: dict[str, Config] = {
+    # 2-D latent demo (paper B.4, F): 4x4 grids, 2x2 patterns. 254,664 parameters.
+    "pattern_2d": Config(
+        max_rows=4, max_cols=4, latent_dim=2, pattern_size=2,
+        enc_head_dim=12, enc_mlp_factor=4.0, dec_head_dim=12, dec_mlp_factor=4.0,
+        kl_coeff=1e-3,
+    ),
+    # Pattern task (Table 1): 10x10 grids, 4x4 patterns. 243,360 parameters.
+    "pattern": Config(),
+    # Pattern OOD study (Table 3): trained at density 0.5. 154,496 parameters.
+    "pattern_ood": Config(
+        enc_layers=4, enc_heads=8, enc_head_dim=8, enc_mlp_factor=2.0,
+        dec_heads=8, dec_head_dim=4, pattern_density=0.5,
+    ),
+    # The paper's ARC model (Table 16), without RoPE (see README). About 44.6M parameters.
+    "arc": Config(
+        max_rows=30, max_cols=30, latent_dim=256,
+        enc_layers=8, enc_heads=8, enc_head_dim=64, enc_mlp_factor=4.0,
+        dec_layers=6, dec_heads=8, dec_head_dim=64, dec_mlp_factor=4.0,
+        batch_size=128, learning_rate=3e-4, search_lr=5e-2,
+    ),
+}
+
+
+def get_preset(name: str) -> Config:
+    try:
+        return PRESETS[name]
+    except KeyError:
+        raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}") from None

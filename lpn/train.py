@@ -1,0 +1,225 @@
+"""Training (paper §2, Algorithm 2): the leave-one-out loss with β·KL, optionally refining each
+leave-one-out latent by K steps of gradient search first ("Grad K").
+
+`train_chunk` runs k optimiser steps inside one `jit` as a `lax.scan`, generating the tasks on the
+device; `train` is the Python loop around it with a progress bar, periodic evaluation, checkpoints
+and a callback for live displays. The batch is sharded over all local devices (data parallel); the
+model is replicated and XLA inserts the gradient all-reduce.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import partial
+from pathlib import Path
+from typing import Callable, NamedTuple
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from jax.sharding import NamedSharding, PartitionSpec
+
+from lpn.checkpoint import load_checkpoint, load_opt_state, resolve, save_checkpoint
+from lpn.config import Config
+from lpn.model import LPN, encode_pairs, pair_log_prob
+from lpn.pattern import pattern_batch
+from lpn.search import gradient_search
+
+
+class TrainState(NamedTuple):
+    model: LPN
+    opt_state: optax.OptState
+    step: jax.Array
+    key: jax.Array
+
+
+class Metrics(NamedTuple):
+    loss: jax.Array
+    reconstruction: jax.Array  # -log p(y | x, z) per pair
+    kl: jax.Array  # KL(q(z | x, y) || N(0, I)) per pair
+    grad_norm: jax.Array
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite."""
+
+
+def kl_divergence(mu_H, logvar_H):
+    return 0.5 * jnp.sum(jnp.exp(logvar_H) + mu_H**2 - 1.0 - logvar_H)
+
+
+def leave_one_out(z_NH, mask_N):
+    """For each pair i, the mean of the other pairs' latents: (N, H), and the weights used (N, N)."""
+    weights_NN = mask_N[None, :] * (1.0 - jnp.eye(mask_N.size))
+    return weights_NN @ z_NH / jnp.maximum(weights_NN.sum(1, keepdims=True), 1.0), weights_NN
+
+
+def refine(model: LPN, pairs, z_H, weights_N, key, cfg: Config):
+    """Grad K: K Adam steps on the other pairs' log-likelihood from z_H; the best latent of the path
+    (start included) is returned. By default the move is a constant (stop-gradient): the encoder
+    still learns through z_H, the decoder gets no second-order terms."""
+    inner = jax.lax.stop_gradient(model) if cfg.train_search_stop_gradient else model
+    trace = gradient_search(inner, pairs, key, steps=cfg.train_search_steps, start=z_H, weights_N=weights_N,
+                            optimizer=optax.adam(cfg.train_search_lr, b2=0.9))
+    if cfg.train_search_stop_gradient:
+        return z_H + jax.lax.stop_gradient(trace.best - z_H)
+    return trace.best
+
+
+def task_loss(model: LPN, pairs, key, cfg: Config):
+    """Leave-one-out loss of one task: each pair is predicted from the latent of the others."""
+    k_sample, k_search = jax.random.split(key)
+    mu_NH, logvar_NH = encode_pairs(model, pairs)
+    z_NH = mu_NH + cfg.variational * jnp.exp(0.5 * logvar_NH) * jax.random.normal(k_sample, mu_NH.shape)
+    z_NH, weights_NN = leave_one_out(z_NH, pairs.pair_mask)
+    if cfg.train_search_steps:
+        keys = jax.random.split(k_search, z_NH.shape[0])
+        z_NH = jax.vmap(lambda z, w, k: refine(model, pairs, z, w, k, cfg))(z_NH, weights_NN, keys)
+    recon_N = -jax.vmap(pair_log_prob, in_axes=(None, 0, 0, 0, 0, 0))(
+        model, z_NH, pairs.inputs, pairs.input_shapes, pairs.outputs, pairs.output_shapes
+    )
+    kl_N = jax.vmap(kl_divergence)(mu_NH, logvar_NH) if cfg.variational else jnp.zeros_like(recon_N)
+    mask_N = pairs.pair_mask.astype(jnp.float32)
+    count = jnp.maximum(mask_N.sum(), 1.0)
+    return jnp.sum(mask_N * recon_N) / count, jnp.sum(mask_N * kl_N) / count
+
+
+def batch_loss(model: LPN, batch, key, cfg: Config):
+    keys = jax.random.split(key, batch.inputs.shape[0])
+    recon_B, kl_B = jax.vmap(lambda pairs, k: task_loss(model, pairs, k, cfg))(batch, keys)
+    recon, kl = recon_B.mean(), kl_B.mean()
+    return recon + cfg.kl_coeff * kl, (recon, kl)
+
+
+def make_optimizer(cfg: Config) -> optax.GradientTransformation:
+    """AdamW after global-norm clipping, linear warm-up to the peak rate, then constant (§2.4)."""
+    schedule = optax.linear_schedule(0.0, cfg.learning_rate, max(cfg.warmup_steps, 1))
+    return optax.chain(optax.clip_by_global_norm(cfg.grad_clip),
+                       optax.adamw(schedule, weight_decay=cfg.weight_decay))
+
+
+def data_sharding(devices=None):
+    """Shards a batch's leading axis over `devices` (default: all local devices)."""
+    mesh = jax.sharding.Mesh(np.array(list(devices or jax.local_devices())), ("data",))
+    return NamedSharding(mesh, PartitionSpec("data")), NamedSharding(mesh, PartitionSpec())
+
+
+def init_state(cfg: Config, key, devices=None) -> TrainState:
+    k_model, k_train = jax.random.split(key)
+    model = LPN(cfg, k_model)
+    state = TrainState(model, make_optimizer(cfg).init(eqx.filter(model, eqx.is_array)), jnp.array(0), k_train)
+    return replicate(state, devices)
+
+
+def replicate(state, devices=None):
+    _, replicated = data_sharding(devices)
+    return jax.tree.map(lambda x: jax.device_put(x, replicated) if eqx.is_array(x) else x, state)
+
+
+def accumulated_grads(model: LPN, batch, key, cfg: Config):
+    """Loss, metrics and gradients of the whole batch, computed over micro-batches of
+    `cfg.micro_batch_size` tasks in a scan: the same mean gradient, but activations stay in cache
+    (on CPU, four micro-batches of 32 run faster than one batch of 128). Micro-batch m takes tasks
+    m, m + M, m + 2M, ... so that each one stays spread over every device's shard."""
+    size = batch.inputs.shape[0]
+    micro = cfg.micro_batch_size if 0 < cfg.micro_batch_size < size else size
+    if size % micro:
+        raise ValueError(f"batch_size {size} is not a multiple of micro_batch_size {micro}")
+    grad_fn = eqx.filter_value_and_grad(batch_loss, has_aux=True)
+    if micro == size:
+        return grad_fn(model, batch, key, cfg)
+    chunks = jax.tree.map(lambda a: jnp.moveaxis(a.reshape(micro, size // micro, *a.shape[1:]), 1, 0), batch)
+
+    def body(total, xs):
+        chunk, k = xs
+        out = grad_fn(model, chunk, k, cfg)
+        return jax.tree.map(jnp.add, total, out), None
+
+    shapes = eqx.filter_eval_shape(grad_fn, model, jax.tree.map(lambda a: a[0], chunks), key, cfg)
+    zeros = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
+    total, _ = jax.lax.scan(body, zeros, (chunks, jax.random.split(key, size // micro)))
+    return jax.tree.map(lambda x: x / (size // micro), total)
+
+
+def train_step(state: TrainState, batch, cfg: Config, optimizer, sharding):
+    key, k_loss = jax.random.split(state.key)
+    batch = jax.lax.with_sharding_constraint(batch, sharding)
+    (loss, (recon, kl)), grads = accumulated_grads(state.model, batch, k_loss, cfg)
+    updates, opt_state = optimizer.update(grads, state.opt_state, eqx.filter(state.model, eqx.is_array))
+    model = eqx.apply_updates(state.model, updates)
+    return TrainState(model, opt_state, state.step + 1, key), Metrics(loss, recon, kl, optax.global_norm(grads))
+
+
+@partial(jax.jit, static_argnames=("cfg", "num_steps", "sample_batch", "devices"), donate_argnums=0)
+def train_chunk(state: TrainState, cfg: Config, num_steps: int, sample_batch=None, batches=None, devices=None):
+    """Runs `num_steps` training steps in one compiled scan. Tasks come from `sample_batch(key, cfg)`
+    (a JAX function, default: the pattern generator) or from `batches`, host data stacked on a
+    leading axis of length num_steps. Returns the new state and per-step `Metrics`."""
+    sharding, _ = data_sharding(devices)
+    optimizer = make_optimizer(cfg)
+    sample_batch = sample_batch or (lambda key, cfg: pattern_batch(key, cfg, cfg.batch_size))
+
+    def body(state, batch):
+        if batch is None:
+            key, k_data = jax.random.split(state.key)
+            state, batch = state._replace(key=key), sample_batch(k_data, cfg)
+        return train_step(state, batch, cfg, optimizer, sharding)
+
+    return jax.lax.scan(body, state, batches, length=num_steps)
+
+
+def train(cfg: Config, steps: int, *, seed: int = 0, out_dir=None, resume: bool = False, chunk: int = 50,
+          save_every: int = 500, eval_every: int = 0, eval_fn: Callable | None = None,
+          callback: Callable | None = None, sample_batch=None, progress: bool = True, devices=None):
+    """Trains for `steps` total steps (counting those of a resumed run) and returns (state, history).
+
+    Every `chunk` steps the host checks the loss, updates the progress bar and calls
+    `callback(step, metrics: dict, state)`; every `eval_every` steps it adds `eval_fn(model)` (a
+    dict) to the metrics; every `save_every` steps, and at the end, it writes a checkpoint to
+    `out_dir`. A NaN loss raises `TrainingDiverged`; the last checkpoint written stays intact.
+    """
+    from tqdm.auto import tqdm
+
+    if resume:
+        if out_dir is None:
+            raise ValueError("resume=True needs out_dir")
+        state = resume_state(out_dir, cfg, devices)
+    else:
+        state = init_state(cfg, jax.random.key(seed), devices)
+    if cfg.batch_size % len(devices or jax.local_devices()):
+        raise ValueError(f"batch_size {cfg.batch_size} must divide evenly over {len(devices or jax.local_devices())} devices")
+    history, done = [], int(state.step)
+    bar = tqdm(total=steps, initial=done, disable=not progress, desc="train", unit="step")
+    last_saved = done
+    while done < steps:
+        k = min(chunk, steps - done)
+        state, metrics = train_chunk(state, cfg, k, sample_batch, devices=devices)
+        values = {name: float(np.mean(v)) for name, v in metrics._asdict().items()}
+        if not all(math.isfinite(v) for v in values.values()):
+            where = f"; the last good checkpoint is {resolve(out_dir)}" if out_dir and last_saved else ""
+            raise TrainingDiverged(f"loss became {values['loss']} between steps {done} and {done + k}{where}")
+        done += k
+        values["step"] = done
+        if eval_fn and eval_every and (done % eval_every < k or done == steps):
+            values.update(eval_fn(state.model))
+        history.append(values)
+        bar.update(k)
+        bar.set_postfix(loss=f"{values['loss']:.4f}", kl=f"{values['kl']:.3g}")
+        if out_dir and (done - last_saved >= save_every or done == steps):
+            save_checkpoint(out_dir, state.model, step=done, opt_state=state.opt_state, metrics=values,
+                            extra={"key": np.asarray(jax.random.key_data(state.key)).tolist()})
+            last_saved = done
+        if callback:
+            callback(done, values, state)
+    bar.close()
+    return state, history
+
+
+def resume_state(out_dir, cfg: Config, devices=None) -> TrainState:
+    """The training state of the latest checkpoint in `out_dir`; its config must equal `cfg`."""
+    model, meta = load_checkpoint(out_dir, cfg)
+    opt_state = load_opt_state(out_dir, make_optimizer(cfg).init(eqx.filter(model, eqx.is_array)))
+    key = jax.random.wrap_key_data(jnp.asarray(meta["key"], jnp.uint32))
+    return replicate(TrainState(model, opt_state, jnp.array(meta["step"]), key), devices)
