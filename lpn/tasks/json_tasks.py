@@ -1,0 +1,109 @@
+"""User tasks in the ARC JSON format, from a file or a folder of files.
+
+A file holds one task, `{"train": [{"input": grid, "output": grid}, ...], "test": [...]}` (test
+outputs optional), or a collection `{task_id: task, ...}` as in the Kaggle challenge files. Every
+error names the file, and, through `make_task`, the task, the pair and the cell.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from lpn.grids import MAX_SIDE, GridError, Task, make_task
+
+
+class TaskFileError(GridError):
+    """A task file that cannot be read, naming the file and the place in it."""
+
+
+def load_json_tasks(path, max_side: int = MAX_SIDE) -> list[Task]:
+    """Tasks from one .json file, or from every .json file under a folder (sorted by path)."""
+    path = Path(path)
+    if path.is_dir():
+        files = sorted(path.rglob("*.json"))
+        if not files:
+            raise TaskFileError(f"{path}: no .json task files in this folder")
+        return [task for f in files for task in _load_file(f, str(f.relative_to(path).with_suffix("")), max_side)]
+    return _load_file(path, path.stem, max_side)
+
+
+def load_json_task(path, max_side: int = MAX_SIDE) -> Task:
+    """The one task in a .json file."""
+    tasks = load_json_tasks(path, max_side)
+    if len(tasks) != 1:
+        raise TaskFileError(f"{path}: holds {len(tasks)} tasks, expected one")
+    return tasks[0]
+
+
+def _load_file(path: Path, name: str, max_side: int) -> list[Task]:
+    try:
+        data = json.loads(path.read_text())
+    except OSError as err:
+        raise TaskFileError(f"{path}: cannot read ({err.strerror or err})") from None
+    except UnicodeDecodeError as err:
+        raise TaskFileError(f"{path}: not UTF-8 text ({err.reason})") from None
+    except json.JSONDecodeError as err:
+        raise TaskFileError(f"{path}: not valid JSON: {err.msg} at line {err.lineno}, column {err.colno}") from None
+    if isinstance(data, dict) and "train" not in data and data and all(
+        isinstance(v, dict) and "train" in v for v in data.values()
+    ):
+        return [_parse_task(task, str(task_id), path, max_side) for task_id, task in data.items()]
+    return [_parse_task(data, name, path, max_side)]
+
+
+def _parse_task(data, name: str, path: Path, max_side: int) -> Task:
+    where = f"{path}: task {name!r}"
+    if not isinstance(data, dict):
+        raise TaskFileError(f"{where}: expected an object with \"train\" and \"test\" lists, got {type(data).__name__}")
+    for key in ("train", "test"):
+        if key not in data:
+            raise TaskFileError(f"{where}: missing the {key!r} list (keys present: {sorted(data)})")
+        if not isinstance(data[key], list):
+            raise TaskFileError(f"{where}: {key!r} must be a list of pairs, got {type(data[key]).__name__}")
+    for split in ("train", "test"):
+        for i, pair in enumerate(data[split]):
+            _check_pair(pair, f"{where}, {split} pair {i}", need_output=split == "train")
+    try:
+        return make_task(data["train"], data["test"], name, max_side=max_side, meta={"source": str(path)})
+    except GridError as err:
+        raise TaskFileError(f"{path}: {err}") from None
+
+
+def _check_pair(pair, where: str, need_output: bool) -> None:
+    if not isinstance(pair, dict):
+        raise TaskFileError(f"{where}: expected an object with \"input\" and \"output\", got {type(pair).__name__}")
+    for key in ("input", "output") if need_output else ("input",):
+        if key not in pair:
+            raise TaskFileError(f"{where}: missing {key!r}")
+    for key in ("input", "output"):
+        if pair.get(key) is not None:
+            _check_cells(pair[key], f"{where} {key}")
+
+
+def _check_cells(rows, where: str) -> None:
+    """Names the first cell that is not an integer (strings, fractions, null, nested lists)."""
+    if not isinstance(rows, list) or not all(isinstance(row, list) for row in rows):
+        raise TaskFileError(f"{where}: a grid must be a list of rows, each a list of colours")
+    for r, row in enumerate(rows):
+        for c, cell in enumerate(row):
+            if isinstance(cell, bool) or not (isinstance(cell, int) or (isinstance(cell, float) and cell.is_integer())):
+                raise TaskFileError(f"{where}: cell (row {r}, col {c}) is {json.dumps(cell)}, not a colour 0-9")
+
+
+def task_to_json(task: Task) -> dict:
+    """A task in the ARC JSON format (test outputs included when known)."""
+
+    def pair(p):
+        out = {"input": p.input.tolist()}
+        if p.output is not None:
+            out["output"] = p.output.tolist()
+        return out
+
+    return {"train": [pair(p) for p in task.train], "test": [pair(p) for p in task.test]}
+
+
+def save_json_task(task: Task, path) -> Path:
+    path = Path(path)
+    path.write_text(json.dumps(task_to_json(task)))
+    return path
