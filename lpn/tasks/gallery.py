@@ -78,7 +78,9 @@ def render_tasks(tasks: Sequence[Task], out_path, title: str | None = None, cell
     return out_path
 
 
-def render_gallery(family: str, out_path, n_tasks: int = 4, seed: int = 0, num_pairs: int = 4, max_side: int = 30) -> Path:
+def render_gallery(
+    family: str, out_path, n_tasks: int = 4, seed: int = 0, num_pairs: int = 4, max_side: int = 30
+) -> Path:
     """Writes a PNG of `n_tasks` tasks of one procedural family (by name) and returns its path."""
     from lpn.tasks.procedural import FAMILIES, make_family_task
 
