@@ -3,6 +3,13 @@
 Each widget is an anywidget (one class of synced traits plus one shipped ES module) with a
 one-call helper, and renders as static SVG where no kernel runs. This package is `lpn.widgets`;
 `lpn` itself never imports it, so the core runs without ipywidgets or anywidget.
+
+    show_task(task, predictions)          TaskView: pairs, test inputs, attempts beside the truth
+    edit_grid(grid, predict=f)            GridEditor: paint, fill, resize, undo; `.value` is the grid
+    explore_latent(model, task)           LatentExplorer: click the log p map to decode a latent
+    show_search(model, task, method)      SearchPlayer: replay a SearchTrace step by step
+    compare_searches(model, task, {...})  SearchComparison: methods and budgets side by side
+    training_dashboard(sample_tasks)      TrainingDashboard: pass as train(..., callback=...)
 """
 
 try:
@@ -15,6 +22,27 @@ from .grid_editor import GridEditor, edit_grid
 from .static import grid_svg
 from .task_view import TaskView, show_task
 
+
+# The model widgets import JAX and the model: they load on first use, so that viewing and editing
+# grids stays light.
+LAZY = {
+    "LatentExplorer": "latent_explorer", "explore_latent": "latent_explorer",
+    "SearchPlayer": "search_player", "show_search": "search_player",
+    "SearchComparison": "search_comparison", "compare_searches": "search_comparison",
+    "TrainingDashboard": "dashboard", "training_dashboard": "dashboard",
+}
+
+
+def __getattr__(name):
+    if name not in LAZY:
+        raise AttributeError(f"module 'lpn.widgets' has no attribute {name!r}")
+    from importlib import import_module
+
+    return getattr(import_module(f"{__name__}.{LAZY[name]}"), name)
+
+
 __all__ = [
-    "GridEditor", "TaskView", "decode_grids", "edit_grid", "encode_grids", "grid_svg", "show_task",
+    "GridEditor", "LatentExplorer", "SearchComparison", "SearchPlayer", "TaskView", "TrainingDashboard",
+    "compare_searches", "decode_grids", "edit_grid", "encode_grids", "explore_latent", "grid_svg",
+    "show_search", "show_task", "training_dashboard",
 ]

@@ -1,6 +1,6 @@
 """The base of every lpn widget: the palette trait, the shipped ES module, and the static fallback.
 
-Every widget's JavaScript is `common.js` followed by its own file, read from the installed package
+Every widget's JavaScript is `common.js` (and `charts.js` where it plots) followed by its own file, read from the installed package
 (no CDN, so it works offline). `_repr_html_` gives renderers without a widget manager a static
 SVG picture; JupyterLab, Notebook 7 and VS Code prefer the live widget.
 """
@@ -19,8 +19,9 @@ HERE = Path(__file__).parent
 
 
 @cache
-def esm(name: str) -> str:
-    return (HERE / "common.js").read_text() + "\n" + (HERE / name).read_text()
+def esm(*names: str) -> str:
+    """One ES module: common.js, then each named file (shared helpers first, the widget last)."""
+    return "\n".join((HERE / name).read_text() for name in ("common.js", *names))
 
 
 class GridWidget(anywidget.AnyWidget):

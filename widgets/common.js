@@ -134,3 +134,24 @@ function batched(fn) {
     queueMicrotask(() => { pending = false; fn(); });
   };
 }
+
+// Draws a layout (layout.py: sections of rows of items pointing into `grids`) into `parent`.
+function drawSections(parent, grids, sections, palette, { cellSize = 0, lines = true, target = 120 } = {}) {
+  sections.forEach((section, i) => {
+    const block = h("div", { class: "lpn-section", "data-section": i });
+    if (section.title) block.append(h("h4", { text: section.title }));
+    for (const row of section.rows) {
+      const line = h("div", { class: "lpn-row" }, h("span", { class: "lpn-label", text: row.label }));
+      for (const item of row.items) {
+        const grid = grids[item.grid];
+        const mask = item.mismatch !== undefined ? grids[item.mismatch] : null;
+        const cell = cellSize || (grid && autoCell(grid, target));
+        const fig = figure(grid, palette, item.caption, { cell, mask, lines, status: item.status });
+        fig.firstChild.dataset.grid = item.grid;
+        line.append(fig);
+      }
+      block.append(line);
+    }
+    parent.append(block);
+  });
+}

@@ -39,6 +39,17 @@ class Layout:
         for task, preds in zip(tasks, predictions):
             self.sections.append({"title": task.name, "rows": self.task_rows(task, preds)})
 
+    def merge(self, other: "Layout") -> None:
+        """Appends `other`'s sections, renumbering their grid indices into this layout."""
+        offset = len(self.grids)
+
+        def shifted(item):
+            return {**item, **{k: item[k] + offset for k in ("grid", "mismatch") if k in item}}
+
+        self.grids += other.grids
+        self.sections += [{**s, "rows": [{**r, "items": [shifted(i) for i in r["items"]]} for r in s["rows"]]}
+                          for s in other.sections]
+
     def add(self, grid, caption: str, **extra) -> dict:
         self.grids.append(grid)
         return {"grid": len(self.grids) - 1, "caption": caption, **extra}
@@ -65,16 +76,25 @@ class Layout:
         return rows
 
     def attempt(self, grid: np.ndarray, k: int, truth) -> dict:
-        caption = f"attempt {k + 1} {shape_text(grid)}"
-        if truth is None:
-            return self.add(grid, caption)
-        mask = mismatch(grid, truth)
-        if mask is None:
-            return self.add(grid, caption + " ✗ shape", status="shape")
-        wrong = int(mask.sum())
-        item = self.add(grid, caption + (f" ✗ {wrong} cell{'s' * (wrong > 1)}" if wrong else " ✓"),
-                        status="correct" if not mask.any() else "wrong")
-        if mask.any():
+        verdict, status, mask = judge(grid, truth)
+        extra = {"status": status} if status else {}
+        item = self.add(grid, f"attempt {k + 1} {shape_text(grid)}{verdict}", **extra)
+        if mask is not None:
             item["mismatch"] = len(self.grids)
             self.grids.append(mask)
         return item
+
+
+def judge(grid, truth) -> tuple[str, str, np.ndarray | None]:
+    """How `grid` compares with `truth`: a caption suffix (" ✓", " ✗ 2 cells", " ✗ shape"), a
+    status ("correct", "wrong", "shape", or "" when the truth is unknown) and the mismatch mask
+    (None unless some cells are wrong)."""
+    if truth is None:
+        return "", "", None
+    mask = mismatch(grid, truth)
+    if mask is None:
+        return " ✗ shape", "shape", None
+    wrong = int(mask.sum())
+    if not wrong:
+        return " ✓", "correct", None
+    return f" ✗ {wrong} cell{'s' * (wrong > 1)}", "wrong", mask

@@ -104,3 +104,40 @@ def grids_html(grids, captions=None, *, palette=PALETTE, cell: int | None = None
         for g, c in zip(grids, captions)
     )
     return f'<div class="lpn-static">{STYLE}<div class="lpn-row">{figures}</div></div>'
+
+
+def line_chart_svg(series, *, width: int = 320, height: int = 160, title: str = "", marker=None) -> str:
+    """A static line chart of `series` = [(label, xs, ys)], the SVG twin of charts.js/lineChart."""
+    colours = ["#0074D9", "#FF4136", "#2ECC40", "#FF851B", "#B10DC9", "#39CCCC"]
+    left, right, top, bottom = 48, 10, 18 if title else 8, 28
+    xs = np.concatenate([np.asarray(x, float) for _, x, _ in series]) if series else np.zeros(0)
+    ys = np.concatenate([np.asarray(y, float) for _, _, y in series]) if series else np.zeros(0)
+    ys = ys[np.isfinite(ys)]
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" class="lpn-chart">']
+    if title:
+        out.append(f'<text x="{left}" y="12" font-size="11" font-weight="bold">{escape(title)}</text>')
+    if xs.size and ys.size:
+        x0, x1 = xs.min(), max(xs.max(), xs.min() + 1)
+        y0, y1 = (ys.min(), ys.max()) if ys.max() > ys.min() else (ys.min() - 1, ys.max() + 1)
+        w, h = width - left - right, height - top - bottom
+
+        def px(x):
+            return left + (x - x0) / (x1 - x0) * w
+
+        def py(y):
+            return top + (1 - (y - y0) / (y1 - y0)) * h
+
+        out.append(f'<rect x="{left}" y="{top}" width="{w}" height="{h}" fill="none" stroke="#ccc"/>')
+        out.append(f'<text x="{left - 4}" y="{top + 4}" text-anchor="end" font-size="10">{y1:.3g}</text>')
+        out.append(f'<text x="{left - 4}" y="{top + h}" text-anchor="end" font-size="10">{y0:.3g}</text>')
+        for k, (label, x, y) in enumerate(series):
+            colour = colours[k % len(colours)]
+            points = " ".join(f"{px(a):.1f},{py(b):.1f}" for a, b in zip(x, y) if np.isfinite(b))
+            out.append(f'<polyline points="{points}" fill="none" stroke="{colour}" stroke-width="1.5"/>')
+            out.append(f'<text x="{left + w - 4}" y="{top + 12 + 12 * k}" text-anchor="end" font-size="10" '
+                       f'fill="{colour}">{escape(label)}</text>')
+        if marker is not None:
+            out.append(f'<line x1="{px(marker):.1f}" x2="{px(marker):.1f}" y1="{top}" y2="{top + h}" '
+                       f'stroke="#222" stroke-dasharray="3 2"/>')
+    out.append("</svg>")
+    return "".join(out)

@@ -21,23 +21,8 @@ function renderTaskView({ model, el }) {
     const gallery = model.get("sections").length > 1;
     const lines = model.get("lines");
     const fragment = document.createDocumentFragment();
-    model.get("sections").forEach((section, s) => {
-      const block = h("div", { class: "lpn-section", "data-section": s });
-      block.append(h("h4", { text: section.title }));
-      for (const row of section.rows) {
-        const line = h("div", { class: "lpn-row" }, h("span", { class: "lpn-label", text: row.label }));
-        for (const item of row.items) {
-          const mask = item.mismatch !== undefined ? grids[item.mismatch] : null;
-          const grid = grids[item.grid];
-          const cell = model.get("cell_size") || (grid && autoCell(grid, gallery ? 60 : 120));
-          const fig = figure(grid, palette, item.caption, { cell, mask, lines, status: item.status });
-          fig.firstChild.dataset.grid = item.grid;
-          line.append(fig);
-        }
-        block.append(line);
-      }
-      fragment.append(block);
-    });
+    drawSections(fragment, grids, model.get("sections"), palette,
+                 { cellSize: model.get("cell_size"), lines, target: gallery ? 60 : 120 });
     body.replaceChildren(fragment);
     root.classList.toggle("lpn-gallery", gallery);
     root.dataset.renderMs = (performance.now() - start).toFixed(1);
