@@ -1,0 +1,205 @@
+"""The model-driven widgets, driven headlessly with one tiny random model (2-D latent, 4x4 grids).
+
+Compiling is most of the cost, so the module builds the model and one explorer once and the other
+widgets reuse its compiled decoder and its search trace.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+pytest.importorskip("anywidget", reason="lpn.widgets needs anywidget (pip install 'lpn[notebook]')")
+jax = pytest.importorskip("jax")
+
+from lpn import make_task  # noqa: E402
+from lpn.config import Config  # noqa: E402
+from lpn.model import LPN  # noqa: E402
+from lpn.search import SearchTrace, log_prob, no_search  # noqa: E402
+from lpn.widgets import (  # noqa: E402
+    SearchComparison, SearchPlayer, compare_searches, decode_grids, explore_latent, training_dashboard,
+)
+from lpn.widgets.encoding import decode_grid  # noqa: E402
+from lpn.widgets.projection import fit_plane, grid_points, square_extent  # noqa: E402
+
+TINY = Config(max_rows=4, max_cols=4, latent_dim=2, enc_layers=1, dec_layers=1, enc_heads=2, dec_heads=2,
+              enc_head_dim=8, dec_head_dim=8)
+
+
+def grid(seed, shape=(4, 4)):
+    return np.random.default_rng(seed).integers(0, 10, shape)
+
+
+@pytest.fixture(scope="module")
+def model():
+    return LPN(TINY, jax.random.key(0))
+
+
+@pytest.fixture(scope="module")
+def task():
+    return make_task([(grid(1), grid(2)), (grid(3), grid(4))], [(grid(5), grid(6))], name="tiny")
+
+
+@pytest.fixture(scope="module")
+def explorer(model, task):
+    return explore_latent(model, task, resolution=12, search_steps=8)
+
+
+@pytest.fixture(scope="module")
+def trace(explorer):
+    """The explorer's gradient search from (2.5, 2.5), 8 steps (run here if no test ran it yet)."""
+    if explorer.trace is None:
+        explorer.select(2.5, 2.5)
+        explorer.search()
+    return explorer.trace
+
+
+# projection (pure numpy)
+
+
+def test_a_2d_latent_is_its_own_plane_and_larger_ones_use_their_main_directions():
+    plane = fit_plane(np.random.default_rng(0).normal(size=(4, 2)))
+    assert np.array_equal(plane.basis, np.eye(2)) and plane.axes == ("z₁", "z₂")
+    points = np.zeros((5, 6), np.float32)
+    points[:, 2] = np.arange(5)  # spread mostly along axis 2, a little along axis 4
+    points[:, 4] = [0, 1, 0, 1, 0]
+    plane = fit_plane(points)
+    assert np.allclose(plane.basis @ plane.basis.T, np.eye(2), atol=1e-5)
+    assert abs(plane.basis[0, 2]) > 0.99 and abs(plane.basis[1, 4]) > 0.99
+    assert np.allclose(plane.to_latent(plane.to_plane(points)), points, atol=1e-5)  # the points lie in it
+    single = fit_plane(np.ones((3, 5)))  # no spread at all: still an orthonormal plane
+    assert np.allclose(single.basis @ single.basis.T, np.eye(2), atol=1e-5)
+
+
+def test_grid_points_run_left_to_right_then_top_to_bottom_like_an_image():
+    uv = grid_points([-1, 1, -1, 1], 2)
+    assert uv.tolist() == [[-0.5, 0.5], [0.5, 0.5], [-0.5, -0.5], [0.5, -0.5]]
+    assert square_extent([[0.1, 5.0]]) == [-6.25, 6.25, -6.25, 6.25]
+    assert square_extent([[0.1, 0.2]]) == [-3.0, 3.0, -3.0, 3.0]
+
+
+# latent explorer
+
+
+def test_explorer_heat_map_is_log_prob_of_the_train_pairs_on_the_plane(explorer, model):
+    g = explorer.resolution
+    heat = np.frombuffer(explorer.heat, np.float32)
+    assert heat.shape == (g * g,) and len(explorer.heat_rgba) == g * g * 4
+    points = grid_points(explorer.extent, g)
+    for i in (0, g * g // 2, g * g - 1):  # spot checks against the core's objective
+        expected = float(log_prob(model, jax.numpy.asarray(points[i]), explorer.task_model.pairs))
+        assert heat[i] == pytest.approx(expected, rel=1e-4, abs=1e-4)
+    assert explorer.heat_range == [pytest.approx(heat.min()), pytest.approx(heat.max())]
+    kinds = [m["kind"] for m in explorer.markers]
+    assert kinds == ["pair", "pair", "mean"]
+    assert np.allclose(explorer.markers[-1]["uv"], explorer.mean_latent, atol=1e-6)
+
+
+def test_explorer_starts_at_the_mean_latent_and_a_click_decodes_the_latent_there(explorer):
+    assert np.allclose(explorer.latent, explorer.mean_latent)
+    explorer.query = [1.5, -2.0]  # what the browser sends on a click
+    assert np.allclose(explorer.latent, [1.5, -2.0])
+    expected = explorer.task_model.decode(np.array([1.5, -2.0]))[0]
+    assert np.array_equal(decode_grid(explorer.decoded), expected)
+    assert np.array_equal(explorer.decoded_grid, expected)
+    assert explorer.decoded_caption.startswith("output at (1.50, -2.00), log p = ")
+    assert "✓" in explorer.decoded_caption or "✗" in explorer.decoded_caption  # the truth is known
+    assert np.array_equal(explorer.select(-1.0, 0.5), explorer.task_model.decode(np.array([-1.0, 0.5]))[0])
+
+
+def test_explorer_search_draws_the_path_and_shows_the_best_latent(explorer):
+    explorer.select(2.5, 2.5)
+    explorer._handle_custom_msg({"op": "search"}, [])  # the button's message
+    trace = explorer.trace
+    assert len(explorer.path) == 9 and np.allclose(explorer.path[0], [2.5, 2.5])
+    assert np.allclose(explorer.path, np.asarray(trace.latents)[:, 0], atol=1e-5)
+    assert np.allclose(explorer.latent, trace.best)
+    assert float(trace.best_score) >= float(trace.scores[0, 0])
+    assert re.match(r"8 steps: log p -?[\d.]+ → -?[\d.]+, \d+ decoder evaluations", explorer.status)
+
+
+def test_explorer_static_html_has_the_map_markers_and_grids(explorer):
+    html = explorer.to_html()
+    assert "data:image/png;base64," in html and html.count("<circle") == 3
+    assert len(re.findall(r'class="lpn-grid"', html)) == 3
+
+
+# search player
+
+
+def test_player_decodes_every_step_and_opens_on_the_last(explorer, trace, model, task):
+    player = SearchPlayer(model, task, trace, title="GA")
+    frames = decode_grids(player.frames)
+    assert player.num_steps == len(frames) == 9 and player.step == 8
+    for s in (0, 8):
+        assert np.array_equal(frames[s], explorer.task_model.decode(np.asarray(trace.latents)[s, 0])[0])
+    assert player.scores == pytest.approx(np.asarray(trace.scores)[:, 0].tolist())
+    assert np.allclose(player.path, np.asarray(trace.latents)[:, 0], atol=1e-5)
+    items = player.attempt_sections[0]["rows"][0]["items"]
+    assert [i["caption"].split(" ")[0] for i in items] == ["test", "attempt", "attempt", "truth"]
+    attempt1 = decode_grids(player.attempt_grids)[items[1]["grid"]]
+    assert np.array_equal(attempt1, explorer.task_model.decode(trace.best)[0])
+    assert "objective by step" in player.to_html()
+
+
+def test_player_rejects_a_batched_trace(trace, model, task):
+    batched = jax.tree.map(lambda a: np.asarray(a)[None], trace)
+    with pytest.raises(ValueError, match="pick a task first"):
+        SearchPlayer(model, task, batched)
+
+
+# search comparison
+
+
+def test_comparison_plots_best_so_far_against_evaluations_and_judges_attempts(trace, model, task):
+    flat = SearchTrace(*(np.asarray(a) for a in trace))
+    worse = flat._replace(scores=flat.scores - 5.0, best_score=flat.best_score - 5.0, num_evals=np.int32(10))
+    view = SearchComparison(model, task, {"GA": flat, "worse": worse})
+    ga, bad = view.curves
+    assert ga["label"] == "GA" and ga["x"][-1] == int(trace.num_evals) and len(ga["x"]) == 9
+    assert ga["y"] == sorted(ga["y"]) and ga["y"][-1] == pytest.approx(float(trace.best_score))
+    assert bad["x"][-1] == 10
+    assert [s["label"] for s in view.stats] == ["GA", "worse"]
+    assert all(v in ("correct", "wrong", "shape") for s in view.stats for v in s["verdicts"])
+    assert [s["title"] for s in view.sections] == ["GA", "worse"]
+    grids = decode_grids(view.grids)
+    for section in view.sections:  # merged layouts point at their own grids
+        test_input = grids[section["rows"][0]["items"][0]["grid"]]
+        assert np.array_equal(test_input, task.test[0].input)
+    assert "best log p so far" in view.to_html()
+
+
+def test_compare_searches_runs_each_method(model, task):
+    view = compare_searches(model, task, {"mean latent": no_search})
+    (row,) = view.stats
+    assert row["label"] == "mean latent" and row["evals"] == 2 and len(row["verdicts"]) == 1
+
+
+# training dashboard
+
+
+def test_dashboard_records_metrics_groups_charts_and_shows_samples(model, task):
+    dashboard = training_dashboard([task], samples_every_s=0)
+    dashboard(50, {"loss": 2.0, "reconstruction": 1.9, "kl": 3.0, "grad_norm": 1.0, "step": 50}, None)
+    assert dashboard.sections == []  # no state given: no samples
+    dashboard(100, {"loss": 1.5, "reconstruction": 1.4, "kl": 2.0, "grad_norm": 0.5, "top1": 0.25, "lr": 1e-3}, model)
+    assert [r["step"] for r in dashboard.history] == [50, 100]
+    assert dashboard.groups == [["loss", ["loss", "reconstruction"]], ["KL", ["kl"]], ["accuracy", ["top1"]],
+                                ["gradient norm", ["grad_norm"]], ["lr", ["lr"]]]
+    assert dashboard.status.startswith("step 100 · loss 1.5 · kl 2 · dashboard ")
+    items = dashboard.sections[0]["rows"][-1]["items"]
+    assert [i["caption"].split(" ")[0] for i in items] == ["test", "attempt", "truth"]
+    assert 0 <= dashboard.overhead < 1
+    assert "accuracy" in dashboard.to_html()
+
+
+def test_dashboard_thins_a_long_history_but_keeps_the_last_point():
+    dashboard = training_dashboard()
+    dashboard.max_points = 100
+    for step in range(1, 1002):
+        dashboard.records.append({"step": step, "loss": 1.0 / step})
+    dashboard.push()
+    assert len(dashboard.history) <= 101 and dashboard.history[-1]["step"] == 1001
+    assert dashboard.history[0]["step"] == 1
