@@ -18,7 +18,7 @@ import jax
 import numpy as np
 from safetensors.numpy import load_file, save_file
 
-from lpn.config import Config
+from lpn.config import Config, architecture_diff
 from lpn.model import LPN
 
 FORMAT = "lpn-checkpoint"
@@ -99,16 +99,19 @@ def read_meta(path) -> dict:
 
 
 def load_checkpoint(path, config: Config | None = None) -> tuple[LPN, dict]:
-    """Loads (model, metadata). If `config` is given, the checkpoint's must equal it."""
+    """Loads (model, metadata). If `config` is given, its architecture must equal the checkpoint's,
+    and the model carries `config` (so training settings may change, e.g. to fine-tune)."""
     path = resolve(path)
     meta = read_meta(path)
     try:
         saved = Config.from_dict(meta["config"])
     except (TypeError, ValueError) as err:
         raise CheckpointError(f"{path}: config does not fit this lpn ({err})") from None
-    if config is not None and config != saved:
-        diff = {k: (v, getattr(config, k)) for k, v in saved.to_dict().items() if getattr(config, k) != v}
-        raise CheckpointError(f"{path}: config does not match; checkpoint vs requested: {diff}")
+    if config is not None:
+        diff = architecture_diff(saved, config)
+        if diff:
+            raise CheckpointError(f"{path}: architecture does not match the config; checkpoint vs requested: {diff}")
+        saved = config
     template = eqx.filter_eval_shape(LPN, saved, jax.random.key(0))
     model = _fill(template, load_file(path / "model.safetensors"), str(path))
     return model, meta

@@ -74,6 +74,21 @@ class Config:
         return cls(**values)
 
 
+# The fields that fix the model's parameters; a checkpoint must match them. The rest (learning rates,
+# Grad K, batch size, task generator) may change between runs, e.g. Grad 0 training then Grad 1
+# fine-tuning as in the paper's ARC schedule (§2.3).
+ARCHITECTURE = (
+    "max_rows", "max_cols", "latent_dim", "variational",
+    "enc_layers", "enc_heads", "enc_head_dim", "enc_mlp_factor",
+    "dec_layers", "dec_heads", "dec_head_dim", "dec_mlp_factor",
+)
+
+
+def architecture_diff(a: Config, b: Config) -> dict:
+    """{field: (a's, b's)} for the architecture fields where a and b differ."""
+    return {f: (getattr(a, f), getattr(b, f)) for f in ARCHITECTURE if getattr(a, f) != getattr(b, f)}
+
+
 PRESETS: dict[str, Config] = {
     # 2-D latent demo (paper B.4, F): 4x4 grids, 2x2 patterns. 254,664 parameters.
     "pattern_2d": Config(

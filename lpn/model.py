@@ -226,8 +226,12 @@ class Decoder(eqx.Module):
 
     def __call__(self, z_H, input_RC, input_shape, output_RC, output_shape):
         """Teacher-forced logits: rows (R,), cols (C,), cells (R, C, V) for every output cell."""
-        rows, cols = input_RC.shape
         x_LD, mask_LL = self.sequence(z_H, input_RC, input_shape, output_RC, output_shape)
+        return self.logits(x_LD, mask_LL, output_shape, input_RC.shape)
+
+    def logits(self, x_LD, mask_LL, output_shape, grid_shape):
+        """The heads' logits from a token sequence (split out so tests can differentiate by token)."""
+        rows, cols = grid_shape
         latent_at = rows * cols + 2  # the last layer computes the output half only
         h_LD, _ = run_blocks(self.blocks, x_LD, mask_LL, keep_last=slice(latent_at, None))
         row_logits = self.heads(h_LD[0])[0]
@@ -267,7 +271,8 @@ class LPN(eqx.Module):
 
 
 def num_params(model) -> int:
-    return sum(x.size for x in jax.tree.leaves(eqx.filter(model, eqx.is_array)))
+    """Parameter count; works on a shape-only model from `eqx.filter_eval_shape` too."""
+    return sum(math.prod(x.shape) for x in jax.tree.leaves(model) if hasattr(x, "shape"))
 
 
 def pair_log_prob(model: LPN, z_H, input_RC, input_shape, output_RC, output_shape):

@@ -192,14 +192,16 @@ def train(cfg: Config, steps: int, *, seed: int = 0, out_dir=None, resume: bool 
         raise ValueError(f"batch_size {cfg.batch_size} must divide evenly over {len(devices or jax.local_devices())} devices")
     history, done = [], int(state.step)
     bar = tqdm(total=steps, initial=done, disable=not progress, desc="train", unit="step")
-    last_saved = done
+    last_saved = done if resume else 0
     while done < steps:
         k = min(chunk, steps - done)
         state, metrics = train_chunk(state, cfg, k, sample_batch, devices=devices)
         values = {name: float(np.mean(v)) for name, v in metrics._asdict().items()}
-        if not all(math.isfinite(v) for v in values.values()):
+        if not (all(math.isfinite(v) for v in values.values()) and bool(all_finite(state.model))):
             where = f"; the last good checkpoint is {resolve(out_dir)}" if out_dir and last_saved else ""
-            raise TrainingDiverged(f"loss became {values['loss']} between steps {done} and {done + k}{where}")
+            raise TrainingDiverged(
+                f"training diverged between steps {done} and {done + k} (loss {values['loss']}, "
+                f"non-finite values in the loss or the weights){where}")
         done += k
         values["step"] = done
         if eval_fn and eval_every and (done % eval_every < k or done == steps):
@@ -217,8 +219,14 @@ def train(cfg: Config, steps: int, *, seed: int = 0, out_dir=None, resume: bool 
     return state, history
 
 
+@eqx.filter_jit
+def all_finite(tree):
+    return jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(eqx.filter(tree, eqx.is_array))]))
+
+
 def resume_state(out_dir, cfg: Config, devices=None) -> TrainState:
-    """The training state of the latest checkpoint in `out_dir`; its config must equal `cfg`."""
+    """The training state of the latest checkpoint in `out_dir`, continued under `cfg` (whose
+    architecture must match the checkpoint's)."""
     model, meta = load_checkpoint(out_dir, cfg)
     opt_state = load_opt_state(out_dir, make_optimizer(cfg).init(eqx.filter(model, eqx.is_array)))
     key = jax.random.wrap_key_data(jnp.asarray(meta["key"], jnp.uint32))
