@@ -19,7 +19,8 @@ from lpn.config import Config  # noqa: E402
 from lpn.model import LPN  # noqa: E402
 from lpn.search import SearchTrace, log_prob, no_search  # noqa: E402
 from lpn.widgets import (  # noqa: E402
-    SearchComparison, SearchPlayer, compare_searches, decode_grids, explore_latent, training_dashboard,
+    SearchComparison, SearchPlayer, compare_searches, decode_grids, edit_grid, explore_latent, latent_program,
+    training_dashboard,
 )
 from lpn.widgets.encoding import decode_grid  # noqa: E402
 from lpn.widgets.projection import fit_plane, grid_points, square_extent  # noqa: E402
@@ -124,6 +125,18 @@ def test_explorer_static_html_has_the_map_markers_and_grids(explorer):
     html = explorer.to_html()
     assert "data:image/png;base64," in html and html.count("<circle") == 3
     assert len(re.findall(r'class="lpn-grid"', html)) == 3
+
+
+def test_latent_program_runs_the_specified_program_on_any_grid_and_feeds_the_editor(explorer, model, task):
+    program = latent_program(model, task)
+    out = program(task.test[0].input)
+    assert np.array_equal(out, explorer.task_model.decode(explorer.mean_latent)[0])
+    editor = edit_grid(source=task.test[0].input, predict=program)
+    assert np.array_equal(decode_grid(editor.result), out)
+    editor.paint([(0, 0), (1, 1), (2, 2)], 3)
+    assert np.array_equal(decode_grid(editor.result), program(editor.value))
+    editor.resize(5, 5)
+    assert editor.result == b"" and "exceeds the model's 4x4" in editor.result_caption
 
 
 # search player

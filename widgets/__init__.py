@@ -6,6 +6,7 @@ one-call helper, and renders as static SVG where no kernel runs. This package is
 
     show_task(task, predictions)          TaskView: pairs, test inputs, attempts beside the truth
     edit_grid(grid, predict=f)            GridEditor: paint, fill, resize, undo; `.value` is the grid
+    latent_program(model, task)           grid -> grid at the task's latent, e.g. as `predict=` above
     explore_latent(model, task)           LatentExplorer: click the log p map to decode a latent
     show_search(model, task, method)      SearchPlayer: replay a SearchTrace step by step
     compare_searches(model, task, {...})  SearchComparison: methods and budgets side by side
@@ -30,6 +31,7 @@ LAZY = {
     "SearchPlayer": "search_player", "show_search": "search_player",
     "SearchComparison": "search_comparison", "compare_searches": "search_comparison",
     "TrainingDashboard": "dashboard", "training_dashboard": "dashboard",
+    "latent_program": "task_model",
 }
 
 
@@ -44,5 +46,5 @@ def __getattr__(name):
 __all__ = [
     "GridEditor", "LatentExplorer", "SearchComparison", "SearchPlayer", "TaskView", "TrainingDashboard",
     "compare_searches", "decode_grids", "edit_grid", "encode_grids", "explore_latent", "grid_svg",
-    "show_search", "show_task", "training_dashboard",
+    "latent_program", "show_search", "show_task", "training_dashboard",
 ]

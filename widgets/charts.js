@@ -14,6 +14,7 @@ function s(tag, attrs = {}, children = []) {
 
 function niceNumber(v) {
   if (!isFinite(v)) return String(v);
+  if (Number.isInteger(v) && Math.abs(v) < 1e6) return String(v);
   const a = Math.abs(v);
   return a >= 1000 || (a > 0 && a < 0.01) ? v.toExponential(1) : v.toFixed(a >= 100 ? 0 : a >= 10 ? 1 : 2);
 }
@@ -46,6 +47,10 @@ function lineChart(series, { width = 320, height = 160, title = "", xLabel = "",
     const points = d.x.map((x, i) => [x, d.y[i]]).filter(([, y]) => isFinite(y));
     svg.append(s("polyline", { points: points.map(([x, y]) => `${px(x)},${py(y)}`).join(" "), fill: "none",
                                stroke: colour, "stroke-width": 1.5, "data-label": d.label }));
+    if (points.length) { // the last point as a dot: a one-step search is a dot, not an invisible line
+      const [x, y] = points[points.length - 1];
+      svg.append(s("circle", { cx: px(x), cy: py(y), r: 3, fill: colour }));
+    }
     if (series.length > 1 || d.label)
       svg.append(s("text", { x: pad.left + W - 4, y: pad.top + 12 + 12 * k, "text-anchor": "end", "font-size": 10,
                              fill: colour, text: d.label }));

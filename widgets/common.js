@@ -111,6 +111,7 @@ function figure(grid, palette, caption, opts = {}) {
 const BASE_CSS = `
 .lpn-widget { font-family: var(--jp-ui-font-family, sans-serif); font-size: 12px; color: var(--jp-ui-font-color1, #222); }
 .lpn-widget figure.lpn-figure { margin: 0; display: flex; flex-direction: column; align-items: center; gap: 2px; }
+.lpn-widget figure.lpn-figure figcaption { max-width: 180px; text-align: center; }
 .lpn-widget canvas.lpn-grid { display: block; image-rendering: pixelated; }
 .lpn-widget .lpn-row { display: flex; align-items: flex-end; gap: 12px; margin: 4px 0; flex-wrap: wrap; }
 .lpn-widget .lpn-label { width: 56px; color: #666; }
@@ -154,4 +155,11 @@ function drawSections(parent, grids, sections, palette, { cellSize = 0, lines = 
     }
     parent.append(block);
   });
+}
+
+// Keeps the notebook's keyboard shortcuts (arrows, digits, z, c...) away from keys pressed inside
+// a widget, so sliders, inputs and the editor's own shortcuts get them.
+function isolateKeys(root) {
+  root.setAttribute("data-lm-suppress-shortcuts", "true");
+  root.addEventListener("keydown", (event) => event.stopPropagation());
 }

@@ -12,9 +12,10 @@ const EDITOR_CSS = `
 const SHORTCUTS = "0-9 colour · P paint · F fill · C copy input · Del clear · Ctrl+Z undo · Ctrl+Y redo · G lines";
 
 function renderGridEditor({ model, el }) {
-  const root = h("div", { class: "lpn-widget lpn-grid-editor", tabindex: "0", "data-lm-suppress-shortcuts": "true" });
+  const root = h("div", { class: "lpn-widget lpn-grid-editor", tabindex: "0" });
   el.append(root);
   addStyle(root, EDITOR_CSS);
+  root.setAttribute("data-lm-suppress-shortcuts", "true");
   const send = (op, args = {}) => model.send({ op, ...args });
   let grid = decodeGrids(model.get("grid"))[0];
   let stroke = null; // {colour, cells: Map} while the mouse is down with the paint tool
@@ -112,6 +113,7 @@ function renderGridEditor({ model, el }) {
   window.addEventListener("mouseup", finish);
 
   root.addEventListener("keydown", (event) => {
+    event.stopPropagation(); // the notebook's shortcuts (z, c, digits...) must not act on these keys
     if (event.target instanceof HTMLInputElement) return;
     const key = event.key.toLowerCase(), ctrl = event.ctrlKey || event.metaKey;
     let handled = true;
@@ -125,7 +127,7 @@ function renderGridEditor({ model, el }) {
     else if (key === "delete" || key === "backspace") send("clear");
     else if (key === "g") { model.set("lines", !model.get("lines")); model.save_changes(); }
     else handled = false;
-    if (handled) { event.preventDefault(); event.stopPropagation(); }
+    if (handled) event.preventDefault();
   });
 
   draw();

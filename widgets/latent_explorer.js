@@ -13,6 +13,7 @@ const EXPLORER_CSS = `
 function renderLatentExplorer({ model, el }) {
   const root = h("div", { class: "lpn-widget lpn-latent-explorer" });
   el.append(root);
+  isolateKeys(root);
   addStyle(root, EXPLORER_CSS);
   const heatCanvas = h("canvas", { "data-role": "heat" });
   const overlay = s("svg");

@@ -114,15 +114,16 @@ class LatentExplorer(GridWidget):
                                                 learning_rate=self.search_lr, key=self.key)
         self.trace = trace
         path_SH = trace.latents[:, 0]
-        if self.task_model.latent_dim > 2:  # the plane through the path and the task's latents
-            self.plane = fit_plane(np.concatenate([path_SH, self.pair_latents, self.mean_latent[None]]))
-            self._draw_plane()
-        elif not self._fixed_extent and np.abs(self.plane.to_plane(path_SH)).max() > self.extent[1]:
-            self._draw_plane()  # the path left the map: widen it
-        self.path = self.plane.to_plane(path_SH).tolist()
-        self.show_latent(trace.best)
-        self.status = (f"{len(path_SH) - 1} steps: log p {float(trace.scores[0, 0]):.2f} → "
-                       f"{float(trace.best_score):.2f}, {int(trace.num_evals)} decoder evaluations")
+        with self.hold_sync():  # the browser sees the new map, path and output at once
+            if self.task_model.latent_dim > 2:  # the plane through the path and the task's latents
+                self.plane = fit_plane(np.concatenate([path_SH, self.pair_latents, self.mean_latent[None]]))
+                self._draw_plane()
+            elif not self._fixed_extent and np.abs(self.plane.to_plane(path_SH)).max() > self.extent[1]:
+                self._draw_plane()  # the path left the map: widen it
+            self.path = self.plane.to_plane(path_SH).tolist()
+            self.show_latent(trace.best)
+            self.status = (f"{len(path_SH) - 1} steps: log p {float(trace.scores[0, 0]):.2f} → "
+                           f"{float(trace.best_score):.2f}, {int(trace.num_evals)} decoder evaluations")
         return trace
 
     def _draw_plane(self) -> None:

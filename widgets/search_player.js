@@ -27,6 +27,7 @@ function pathPlot(path, cloud, extent, step, axes, size = 200) {
 function renderSearchPlayer({ model, el }) {
   const root = h("div", { class: "lpn-widget lpn-search-player" });
   el.append(root);
+  isolateKeys(root);
   addStyle(root, PLAYER_CSS);
   const title = h("h4");
   const slider = h("input", { type: "range", min: 0, step: 1, "data-role": "slider" });

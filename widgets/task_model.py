@@ -52,29 +52,36 @@ class TaskModel:
     """`model` applied to `task`: its train pairs are the specification, test pair `test_index`
     the query whose input is decoded."""
 
-    def __init__(self, model, task: Task, test_index: int = 0):
+    def __init__(self, model, task: Task, test_index: int | None = 0):
+        """`test_index=None` for a task used only as a specification (no query to decode)."""
         cfg = model.config
-        if not task.test:
+        if test_index is not None and not task.test:
             raise ValueError(f"task {task.name!r} has no test input to decode; give it a test pair")
-        if not 0 <= test_index < len(task.test):
+        if test_index is not None and not 0 <= test_index < len(task.test):
             raise IndexError(f"test_index {test_index} out of range: task {task.name!r} has {len(task.test)} test pairs")
-        self.model, self.task, self.query = model, task, task.test[test_index]
+        self.model, self.task = model, task
+        self.query = None if test_index is None else task.test[test_index]
         batch = batch_pairs([task.train], cfg.max_rows, cfg.max_cols)
         self.pairs = jax.tree.map(lambda a: jnp.asarray(a[0]), batch)
-        self.input_RC = jnp.asarray(pad_grid(self.query.input, cfg.max_rows, cfg.max_cols))
-        self.input_shape = jnp.asarray(self.query.input.shape, jnp.int32)
         self.latent_dim = cfg.latent_dim
+
+    def apply(self, z_H, grid) -> np.ndarray:
+        """The greedy output of latent `z_H` on any input `grid` (padded to the model's size)."""
+        cfg = self.model.config
+        grid = np.asarray(grid, np.uint8)
+        if grid.shape[0] > cfg.max_rows or grid.shape[1] > cfg.max_cols:
+            raise ValueError(f"grid {grid.shape[0]}x{grid.shape[1]} exceeds the model's {cfg.max_rows}x{cfg.max_cols}")
+        out, shape = jax.device_get(_decode(self.model, jnp.asarray(z_H, jnp.float32),
+                                            jnp.asarray(pad_grid(grid, cfg.max_rows, cfg.max_cols)),
+                                            jnp.asarray(grid.shape, jnp.int32)))
+        return unpad(out, shape).astype(np.uint8)
 
     def decode(self, z_KH) -> list[np.ndarray]:
         """The greedy output on the query input for each latent (K, H), cropped to its shape.
         One latent at a time: a single compiled program serves clicks and whole search paths
         alike (a vmapped decoder would compile again for every path length)."""
         z_KH = np.asarray(z_KH, np.float32).reshape(-1, self.latent_dim)
-        out = []
-        for z_H in z_KH:
-            grid, shape = jax.device_get(_decode(self.model, jnp.asarray(z_H), self.input_RC, self.input_shape))
-            out.append(unpad(grid, shape).astype(np.uint8))
-        return out
+        return [self.apply(z_H, self.query.input) for z_H in z_KH]
 
     def score(self, z_KH, chunk: int = 1024) -> np.ndarray:
         """log p(specification | z) for each latent (K, H), in padded chunks of two fixed sizes
@@ -107,3 +114,12 @@ class TaskModel:
         **options)`. Returns its `SearchTrace` as numpy."""
         key = jax.random.key(0) if key is None else key
         return jax.device_get(_run(method, self.model, self.pairs, key, options))
+
+
+def latent_program(model, task: Task, latent=None):
+    """The program that `task`'s train pairs specify, as a function from a grid to a grid: it
+    decodes any input at the encoder's mean latent (or at `latent`, e.g. a search's best). Pass it
+    to `edit_grid(..., predict=...)` to see what the program does to a grid you draw."""
+    task_model = TaskModel(model, task, test_index=None)
+    z_H = task_model.pair_latents()[1] if latent is None else np.asarray(latent, np.float32)
+    return lambda grid: task_model.apply(z_H, grid)

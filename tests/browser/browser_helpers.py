@@ -6,18 +6,30 @@ nothing here imports Playwright, so collection works where it is not installed.
 
 from __future__ import annotations
 
-RUN_ALL = """async () => {
-  const app = window.jupyterapp;
-  const panel = app.shell.currentWidget;
+from pathlib import Path
+
+SCREENSHOTS = Path(__file__).parents[2] / "artifacts" / "screenshots"
+
+# The notebook panel showing `path` (found by path, not focus: JupyterLab may restore other tabs).
+PANEL = """const panel = Array.from(window.jupyterapp.shell.widgets("main")).find((w) => w.context && w.context.path === path);"""
+
+OPENED = """(path) => { if (!window.jupyterapp) return false; """ + PANEL + """ return !!(panel && panel.sessionContext); }"""
+
+RUN_ALL = """async (path) => {
+  """ + PANEL + """
   await panel.context.ready;
   await panel.sessionContext.ready;
-  await app.commands.execute("notebook:run-all-cells");
+  window.jupyterapp.shell.activateById(panel.id);
+  await window.jupyterapp.commands.execute("notebook:run-all-cells");
 }"""
 
-DONE = """() => {
-  const panel = window.jupyterapp.shell.currentWidget;
+# Done when the kernel is idle and every code cell has run, or when one failed (run-all stops there).
+DONE = """(path) => {
+  """ + PANEL + """
   const kernel = panel.sessionContext.session && panel.sessionContext.session.kernel;
   if (!kernel || kernel.status !== "idle") return false;
+  const outputs = panel.node.querySelectorAll('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]');
+  if ([...outputs].some((node) => node.textContent.includes("Traceback"))) return true;
   const cells = panel.content.widgets.filter((cell) => cell.model.type === "code");
   return cells.every((cell) => cell.model.executionCount !== null && !cell.node.querySelector(".jp-mod-busy"));
 }"""
@@ -25,13 +37,15 @@ DONE = """() => {
 ERRORS = """() => [...document.querySelectorAll('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"], .jp-RenderedText[data-mime-type="application/vnd.jupyter.error"]')].map((n) => n.textContent)"""
 
 
-def run_notebook(page, lab, name: str, timeout: float = 120):
-    """Opens notebook `name` in JupyterLab, runs every cell and waits until the kernel is idle."""
-    page.goto(f"{lab['url']}/lab/tree/{name}?token={lab['token']}")
-    page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell.currentWidget "
-                           "&& window.jupyterapp.shell.currentWidget.sessionContext", timeout=60_000)
-    page.evaluate(RUN_ALL)
-    page.wait_for_function(DONE, timeout=timeout * 1000, polling=250)
+def run_notebook(page, lab, name: str, timeout: float = 300):
+    """Opens notebook `name` in its own JupyterLab workspace, runs every cell and waits until the
+    kernel is idle."""
+    workspace = name.replace(".", "-")
+    page.goto(f"{lab['url']}/lab/workspaces/{workspace}/tree/{name}?reset&token={lab['token']}")
+    page.wait_for_function(OPENED, arg=name, timeout=60_000)
+    page.lpn_notebook = name
+    page.evaluate(RUN_ALL, name)
+    page.wait_for_function(DONE, arg=name, timeout=timeout * 1000, polling=250)
     failures = page.evaluate(ERRORS)
     assert not [f for f in failures if "Error" in f or "Traceback" in f], failures
 
@@ -68,3 +82,37 @@ def read_grid(locator, fy: float = 0.25) -> list[list[int]]:
 def click_cell(canvas, row: int, col: int, **kwargs):
     cell = float(canvas.get_attribute("data-cell"))
     canvas.click(position={"x": (col + 0.5) * cell, "y": (row + 0.5) * cell}, **kwargs)
+
+
+KERNEL_EVAL = """async ([path, code]) => {
+  """ + PANEL + """
+  const kernel = panel.sessionContext.session.kernel;
+  const future = kernel.requestExecute({ code, silent: false, store_history: false });
+  let out = "";
+  future.onIOPub = (msg) => {
+    if (msg.header.msg_type === "stream") out += msg.content.text;
+    if (msg.header.msg_type === "error") out += "ERROR " + msg.content.ename + ": " + msg.content.evalue;
+  };
+  await future.done;
+  return out;
+}"""
+
+
+def kernel_eval(page, code: str) -> str:
+    """Runs `code` in the notebook's kernel (outside any cell) and returns what it printed."""
+    out = page.evaluate(KERNEL_EVAL, [page.lpn_notebook, code])
+    assert not out.startswith("ERROR"), out
+    return out
+
+
+def wait_until(page, check, timeout_s: float = 10.0, what: str = "condition"):
+    """Polls `check()` until it returns something truthy (the kernel answers asynchronously);
+    on timeout, saves a screenshot of the page as artifacts/screenshots/timeout.png."""
+    deadline = timeout_s * 10
+    for _ in range(int(deadline)):
+        value = check()
+        if value:
+            return value
+        page.wait_for_timeout(100)
+    page.screenshot(path=str(SCREENSHOTS / "timeout.png"))
+    raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")

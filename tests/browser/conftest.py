@@ -21,10 +21,9 @@ import uuid
 from pathlib import Path
 
 import pytest
-from browser_helpers import run_notebook
+from browser_helpers import SCREENSHOTS, run_notebook
 
 HERE = Path(__file__).parent
-SCREENSHOTS = HERE.parents[1] / "artifacts" / "screenshots"
 CHROMIUM = os.environ.get("LPN_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
@@ -39,6 +38,16 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if HERE in Path(item.fspath).parents:
             item.add_marker(pytest.mark.browser)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if report.when == "call" and report.failed:
+        for k, page in enumerate(getattr(item.module, "_open_pages", [])):
+            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(SCREENSHOTS / f"FAILED-{item.name}-{k}.png"))
 
 
 def missing() -> str | None:
@@ -115,7 +124,7 @@ def browser(lab):
 
 
 @pytest.fixture(scope="module")
-def notebook(browser, lab):
+def notebook(browser, lab, request):
     """Opens, runs and caches notebooks for one test module: `notebook("grids.ipynb") -> page`.
 
     Running a notebook costs seconds, so the tests of a module share its page; each test saves
@@ -133,8 +142,9 @@ def notebook(browser, lab):
             page.on("pageerror", lambda err: page.js_errors.append(str(err)))
             page.on("console", lambda msg: msg.type == "error" and ("lpn" in msg.text or "anywidget" in msg.text)
                     and page.js_errors.append(msg.text))
-            run_notebook(page, lab, name)
             pages[name] = page
+            request.module._open_pages = list(pages.values())  # screenshotted when a test fails
+            run_notebook(page, lab, name)
         return pages[name]
 
     yield open_notebook
