@@ -32,22 +32,23 @@ class CheckpointError(RuntimeError):
 
 def _named_arrays(tree) -> dict[str, np.ndarray]:
     leaves = jax.tree_util.tree_flatten_with_path(eqx.filter(tree, eqx.is_array))[0]
-    return {jax.tree_util.keystr(path, simple=True, separator="."): np.asarray(leaf) for path, leaf in leaves}
+    return {_name(path): np.asarray(leaf) for path, leaf in leaves}
+
+
+def _name(path) -> str:
+    return jax.tree_util.keystr(path, simple=True, separator=".")
 
 
 def _fill(template, arrays: dict[str, np.ndarray], where: str):
-    """Puts `arrays` into the array leaves of `template`, checking names and shapes."""
-    expected = _named_arrays(jax.tree.map(lambda x: np.zeros(x.shape, x.dtype), template))
+    """Puts `arrays` into the leaves of `template` (a shape-only model), checking names and shapes."""
+    expected = {_name(p): leaf for p, leaf in jax.tree_util.tree_flatten_with_path(template)[0]}
     missing, extra = sorted(set(expected) - set(arrays)), sorted(set(arrays) - set(expected))
     if missing or extra:
         raise CheckpointError(f"{where}: tensors do not match the config (missing {missing[:5]}, unexpected {extra[:5]})")
     for name, want in expected.items():
-        if arrays[name].shape != want.shape:
-            raise CheckpointError(f"{where}: tensor {name} has shape {arrays[name].shape}, the config needs {want.shape}")
-    params, static = eqx.partition(template, eqx.is_array)
-    paths = jax.tree_util.tree_flatten_with_path(params)[0]
-    values = [jax.numpy.asarray(arrays[jax.tree_util.keystr(p, simple=True, separator=".")]) for p, _ in paths]
-    return eqx.combine(jax.tree.unflatten(jax.tree.structure(params), values), static)
+        if arrays[name].shape != tuple(want.shape):
+            raise CheckpointError(f"{where}: tensor {name} has shape {arrays[name].shape}, the config needs {tuple(want.shape)}")
+    return jax.tree_util.tree_map_with_path(lambda p, _: jax.numpy.asarray(arrays[_name(p)]), template)
 
 
 def save_checkpoint(run_dir, model: LPN, *, step: int = 0, opt_state=None, metrics=None, extra=None) -> Path:

@@ -149,7 +149,7 @@ def train_step(state: TrainState, batch, cfg: Config, optimizer, sharding):
     (loss, (recon, kl)), grads = accumulated_grads(state.model, batch, k_loss, cfg)
     updates, opt_state = optimizer.update(grads, state.opt_state, eqx.filter(state.model, eqx.is_array))
     model = eqx.apply_updates(state.model, updates)
-    return TrainState(model, opt_state, state.step + 1, key), Metrics(loss, recon, kl, optax.global_norm(grads))
+    return TrainState(model, opt_state, state.step + 1, key), Metrics(loss, recon, kl, optax.tree.norm(grads))
 
 
 @partial(jax.jit, static_argnames=("cfg", "num_steps", "sample_batch", "devices"), donate_argnums=0)
@@ -182,6 +182,7 @@ def train(cfg: Config, steps: int, *, seed: int = 0, out_dir=None, resume: bool 
     """
     from tqdm.auto import tqdm
 
+    devices = tuple(devices) if devices else None
     if resume:
         if out_dir is None:
             raise ValueError("resume=True needs out_dir")
