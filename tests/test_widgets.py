@@ -261,3 +261,10 @@ def test_editor_static_html_shows_input_edit_and_output():
     html = editor.to_html()
     assert re.findall(r'data-rows="(\d+)" data-cols="(\d+)"', html) == [("1", "2"), ("1", "2"), ("2", "1")]
     assert "output 2x1" in html
+
+
+def test_a_displayed_widget_carries_its_static_html_for_renderers_without_a_kernel(task):
+    ipython = pytest.importorskip("IPython.core.interactiveshell")
+    data, _ = ipython.InteractiveShell.instance().display_formatter.format(show_task(task))
+    assert "application/vnd.jupyter.widget-view+json" in data  # the live view, in JupyterLab
+    assert data["text/html"].startswith('<div class="lpn-static">')  # the fallback, saved beside it

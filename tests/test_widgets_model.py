@@ -216,3 +216,22 @@ def test_dashboard_thins_a_long_history_but_keeps_the_last_point():
     dashboard.push()
     assert len(dashboard.history) <= 101 and dashboard.history[-1]["step"] == 1001
     assert dashboard.history[0]["step"] == 1
+
+
+@pytest.mark.slow
+def test_explorer_of_a_3d_latent_shows_the_plane_of_the_task_latents_then_of_the_search_path():
+    cfg = TINY.replace(latent_dim=3)
+    model = LPN(cfg, jax.random.key(1))
+    task = make_task([(grid(1), grid(2)), (grid(3), grid(4)), (grid(7), grid(8))], [(grid(5), grid(6))])
+    explorer = explore_latent(model, task, resolution=8, search_steps=5)
+    assert explorer.axes == ["PC1", "PC2"]
+    pair_uv = explorer.plane.to_latent(np.array([m["uv"] for m in explorer.markers]))
+    assert np.allclose(pair_uv, np.concatenate([explorer.pair_latents, explorer.mean_latent[None]]), atol=1e-4)
+    heat_before = explorer.heat
+    trace = explorer.search()
+    path_SH = np.asarray(trace.latents)[:, 0]
+    spread = np.abs(path_SH - path_SH.mean(0)).max()
+    assert np.abs(explorer.plane.to_latent(explorer.path) - path_SH).max() < 0.2 * spread  # the plane follows the path
+    assert explorer.heat != heat_before  # the map was redrawn on the new plane
+    assert np.allclose(explorer.latent, trace.best)  # the true best latent is decoded, not its projection
+    assert np.array_equal(explorer.decoded_grid, explorer.task_model.decode(trace.best)[0])
