@@ -71,3 +71,49 @@ def evaluate_batch(model: LPN, batch: Batch, key, method=no_search, **options) -
     keys = jax.random.split(key, batch.inputs.shape[0])
     out = _evaluate(model, jax.tree.map(jnp.asarray, batch), keys, method, tuple(sorted(options.items())))
     return {k: float(v) for k, v in out.items()}
+
+
+@partial(eqx.filter_jit)
+def _predict(model, spec, test_inputs, test_shapes, keys, method, options):
+    def one(pairs, inputs_TRC, shapes_T2, key):
+        trace = method(model, pairs, key, **dict(options))
+        grids, shapes = jax.vmap(lambda x, s: attempts(model, trace, x, s))(inputs_TRC, shapes_T2)
+        return grids, shapes, trace.num_evals
+
+    return jax.vmap(one)(spec, test_inputs, test_shapes, keys)
+
+
+def predict_tasks(model: LPN, tasks, key, method=no_search, batch_size: int = 16, progress: bool = False,
+                  **options):
+    """Two attempts for every test input of every task, searching on each task's train pairs.
+
+    Tasks are padded to the model's grid and to the largest pair count, and run `batch_size` at a
+    time (one compiled program for all batches). Returns ({task name: [[attempt_1, attempt_2] per
+    test input]}, {task name: decoder evaluations spent}). Grids must fit the model: filter first.
+    """
+    from tqdm.auto import tqdm
+
+    from lpn.grids import batch_pairs
+
+    cfg = model.config
+    num_pairs = max(t.num_pairs for t in tasks)
+    num_tests = max(len(t.test) for t in tasks)
+    predictions, evals = {}, {}
+    starts = range(0, len(tasks), batch_size)
+    for start, k in zip(starts, jax.random.split(key, len(starts))):
+        chunk = list(tasks[start:start + batch_size])
+        chunk += [chunk[-1]] * (batch_size - len(chunk))  # keep one compiled shape
+        spec = batch_pairs([t.train for t in chunk], cfg.max_rows, cfg.max_cols, num_pairs)
+        tests = batch_pairs([[p._replace(output=None) for p in t.test] for t in chunk], cfg.max_rows, cfg.max_cols, num_tests)
+        grids, shapes, spent = jax.device_get(_predict(
+            model, jax.tree.map(jnp.asarray, spec), jnp.asarray(tests.inputs), jnp.asarray(tests.input_shapes),
+            jax.random.split(k, batch_size), method, tuple(sorted(options.items()))))
+        for i, task in enumerate(tasks[start:start + batch_size]):
+            predictions[task.name] = [
+                [grids[i, t, a, : shapes[i, t, a, 0], : shapes[i, t, a, 1]] for a in range(2)]
+                for t in range(len(task.test))
+            ]
+            evals[task.name] = int(spent[i])
+        if progress:
+            tqdm.write(f"predicted {min(start + batch_size, len(tasks))}/{len(tasks)} tasks")
+    return predictions, evals

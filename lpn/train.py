@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from functools import partial
 from pathlib import Path
-from typing import Callable, NamedTuple
+from typing import Callable, Iterator, NamedTuple
 
 import equinox as eqx
 import jax
@@ -172,8 +172,13 @@ def train_chunk(state: TrainState, cfg: Config, num_steps: int, sample_batch=Non
 
 def train(cfg: Config, steps: int, *, seed: int = 0, out_dir=None, resume: bool = False, chunk: int = 50,
           save_every: int = 500, eval_every: int = 0, eval_fn: Callable | None = None,
-          callback: Callable | None = None, sample_batch=None, progress: bool = True, devices=None):
+          callback: Callable | None = None, sample_batch=None, host_batches: Iterator | None = None,
+          progress: bool = True, devices=None):
     """Trains for `steps` total steps (counting those of a resumed run) and returns (state, history).
+
+    Tasks come from `sample_batch(key, cfg)`, a JAX function run on the device (default: the
+    pattern generator), or from `host_batches`, an iterator of numpy `Batch`es of `cfg.batch_size`
+    tasks (e.g. the procedural ARC-like families), stacked `chunk` at a time.
 
     Every `chunk` steps the host checks the loss, updates the progress bar and calls
     `callback(step, metrics: dict, state)`; every `eval_every` steps it adds `eval_fn(model)` (a
@@ -196,7 +201,10 @@ def train(cfg: Config, steps: int, *, seed: int = 0, out_dir=None, resume: bool 
     last_saved = done if resume else 0
     while done < steps:
         k = min(chunk, steps - done)
-        state, metrics = train_chunk(state, cfg, k, sample_batch, devices=devices)
+        stacked = None
+        if host_batches is not None:
+            stacked = jax.tree.map(lambda *xs: np.stack(xs), *[next(host_batches) for _ in range(k)])
+        state, metrics = train_chunk(state, cfg, k, sample_batch, stacked, devices=devices)
         values = {name: float(np.mean(v)) for name, v in metrics._asdict().items()}
         if not (all(math.isfinite(v) for v in values.values()) and bool(all_finite(state.model))):
             where = f"; the last good checkpoint is {resolve(out_dir)}" if out_dir and last_saved else ""
