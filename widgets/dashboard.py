@@ -45,7 +45,7 @@ class TrainingDashboard(GridWidget):
         self.every_s, self.samples_every_s, self.max_points = every_s, samples_every_s, max_points
         self.records: list[dict] = []
         self._pushed_at = self._sampled_at = -np.inf
-        self._started = None
+        self._created = time.perf_counter()  # shown just before training starts, as a rule
         self.spent_s = 0.0
         self.layout_samples = Layout([])
 
@@ -53,7 +53,6 @@ class TrainingDashboard(GridWidget):
         """The training callback: `train(..., callback=dashboard)`. `state` (a `TrainState` or a
         model) is only read when sample predictions are due."""
         start = time.perf_counter()
-        self._started = self._started or start
         self.records.append({"step": int(step), **{k: float(v) for k, v in metrics.items() if k != "step"}})
         if state is not None and self.sample_tasks and start - self._sampled_at >= self.samples_every_s:
             self.show_samples(getattr(state, "model", state))
@@ -65,9 +64,8 @@ class TrainingDashboard(GridWidget):
 
     @property
     def overhead(self) -> float:
-        """The dashboard's share of the wall time since the first callback."""
-        elapsed = time.perf_counter() - (self._started or time.perf_counter())
-        return self.spent_s / elapsed if elapsed > 0 else 0.0
+        """The time spent in the callback as a share of the wall time since the dashboard was made."""
+        return self.spent_s / max(time.perf_counter() - self._created, 1e-9)
 
     def push(self) -> None:
         """Sends the history (thinned to `max_points`) and the chart groups to the browser."""
@@ -91,7 +89,8 @@ class TrainingDashboard(GridWidget):
         for task in self.sample_tasks:
             task_model = TaskModel(model, task)
             predictions.append([task_model.decode(task_model.pair_latents()[1])] + [None] * (len(task.test) - 1))
-        self.layout_samples = Layout(self.sample_tasks, predictions)
+        queries = [Task((), task.test, task.name) for task in self.sample_tasks]  # the train pairs stay off
+        self.layout_samples = Layout(queries, predictions)
         with self.hold_sync():
             self.grids, self.sections = encode_grids(self.layout_samples.grids), self.layout_samples.sections
 

@@ -126,6 +126,8 @@ def test_the_dashboard_follows_training(page, screenshot):
     assert titles[:3] == ["loss", "KL", "gradient norm"]
     points = view.locator("svg.lpn-chart polyline").first.get_attribute("points").split()
     assert len(points) == 2  # one point per training chunk
-    attempt = view.locator("canvas.lpn-grid").nth(5)  # after two train pairs: test input, then the attempt
-    assert attempt.get_attribute("data-rows") is not None
+    captions = view.locator("figcaption").all_inner_texts()
+    assert captions[0] == "test input 4x4" and captions[1].startswith("attempt 1") and captions[2] == "truth 4x4"
+    prediction = kernel_json(page, "dashboard.layout_samples.grids[1].tolist()")
+    assert read_grid(view.locator("canvas.lpn-grid").nth(1)) == prediction
     screenshot(view)
