@@ -56,12 +56,19 @@ def leave_one_out(z_NH, mask_N):
     return weights_NN @ z_NH / jnp.maximum(weights_NN.sum(1, keepdims=True), 1.0), weights_NN
 
 
-def refine(model: LPN, pairs, z_H, weights_N, key, cfg: Config):
-    """Grad K: K Adam steps on the other pairs' log-likelihood from z_H; the best latent of the path
-    (start included) is returned. By default the move is a constant (stop-gradient): the encoder
-    still learns through z_H, the decoder gets no second-order terms."""
+def other_pairs(pairs):
+    """For each pair i, the task without it: every field gets shape (N, N-1, ...)."""
+    n = pairs.pair_mask.shape[0]
+    others = jnp.array([[j for j in range(n) if j != i] for i in range(n)])
+    return jax.tree.map(lambda a: a[others], pairs)
+
+
+def refine(model: LPN, pairs, z_H, key, cfg: Config):
+    """Grad K: K Adam steps on the log-likelihood of `pairs` (the other pairs) from z_H; the best
+    latent of the path (start included) is returned. By default the move is a constant
+    (stop-gradient): the encoder still learns through z_H, the decoder gets no second-order terms."""
     inner = jax.lax.stop_gradient(model) if cfg.train_search_stop_gradient else model
-    trace = gradient_search(inner, pairs, key, steps=cfg.train_search_steps, start=z_H, weights_N=weights_N,
+    trace = gradient_search(inner, pairs, key, steps=cfg.train_search_steps, start=z_H,
                             optimizer=optax.adam(cfg.train_search_lr, b2=0.9))
     if cfg.train_search_stop_gradient:
         return z_H + jax.lax.stop_gradient(trace.best - z_H)
@@ -73,10 +80,10 @@ def task_loss(model: LPN, pairs, key, cfg: Config):
     k_sample, k_search = jax.random.split(key)
     mu_NH, logvar_NH = encode_pairs(model, pairs)
     z_NH = mu_NH + cfg.variational * jnp.exp(0.5 * logvar_NH) * jax.random.normal(k_sample, mu_NH.shape)
-    z_NH, weights_NN = leave_one_out(z_NH, pairs.pair_mask)
+    z_NH, _ = leave_one_out(z_NH, pairs.pair_mask)
     if cfg.train_search_steps:
         keys = jax.random.split(k_search, z_NH.shape[0])
-        z_NH = jax.vmap(lambda z, w, k: refine(model, pairs, z, w, k, cfg))(z_NH, weights_NN, keys)
+        z_NH = jax.vmap(lambda others, z, k: refine(model, others, z, k, cfg))(other_pairs(pairs), z_NH, keys)
     recon_N = -jax.vmap(pair_log_prob, in_axes=(None, 0, 0, 0, 0, 0))(
         model, z_NH, pairs.inputs, pairs.input_shapes, pairs.outputs, pairs.output_shapes
     )

@@ -125,3 +125,16 @@ def test_callback_and_eval_hook_see_progress(tmp_path):
     train(TINY, 4, chunk=2, eval_every=2, eval_fn=lambda model: {"probe": 1.0},
           callback=lambda step, values, state: seen.append((step, values["probe"])), progress=False)
     assert seen == [(2, 1.0), (4, 1.0)]
+
+
+def test_other_pairs_drops_each_pair_once():
+    from lpn.grids import Batch
+    from lpn.train import other_pairs
+
+    n = 4
+    pairs = Batch(*(jnp.arange(n).reshape(n, 1) + 10 * k for k in range(4)), jnp.array([True, True, True, False]))
+    others = other_pairs(pairs)
+    assert others.inputs.shape == (n, n - 1, 1)
+    for i in range(n):
+        assert i not in np.asarray(others.inputs[i]).ravel().tolist()
+    assert np.asarray(others.pair_mask[0]).tolist() == [True, True, False]
