@@ -1,5 +1,9 @@
 """Real-browser fixtures: a JupyterLab server on localhost and headless Debian chromium.
 
+Test modules import these fixtures by name (`from browser_fixtures import ...`). They are not in a
+conftest.py on purpose: tests elsewhere import their own `conftest` module by name, and a second
+conftest.py here would shadow it.
+
 The server runs from a temporary copy of this folder (so the fixture notebooks stay clean), with
 its own settings (no news pop-ups, no windowing, so every cell is in the DOM) and the app exposed
 as `window.jupyterapp`, which the tests use to run all cells and wait for the kernel. Tests skip,
@@ -21,6 +25,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+
 from browser_helpers import SCREENSHOTS, run_notebook
 
 HERE = Path(__file__).parent
@@ -32,22 +37,6 @@ SETTINGS = {
         {"fetchNews": "false", "checkForUpdates": False},
     "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
 }
-
-
-def pytest_collection_modifyitems(items):
-    for item in items:
-        if HERE in Path(item.fspath).parents:
-            item.add_marker(pytest.mark.browser)
-
-
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item, call):
-    outcome = yield
-    report = outcome.get_result()
-    if report.when == "call" and report.failed:
-        for k, page in enumerate(getattr(item.module, "_open_pages", [])):
-            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(SCREENSHOTS / f"FAILED-{item.name}-{k}.png"))
 
 
 def missing() -> str | None:
@@ -67,13 +56,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def lab(tmp_path_factory):
-    """A running JupyterLab: yields its base URL and token."""
-    reason = missing()
-    if reason:
-        pytest.skip(reason)
-    root = tmp_path_factory.mktemp("lab")
+# Each test module imports these fixtures, so pytest sees one definition per module; the server
+# and the browser are kept here so that the whole session shares one of each.
+_SHARED: dict = {}
+
+
+def start_lab(root: Path):
+    """Starts JupyterLab serving a copy of this folder in `root`; returns (process, url, token)."""
     for path in HERE.iterdir():
         if path.suffix in (".ipynb", ".json"):
             shutil.copy(path, root / path.name)
@@ -84,43 +73,68 @@ def lab(tmp_path_factory):
     port, token = free_port(), uuid.uuid4().hex
     env = dict(os.environ, JUPYTERLAB_SETTINGS_DIR=str(settings),
                JUPYTERLAB_WORKSPACES_DIR=str(root / ".workspaces"), JUPYTER_PLATFORM_DIRS="1")
-    log = open(root / "server.log", "w")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ServerApp.ip=127.0.0.1",
-         f"--ServerApp.port={port}", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
-         "--LabApp.expose_app_in_browser=True", "--ServerApp.port_retries=0"]
-        + (["--allow-root"] if os.geteuid() == 0 else []),
-        cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    with open(root / "server.log", "w") as log:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ServerApp.ip=127.0.0.1",
+             f"--ServerApp.port={port}", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
+             "--LabApp.expose_app_in_browser=True", "--ServerApp.port_retries=0"]
+            + (["--allow-root"] if os.geteuid() == 0 else []),
+            cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=2)
+            return server, url, token
+        except OSError:
+            if server.poll() is not None or time.monotonic() > deadline:
+                stop(server)
+                raise RuntimeError(f"JupyterLab did not start:\n{(root / 'server.log').read_text()[-3000:]}")
+            time.sleep(0.3)
+
+
+def stop(server) -> None:
+    if server.poll() is None:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(10)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+
+
+@pytest.fixture(scope="session")
+def lab(tmp_path_factory):
+    """A running JupyterLab, one per session: {"url", "token", "root"}."""
+    reason = missing()
+    if reason:
+        pytest.skip(reason)
+    if "lab" in _SHARED:
+        yield _SHARED["lab"]
+        return
+    root = tmp_path_factory.mktemp("lab")
+    server, url, token = start_lab(root)
+    _SHARED["lab"] = {"url": url, "token": token, "root": root}
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=2)
-                break
-            except OSError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"JupyterLab did not start:\n{(root / 'server.log').read_text()[-3000:]}")
-                time.sleep(0.3)
-        yield {"url": url, "token": token, "root": root}
+        yield _SHARED["lab"]
     finally:
-        if server.poll() is None:
-            os.killpg(server.pid, signal.SIGTERM)
-            try:
-                server.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(server.pid, signal.SIGKILL)
-        log.close()
+        _SHARED.pop("lab")
+        stop(server)
 
 
 @pytest.fixture(scope="session")
 def browser(lab):
+    """Headless Debian chromium driven by Playwright, one per session."""
+    if "browser" in _SHARED:
+        yield _SHARED["browser"]
+        return
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+        _SHARED["browser"] = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield _SHARED["browser"]
+        finally:
+            _SHARED.pop("browser").close()
 
 
 @pytest.fixture(scope="module")
@@ -150,6 +164,17 @@ def notebook(browser, lab, request):
     yield open_notebook
     for context in contexts:
         context.close()
+
+
+@pytest.fixture(autouse=True)
+def screenshot_on_failure(request):
+    """After a failed test, saves every page its module opened as FAILED-<test>-<k>.png."""
+    failed_before = request.session.testsfailed
+    yield
+    if request.session.testsfailed > failed_before:  # the call's report is logged before teardown
+        for k, page in enumerate(getattr(request.module, "_open_pages", [])):
+            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(SCREENSHOTS / f"FAILED-{request.node.name}-{k}.png"))
 
 
 @pytest.fixture

@@ -13,7 +13,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from browser_fixtures import browser, lab, notebook, screenshot, screenshot_on_failure  # noqa: F401
 from browser_helpers import click_cell, read_grid
+
+pytestmark = pytest.mark.browser
 
 SPEC = json.loads((Path(__file__).parent / "fixture_task.json").read_text())
 

@@ -12,7 +12,11 @@ import re
 
 import pytest
 
+from browser_fixtures import browser, lab, notebook, screenshot, screenshot_on_failure  # noqa: F401
 from browser_helpers import kernel_eval, read_grid, wait_until
+
+
+pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
