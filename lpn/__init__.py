@@ -1,5 +1,27 @@
-"""Latent Program Networks in JAX (Macfarlane & Bonnet, "Searching Latent Program Spaces")."""
+"""Latent Program Networks in JAX (Macfarlane & Bonnet, "Searching Latent Program Spaces").
 
+The names a reader needs: a `Config` (or one of `PRESETS`) builds an `LPN`; `train` fits it on
+generated tasks; the search functions refine a task's latent and return a `SearchTrace`;
+`generate` decodes a latent on a grid; `predict_tasks` and `lpn.scoring` evaluate on ARC tasks.
+"""
+
+from lpn.checkpoint import load_checkpoint, save_checkpoint
+from lpn.config import PRESETS, Config, get_preset
+from lpn.evaluate import evaluate_batch, predict_tasks
 from lpn.grids import Batch, GridError, Pair, Task, batch_tasks, make_task
+from lpn.model import LPN, generate, num_params
+from lpn.pattern import pattern_batch, pattern_tasks
+from lpn.search import (
+    SearchTrace, encoder_sampling, gradient_search, local_search, log_prob, mean_latent, no_search,
+    random_search, search_batch,
+)
+from lpn.train import train
 
 __version__ = "0.1.0"
+
+__all__ = [
+    "Batch", "Config", "GridError", "LPN", "PRESETS", "Pair", "SearchTrace", "Task", "batch_tasks",
+    "encoder_sampling", "evaluate_batch", "generate", "get_preset", "gradient_search", "load_checkpoint",
+    "local_search", "log_prob", "make_task", "mean_latent", "no_search", "num_params", "pattern_batch",
+    "pattern_tasks", "predict_tasks", "random_search", "save_checkpoint", "search_batch", "train",
+]
