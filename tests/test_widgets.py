@@ -16,7 +16,7 @@ from lpn import GridError, make_task  # noqa: E402
 from lpn.widgets import GridEditor, TaskView, decode_grids, edit_grid, encode_grids, grid_svg, show_task  # noqa: E402
 from lpn.widgets.encoding import decode_grid, encode_grid, mismatch  # noqa: E402
 from lpn.widgets.grid_editor import flood_fill  # noqa: E402
-from lpn.widgets.layout import Layout, is_attempts  # noqa: E402
+from lpn.widgets.layout import is_attempts  # noqa: E402
 
 
 def grid(rows, cols, seed=0):
@@ -268,3 +268,21 @@ def test_a_displayed_widget_carries_its_static_html_for_renderers_without_a_kern
     data, _ = ipython.InteractiveShell.instance().display_formatter.format(show_task(task))
     assert "application/vnd.jupyter.widget-view+json" in data  # the live view, in JupyterLab
     assert data["text/html"].startswith('<div class="lpn-static">')  # the fallback, saved beside it
+
+
+@pytest.mark.parametrize("name", ["TaskView", "GridEditor", "LatentExplorer", "SearchPlayer", "SearchComparison",
+                                  "TrainingDashboard"])
+def test_each_widget_ships_one_self_contained_es_module(name, tmp_path):
+    import shutil
+    import subprocess
+
+    import lpn.widgets
+
+    esm = str(getattr(lpn.widgets, name)._esm)
+    assert esm.count("export default") == 1
+    assert not re.search(r"^\s*import\b|import\(", esm, re.M)  # nothing fetched: no CDN, works offline
+    if shutil.which("node"):  # a syntax error would only show in a browser otherwise
+        path = tmp_path / f"{name}.mjs"
+        path.write_text(esm)
+        result = subprocess.run(["node", "--check", str(path)], capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr

@@ -1,8 +1,8 @@
 """The base of every lpn widget: the palette trait, the shipped ES module, and the static fallback.
 
-Every widget's JavaScript is `common.js` (and `charts.js` where it plots) followed by its own file, read from the installed package
-(no CDN, so it works offline). `_repr_html_` gives renderers without a widget manager a static
-SVG picture; JupyterLab, Notebook 7 and VS Code prefer the live widget.
+Every widget's JavaScript is `common.js` (and `charts.js` where it plots) followed by its own
+file, read from the installed package (no CDN, so it works offline). `_repr_html_` gives
+renderers without a widget manager a static SVG picture; JupyterLab, Notebook 7 and VS Code prefer the live widget.
 """
 
 from __future__ import annotations

@@ -40,8 +40,11 @@ function lineChart(series, { width = 320, height = 160, title = "", xLabel = "",
     svg.append(s("text", { x: pad.left - 4, y, "text-anchor": "end", "font-size": 10, text: niceNumber(v) }));
   const xEnds = [Math.min(...xs), Math.max(...xs)];
   svg.append(s("text", { x: pad.left, y: height - 14, "font-size": 10, text: niceNumber(xEnds[0]) }));
-  svg.append(s("text", { x: pad.left + W, y: height - 14, "text-anchor": "end", "font-size": 10, text: niceNumber(xEnds[1]) }));
-  if (xLabel) svg.append(s("text", { x: pad.left + W / 2, y: height - 3, "text-anchor": "middle", "font-size": 10, text: xLabel }));
+  svg.append(s("text", { x: pad.left + W, y: height - 14, "text-anchor": "end", "font-size": 10,
+                         text: niceNumber(xEnds[1]) }));
+  if (xLabel) {
+    svg.append(s("text", { x: pad.left + W / 2, y: height - 3, "text-anchor": "middle", "font-size": 10, text: xLabel }));
+  }
   series.forEach((d, k) => {
     const colour = d.colour || SERIES_COLOURS[k % SERIES_COLOURS.length];
     const points = d.x.map((x, i) => [x, d.y[i]]).filter(([, y]) => isFinite(y));

@@ -99,7 +99,8 @@ class TrainingDashboard(GridWidget):
         charts = "".join(
             line_chart_svg([(k, steps, [r.get(k, np.nan) for r in self.records]) for k in names], title=title)
             for title, names in self.groups)
-        return f'<div class="lpn-static"><div>{self.status}</div>{charts}{layout_html(self.layout_samples, palette=self.palette)}</div>'
+        samples = layout_html(self.layout_samples, palette=self.palette)
+        return f'<div class="lpn-static"><div>{self.status}</div>{charts}{samples}</div>'
 
 
 def training_dashboard(sample_tasks: Sequence[Task] = (), *, every_s: float = 0.0,

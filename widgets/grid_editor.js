@@ -30,7 +30,8 @@ function renderGridEditor({ model, el }) {
   const redoBtn = button("redo", "redo (Ctrl+Y)", () => send("redo"), { "data-action": "redo" });
   const copyBtn = button("copy input", "copy the input grid (C)", () => send("copy_input"), { "data-action": "copy_input" });
   const clearBtn = button("clear", "clear to black (Delete)", () => send("clear"), { "data-action": "clear" });
-  const linesBtn = button("lines", "grid lines (G)", () => { model.set("lines", !model.get("lines")); model.save_changes(); });
+  const toggleLines = () => { model.set("lines", !model.get("lines")); model.save_changes(); };
+  const linesBtn = button("lines", "grid lines (G)", toggleLines);
   const rowsIn = h("input", { type: "number", min: 1, max: 30, title: "rows", "data-size": "rows" });
   const colsIn = h("input", { type: "number", min: 1, max: 30, title: "columns", "data-size": "cols" });
   const resize = () => send("resize", { rows: Number(rowsIn.value), cols: Number(colsIn.value) });
@@ -71,7 +72,8 @@ function renderGridEditor({ model, el }) {
     redoBtn.disabled = !model.get("can_redo");
     const source = decodeGrids(model.get("source"))[0];
     copyBtn.style.display = source ? "" : "none";
-    sourceFig.replaceChildren(source ? figure(source, palette, `input ${source.rows}x${source.cols}`, { cell, role: "source" }) : "");
+    const sourceCaption = source ? `input ${source.rows}x${source.cols}` : "";
+    sourceFig.replaceChildren(source ? figure(source, palette, sourceCaption, { cell, role: "source" }) : "");
     const result = decodeGrids(model.get("result"))[0];
     const caption = model.get("result_caption");
     resultFig.replaceChildren(result || caption
@@ -125,7 +127,7 @@ function renderGridEditor({ model, el }) {
     else if (key === "f") setTool("fill");
     else if (key === "c" && model.get("source").byteLength) send("copy_input");
     else if (key === "delete" || key === "backspace") send("clear");
-    else if (key === "g") { model.set("lines", !model.get("lines")); model.save_changes(); }
+    else if (key === "g") toggleLines();
     else handled = false;
     if (handled) event.preventDefault();
   });

@@ -24,8 +24,11 @@ function renderLatentExplorer({ model, el }) {
   const queryRow = h("div", { class: "lpn-row" });
   const steps = h("input", { type: "number", min: 1, max: 2000, title: "search steps" });
   const lr = h("input", { type: "number", step: "0.01", min: 0, title: "learning rate" });
-  const searchBtn = h("button", { "data-action": "search", text: "gradient search",
-                                  onclick: () => { status.textContent = "searching (the first search compiles)..."; model.send({ op: "search" }); } });
+  const search = () => {
+    status.textContent = "searching (the first search compiles)...";
+    model.send({ op: "search" });
+  };
+  const searchBtn = h("button", { "data-action": "search", text: "gradient search", onclick: search });
   const status = h("div", { class: "lpn-readout", "data-role": "status" });
   steps.addEventListener("change", () => { model.set("search_steps", Number(steps.value)); model.save_changes(); });
   lr.addEventListener("change", () => { model.set("search_lr", Number(lr.value)); model.save_changes(); });
@@ -54,7 +57,8 @@ function renderLatentExplorer({ model, el }) {
     heatCanvas.style.width = heatCanvas.style.height = `${n}px`;
     const ctx = heatCanvas.getContext("2d");
     if (!rgba || rgba.byteLength !== g * g * 4) return;
-    const image = new ImageData(new Uint8ClampedArray(rgba.buffer.slice(rgba.byteOffset, rgba.byteOffset + rgba.byteLength)), g, g);
+    const pixels = new Uint8ClampedArray(rgba.buffer.slice(rgba.byteOffset, rgba.byteOffset + rgba.byteLength));
+    const image = new ImageData(pixels, g, g);
     const small = document.createElement("canvas");
     small.width = small.height = g;
     small.getContext("2d").putImageData(image, 0, 0);
@@ -62,7 +66,8 @@ function renderLatentExplorer({ model, el }) {
     ctx.drawImage(small, 0, 0, n, n);
     const [lo, hi] = model.get("heat_range");
     const [a, b] = model.get("axes");
-    legend.textContent = `${a} →, ${b} ↑ · colour: log p of the train pairs, ${niceNumber(lo)} (dark) … ${niceNumber(hi)} (yellow)`;
+    legend.textContent = `${a} →, ${b} ↑ · colour: log p of the train pairs, `
+      + `${niceNumber(lo)} (dark) … ${niceNumber(hi)} (yellow)`;
   }
 
   function drawOverlay() {

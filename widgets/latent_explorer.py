@@ -172,7 +172,8 @@ class LatentExplorer(GridWidget):
             parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="4" fill="{"#FF4136" if m["kind"] == "mean" else "#fff"}" '
                          f'stroke="#000"><title>{m["label"]}</title></circle>')
         x, y = xy(self.query)
-        parts.append(f'<path d="M{x - 6:.1f} {y:.1f}H{x + 6:.1f}M{x:.1f} {y - 6:.1f}V{y + 6:.1f}" stroke="#FF851B" stroke-width="2"/></svg>')
+        parts.append(f'<path d="M{x - 6:.1f} {y:.1f}H{x + 6:.1f}M{x:.1f} {y - 6:.1f}V{y + 6:.1f}" '
+                     'stroke="#FF851B" stroke-width="2"/></svg>')
         truth = self.task_model.query.output
         grids = [grid_svg(self.task_model.query.input), grid_svg(self._decoded),
                  missing_svg() if truth is None else grid_svg(truth)]

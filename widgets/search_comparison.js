@@ -5,8 +5,10 @@ function renderSearchComparison({ model, el }) {
   const root = h("div", { class: "lpn-widget lpn-search-comparison" });
   el.append(root);
   isolateKeys(root);
-  addStyle(root, ".lpn-search-comparison table { border-collapse: collapse; margin: 6px 0; }" +
-                 ".lpn-search-comparison td, .lpn-search-comparison th { padding: 2px 8px; border-bottom: 1px solid #eee; text-align: left; }");
+  addStyle(root, `
+.lpn-search-comparison table { border-collapse: collapse; margin: 6px 0; }
+.lpn-search-comparison td, .lpn-search-comparison th { padding: 2px 8px; border-bottom: 1px solid #eee; text-align: left; }
+`);
   const logBox = h("input", { type: "checkbox" });
   logBox.addEventListener("change", () => { model.set("log_x", logBox.checked); model.save_changes(); });
   const chartBox = h("div"), table = h("table"), body = h("div");

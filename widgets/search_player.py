@@ -63,7 +63,9 @@ class SearchPlayer(GridWidget):
         self.task_model = TaskModel(model, task, test_index)
         self.trace = trace
         latents_SKH, scores_SK = np.asarray(trace.latents, np.float32), np.asarray(trace.scores, np.float32)
-        self.chain = int(np.argmax(np.nanmax(np.where(np.isfinite(scores_SK), scores_SK, -np.inf), 0))) if chain is None else chain
+        if chain is None:  # the chain that found the best latent
+            chain = int(np.argmax(np.max(np.where(np.isfinite(scores_SK), scores_SK, -np.inf), 0)))
+        self.chain = chain
         path_SH = latents_SKH[:, self.chain]
         self.frame_grids = decode_path(self.task_model, path_SH)
         everything = latents_SKH.reshape(-1, latents_SKH.shape[-1])

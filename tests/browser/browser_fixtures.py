@@ -89,7 +89,8 @@ def start_lab(root: Path):
         except OSError:
             if server.poll() is not None or time.monotonic() > deadline:
                 stop(server)
-                raise RuntimeError(f"JupyterLab did not start:\n{(root / 'server.log').read_text()[-3000:]}")
+                log = (root / "server.log").read_text()[-3000:]
+                raise RuntimeError(f"JupyterLab did not start:\n{log}") from None
             time.sleep(0.3)
 
 

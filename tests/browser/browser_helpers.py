@@ -11,7 +11,8 @@ from pathlib import Path
 SCREENSHOTS = Path(__file__).parents[2] / "artifacts" / "screenshots"
 
 # The notebook panel showing `path` (found by path, not focus: JupyterLab may restore other tabs).
-PANEL = """const panel = Array.from(window.jupyterapp.shell.widgets("main")).find((w) => w.context && w.context.path === path);"""
+PANEL = """const panel = Array.from(window.jupyterapp.shell.widgets("main"))
+  .find((w) => w.context && w.context.path === path);"""
 
 OPENED = """(path) => { if (!window.jupyterapp) return false; """ + PANEL + """ return !!(panel && panel.sessionContext); }"""
 
@@ -34,7 +35,8 @@ DONE = """(path) => {
   return cells.every((cell) => cell.model.executionCount !== null && !cell.node.querySelector(".jp-mod-busy"));
 }"""
 
-ERRORS = """() => [...document.querySelectorAll('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"], .jp-RenderedText[data-mime-type="application/vnd.jupyter.error"]')].map((n) => n.textContent)"""
+ERRORS = """() => [...document.querySelectorAll(
+  '.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]')].map((n) => n.textContent)"""
 
 
 def run_notebook(page, lab, name: str, timeout: float = 300):

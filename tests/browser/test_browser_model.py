@@ -63,10 +63,10 @@ def test_a_click_on_the_map_decodes_that_latent(page, screenshot):
     seen = []
     for x, y in ((20, 20), (300, 300)):
         u, v = click_map(explorer, x, y)
-        wait_until(page, lambda: shows_output_at(explorer, u, v), what="the decoded caption")
+        wait_until(page, lambda u=u, v=v: shows_output_at(explorer, u, v), what="the decoded caption")
         assert kernel_json(page, "explorer.query") == pytest.approx([u, v], abs=0.05)
         expected = kernel_json(page, "explorer.decoded_grid.tolist()")
-        wait_until(page, lambda: read_grid(decoded) == expected, what="the decoded grid on the canvas")
+        wait_until(page, lambda e=expected: read_grid(decoded) == e, what="the decoded grid on the canvas")
         seen.append(expected)
     assert seen[0] != seen[1], "the two corners decode alike: the fixture model should depend on z"
     screenshot(explorer)
