@@ -63,7 +63,9 @@ def test_gallery_of_hundreds_of_grids_draws_fast(page, screenshot):
     rng = np.random.default_rng(g["seed"])
     first_input = rng.integers(0, 10, (g["side"], g["side"]))
     assert read_grid(canvases.first) == first_input.tolist()
-    assert float(gallery.get_attribute("data-render-ms")) < 1000
+    render_ms = float(gallery.get_attribute("data-render-ms"))
+    print(f"gallery of {canvases.count()} grids drawn in {render_ms:.0f} ms")
+    assert render_ms < 1000
     gallery.scroll_into_view_if_needed()
     screenshot(page)
 
