@@ -1,0 +1,236 @@
+"""The `lpn` command line, run in-process through `main([...])`.
+
+One tiny run is trained once for the module (the conftest's TINY config, reached from the pattern_2d
+preset through --set, so its compiled programs are shared with the training tests); evaluation and
+solving reuse its checkpoint and each other's compiled programs (same shapes, same options).
+"""
+
+import json
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from conftest import TINY
+
+from lpn.checkpoint import read_meta
+from lpn.cli import apply_overrides, grid_rows, host_batches, main, query_batch
+from lpn.config import Config, get_preset
+from lpn.grids import PALETTE
+from lpn.train import TrainingDiverged
+
+PRESET = get_preset("pattern_2d")
+TINY_SET = [f"{k}={v}" for k, v in TINY.to_dict().items() if v != getattr(PRESET, k)]
+EVAL = ["--eval-every", "2", "--eval-tasks", "8", "--eval-search-steps", "2"]
+TASK = {
+    "train": [
+        {"input": [[1, 0], [0, 2]], "output": [[0, 1], [2, 0]]},
+        {"input": [[3, 3, 0]], "output": [[0, 3, 3]]},
+    ],
+    "test": [{"input": [[4, 0, 5]], "output": [[5, 0, 4]]}],
+}
+
+
+def run(capsys, *argv):
+    """(exit status, stdout, stderr) of `lpn argv...`."""
+    status = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A run directory trained for 2 steps, and the command's stdout."""
+    out = tmp_path_factory.mktemp("cli") / "run"
+    status = main(["train", "--preset", "pattern_2d", "--steps", "2", "--out", str(out), "--set", *TINY_SET, *EVAL])
+    assert status == 0
+    return out
+
+
+@pytest.fixture
+def task_file(tmp_path):
+    path = tmp_path / "flip.json"
+    path.write_text(json.dumps(TASK))
+    return path
+
+
+def test_help_runs_as_a_module_and_lists_every_command():
+    result = subprocess.run([sys.executable, "-m", "lpn", "--help"], capture_output=True, text=True, timeout=120,
+                            check=False)
+    assert result.returncode == 0, result.stderr
+    for command in ("params", "train", "eval", "solve", "tasks"):
+        assert command in result.stdout
+
+
+def test_each_command_has_help(capsys):
+    for argv in (["train"], ["eval"], ["solve"], ["tasks", "gallery"], ["params"]):
+        status, out, _ = run(capsys, *argv, "--help")
+        assert status == 0 and "usage: lpn" in out
+
+
+def test_params_prints_true_counts_and_the_papers_figures(capsys):
+    status, out, _ = run(capsys, "params")
+    assert status == 0
+    assert "254,664" in out and "44,604,928" in out
+    assert "178M" in out and "4x" in out
+
+
+def test_set_converts_each_field_to_its_type():
+    cfg = apply_overrides(PRESET, ["learning_rate=1e-3", "batch_size=32", "train_search_steps=1",
+                                   "variational=false", "micro-batch-size=0"])
+    assert cfg.learning_rate == 1e-3 and cfg.batch_size == 32 and cfg.train_search_steps == 1
+    assert cfg.variational is False and cfg.micro_batch_size == 0
+    assert isinstance(cfg.batch_size, int) and isinstance(cfg.learning_rate, float)
+
+
+def test_train_writes_a_checkpoint_and_reports_evaluation(trained, capsys):
+    meta = read_meta(trained)
+    assert meta["step"] == 2 and Config.from_dict(meta["config"]) == TINY
+    assert "top1_gradient" in meta["metrics"] and "top1_mean_latent" in meta["metrics"]
+    run_info = json.loads((trained / "run.json").read_text())
+    assert run_info["train_sources"] == ["generated:pattern"] and run_info["preset"] == "pattern_2d"
+
+
+def test_resume_continues_the_run(trained, capsys):
+    status, out, err = run(capsys, "train", "--out", trained, "--resume", "--steps", 4, *EVAL)
+    assert status == 0, err
+    assert "final (step 4)" in out and "top-1 mean latent" in out
+    assert read_meta(trained)["step"] == 4
+
+
+def test_eval_on_fresh_pattern_tasks(trained, tmp_path, capsys):
+    status, out, err = run(capsys, "eval", trained, "--data", "pattern", "--search", "gradient", "--steps", 2,
+                           "--limit", 8, "--out", tmp_path)
+    assert status == 0, err
+    assert "top-1 exact" in out
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert results["num_tasks"] == 8 and results["search_settings"]["steps"] == 2
+    assert 0 <= results["scores"]["top1"] <= 1 and "runtime_seconds" in results
+
+
+def test_solve_prints_pairs_attempts_and_truth(trained, task_file, capsys):
+    status, out, err = run(capsys, "solve", trained, task_file, "--search", "none")
+    assert status == 0, err
+    assert "train pair 1" in out and "attempt 1" in out and "attempt 2" in out and "expected" in out
+    assert "\x1b[" not in out  # not a terminal: plain digits
+    assert "5 0 4" in out  # the expected output's row
+
+
+def test_colour_cells_use_the_palette():
+    rows = grid_rows(np.array([[0, 1]]), colour=True)
+    r, g, b = (int(PALETTE[1][i: i + 2], 16) for i in (1, 3, 5))
+    assert f"\x1b[48;2;{r};{g};{b}m" in rows[0] and rows[0].endswith("\x1b[0m")
+    assert grid_rows(np.array([[0, 1]]), colour=False) == ["0 1 "]
+
+
+def test_eval_on_a_json_folder_scores_writes_a_submission_and_reports_skips(trained, task_file, tmp_path, capsys):
+    too_big = {"train": [{"input": [[1] * 7] * 7, "output": [[1]]}], "test": [{"input": [[1]], "output": [[1]]}]}
+    (task_file.parent / "big.json").write_text(json.dumps(too_big))
+    out_dir = tmp_path / "results"
+    status, out, err = run(capsys, "eval", trained, "--data", task_file.parent, "--search", "none", "--out", out_dir)
+    assert status == 0, err
+    assert "skipped big" in out and "7x7" in out
+    assert "per-task average" in out and "per-output average" in out and "dataset version" in out
+    results = json.loads((out_dir / "results.json").read_text())
+    assert results["num_tasks"] == 1 and results["skipped"][0]["name"] == "big"
+    assert results["train_sources"] == ["generated:pattern"] and results["search_settings"] == {"search": "none"}
+    submission = json.loads((out_dir / "submission.json").read_text())
+    assert set(submission) == {"flip"} and set(submission["flip"][0]) == {"attempt_1", "attempt_2"}
+
+
+def test_eval_refuses_tasks_the_model_was_trained_on(trained, tmp_path, capsys):
+    tasks = tmp_path / "tasks"
+    tasks.mkdir()
+    (tasks / "flip.json").write_text(json.dumps(TASK))
+    run_dir = tmp_path / "leaky"
+    shutil.copytree(trained, run_dir)
+    info = json.loads((run_dir / "run.json").read_text())
+    (run_dir / "run.json").write_text(json.dumps({**info, "train_sources": [str(tasks)]}))
+    argv = ["eval", run_dir, "--data", tasks / "flip.json", "--search", "none", "--out", tmp_path / "results"]
+    status, _, err = run(capsys, *argv)
+    assert status == 1 and err.count("\n") == 1, err
+    assert "leaks 1 of the 1 evaluation tasks" in err and "--allow-leakage" in err
+    status, _, err = run(capsys, *argv, "--allow-leakage")
+    assert status == 0 and "evaluating anyway" in err
+    assert json.loads((tmp_path / "results" / "results.json").read_text())["leaked"] == {str(tasks): ["flip"]}
+
+
+def test_tasks_list_and_gallery(tmp_path, capsys):
+    status, out, _ = run(capsys, "tasks", "list")
+    assert status == 0 and "gravity" in out and "families" in out
+    png = tmp_path / "gravity.png"
+    status, out, err = run(capsys, "tasks", "gallery", "gravity", "--out", png, "--n", 1, "--max-side", 6)
+    assert status == 0, err
+    assert png.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_host_batches_for_procedural_and_string_tasks():
+    cfg = TINY.replace(max_rows=8, max_cols=8, batch_size=3)
+    batch = next(host_batches(cfg, "procedural", 0))
+    assert batch.inputs.shape == (3, cfg.num_pairs, 8, 8) and batch.pair_mask.all()
+    strings = next(host_batches(cfg, "strings", 0))
+    assert (strings.input_shapes[..., 0] == 1).all() and (strings.input_shapes[..., 1] == 8).all()
+    query = query_batch(cfg, "procedural", 1, 2)
+    assert query.inputs.shape == (2, cfg.num_pairs + 1, 8, 8)
+
+
+def error_cases(run_dir, task_dir):
+    ragged = task_dir / "ragged.json"
+    ragged.write_text(json.dumps({"train": [{"input": [[1, 2], [3]], "output": [[1]]}], "test": []}))
+    broken = task_dir / "broken.json"
+    broken.write_text("{not json")
+    big = task_dir / "big.json"
+    big.write_text(json.dumps({"train": [{"input": [[1] * 9], "output": [[1]]}], "test": [{"input": [[1]]}]}))
+    return {
+        "missing checkpoint": ["eval", task_dir / "nothing", "--data", "pattern"],
+        "unknown preset": ["train", "--preset", "nope"],
+        "ragged task": ["solve", run_dir, ragged],
+        "invalid json": ["solve", run_dir, broken],
+        "missing task file": ["solve", run_dir, task_dir / "absent.json"],
+        "task too big for the model": ["solve", run_dir, big],
+        "unknown family": ["tasks", "gallery", "nope", "--out", task_dir / "x.png"],
+        "unknown --set field": ["train", "--preset", "pattern_2d", "--set", "nope=1"],
+        "bad --set value": ["train", "--preset", "pattern_2d", "--set", "batch_size=many"],
+        "--set without =": ["train", "--preset", "pattern_2d", "--set", "batch_size"],
+        "unknown --data": ["eval", run_dir, "--data", "nowhere"],
+        "procedural on 4x4 grids": ["train", "--preset", "pattern_2d", "--data", "procedural", "--out", task_dir / "r"],
+        "resume without a run": ["train", "--preset", "pattern_2d", "--resume", "--out", task_dir / "none"],
+        "train over an existing run": ["train", "--preset", "pattern_2d", "--out", run_dir],
+        "resume with another architecture": ["train", "--out", run_dir, "--resume", "--set", "latent_dim=3"],
+        "gallery grids too small": ["tasks", "gallery", "gravity", "--max-side", "4"],
+        "bad number": ["train", "--steps", "x"],
+        "unknown command": ["bogus"],
+        "no command": [],
+    }
+
+
+def test_every_failure_is_one_line_and_a_nonzero_exit(trained, tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("LPN_DEBUG", raising=False)
+    for name, argv in error_cases(trained, tmp_path).items():
+        status, out, err = run(capsys, *argv)
+        assert status != 0, name
+        lines = err.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("lpn: error: "), (name, err)
+        assert "Traceback" not in err + out, name
+
+
+@pytest.mark.parametrize("error, expected", [
+    (TrainingDiverged("training diverged between steps 0 and 50\nthe last good checkpoint is x"),
+     "lpn: error: training diverged"),
+    (TypeError("a bug"), "lpn: error: internal error, TypeError: a bug (rerun with LPN_DEBUG=1"),
+])
+def test_training_failures_are_one_line(error, expected, tmp_path, capsys, monkeypatch):
+    def fail(*args, **kwargs):
+        raise error
+
+    monkeypatch.delenv("LPN_DEBUG", raising=False)
+    monkeypatch.setattr(sys.modules["lpn.train"], "train", fail)  # lpn.train is also the function's name
+    status, _, err = run(capsys, "train", "--preset", "pattern_2d", "--out", tmp_path / "run", "--eval-every", 0)
+    assert status == 1 and err.count("\n") == 1 and err.startswith(expected), err
+
+
+def test_lpn_debug_shows_the_traceback(monkeypatch):
+    monkeypatch.setenv("LPN_DEBUG", "1")
+    with pytest.raises(ValueError, match="unknown preset"):
+        main(["train", "--preset", "nope"])
