@@ -1,7 +1,7 @@
 """Latent Program Networks in JAX (Macfarlane & Bonnet, "Searching Latent Program Spaces").
 
-The names a reader needs: a `Config` (or one of `PRESETS`) builds an `LPN`; `train` fits it on
-generated tasks; the search functions refine a task's latent and return a `SearchTrace`;
+The names a reader needs: a `Config` (or one of `PRESETS`) builds an `LPN`; `lpn.train.train` fits
+it on generated tasks (the function is not re-exported, so `lpn.train` stays the module); the search functions refine a task's latent and return a `SearchTrace`;
 `generate` decodes a latent on a grid; `predict_tasks` and `lpn.scoring` evaluate on ARC tasks.
 """
 
@@ -15,7 +15,6 @@ from lpn.search import (
     SearchTrace, encoder_sampling, gradient_search, local_search, log_prob, mean_latent, no_search,
     random_search, search_batch,
 )
-from lpn.train import train
 
 __version__ = "0.1.0"
 
@@ -23,5 +22,5 @@ __all__ = [
     "Batch", "Config", "GridError", "LPN", "PRESETS", "Pair", "SearchTrace", "Task", "batch_tasks",
     "encoder_sampling", "evaluate_batch", "generate", "get_preset", "gradient_search", "load_checkpoint",
     "local_search", "log_prob", "make_task", "mean_latent", "no_search", "num_params", "pattern_batch",
-    "pattern_tasks", "predict_tasks", "random_search", "save_checkpoint", "search_batch", "train",
+    "pattern_tasks", "predict_tasks", "random_search", "save_checkpoint", "search_batch",
 ]

@@ -180,7 +180,7 @@ def train_chunk(state: TrainState, cfg: Config, num_steps: int, sample_batch=Non
 def train(cfg: Config, steps: int, *, seed: int = 0, out_dir=None, resume: bool = False, chunk: int = 50,
           save_every: int = 500, eval_every: int = 0, eval_fn: Callable | None = None,
           callback: Callable | None = None, sample_batch=None, host_batches: Iterator | None = None,
-          progress: bool = True, devices=None):
+          progress: bool = True, devices=None, metadata: dict | None = None):
     """Trains for `steps` total steps (counting those of a resumed run) and returns (state, history).
 
     Tasks come from `sample_batch(key, cfg)`, a JAX function run on the device (default: the
@@ -190,7 +190,8 @@ def train(cfg: Config, steps: int, *, seed: int = 0, out_dir=None, resume: bool 
     Every `chunk` steps the host checks the loss, updates the progress bar and calls
     `callback(step, metrics: dict, state)`; every `eval_every` steps it adds `eval_fn(model)` (a
     dict) to the metrics; every `save_every` steps, and at the end, it writes a checkpoint to
-    `out_dir`. A NaN loss raises `TrainingDiverged`; the last checkpoint written stays intact.
+    `out_dir`, with `metadata` (e.g. the training sources) in its JSON. A NaN loss raises
+    `TrainingDiverged`; the last checkpoint written stays intact.
     """
     from tqdm.auto import tqdm
 
@@ -227,7 +228,7 @@ def train(cfg: Config, steps: int, *, seed: int = 0, out_dir=None, resume: bool 
         bar.set_postfix(loss=f"{values['loss']:.4f}", kl=f"{values['kl']:.3g}")
         if out_dir and (done - last_saved >= save_every or done == steps):
             save_checkpoint(out_dir, state.model, step=done, opt_state=state.opt_state, metrics=values,
-                            extra={"key": np.asarray(jax.random.key_data(state.key)).tolist()})
+                            extra={**(metadata or {}), "key": np.asarray(jax.random.key_data(state.key)).tolist()})
             last_saved = done
         if callback:
             callback(done, values, state)

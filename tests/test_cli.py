@@ -225,7 +225,7 @@ def test_training_failures_are_one_line(error, expected, tmp_path, capsys, monke
         raise error
 
     monkeypatch.delenv("LPN_DEBUG", raising=False)
-    monkeypatch.setattr(sys.modules["lpn.train"], "train", fail)  # lpn.train is also the function's name
+    monkeypatch.setattr(sys.modules["lpn.train"], "train", fail)
     status, _, err = run(capsys, "train", "--preset", "pattern_2d", "--out", tmp_path / "run", "--eval-every", 0)
     assert status == 1 and err.count("\n") == 1 and err.startswith(expected), err
 
