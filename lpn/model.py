@@ -73,10 +73,12 @@ class Block(eqx.Module):
         return self.finish(x_LD[keep], attend(q[keep], k, v, mask_LL[keep])), k, v
 
 
-def attend(q_QAK, k_LAK, v_LAK, mask_QL):
-    scores = jnp.einsum("qak,lak->aql", q_QAK, k_LAK) / math.sqrt(q_QAK.shape[-1])
+def attend(q_QAK, k_LAK, v_LAK, mask_QL, keys="lak"):
+    """Masked softmax attention. `keys` names the layout of k and v: "lak", or "alk" for the
+    decoding cache, stored heads-first so that each step reads it without a transpose."""
+    scores = jnp.einsum(f"qak,{keys}->aql", q_QAK, k_LAK) / math.sqrt(q_QAK.shape[-1])
     scores = jnp.where(mask_QL[None], scores.astype(jnp.float32), -1e30)
-    return jnp.einsum("aql,lak->qak", jax.nn.softmax(scores, axis=-1).astype(v_LAK.dtype), v_LAK)
+    return jnp.einsum(f"aql,{keys}->qak", jax.nn.softmax(scores, axis=-1).astype(v_LAK.dtype), v_LAK)
 
 
 def run_blocks(blocks, x_LD, mask_LL, keep_last=slice(None)):
@@ -301,7 +303,8 @@ def generate(model: LPN, z_H, input_RC, input_shape):
     h_PD, prefix_caches = run_blocks(dec.blocks, x_PD, mask_PP, keep_last=slice(-1, None))
     length = valid_P.size + 2 + rows * cols
     caches = [
-        tuple(jnp.zeros((length,) + k.shape[1:], k.dtype).at[: valid_P.size].set(k) for k in kv)
+        tuple(jnp.zeros((k.shape[1], length, k.shape[2]), k.dtype).at[:, : valid_P.size].set(k.swapaxes(0, 1))
+              for k in kv)  # (A, L, K)
         for kv in prefix_caches
     ]
     visible = jnp.zeros(length, bool).at[: valid_P.size].set(valid_P)
@@ -311,8 +314,8 @@ def generate(model: LPN, z_H, input_RC, input_shape):
         new_caches = []
         for block, (k_cache, v_cache) in zip(dec.blocks, caches):
             q, k, v = block.qkv(x_D[None])
-            k_cache, v_cache = k_cache.at[slot].set(k[0]), v_cache.at[slot].set(v[0])
-            x_D = block.finish(x_D[None], attend(q, k_cache, v_cache, visible[None]))[0]
+            k_cache, v_cache = k_cache.at[:, slot].set(k[0]), v_cache.at[:, slot].set(v[0])
+            x_D = block.finish(x_D[None], attend(q, k_cache, v_cache, visible[None], keys="alk"))[0]
             new_caches.append((k_cache, v_cache))
         return dec.heads(x_D), new_caches, visible
 
