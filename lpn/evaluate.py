@@ -10,7 +10,6 @@ Metrics, each a fraction over tasks:
 
 from __future__ import annotations
 
-from functools import partial
 
 import equinox as eqx
 import jax
@@ -47,7 +46,7 @@ def attempts(model: LPN, trace, input_RC, input_shape):
     return jax.vmap(lambda z: generate(model, z, input_RC, input_shape))(jnp.stack([trace.best, second]))
 
 
-@partial(eqx.filter_jit)
+@eqx.filter_jit
 def _evaluate(model, batch, keys, method, options):
     spec, query = split_query(batch)
 
@@ -73,7 +72,7 @@ def evaluate_batch(model: LPN, batch: Batch, key, method=no_search, **options) -
     return {k: float(v) for k, v in out.items()}
 
 
-@partial(eqx.filter_jit)
+@eqx.filter_jit
 def _predict(model, spec, test_inputs, test_shapes, keys, method, options):
     def one(pairs, inputs_TRC, shapes_T2, key):
         trace = method(model, pairs, key, **dict(options))

@@ -17,7 +17,6 @@ three (forward plus a backward pass of about twice the work), the usual FLOP rul
 
 from __future__ import annotations
 
-from functools import partial
 from typing import NamedTuple
 
 import equinox as eqx
@@ -208,7 +207,7 @@ def no_search(model: LPN, pairs, key=None, *, weights_N=None) -> SearchTrace:
     return _finish(z_H[None, None], score[None, None], num_pairs(pairs))
 
 
-@partial(eqx.filter_jit)
+@eqx.filter_jit
 def _search_batch(method, model, batch, keys, options):
     return jax.vmap(lambda pairs, key: method(model, pairs, key, **dict(options)))(batch, keys)
 
