@@ -303,8 +303,11 @@ def cmd_train(args) -> None:
 
     _, history = train(cfg, args.steps, seed=args.seed, out_dir=out, resume=args.resume, chunk=args.chunk,
                        save_every=args.save_every, eval_every=args.eval_every, eval_fn=eval_fn,
-                       callback=report, host_batches=batches)
+                       callback=report, host_batches=batches,
+                       time_limit=None if args.time_limit is None else 60 * args.time_limit)
     final = history[-1]
+    if final["step"] < args.steps:
+        print(f"stopped at step {final['step']} of {args.steps}: the time limit ({args.time_limit:g} min) was reached")
     print(f"final (step {final['step']}): {format_metrics(final, args.eval_search_steps)}")
     print(f"checkpoint: {out} (continue with: lpn train --out {out} --resume --steps N)")
 
@@ -627,6 +630,16 @@ def positive_int(text: str) -> int:
     return whole_number(text, 1)
 
 
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
+    return value
+
+
 def count(text: str) -> int:
     return whole_number(text, 0)
 
@@ -725,6 +738,9 @@ def add_train_parser(commands) -> None:
                    help="checkpoint every N steps and at the end (default 500)")
     p.add_argument("--chunk", type=positive_int, default=50,
                    help="steps per compiled call between progress updates (default 50)")
+    p.add_argument("--time-limit", type=positive_float, default=None, metavar="MINUTES",
+                   help="stop after this much wall-clock time (compilation included), at the end of a chunk, "
+                        "with a checkpoint there; --steps stays the target a later --resume continues to")
     p.set_defaults(run=cmd_train)
 
 

@@ -131,7 +131,7 @@ class Encoder(eqx.Module):
     def __call__(self, input_RC, output_RC, input_shape, output_shape):
         """Returns (mu_H, logvar_H); logvar is zeros for a non-variational encoder."""
         rows, cols = input_RC.shape
-        pos_RCD = self.row[:, None] + self.col[None, :]
+        pos_RCD = self.row[:rows, None] + self.col[None, :cols]  # grids may be padded below the maximum
         cells = [
             (self.colour[grid] + pos_RCD + self.channel[ch]).reshape(rows * cols, -1)
             for ch, grid in enumerate((input_RC, output_RC))
@@ -195,7 +195,7 @@ class Decoder(eqx.Module):
     def prefix(self, z_H, input_RC, input_shape):
         """Tokens [rows_in, cols_in, input cells, latent] and their mask. Latent is the last."""
         rows, cols = input_RC.shape
-        cells = self.colour[input_RC] + self.row[:, None] + self.col[None, :] + self.half[0]
+        cells = self.colour[input_RC] + self.row[:rows, None] + self.col[None, :cols] + self.half[0]
         x_LD = jnp.concatenate([
             jnp.stack([self.shape_rows[input_shape[0] - 1], self.shape_cols[input_shape[1] - 1]])
             + self.half[0],

@@ -180,7 +180,7 @@ def train_chunk(state: TrainState, cfg: Config, num_steps: int, sample_batch=Non
 def train(cfg: Config, steps: int, *, seed: int = 0, out_dir=None, resume: bool = False, chunk: int = 50,
           save_every: int = 500, eval_every: int = 0, eval_fn: Callable | None = None,
           callback: Callable | None = None, sample_batch=None, host_batches: Iterator | None = None,
-          progress: bool = True, devices=None, metadata: dict | None = None):
+          progress: bool = True, devices=None, metadata: dict | None = None, time_limit: float | None = None):
     """Trains for `steps` total steps (counting those of a resumed run) and returns (state, history).
 
     Tasks come from `sample_batch(key, cfg)`, a JAX function run on the device (default: the
@@ -191,8 +191,11 @@ def train(cfg: Config, steps: int, *, seed: int = 0, out_dir=None, resume: bool 
     `callback(step, metrics: dict, state)`; every `eval_every` steps it adds `eval_fn(model)` (a
     dict) to the metrics; every `save_every` steps, and at the end, it writes a checkpoint to
     `out_dir`, with `metadata` (e.g. the training sources) in its JSON. A NaN loss raises
-    `TrainingDiverged`; the last checkpoint written stays intact.
+    `TrainingDiverged`; the last checkpoint written stays intact. With `time_limit` (seconds),
+    training stops at the end of the first chunk past that wall-clock time and saves a checkpoint
+    there; the history says where it stopped.
     """
+    import time
     from tqdm.auto import tqdm
 
     devices = tuple(devices) if devices else None
@@ -207,6 +210,7 @@ def train(cfg: Config, steps: int, *, seed: int = 0, out_dir=None, resume: bool 
     history, done = [], int(state.step)
     bar = tqdm(total=steps, initial=done, disable=not progress, desc="train", unit="step")
     last_saved = done if resume else 0
+    deadline = None if time_limit is None else time.monotonic() + time_limit
     while done < steps:
         k = min(chunk, steps - done)
         stacked = None
@@ -221,17 +225,20 @@ def train(cfg: Config, steps: int, *, seed: int = 0, out_dir=None, resume: bool 
                 f"non-finite values in the loss or the weights){where}")
         done += k
         values["step"] = done
-        if eval_fn and eval_every and (done % eval_every < k or done == steps):
+        out_of_time = deadline is not None and time.monotonic() >= deadline
+        if eval_fn and eval_every and (done % eval_every < k or done == steps or out_of_time):
             values.update(eval_fn(state.model))
         history.append(values)
         bar.update(k)
         bar.set_postfix(loss=f"{values['loss']:.4f}", kl=f"{values['kl']:.3g}")
-        if out_dir and (done - last_saved >= save_every or done == steps):
+        if out_dir and (done - last_saved >= save_every or done == steps or out_of_time):
             save_checkpoint(out_dir, state.model, step=done, opt_state=state.opt_state, metrics=values,
                             extra={**(metadata or {}), "key": np.asarray(jax.random.key_data(state.key)).tolist()})
             last_saved = done
         if callback:
             callback(done, values, state)
+        if out_of_time:
+            break
     bar.close()
     return state, history
 

@@ -138,3 +138,12 @@ def test_other_pairs_drops_each_pair_once():
     for i in range(n):
         assert i not in np.asarray(others.inputs[i]).ravel().tolist()
     assert np.asarray(others.pair_mask[0]).tolist() == [True, True, False]
+
+
+def test_time_limit_stops_at_a_chunk_boundary_with_a_checkpoint(tmp_path):
+    state, history = train(TINY, 100, out_dir=tmp_path, chunk=2, save_every=50, progress=False, time_limit=0)
+    assert [h["step"] for h in history] == [2] and int(state.step) == 2
+    _, meta = load_checkpoint(tmp_path)
+    assert meta["step"] == 2
+    resumed, history = train(TINY, 4, out_dir=tmp_path, resume=True, chunk=2, progress=False)
+    assert [h["step"] for h in history] == [4]
