@@ -6,6 +6,7 @@ it on generated tasks (the function is not re-exported, so `lpn.train` stays the
 """
 
 from lpn.checkpoint import load_checkpoint, save_checkpoint
+from lpn.compare import compare_methods, plot_comparison
 from lpn.config import PRESETS, Config, get_preset
 from lpn.evaluate import evaluate_batch, predict_tasks
 from lpn.grids import Batch, GridError, Pair, Task, batch_tasks, make_task
@@ -23,4 +24,5 @@ __all__ = [
     "encoder_sampling", "evaluate_batch", "generate", "get_preset", "gradient_search", "load_checkpoint",
     "local_search", "log_prob", "make_task", "mean_latent", "no_search", "num_params", "pattern_batch",
     "pattern_tasks", "predict_tasks", "random_search", "save_checkpoint", "search_batch",
+    "compare_methods", "plot_comparison",
 ]

@@ -1,0 +1,258 @@
+"""Search methods and budgets compared on the same tasks (paper §3.4, Table 11).
+
+`compare_methods` runs a list of search methods on one set of tasks with one key, so rows differ
+only in the search, and reports per row the decoder evaluations each task spent
+(`SearchTrace.num_evals`: a pair's forward pass is one, a gradient three), which puts gradient
+steps, samples and hill-climbing steps on one budget axis; the accuracies of `lpn.evaluate`
+(generated tasks, last pair the query) or of `lpn.scoring` (ARC `Task` lists); and wall-clock
+seconds, with JAX's tracing and compilation timed apart. `plot_comparison` draws accuracy
+against evaluations, one line per method family.
+
+On generated tasks the search and the decoding of the two attempts are two jitted programs, not
+`evaluate_batch`'s one: each method compiles only its search, and one decoding program serves
+every row, which saves most of the compile time on a large decoder. The metrics are
+`evaluate_batch`'s.
+
+The default list is Table 11's five methods at each budget (gradient or local-search steps, or
+candidates for the samplers, as the paper's columns), Table 1's random search around the mean
+latent at the same budgets, and the mean latent alone (Grad 0).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import time
+from dataclasses import dataclass
+from typing import Callable, Mapping, NamedTuple, Sequence
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+from tqdm import tqdm
+
+from lpn.evaluate import attempts, exact, pixel_accuracy, predict_tasks, split_query
+from lpn.grids import Batch, Task
+from lpn.model import LPN
+from lpn.scoring import score_predictions
+from lpn.search import (
+    default_optimizer, encoder_sampling, gradient_search, local_search, no_search, random_search,
+)
+
+BUDGETS = (10, 50, 100, 400)
+METRICS = {"top1": "top-1 exact match", "top2": "pass@2 (top-2 exact match)", "shape": "shape accuracy",
+           "pixel": "pixel accuracy"}
+
+
+class SearchMethod(NamedTuple):
+    """One row: `method(model, pairs, key, **options)`, any function of `lpn.search`. `family` joins
+    rows into one line of the plot (default: the label); `budget` is shown beside the point.
+    A plain (label, method, options) tuple is accepted wherever a `SearchMethod` is."""
+
+    label: str
+    method: Callable
+    options: Mapping | None = None
+    family: str | None = None
+    budget: int | None = None
+
+
+class ComparisonRow(NamedTuple):
+    """One method's results; accuracies are fractions of tasks, `num_evals` the mean over tasks."""
+
+    label: str
+    family: str
+    budget: int | None
+    num_evals: float
+    top1: float
+    top2: float
+    shape: float
+    pixel: float
+    seconds: float  # the run, compilation excluded
+    compile_seconds: float  # tracing and compiling, 0 when the program was already compiled
+
+
+@dataclass(frozen=True)
+class Comparison:
+    rows: tuple[ComparisonRow, ...]
+    num_tasks: int
+
+    def row(self, label: str) -> ComparisonRow:
+        for row in self.rows:
+            if row.label == label:
+                return row
+        raise KeyError(f"no row labelled {label!r}; rows: {', '.join(r.label for r in self.rows)}")
+
+    def table(self) -> str:
+        head = ["method", "budget", "evals/task", "top-1", "pass@2", "shape", "pixel", "seconds", "compile s"]
+        body = [[r.label, "-" if r.budget is None else str(r.budget), f"{r.num_evals:.0f}",
+                 *(f"{x:.1%}" for x in (r.top1, r.top2, r.shape, r.pixel)),
+                 f"{r.seconds:.2f}", f"{r.compile_seconds:.1f}"] for r in self.rows]
+        widths = [max(len(line[i]) for line in [head, *body]) for i in range(len(head))]
+        lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(line, widths)))
+                 for line in [head, *body]]
+        return f"{self.num_tasks} tasks, the same for every method\n" + "\n".join(lines)
+
+    def to_dict(self) -> dict:
+        return {"num_tasks": self.num_tasks, "rows": [r._asdict() for r in self.rows]}
+
+    def __str__(self) -> str:
+        return self.table()
+
+
+@functools.cache
+def cached_optimizer(learning_rate: float = 0.1):
+    """One `default_optimizer` object per rate: search options are static arguments of the jitted
+    evaluators, so reusing the object reuses their compiled programs from call to call."""
+    return default_optimizer(learning_rate)
+
+
+def table_11_methods(budgets: Sequence[int] = BUDGETS, optimizer=None) -> list[SearchMethod]:
+    """The default rows: the mean latent, then each family at every budget. `optimizer` (an optax
+    transformation; default Adam lr 0.1, b2 0.9) drives both gradient searches."""
+    optimizer = cached_optimizer() if optimizer is None else optimizer
+    families = [
+        ("encoder sampling", encoder_sampling, lambda b: {"num_samples": b}),
+        ("Gaussian init + gradient", gradient_search,
+         lambda b: {"steps": b, "optimizer": optimizer, "from_prior": True}),
+        ("encoder init + local", local_search, lambda b: {"steps": b}),
+        ("Gaussian init + local", local_search, lambda b: {"steps": b, "from_prior": True}),
+        ("random search", random_search, lambda b: {"num_samples": b}),
+        ("LPN (encoder init + gradient)", gradient_search, lambda b: {"steps": b, "optimizer": optimizer}),
+    ]
+    methods = [SearchMethod("mean latent", no_search, {}, "mean latent", 0)]
+    for family, method, options in families:
+        methods += [SearchMethod(f"{family} {b}", method, options(b), family, b) for b in budgets]
+    return methods
+
+
+_open_clocks: list[list[float]] = []
+
+
+def _on_duration(event: str, seconds: float, **kwargs):
+    if event.startswith("/jax/core/compile/"):  # jaxpr tracing, lowering to MLIR, backend compile
+        for clock in _open_clocks:
+            clock[0] += seconds
+
+
+@functools.cache
+def _listen():
+    jax.monitoring.register_event_duration_secs_listener(_on_duration)  # once: older JAX cannot unregister
+
+
+@contextlib.contextmanager
+def _compile_clock():
+    """Yields [seconds]: the time JAX spends tracing and compiling inside the block (any thread)."""
+    _listen()
+    clock = [0.0]
+    _open_clocks.append(clock)
+    try:
+        yield clock
+    finally:
+        _open_clocks.remove(clock)
+
+
+@eqx.filter_jit
+def _search(model, spec, keys, method, options):
+    """The vmapped search. Its path (latents, scores) is dropped: the decoding needs only the best
+    latents, and without it the traces' shapes do not depend on the method."""
+    one = lambda pairs, key: method(model, pairs, key, **dict(options))._replace(latents=None, scores=None)
+    return jax.vmap(one)(spec, keys)
+
+
+@eqx.filter_jit
+def _score(model, traces, query):
+    """`evaluate_batch`'s metrics from searched traces; their shapes do not depend on the method,
+    so this compiles once for all rows."""
+    def one(trace, q):
+        grids, shapes = attempts(model, trace, q.inputs, q.input_shapes)
+        hits = jax.vmap(exact, in_axes=(0, 0, None, None))(grids, shapes, q.outputs, q.output_shapes)
+        return {
+            "top1": hits[0], "top2": hits.any(), "shape": jnp.all(shapes[0] == q.output_shapes),
+            "pixel": pixel_accuracy(grids[0], shapes[0], q.outputs, q.output_shapes), "num_evals": trace.num_evals,
+        }
+
+    return jax.tree.map(lambda x: jnp.mean(x.astype(jnp.float32)), jax.vmap(one)(traces, query))
+
+
+def _metrics(model: LPN, data, key, method, options) -> dict[str, float]:
+    if isinstance(data, Batch):
+        spec, query = split_query(jax.tree.map(jnp.asarray, data))
+        keys = jax.random.split(key, spec.inputs.shape[0])  # as evaluate_batch splits it
+        traces = _search(model, spec, keys, method, tuple(sorted(options.items())))
+        return {k: float(v) for k, v in _score(model, traces, query).items()}
+    predictions, evals = predict_tasks(model, data, key, method, **options)
+    score = score_predictions(data, predictions)
+    return {"top1": score.top1, "top2": score.per_task, "shape": score.shape_accuracy,
+            "pixel": score.pixel_accuracy, "num_evals": float(np.mean(list(evals.values())))}
+
+
+def compare_methods(model: LPN, data: Batch | Sequence[Task], key, methods=None, *, budgets=None,
+                    optimizer=None, progress: bool = False) -> Comparison:
+    """Runs every method on the same tasks with the same key and measures each.
+
+    Args:
+        data: a `Batch` of generated tasks (each task's last pair is the query, the others the
+            specification; metrics of `evaluate_batch`) or a list of `Task`s (searched on their
+            train pairs, scored on their test pairs by `lpn.scoring`: pass@2 is the per-task score).
+        methods: `SearchMethod`s or (label, method, options) tuples with distinct labels; default
+            `table_11_methods(budgets, optimizer)`.
+        budgets, optimizer: the default list's budgets (default 10, 50, 100, 400) and optimiser.
+    Returns a `Comparison`: `.table()`, `.to_dict()`, `.row(label)`, and `plot_comparison` draws it.
+    Options must be hashable and reused as objects (see `cached_optimizer`) for compiled programs
+    to be reused across calls.
+    """
+    if methods is None:
+        methods = table_11_methods(BUDGETS if budgets is None else budgets, optimizer)
+    elif budgets is not None or optimizer is not None:
+        raise ValueError("budgets and optimizer build the default method list; put them in `methods` instead")
+    methods = [SearchMethod(*m) for m in methods]
+    labels = [m.label for m in methods]
+    if not methods or len(set(labels)) != len(labels):
+        raise ValueError(f"methods need distinct labels, got {labels}")
+    rows = []
+    for m in tqdm(methods, desc="search methods", disable=not progress):
+        with _compile_clock() as compiling:
+            start = time.perf_counter()
+            out = _metrics(model, data, key, m.method, dict(m.options or {}))
+            elapsed = time.perf_counter() - start
+        rows.append(ComparisonRow(
+            m.label, m.family or m.label, m.budget, out["num_evals"], out["top1"], out["top2"], out["shape"],
+            out["pixel"], max(elapsed - compiling[0], 0.0), compiling[0]))
+    num_tasks = data.inputs.shape[0] if isinstance(data, Batch) else len(data)
+    return Comparison(tuple(rows), num_tasks)
+
+
+def plot_comparison(result: Comparison, ax=None, metric: str = "top2"):
+    """Accuracy (`metric`: top1, top2, shape or pixel) against decoder evaluations per task on a
+    log axis: one line per family, one marker per row, each labelled with its budget. Returns the
+    figure."""
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import PercentFormatter
+
+    if metric not in METRICS:
+        raise ValueError(f"metric must be one of {', '.join(METRICS)}, got {metric!r}")
+    own_figure = ax is None
+    if own_figure:
+        _, ax = plt.subplots(figsize=(9, 4.5))
+    families: dict[str, list[ComparisonRow]] = {}
+    for row in result.rows:
+        families.setdefault(row.family, []).append(row)
+    for family, rows in families.items():
+        rows = sorted(rows, key=lambda r: r.num_evals)
+        xs, ys = [r.num_evals for r in rows], [getattr(r, metric) for r in rows]
+        ax.plot(xs, ys, marker="o", label=family)
+        for r, x, y in zip(rows, xs, ys):
+            if r.budget:
+                ax.annotate(str(r.budget), (x, y), textcoords="offset points", xytext=(3, 3), fontsize=7)
+    ax.set_xscale("log")
+    ax.set_xlabel("decoder evaluations per task")
+    ax.set_ylabel(METRICS[metric])
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.set_title(f"search methods on {result.num_tasks} tasks")
+    ax.set_ylim(-0.03, 1.03)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    if own_figure:
+        ax.figure.tight_layout()
+    return ax.figure

@@ -1,0 +1,115 @@
+import json
+
+import jax
+import pytest
+
+from lpn.compare import Comparison, cached_optimizer, compare_methods, plot_comparison, table_11_methods
+from lpn.evaluate import evaluate_batch
+from lpn.pattern import pattern_batch, pattern_tasks
+from lpn.search import gradient_search, no_search
+
+from conftest import TINY
+
+BUDGETS = (1, 3)
+FAMILIES = ("encoder sampling", "Gaussian init + gradient", "encoder init + local", "Gaussian init + local",
+            "random search", "LPN (encoder init + gradient)")
+SPEC_PAIRS = TINY.num_pairs - 1  # the last pair of each generated task is the query
+
+
+@pytest.fixture(scope="module")
+def batch():
+    return pattern_batch(jax.random.key(3), TINY, 4)
+
+
+@pytest.fixture(scope="module")
+def default(tiny_model, batch):
+    return compare_methods(tiny_model, batch, jax.random.key(4), budgets=BUDGETS)
+
+
+def test_every_default_row_is_present(default):
+    expected = ["mean latent"] + [f"{family} {b}" for family in FAMILIES for b in BUDGETS]
+    assert [r.label for r in default.rows] == expected
+    assert default.num_tasks == 4
+    for r in default.rows:
+        assert 0 <= r.top1 <= r.top2 <= 1 and 0 <= r.pixel <= 1 and 0 <= r.shape <= 1
+        assert r.seconds >= 0 and r.compile_seconds >= 0
+
+
+def test_evaluations_follow_each_methods_budget(default):
+    # Every generated task has the same pairs, so per-task counts are exact.
+    assert default.row("mean latent").num_evals == SPEC_PAIRS  # one forward pass per given pair
+    for b in BUDGETS:
+        gradient = SPEC_PAIRS * (3 * b + 1)  # a gradient step counts three, plus the last point
+        assert default.row(f"LPN (encoder init + gradient) {b}").num_evals == gradient
+        assert default.row(f"Gaussian init + gradient {b}").num_evals == gradient
+        for family in ("encoder sampling", "random search", "encoder init + local", "Gaussian init + local"):
+            assert default.row(f"{family} {b}").num_evals == SPEC_PAIRS * (b + 1)
+    for family in FAMILIES:
+        small, large = (default.row(f"{family} {b}").num_evals for b in BUDGETS)
+        assert small < large
+
+
+def test_same_key_same_results_and_no_recompilation(tiny_model, batch, default):
+    again = compare_methods(tiny_model, batch, jax.random.key(4), budgets=BUDGETS)
+    strip = lambda c: [r._replace(seconds=0.0, compile_seconds=0.0) for r in c.rows]
+    assert strip(again) == strip(default)
+    # Options are reused objects (the optimiser is cached), so every program compiled once.
+    assert all(r.compile_seconds == 0 for r in again.rows), again.table()
+
+
+def test_a_custom_method_list_reuses_compiled_searches(tiny_model, batch, default):
+    methods = [("mean", no_search, {}), ("grad 3", gradient_search, {"steps": 3, "optimizer": cached_optimizer()})]
+    result = compare_methods(tiny_model, batch, jax.random.key(4), methods)
+    assert [r.label for r in result.rows] == ["mean", "grad 3"]
+    assert [r.family for r in result.rows] == ["mean", "grad 3"]
+    # The same tasks, key and options give the default rows' results, from the same programs.
+    assert result.row("mean")[3:8] == default.row("mean latent")[3:8]
+    assert result.row("grad 3")[3:8] == default.row("LPN (encoder init + gradient) 3")[3:8]
+    assert all(r.compile_seconds == 0 for r in result.rows)
+    with pytest.raises(ValueError, match="distinct labels"):
+        compare_methods(tiny_model, batch, jax.random.key(4), methods + methods[:1])
+    with pytest.raises(ValueError, match="budgets"):
+        compare_methods(tiny_model, batch, jax.random.key(4), methods, budgets=(2,))
+
+
+def test_rows_match_evaluate_batch(tiny_model, batch, default):
+    expected = evaluate_batch(tiny_model, batch, jax.random.key(4), no_search)
+    row = default.row("mean latent")
+    for name, value in expected.items():
+        assert getattr(row, name) == pytest.approx(value, abs=1e-6), name
+
+
+def test_task_lists_are_scored_on_their_test_pairs(tiny_model):
+    tasks = pattern_tasks(5, TINY, 3, num_pairs=2)
+    result = compare_methods(tiny_model, tasks, jax.random.key(0), [("mean", no_search, {})])
+    (row,) = result.rows
+    assert result.num_tasks == 3 and row.num_evals == 2
+    assert 0 <= row.top1 <= row.top2 <= 1
+
+
+def test_table_and_dict_name_every_row(default):
+    table = default.table()
+    for r in default.rows:
+        assert r.label in table
+    assert "evals/task" in table and "pass@2" in table
+    lines = table.splitlines()[1:]
+    assert len(lines) == len(default.rows) + 1 and len({len(line) for line in lines}) == 1  # aligned
+    data = json.loads(json.dumps(default.to_dict()))
+    assert [r["label"] for r in data["rows"]] == [r.label for r in default.rows]
+    assert isinstance(default, Comparison) and len(table_11_methods()) == 1 + 6 * 4
+
+
+def test_plot_has_one_point_per_row_and_one_line_per_family(default):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig = plot_comparison(default)
+    (ax,) = fig.axes
+    assert sum(len(line.get_xdata()) for line in ax.lines) == len(default.rows)
+    assert [line.get_label() for line in ax.lines] == ["mean latent", *FAMILIES]
+    assert ax.get_xscale() == "log"
+    with pytest.raises(ValueError, match="metric"):
+        plot_comparison(default, ax=ax, metric="accuracy")
+    plt.close(fig)
