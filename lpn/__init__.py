@@ -5,7 +5,7 @@ it on generated tasks (the function is not re-exported, so `lpn.train` stays the
 `generate` decodes a latent on a grid; `predict_tasks` and `lpn.scoring` evaluate on ARC tasks.
 """
 
-from lpn.checkpoint import load_checkpoint, save_checkpoint
+from lpn.checkpoint import PRETRAINED, load_checkpoint, load_pretrained, pretrained_path, save_checkpoint
 from lpn.compare import compare_methods, plot_comparison
 from lpn.config import PRESETS, Config, get_preset
 from lpn.evaluate import evaluate_batch, predict_tasks
@@ -20,9 +20,9 @@ from lpn.search import (
 __version__ = "0.1.0"
 
 __all__ = [
-    "Batch", "Config", "GridError", "LPN", "PRESETS", "Pair", "SearchTrace", "Task", "batch_tasks",
-    "encoder_sampling", "evaluate_batch", "generate", "get_preset", "gradient_search", "load_checkpoint",
+    "Batch", "Config", "GridError", "LPN", "PRESETS", "PRETRAINED", "Pair", "SearchTrace", "Task", "batch_tasks",
+    "encoder_sampling", "evaluate_batch", "generate", "get_preset", "gradient_search", "load_checkpoint", "load_pretrained",
     "local_search", "log_prob", "make_task", "mean_latent", "no_search", "num_params", "pattern_batch",
-    "pattern_tasks", "predict_tasks", "random_search", "save_checkpoint", "search_batch",
+    "pattern_tasks", "predict_tasks", "pretrained_path", "random_search", "save_checkpoint", "search_batch",
     "compare_methods", "plot_comparison",
 ]

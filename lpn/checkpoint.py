@@ -128,3 +128,24 @@ def load_opt_state(path, template):
     if len(arrays) != len(leaves):
         raise CheckpointError(f"{file}: {len(arrays)} optimiser tensors, expected {len(leaves)}")
     return jax.tree.unflatten(treedef, [jax.numpy.asarray(arrays[str(i)]) for i in range(len(leaves))])
+
+
+PRETRAINED_DIR = Path(__file__).parent / "pretrained"
+PRETRAINED = {
+    "pattern_2d": "2-D latent, 4x4 pattern tasks (the paper's latent-space demo); for the latent explorer",
+    "pattern": "latent 32, 10x10 pattern tasks, trained with one inner gradient step (Grad 1)",
+    "arc_small": "latent 64, ARC-style 30x30 grids, trained briefly on the procedural families",
+}
+
+
+def pretrained_path(name: str) -> Path:
+    """The folder of a shipped checkpoint (see lpn/pretrained/README.md for how each was trained)."""
+    if name not in PRETRAINED:
+        raise CheckpointError(f"no shipped model named {name!r}; choose one of {', '.join(PRETRAINED)}")
+    return PRETRAINED_DIR / name
+
+
+def load_pretrained(name: str) -> LPN:
+    """A model shipped inside the package, loaded offline: "pattern_2d", "pattern" or "arc_small".
+    `load_checkpoint(pretrained_path(name))` gives its metadata (step, final metrics) too."""
+    return load_checkpoint(pretrained_path(name))[0]

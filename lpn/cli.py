@@ -313,9 +313,12 @@ def cmd_train(args) -> None:
 
 
 def load_model(path):
-    """(model, checkpoint metadata, the checkpoint's absolute directory)."""
-    from lpn.checkpoint import load_checkpoint, resolve
+    """(model, checkpoint metadata, the checkpoint's absolute directory). A name of a shipped model
+    ("pattern_2d", ...) that is not also a path loads that model."""
+    from lpn.checkpoint import PRETRAINED, load_checkpoint, pretrained_path, resolve
 
+    if path in PRETRAINED and not Path(path).exists():
+        path = pretrained_path(path)
     model, meta = load_checkpoint(path)
     return model, meta, resolve(path).resolve()
 
@@ -685,6 +688,7 @@ def build_parser() -> Parser:
                                         "which is about 4x larger (lpn-paper.md §1.6).")
     p.set_defaults(run=cmd_params)
 
+    add_demo_parser(commands)
     add_train_parser(commands)
     add_eval_parser(commands)
     add_solve_parser(commands)
@@ -703,6 +707,40 @@ def build_parser() -> Parser:
     q.add_argument("--max-side", type=int, default=30, help="largest grid side, 6 to 30 (default 30)")
     q.set_defaults(run=cmd_tasks_gallery)
     return parser
+
+
+def add_demo_parser(commands) -> None:
+    p = commands.add_parser(
+        "demo", help="the shipped 2-D model solves fresh tasks with and without search; writes an HTML report",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=paragraph(
+            "Loads the shipped pattern_2d model (no download), draws fresh pattern tasks, solves each from its "
+            "mean latent and with gradient search, prints both accuracies, and writes a self-contained HTML "
+            "report: task grids with both answers, the 2-D latent landscape of one task with the search's path, "
+            "and the objective along every search. Open the report in any browser."),
+        epilog="examples:\n  lpn demo\n  lpn demo --seed 7 --tasks 256 --out report.html\n"
+               "  lpn demo --model runs/pattern_2d")
+    p.add_argument("--out", default="lpn-demo.html", help="HTML report to write (default lpn-demo.html)")
+    p.add_argument("--tasks", type=positive_int, default=96, help="fresh tasks to solve (default 96)")
+    p.add_argument("--steps", type=count, default=100, help="gradient search steps (default 100)")
+    p.add_argument("--seed", type=int, default=None, help="seed of the tasks (default: a new one each run, printed)")
+    p.add_argument("--model", default="pattern_2d",
+                   help="a shipped model name or a checkpoint of a pattern model (default pattern_2d)")
+    p.set_defaults(run=cmd_demo)
+
+
+def cmd_demo(args) -> None:
+    import secrets
+
+    from lpn.demo import run_demo
+
+    use_compile_cache()
+    model, meta, checkpoint = load_model(args.model)
+    seed = secrets.randbelow(10**6) if args.seed is None else args.seed
+    print(f"lpn demo: model {args.model} ({model.config.latent_dim}-D latent, trained {meta.get('step')} steps); "
+          f"solving {args.tasks} fresh {model.config.max_rows}x{model.config.max_cols} pattern tasks, seed {seed}")
+    result = run_demo(model, num_tasks=args.tasks, steps=args.steps, seed=seed, out=args.out)
+    print(f"done in {result.seconds:.1f} s; open {Path(args.out).resolve()} in a browser")
 
 
 def add_train_parser(commands) -> None:
@@ -758,7 +796,8 @@ def add_eval_parser(commands) -> None:
         epilog="examples:\n  lpn eval runs/arc --data arc-agi-1/evaluation --search gradient --steps 100\n"
                "  lpn eval runs/pattern_2d --data pattern --search none\n"
                "  lpn eval runs/arc --data my_tasks/ --search random --samples 500")
-    p.add_argument("checkpoint", help="a checkpoint directory, or a run directory (its latest checkpoint)")
+    p.add_argument("checkpoint", help="a checkpoint directory, a run directory (its latest checkpoint), or the name "
+                   "of a shipped model: pattern_2d, pattern, arc_small")
     p.add_argument("--data", required=True,
                    help="arc-agi-1/training, arc-agi-1/evaluation, arc-agi-2/training, arc-agi-2/evaluation, "
                         "pattern, procedural, strings, or a .json task file or a folder of them")
@@ -782,7 +821,8 @@ def add_solve_parser(commands) -> None:
             "Searches the latent program of one ARC JSON task ({\"train\": [...], \"test\": [...]}) and "
             "prints its pairs, both attempts and, if known, the expected output, as coloured grids "
             "(plain digits when the output is not a terminal, with NO_COLOR set, or with --no-color)."))
-    p.add_argument("checkpoint", help="a checkpoint directory, or a run directory (its latest checkpoint)")
+    p.add_argument("checkpoint", help="a checkpoint directory, a run directory (its latest checkpoint), or the name "
+                   "of a shipped model: pattern_2d, pattern, arc_small")
     p.add_argument("task", help="a .json file holding one task")
     add_search_args(p, "gradient or local search steps (default 100)")
     p.add_argument("--no-color", action="store_true", help="print digits instead of colours")
