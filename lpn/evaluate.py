@@ -82,37 +82,79 @@ def _predict(model, spec, test_inputs, test_shapes, keys, method, options):
     return jax.vmap(one)(spec, test_inputs, test_shapes, keys)
 
 
+BUCKETS = (5, 10, 15, 20, 25, 30)  # grid sides tasks are padded to in `predict_tasks`
+
+
+def _needed_side(task) -> int:
+    grids = [g for p in task.train for g in (p.input, p.output)] + [p.input for p in task.test]
+    return max(max(g.shape) for g in grids)
+
+
+def _bucket(side: int, cfg) -> tuple[int, int]:
+    fits = [b for b in BUCKETS if b >= side] + [max(cfg.max_rows, cfg.max_cols)]
+    return min(fits[0], cfg.max_rows), min(fits[0], cfg.max_cols)
+
+
 def predict_tasks(model: LPN, tasks, key, method=no_search, batch_size: int = 16, progress: bool = False,
                   **options):
     """Two attempts for every test input of every task, searching on each task's train pairs.
 
-    Tasks are padded to the model's grid and to the largest pair count, and run `batch_size` at a
-    time (one compiled program for all batches). Returns ({task name: [[attempt_1, attempt_2] per
-    test input]}, {task name: decoder evaluations spent}). Grids must fit the model: filter first.
+    Returns ({task name: [[attempt_1, attempt_2] per test input]}, {task name: decoder evaluations
+    spent}). Grids must fit the model: filter first.
+
+    Tasks are grouped by size and padded to the smallest of `BUCKETS` their grids fit, not to the
+    model's maximum: padding is masked, so the objective is the same, and a 10x10 task costs a
+    ninth of a 30x30 one. A predicted output larger than its bucket is recomputed at the model's
+    full size, so the answers equal those of padding everything to the maximum. Each bucket runs
+    `batch_size` tasks at a time (one compiled program per bucket).
     """
     from tqdm.auto import tqdm
 
+    cfg = model.config
+    full = (cfg.max_rows, cfg.max_cols)
+    groups: dict[tuple[int, int], list] = {}
+    for task in tasks:
+        groups.setdefault(_bucket(_needed_side(task), cfg), []).append(task)
+    predictions, evals, done = {}, {}, 0
+    for (size, group), k in zip(sorted(groups.items()), jax.random.split(key, len(groups))):
+        got, spent, too_big = _predict_padded(model, group, k, method, batch_size, size, options)
+        if too_big and size != full:
+            again, again_spent, _ = _predict_padded(model, too_big, k, method, batch_size, full, options)
+            got.update(again)
+            spent.update({name: spent[name] + n for name, n in again_spent.items()})
+        predictions.update(got)
+        evals.update(spent)
+        done += len(group)
+        if progress:
+            tqdm.write(f"predicted {done}/{len(tasks)} tasks")
+    return {t.name: predictions[t.name] for t in tasks}, {t.name: evals[t.name] for t in tasks}
+
+
+def _predict_padded(model, tasks, key, method, batch_size, size, options):
+    """predict_tasks for tasks padded to `size`: (predictions, evals, tasks whose answer outgrew it)."""
     from lpn.grids import batch_pairs
 
-    cfg = model.config
+    rows, cols = size
     num_pairs = max(t.num_pairs for t in tasks)
     num_tests = max(len(t.test) for t in tasks)
-    predictions, evals = {}, {}
+    batch_size = min(batch_size, len(tasks))
+    predictions, evals, too_big = {}, {}, []
     starts = range(0, len(tasks), batch_size)
     for start, k in zip(starts, jax.random.split(key, len(starts))):
         chunk = list(tasks[start:start + batch_size])
         chunk += [chunk[-1]] * (batch_size - len(chunk))  # keep one compiled shape
-        spec = batch_pairs([t.train for t in chunk], cfg.max_rows, cfg.max_cols, num_pairs)
-        tests = batch_pairs([[p._replace(output=None) for p in t.test] for t in chunk], cfg.max_rows, cfg.max_cols, num_tests)
+        spec = batch_pairs([t.train for t in chunk], rows, cols, num_pairs)
+        tests = batch_pairs([[p._replace(output=None) for p in t.test] for t in chunk], rows, cols, num_tests)
         grids, shapes, spent = jax.device_get(_predict(
             model, jax.tree.map(jnp.asarray, spec), jnp.asarray(tests.inputs), jnp.asarray(tests.input_shapes),
             jax.random.split(k, batch_size), method, tuple(sorted(options.items()))))
         for i, task in enumerate(tasks[start:start + batch_size]):
+            shown = shapes[i, : len(task.test)]
+            if (shown[..., 0] > rows).any() or (shown[..., 1] > cols).any():
+                too_big.append(task)
             predictions[task.name] = [
                 [grids[i, t, a, : shapes[i, t, a, 0], : shapes[i, t, a, 1]] for a in range(2)]
                 for t in range(len(task.test))
             ]
             evals[task.name] = int(spent[i])
-        if progress:
-            tqdm.write(f"predicted {min(start + batch_size, len(tasks))}/{len(tasks)} tasks")
-    return predictions, evals
+    return predictions, evals, too_big

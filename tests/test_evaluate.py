@@ -1,0 +1,68 @@
+import equinox as eqx
+import jax
+import numpy as np
+import pytest
+
+import lpn.evaluate as evaluate
+from lpn.grids import Pair, Task, batch_pairs
+from lpn.model import LPN
+from lpn.search import gradient_search, log_prob
+
+from conftest import TINY
+
+WIDE = TINY.replace(max_rows=12, max_cols=12)
+
+
+@pytest.fixture(scope="module")
+def wide_model():
+    return eqx.filter_jit(LPN)(WIDE, jax.random.key(3))
+
+
+def random_task(rng, name, side, num_train=2, num_test=1):
+    def grid():
+        return rng.integers(0, 10, (rng.integers(1, side + 1), side)).astype(np.uint8)
+
+    pairs = [Pair(grid(), grid()) for _ in range(num_train + num_test)]
+    return Task(tuple(pairs[:num_train]), tuple(pairs[num_train:]), name=name)
+
+
+def test_smaller_padding_leaves_the_objective_unchanged(wide_model):
+    rng = np.random.default_rng(0)
+    task = random_task(rng, "t", 4)
+    z = jax.random.normal(jax.random.key(1), (WIDE.latent_dim,))
+    small = batch_pairs([task.train], 5, 5)
+    full = batch_pairs([task.train], 12, 12)
+    a = log_prob(wide_model, z, jax.tree.map(lambda x: x[0], small))
+    b = log_prob(wide_model, z, jax.tree.map(lambda x: x[0], full))
+    np.testing.assert_allclose(a, b, rtol=1e-5)
+
+
+def test_size_buckets_give_the_answers_of_full_padding(wide_model, monkeypatch):
+    method, options = gradient_search, {"steps": 2}
+    rng = np.random.default_rng(1)
+    tasks = [random_task(rng, f"t{i}", side, num_test=1 + i % 2) for i, side in enumerate([2, 3, 7, 9, 12, 4])]
+    calls = []
+    padded = evaluate._predict_padded
+
+    def spy(model, group, key, method, batch_size, size, options):
+        calls.append((size, len(group)))
+        return padded(model, group, key, method, batch_size, size, options)
+
+    monkeypatch.setattr(evaluate, "_predict_padded", spy)
+    bucketed, bucketed_evals = evaluate.predict_tasks(wide_model, tasks, jax.random.key(0), method, batch_size=2, **options)
+    sizes = [size for size, _ in calls]
+    assert (5, 5) in sizes and (10, 10) in sizes and (12, 12) in sizes
+    # The random model predicts outputs larger than some buckets: those tasks were recomputed at full size.
+    assert sum(n for size, n in calls if size == (12, 12)) > 1
+
+    monkeypatch.setattr(evaluate, "BUCKETS", ())
+    calls.clear()
+    full, full_evals = evaluate.predict_tasks(wide_model, tasks, jax.random.key(0), method, batch_size=2, **options)
+    assert {size for size, _ in calls} == {(12, 12)}
+    assert list(bucketed) == [t.name for t in tasks]
+    for task in tasks:
+        assert len(bucketed[task.name]) == len(task.test)
+        for got, want in zip(bucketed[task.name], full[task.name]):
+            for attempt_got, attempt_want in zip(got, want):
+                np.testing.assert_array_equal(attempt_got, attempt_want)
+        assert bucketed_evals[task.name] >= full_evals[task.name]
