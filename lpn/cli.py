@@ -301,9 +301,11 @@ def cmd_train(args) -> None:
         if "top1_mean_latent" in values:
             tqdm.write(f"step {step}: {format_metrics(values, args.eval_search_steps)}")
 
+    run = read_run(out)  # each checkpoint carries its run's data sources, so a copied one keeps them
+    metadata = {"preset": run.get("preset"), "train_sources": run.get("train_sources", [])}
     _, history = train(cfg, args.steps, seed=args.seed, out_dir=out, resume=args.resume, chunk=args.chunk,
                        save_every=args.save_every, eval_every=args.eval_every, eval_fn=eval_fn,
-                       callback=report, host_batches=batches,
+                       callback=report, host_batches=batches, metadata=metadata,
                        time_limit=None if args.time_limit is None else 60 * args.time_limit)
     final = history[-1]
     if final["step"] < args.steps:
@@ -360,13 +362,16 @@ def print_report(dataset, shown: int = 20) -> None:
 
 
 def training_sources(meta: dict, checkpoint: Path) -> tuple[list[str], str]:
-    """The data a checkpoint was trained on: its metadata, else the run's run.json, else generated."""
-    if meta.get("train_sources"):
-        return list(meta["train_sources"]), "checkpoint metadata"
+    """The data a checkpoint was trained on: those named in its metadata and in its run's run.json
+    (both, to err on the side of refusing a leak), else assumed generated."""
+    found, origins = set(meta.get("train_sources") or []), ["checkpoint metadata"] if meta.get("train_sources") else []
     run = read_run(checkpoint.parent)
     if run.get("train_sources"):
-        return list(run["train_sources"]), f"{checkpoint.parent / 'run.json'}"
-    return ["generated"], "not recorded, so assumed generated"
+        found |= set(run["train_sources"])
+        origins.append(str(checkpoint.parent / "run.json"))
+    if not found:
+        return ["generated"], "not recorded, so assumed generated"
+    return sorted(found), " and ".join(origins)
 
 
 def check_sources(meta: dict, checkpoint: Path, data: str, allow: bool) -> dict:

@@ -59,12 +59,12 @@ def test_help_runs_as_a_module_and_lists_every_command():
     result = subprocess.run([sys.executable, "-m", "lpn", "--help"], capture_output=True, text=True, timeout=120,
                             check=False)
     assert result.returncode == 0, result.stderr
-    for command in ("params", "train", "eval", "solve", "tasks"):
+    for command in ("demo", "params", "train", "eval", "solve", "tasks"):
         assert command in result.stdout
 
 
 def test_each_command_has_help(capsys):
-    for argv in (["train"], ["eval"], ["solve"], ["tasks", "gallery"], ["params"]):
+    for argv in (["demo"], ["train"], ["eval"], ["solve"], ["tasks", "gallery"], ["params"]):
         status, out, _ = run(capsys, *argv, "--help")
         assert status == 0 and "usage: lpn" in out
 
@@ -90,6 +90,18 @@ def test_train_writes_a_checkpoint_and_reports_evaluation(trained, capsys):
     assert "top1_gradient" in meta["metrics"] and "top1_mean_latent" in meta["metrics"]
     run_info = json.loads((trained / "run.json").read_text())
     assert run_info["train_sources"] == ["generated:pattern"] and run_info["preset"] == "pattern_2d"
+    # The checkpoint itself carries its sources, so a copy of it elsewhere keeps them.
+    assert meta["train_sources"] == ["generated:pattern"] and meta["preset"] == "pattern_2d"
+
+
+def test_time_limit_stops_and_a_resume_continues(tmp_path, capsys):
+    out = tmp_path / "run"
+    status, text, err = run(capsys, "train", "--preset", "pattern_2d", "--steps", 50, "--out", out, "--chunk", 2,
+                            "--eval-every", 0, "--time-limit", 1e-6, "--set", *TINY_SET)
+    assert status == 0, err
+    assert "stopped at step 2 of 50: the time limit" in text and read_meta(out)["step"] == 2
+    status, text, err = run(capsys, "train", "--out", out, "--resume", "--steps", 4, "--chunk", 2, "--eval-every", 0)
+    assert status == 0 and "final (step 4)" in text, err
 
 
 def test_resume_continues_the_run(trained, capsys):
@@ -200,6 +212,8 @@ def error_cases(run_dir, task_dir):
         "resume with another architecture": ["train", "--out", run_dir, "--resume", "--set", "latent_dim=3"],
         "gallery grids too small": ["tasks", "gallery", "gravity", "--max-side", "4"],
         "bad number": ["train", "--steps", "x"],
+        "bad time limit": ["train", "--preset", "pattern_2d", "--time-limit", "0"],
+        "unknown shipped model": ["demo", "--model", "nope"],
         "unknown command": ["bogus"],
         "no command": [],
     }

@@ -1,0 +1,65 @@
+"""The models shipped in lpn/pretrained/: they load offline, and their stated quality holds."""
+
+import re
+
+import jax
+import pytest
+
+import lpn
+from lpn.checkpoint import PRETRAINED, CheckpointError, load_checkpoint, pretrained_path
+from lpn.cli import main
+from lpn.demo import run_demo
+from lpn.evaluate import evaluate_batch
+from lpn.pattern import pattern_batch
+from lpn.search import default_optimizer, gradient_search
+
+
+@pytest.mark.parametrize("name", sorted(PRETRAINED))
+def test_every_shipped_model_loads_and_records_how_it_was_trained(name):
+    model, meta = load_checkpoint(pretrained_path(name))
+    assert not lpn.config.architecture_diff(model.config, lpn.get_preset(name))
+    assert meta["preset"] == name and meta["train_sources"] and meta["step"] > 0
+    readme = (pretrained_path(name).parent / "README.md").read_text()
+    assert f"## {name}" in readme and f"step {meta['step']}" in readme
+
+
+def test_unknown_names_are_refused_with_the_choices():
+    with pytest.raises(CheckpointError, match="choose one of pattern_2d, pattern, arc_small"):
+        lpn.load_pretrained("nope")
+
+
+@pytest.fixture(scope="module")
+def pattern_2d():
+    return lpn.load_pretrained("pattern_2d")
+
+
+def test_pattern_2d_solves_at_least_95_percent_of_fresh_tasks_with_search(pattern_2d):
+    """The stated quality (lpn/pretrained/README.md), on 96 fresh tasks as in the paper's 2-D evaluation."""
+    cfg = pattern_2d.config
+    batch = pattern_batch(jax.random.key(2024), cfg, 96, num_pairs=cfg.num_pairs + 1)
+    searched = evaluate_batch(pattern_2d, batch, jax.random.key(0), gradient_search, steps=100,
+                              optimizer=default_optimizer(cfg.search_lr))
+    assert searched["top1"] >= 0.95, searched
+
+
+def test_demo_prints_both_accuracies_and_writes_a_self_contained_report(tmp_path, capsys):
+    out = tmp_path / "report.html"
+    status = main(["demo", "--seed", "1", "--tasks", "16", "--steps", "20", "--out", str(out)])
+    text = capsys.readouterr().out
+    assert status == 0
+    found = re.search(r"16 fresh tasks \(seed 1\): mean latent ([\d.]+)%, gradient search \(20 steps\) ([\d.]+)%", text)
+    assert found, text
+    page = out.read_text()
+    assert page.startswith("<!DOCTYPE html>") and "</html>" in page
+    assert page.count("data:image/png;base64,") == 2  # the latent landscape and the objective curves
+    assert page.count("<svg") >= 6 * 6  # six tasks: given pairs, test input, truth, two answers
+    assert not re.search(r"""(src|href)=["']?(https?:)?//""", page)  # nothing fetched from the network
+    assert f"{float(found.group(2)):.1f}%" in page
+
+
+def test_run_demo_result_matches_evaluate_batch(pattern_2d):
+    result = run_demo(pattern_2d, num_tasks=8, steps=5, seed=3, log=lambda _: None)
+    cfg = pattern_2d.config
+    batch = pattern_batch(jax.random.fold_in(jax.random.key(3), 0), cfg, 8, num_pairs=cfg.num_pairs + 1)
+    mean = evaluate_batch(pattern_2d, batch, jax.random.key(0))
+    assert result.mean_accuracy == pytest.approx(mean["top1"]) and result.report is None
