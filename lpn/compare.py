@@ -30,7 +30,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-from tqdm import tqdm
+from tqdm.auto import tqdm
 
 from lpn.evaluate import attempts, exact, pixel_accuracy, predict_tasks, split_query
 from lpn.grids import Batch, Task
