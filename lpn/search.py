@@ -150,10 +150,17 @@ def gradient_search(model: LPN, pairs, key, *, steps=100, optimizer=None, clip=1
     return _finish(path_SKH, scores_SK, k * num_pairs(pairs) * (GRADIENT_COST * steps + 1))
 
 
+def score_candidates(model: LPN, z_KH, pairs, weights_N=None, chunk: int = 32):
+    """The objective of each of K latents, `chunk` at a time (`lax.map`), so that memory holds
+    `chunk` decoder passes per task however many candidates there are (the authors' scan_batch_size)."""
+    return jax.lax.map(lambda z: log_prob(model, z, pairs, weights_N), z_KH, batch_size=min(chunk, z_KH.shape[0]))
+
+
 def random_search(model: LPN, pairs, key, *, num_samples=250, scale=0.5, from_prior=False,
-                  weights_N=None) -> SearchTrace:
+                  weights_N=None, chunk: int = 32) -> SearchTrace:
     """Scores the start latent and `num_samples` candidates start + scale·eps (§3.3); from the prior,
-    the candidates are N(0, I) draws instead. One step, K = num_samples + 1 candidates."""
+    the candidates are N(0, I) draws instead. One step, K = num_samples + 1 candidates, scored
+    `chunk` at a time."""
     k_start, k_eps = jax.random.split(key)
     dim = model.config.latent_dim
     eps = jax.random.normal(k_eps, (num_samples, dim))
@@ -161,18 +168,19 @@ def random_search(model: LPN, pairs, key, *, num_samples=250, scale=0.5, from_pr
         z_KH = jnp.concatenate([jax.random.normal(k_start, (1, dim)), eps])
     else:
         z_KH = start_latents(model, pairs, k_start)[:1] + jnp.concatenate([jnp.zeros((1, dim)), scale * eps])
-    scores_K = jax.vmap(lambda z: log_prob(model, z, pairs, weights_N))(z_KH)
+    scores_K = score_candidates(model, z_KH, pairs, weights_N, chunk)
     return _finish(z_KH[None], scores_K[None], (num_samples + 1) * num_pairs(pairs))
 
 
-def encoder_sampling(model: LPN, pairs, key, *, num_samples=100, weights_N=None) -> SearchTrace:
+def encoder_sampling(model: LPN, pairs, key, *, num_samples=100, weights_N=None, chunk: int = 32) -> SearchTrace:
     """"Encoder Sampling" of Table 11: candidates are the mean latent plus the means over pairs of
-    samples from each pair's posterior; the best scoring one wins. One step, K = num_samples + 1."""
+    samples from each pair's posterior; the best scoring one wins. One step, K = num_samples + 1,
+    scored `chunk` at a time."""
     z_KH = jnp.concatenate([
         mean_latent(model, pairs, weights_N=weights_N)[None],
         jax.vmap(lambda k: sample_latent(model, pairs, k, weights_N))(jax.random.split(key, num_samples)),
     ])
-    scores_K = jax.vmap(lambda z: log_prob(model, z, pairs, weights_N))(z_KH)
+    scores_K = score_candidates(model, z_KH, pairs, weights_N, chunk)
     return _finish(z_KH[None], scores_K[None], (num_samples + 1) * num_pairs(pairs))
 
 

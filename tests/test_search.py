@@ -98,3 +98,13 @@ def test_search_batch_vmaps_over_tasks_with_per_task_clipping(tiny_model):
     # Clipping bounds every step of SGD(1.0) to norm 1.
     step_norms = jnp.linalg.norm(jnp.diff(traces.latents, axis=1), axis=-1)
     assert step_norms.max() <= 1.0 + 1e-4
+
+
+def test_candidates_scored_in_chunks_score_as_all_at_once(tiny_model):
+    from lpn.pattern import pattern_task
+    from lpn.search import log_prob, score_candidates
+
+    pairs = pattern_task(jax.random.key(5), tiny_model.config, 3)
+    z_KH = jax.random.normal(jax.random.key(6), (7, tiny_model.config.latent_dim))
+    whole = jax.vmap(lambda z: log_prob(tiny_model, z, pairs))(z_KH)
+    np.testing.assert_allclose(score_candidates(tiny_model, z_KH, pairs, chunk=3), whole, rtol=1e-5)
