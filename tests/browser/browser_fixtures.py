@@ -138,6 +138,19 @@ def browser(lab):
             _SHARED.pop("browser").close()
 
 
+def new_page(browser):
+    """A page in a fresh browser context, collecting uncaught errors and the widgets' console
+    errors in `page.js_errors`."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, device_scale_factor=1)
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    page.js_errors = []
+    page.on("pageerror", lambda err: page.js_errors.append(str(err)))
+    page.on("console", lambda msg: msg.type == "error" and ("lpn" in msg.text or "anywidget" in msg.text)
+            and page.js_errors.append(msg.text))
+    return page
+
+
 @pytest.fixture(scope="module")
 def notebook(browser, lab, request):
     """Opens, runs and caches notebooks for one test module: `notebook("grids.ipynb") -> page`.
@@ -149,14 +162,8 @@ def notebook(browser, lab, request):
 
     def open_notebook(name: str):
         if name not in pages:
-            context = browser.new_context(viewport={"width": 1400, "height": 1000}, device_scale_factor=1)
-            contexts.append(context)
-            page = context.new_page()
-            page.set_default_timeout(30_000)
-            page.js_errors = []
-            page.on("pageerror", lambda err: page.js_errors.append(str(err)))
-            page.on("console", lambda msg: msg.type == "error" and ("lpn" in msg.text or "anywidget" in msg.text)
-                    and page.js_errors.append(msg.text))
+            page = new_page(browser)
+            contexts.append(page.context)
             pages[name] = page
             request.module._open_pages = list(pages.values())  # screenshotted when a test fails
             run_notebook(page, lab, name)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from browser_fixtures import browser, lab, screenshot, screenshot_on_failure  # noqa: F401
+from browser_fixtures import browser, lab, new_page, screenshot, screenshot_on_failure  # noqa: F401
 from browser_helpers import DONE, OPENED, PANEL, RUN_ALL, kernel_eval, read_grid, wait_until
 
 pytestmark = pytest.mark.browser
@@ -60,13 +60,7 @@ def page(browser, lab, request):
     """Notebook 04, opened in its own workspace and run to the end with the fast setting."""
     name = NOTEBOOK.name
     shutil.copy(NOTEBOOK, Path(lab["root"]) / name)
-    context = browser.new_context(viewport={"width": 1400, "height": 1000}, device_scale_factor=1)
-    page = context.new_page()
-    page.set_default_timeout(30_000)
-    page.js_errors = []
-    page.on("pageerror", lambda err: page.js_errors.append(str(err)))
-    page.on("console", lambda msg: msg.type == "error" and ("lpn" in msg.text or "anywidget" in msg.text)
-            and page.js_errors.append(msg.text))
+    page = new_page(browser)
     page.lpn_notebook = name
     request.module._open_pages = [page]  # screenshotted by screenshot_on_failure when a test fails
     page.goto(f"{lab['url']}/lab/workspaces/notebook-04/tree/{name}?reset&token={lab['token']}")
@@ -77,7 +71,7 @@ def page(browser, lab, request):
     page.wait_for_function(DONE, arg=name, timeout=240_000, polling=250)
     yield page
     page.evaluate(SHUTDOWN, name)  # the kernel holds a JAX process: free it for the other tests
-    context.close()
+    page.context.close()
 
 
 def kernel_json(page, expression: str):
