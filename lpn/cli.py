@@ -423,9 +423,23 @@ def cmd_eval(args) -> None:
     tasks = list(dataset.tasks[: args.limit])
     if not tasks:
         raise UsageError(f"no task of {args.data} fits the model's {cfg.max_rows}x{cfg.max_cols} grids")
+    progress = Progress(out / "progress.json", {"checkpoint": str(checkpoint), "data": args.data,
+                                                 "dataset_version": dataset.version, "search_settings": settings,
+                                                 "seed": args.seed}, resume=args.resume)
+    todo = [t for t in tasks if t.name not in progress.tasks]
+    if len(todo) < len(tasks):
+        print(f"resuming: {len(tasks) - len(todo)} of {len(tasks)} tasks were predicted before ({progress.path})")
     started = time.perf_counter()
-    predictions, evals = predict(model, tasks, jax.random.key(args.seed), method, args.batch_size, options)
-    runtime = time.perf_counter() - started
+    try:
+        if todo:
+            predict(model, todo, jax.random.key(args.seed), method, args.batch_size, options, progress.add)
+    except KeyboardInterrupt:
+        progress.save(time.perf_counter() - started)
+        print(f"lpn: {len(progress.tasks)} of {len(tasks)} tasks saved in {progress.path}; "
+              f"the same command with --resume continues", file=sys.stderr)
+        raise
+    runtime = progress.save(time.perf_counter() - started)
+    predictions, evals = progress.predictions(tasks)
     results = {"data": args.data, "dataset_version": dataset.version, "num_tasks": len(tasks), **head,
                **leakage, "runtime_seconds": runtime, "decoder_evaluations": sum(evals.values()),
                "skipped": [s._asdict() for s in dataset.skipped]}
@@ -434,10 +448,55 @@ def cmd_eval(args) -> None:
     write_results(out, results, predictions)
 
 
-def predict(model, tasks, key, method, batch_size, options):
+class Progress:
+    """The tasks an ARC evaluation has predicted so far, kept in `path` (rewritten atomically after
+    every batch), so that `lpn eval ... --resume` skips them after an interruption. Without
+    `resume`, or when the evaluation's settings differ, it starts empty."""
+
+    def __init__(self, path: Path, settings: dict, resume: bool):
+        self.path, self.settings, self.tasks, self.runtime = path, settings, {}, 0.0
+        if not resume:
+            return
+        try:
+            saved = json.loads(path.read_text())
+        except FileNotFoundError:
+            raise UsageError(f"--resume: no earlier evaluation in {path.parent} (no {path.name})") from None
+        except json.JSONDecodeError as err:
+            raise UsageError(f"--resume: {path} is not valid JSON ({err})") from None
+        if saved.get("settings") != json.loads(json.dumps(settings)):
+            raise UsageError(f"--resume: {path} was written by an evaluation with other settings "
+                             f"({saved.get('settings')}); drop --resume to start again")
+        self.tasks, self.runtime = saved["tasks"], float(saved["runtime_seconds"])
+
+    def add(self, predictions: dict, evals: dict) -> None:
+        for name, outputs in predictions.items():
+            self.tasks[name] = {"attempts": [[np.asarray(a).tolist() for a in pair] for pair in outputs],
+                                "decoder_evaluations": evals[name]}
+        self.write(self.runtime)
+
+    def save(self, seconds: float) -> float:
+        """Adds `seconds` of this run to the total and writes; returns the total."""
+        self.runtime += seconds
+        self.write(self.runtime)
+        return self.runtime
+
+    def write(self, runtime: float) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"settings": self.settings, "runtime_seconds": runtime, "tasks": self.tasks}))
+        os.replace(tmp, self.path)
+
+    def predictions(self, tasks) -> tuple[dict, dict]:
+        return ({t.name: [[np.asarray(a, np.uint8) for a in pair] for pair in self.tasks[t.name]["attempts"]]
+                 for t in tasks},
+                {t.name: self.tasks[t.name]["decoder_evaluations"] for t in tasks})
+
+
+def predict(model, tasks, key, method, batch_size, options, on_batch=None):
     from lpn.evaluate import predict_tasks
 
-    return predict_tasks(model, tasks, key, method, batch_size=min(batch_size, len(tasks)), progress=True, **options)
+    return predict_tasks(model, tasks, key, method, batch_size=min(batch_size, len(tasks)), progress=True,
+                         on_batch=on_batch, **options)
 
 
 def score_and_print(tasks, predictions, version: str, table: bool, out: Path):
@@ -816,6 +875,9 @@ def add_eval_parser(commands) -> None:
     p.add_argument("--table", action="store_true", help="also print a row per task (always written to tasks.txt)")
     p.add_argument("--allow-leakage", action="store_true",
                    help="evaluate even if the training data contains evaluation tasks (reported)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue an interrupted ARC/JSON evaluation with the same settings and --out: the tasks "
+                        "it saved (progress.json, after every batch) are not searched again")
     p.set_defaults(run=cmd_eval)
 
 

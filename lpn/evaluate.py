@@ -96,7 +96,7 @@ def _bucket(side: int, cfg) -> tuple[int, int]:
 
 
 def predict_tasks(model: LPN, tasks, key, method=no_search, batch_size: int = 16, progress: bool = False,
-                  **options):
+                  on_batch=None, **options):
     """Two attempts for every test input of every task, searching on each task's train pairs.
 
     Returns ({task name: [[attempt_1, attempt_2] per test input]}, {task name: decoder evaluations
@@ -106,7 +106,9 @@ def predict_tasks(model: LPN, tasks, key, method=no_search, batch_size: int = 16
     model's maximum: padding is masked, so the objective is the same, and a 10x10 task costs a
     ninth of a 30x30 one. A predicted output larger than its bucket is recomputed at the model's
     full size, so the answers equal those of padding everything to the maximum. Each bucket runs
-    `batch_size` tasks at a time (one compiled program per bucket).
+    `batch_size` tasks at a time (one compiled program per bucket). After each batch,
+    `on_batch(predictions, evals)` (if given) receives that batch's finished tasks, e.g. to save
+    them so that an interrupted evaluation can skip them when it starts again.
     """
     from tqdm.auto import tqdm
 
@@ -117,11 +119,14 @@ def predict_tasks(model: LPN, tasks, key, method=no_search, batch_size: int = 16
         groups.setdefault(_bucket(_needed_side(task), cfg), []).append(task)
     predictions, evals, done = {}, {}, 0
     for (size, group), k in zip(sorted(groups.items()), jax.random.split(key, len(groups))):
-        got, spent, too_big = _predict_padded(model, group, k, method, batch_size, size, options)
-        if too_big and size != full:
-            again, again_spent, _ = _predict_padded(model, too_big, k, method, batch_size, full, options)
+        grows = size != full
+        got, spent, too_big = _predict_padded(model, group, k, method, batch_size, size, options,
+                                              on_batch, hold_back=grows)
+        if too_big and grows:
+            again, again_spent, _ = _predict_padded(model, too_big, k, method, batch_size, full, options,
+                                                    on_batch, spent_before=spent)
             got.update(again)
-            spent.update({name: spent[name] + n for name, n in again_spent.items()})
+            spent.update(again_spent)
         predictions.update(got)
         evals.update(spent)
         done += len(group)
@@ -130,8 +135,11 @@ def predict_tasks(model: LPN, tasks, key, method=no_search, batch_size: int = 16
     return {t.name: predictions[t.name] for t in tasks}, {t.name: evals[t.name] for t in tasks}
 
 
-def _predict_padded(model, tasks, key, method, batch_size, size, options):
-    """predict_tasks for tasks padded to `size`: (predictions, evals, tasks whose answer outgrew it)."""
+def _predict_padded(model, tasks, key, method, batch_size, size, options, on_batch=None, hold_back=False,
+                    spent_before=None):
+    """predict_tasks for tasks padded to `size`: (predictions, evals, tasks whose answer outgrew it).
+    Evaluations in `spent_before` are added to a task's; with `hold_back`, tasks whose answer
+    outgrew `size` are not passed to `on_batch` (they will be recomputed)."""
     from lpn.grids import batch_pairs
 
     rows, cols = size
@@ -156,5 +164,9 @@ def _predict_padded(model, tasks, key, method, batch_size, size, options):
                 [grids[i, t, a, : shapes[i, t, a, 0], : shapes[i, t, a, 1]] for a in range(2)]
                 for t in range(len(task.test))
             ]
-            evals[task.name] = int(spent[i])
+            evals[task.name] = int(spent[i]) + (spent_before or {}).get(task.name, 0)
+        if on_batch is not None:
+            held = {t.name for t in too_big} if hold_back else set()
+            finished = [t.name for t in tasks[start:start + batch_size] if t.name not in held]
+            on_batch({n: predictions[n] for n in finished}, {n: evals[n] for n in finished})
     return predictions, evals, too_big

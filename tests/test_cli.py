@@ -248,3 +248,35 @@ def test_lpn_debug_shows_the_traceback(monkeypatch):
     monkeypatch.setenv("LPN_DEBUG", "1")
     with pytest.raises(ValueError, match="unknown preset"):
         main(["train", "--preset", "nope"])
+
+
+def test_an_interrupted_evaluation_resumes_where_it_stopped(trained, tmp_path, capsys, monkeypatch):
+    import lpn.evaluate
+
+    tasks = tmp_path / "tasks"
+    tasks.mkdir()
+    for i in range(3):
+        flipped = {**TASK, "test": [{"input": [[i, 0, 5]], "output": [[5, 0, i]]}]}
+        (tasks / f"t{i}.json").write_text(json.dumps(flipped))
+    whole, resumed = tmp_path / "whole", tmp_path / "resumed"
+    argv = ["eval", trained, "--data", tasks, "--search", "gradient", "--steps", 2, "--batch-size", 1]
+    assert run(capsys, *argv, "--out", whole)[0] == 0
+
+    padded, calls = lpn.evaluate._predict, []
+
+    def interrupt_second_batch(*args):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return padded(*args)
+
+    monkeypatch.setattr(lpn.evaluate, "_predict", interrupt_second_batch)
+    status, _, err = run(capsys, *argv, "--out", resumed)
+    assert status == 130 and "1 of 3 tasks saved" in err and "--resume" in err
+    monkeypatch.setattr(lpn.evaluate, "_predict", padded)
+    status, out, err = run(capsys, *argv, "--out", resumed, "--resume")
+    assert status == 0 and "resuming: 1 of 3 tasks were predicted before" in out, err
+    assert (json.loads((resumed / "submission.json").read_text())
+            == json.loads((whole / "submission.json").read_text()))
+    status, _, err = run(capsys, *argv[:-4], "--steps", 3, "--batch-size", 1, "--out", resumed, "--resume")
+    assert status == 2 and "other settings" in err

@@ -44,12 +44,14 @@ def test_size_buckets_give_the_answers_of_full_padding(wide_model, monkeypatch):
     calls = []
     padded = evaluate._predict_padded
 
-    def spy(model, group, key, method, batch_size, size, options):
+    def spy(model, group, key, method, batch_size, size, options, *args, **kwargs):
         calls.append((size, len(group)))
-        return padded(model, group, key, method, batch_size, size, options)
+        return padded(model, group, key, method, batch_size, size, options, *args, **kwargs)
 
     monkeypatch.setattr(evaluate, "_predict_padded", spy)
-    bucketed, bucketed_evals = evaluate.predict_tasks(wide_model, tasks, jax.random.key(0), method, batch_size=2, **options)
+    reported = {}
+    bucketed, bucketed_evals = evaluate.predict_tasks(wide_model, tasks, jax.random.key(0), method, batch_size=2,
+                                                      on_batch=lambda p, e: reported.update(p), **options)
     sizes = [size for size, _ in calls]
     assert (5, 5) in sizes and (10, 10) in sizes and (12, 12) in sizes
     # The random model predicts outputs larger than some buckets: those tasks were recomputed at full size.
@@ -60,6 +62,12 @@ def test_size_buckets_give_the_answers_of_full_padding(wide_model, monkeypatch):
     full, full_evals = evaluate.predict_tasks(wide_model, tasks, jax.random.key(0), method, batch_size=2, **options)
     assert {size for size, _ in calls} == {(12, 12)}
     assert list(bucketed) == [t.name for t in tasks]
+    # on_batch saw every task once, with its final answer (not the held-back outgrown one).
+    assert set(reported) == set(bucketed)
+    for name, outputs in reported.items():
+        for got, want in zip(outputs, bucketed[name]):
+            for a, b in zip(got, want):
+                np.testing.assert_array_equal(a, b)
     for task in tasks:
         assert len(bucketed[task.name]) == len(task.test)
         for got, want in zip(bucketed[task.name], full[task.name]):
