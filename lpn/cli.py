@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import functools
 import hashlib
 import itertools
 import json
@@ -140,15 +139,6 @@ def use_compile_cache() -> None:
         jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)
 
 
-@functools.cache
-def _adam(learning_rate: float):
-    """One optimiser object per rate: search options are static arguments of the jitted evaluators,
-    so reusing the object reuses their compiled programs."""
-    from lpn.search import default_optimizer
-
-    return default_optimizer(learning_rate)
-
-
 def search_method(name: str, cfg, steps: int = 100, lr=None, samples=None):
     """(method, options, settings): a search function of `lpn.search`, its keyword options, and a
     JSON-able description of both."""
@@ -158,7 +148,7 @@ def search_method(name: str, cfg, steps: int = 100, lr=None, samples=None):
     if name == "none":
         return search.no_search, {}, {"search": name}
     if name in ("gradient", "prior-gradient"):
-        options = {"steps": steps, "optimizer": _adam(lr)}
+        options = {"steps": steps, "optimizer": search.default_optimizer(lr)}
         if name == "prior-gradient":
             options["from_prior"] = True
         return search.gradient_search, options, {"search": name, "steps": steps, "lr": lr, "optimizer": "adam(b2=0.9)"}

@@ -100,17 +100,10 @@ class Comparison:
         return self.table()
 
 
-@functools.cache
-def cached_optimizer(learning_rate: float = 0.1):
-    """One `default_optimizer` object per rate: search options are static arguments of the jitted
-    evaluators, so reusing the object reuses their compiled programs from call to call."""
-    return default_optimizer(learning_rate)
-
-
 def table_11_methods(budgets: Sequence[int] = BUDGETS, optimizer=None) -> list[SearchMethod]:
     """The default rows: the mean latent, then each family at every budget. `optimizer` (an optax
     transformation; default Adam lr 0.1, b2 0.9) drives both gradient searches."""
-    optimizer = cached_optimizer() if optimizer is None else optimizer
+    optimizer = default_optimizer() if optimizer is None else optimizer
     families = [
         ("encoder sampling", encoder_sampling, lambda b: {"num_samples": b}),
         ("Gaussian init + gradient", gradient_search,
@@ -199,7 +192,7 @@ def compare_methods(model: LPN, data: Batch | Sequence[Task], key, methods=None,
             `table_11_methods(budgets, optimizer)`.
         budgets, optimizer: the default list's budgets (default 10, 50, 100, 400) and optimiser.
     Returns a `Comparison`: `.table()`, `.to_dict()`, `.row(label)`, and `plot_comparison` draws it.
-    Options must be hashable and reused as objects (see `cached_optimizer`) for compiled programs
+    Options must be hashable and reused as objects (see `default_optimizer`) for compiled programs
     to be reused across calls.
     """
     if methods is None:

@@ -17,6 +17,7 @@ three (forward plus a backward pass of about twice the work), the usual FLOP rul
 
 from __future__ import annotations
 
+import functools
 from typing import NamedTuple
 
 import equinox as eqx
@@ -110,8 +111,11 @@ def _finish(latents_SKH, scores_SK, num_evals) -> SearchTrace:
                        jnp.asarray(num_evals, jnp.int32))
 
 
+@functools.cache
 def default_optimizer(learning_rate=0.1):
-    """Adam with b2 = 0.9, the inner optimiser of the paper's pattern experiments."""
+    """Adam with b2 = 0.9, the inner optimiser of the paper's pattern experiments. One object per
+    rate: search options are static arguments of the jitted searches, so reusing the object reuses
+    their compiled programs."""
     return optax.adam(learning_rate, b2=0.9)
 
 

@@ -3,10 +3,10 @@ import json
 import jax
 import pytest
 
-from lpn.compare import Comparison, cached_optimizer, compare_methods, plot_comparison, table_11_methods
+from lpn.compare import Comparison, compare_methods, plot_comparison, table_11_methods
 from lpn.evaluate import evaluate_batch
 from lpn.pattern import pattern_batch, pattern_tasks
-from lpn.search import gradient_search, no_search
+from lpn.search import default_optimizer, gradient_search, no_search
 
 from conftest import TINY
 
@@ -58,7 +58,7 @@ def test_same_key_same_results_and_no_recompilation(tiny_model, batch, default):
 
 
 def test_a_custom_method_list_reuses_compiled_searches(tiny_model, batch, default):
-    methods = [("mean", no_search, {}), ("grad 3", gradient_search, {"steps": 3, "optimizer": cached_optimizer()})]
+    methods = [("mean", no_search, {}), ("grad 3", gradient_search, {"steps": 3, "optimizer": default_optimizer()})]
     result = compare_methods(tiny_model, batch, jax.random.key(4), methods)
     assert [r.label for r in result.rows] == ["mean", "grad 3"]
     assert [r.family for r in result.rows] == ["mean", "grad 3"]
