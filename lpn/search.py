@@ -111,11 +111,17 @@ def _finish(latents_SKH, scores_SK, num_evals) -> SearchTrace:
                        jnp.asarray(num_evals, jnp.int32))
 
 
-@functools.cache
 def default_optimizer(learning_rate=0.1):
     """Adam with b2 = 0.9, the inner optimiser of the paper's pattern experiments. One object per
-    rate: search options are static arguments of the jitted searches, so reusing the object reuses
-    their compiled programs."""
+    rate given as a number: search options are static arguments of the jitted searches, so reusing
+    the object reuses their compiled programs. A traced rate (inside a jit) gets a new object."""
+    if isinstance(learning_rate, jax.Array):
+        return optax.adam(learning_rate, b2=0.9)
+    return _adam(float(learning_rate))
+
+
+@functools.cache
+def _adam(learning_rate: float):
     return optax.adam(learning_rate, b2=0.9)
 
 
