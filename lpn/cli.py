@@ -419,16 +419,15 @@ def cmd_eval(args) -> None:
     todo = [t for t in tasks if t.name not in progress.tasks]
     if len(todo) < len(tasks):
         print(f"resuming: {len(tasks) - len(todo)} of {len(tasks)} tasks were predicted before ({progress.path})")
-    started = time.perf_counter()
     try:
         if todo:
             predict(model, todo, jax.random.key(args.seed), method, args.batch_size, options, progress.add)
     except KeyboardInterrupt:
-        progress.save(time.perf_counter() - started)
+        progress.save()
         print(f"lpn: {len(progress.tasks)} of {len(tasks)} tasks saved in {progress.path}; "
               f"the same command with --resume continues", file=sys.stderr)
         raise
-    runtime = progress.save(time.perf_counter() - started)
+    runtime = progress.save()
     predictions, evals = progress.predictions(tasks)
     results = {"data": args.data, "dataset_version": dataset.version, "num_tasks": len(tasks), **head,
                **leakage, "runtime_seconds": runtime, "decoder_evaluations": sum(evals.values()),
@@ -441,10 +440,12 @@ def cmd_eval(args) -> None:
 class Progress:
     """The tasks an ARC evaluation has predicted so far, kept in `path` (rewritten atomically after
     every batch), so that `lpn eval ... --resume` skips them after an interruption. Without
-    `resume`, or when the evaluation's settings differ, it starts empty."""
+    `resume`, or when the evaluation's settings differ, it starts empty. The run time it records
+    adds up the runs, each counted to its last saved batch (or to its end)."""
 
     def __init__(self, path: Path, settings: dict, resume: bool):
         self.path, self.settings, self.tasks, self.runtime = path, settings, {}, 0.0
+        self.started = time.perf_counter()
         if not resume:
             return
         try:
@@ -462,13 +463,17 @@ class Progress:
         for name, outputs in predictions.items():
             self.tasks[name] = {"attempts": [[np.asarray(a).tolist() for a in pair] for pair in outputs],
                                 "decoder_evaluations": evals[name]}
-        self.write(self.runtime)
+        self.write(self.elapsed())
 
-    def save(self, seconds: float) -> float:
-        """Adds `seconds` of this run to the total and writes; returns the total."""
-        self.runtime += seconds
-        self.write(self.runtime)
-        return self.runtime
+    def elapsed(self) -> float:
+        """Seconds of the earlier runs plus this one's so far."""
+        return self.runtime + time.perf_counter() - self.started
+
+    def save(self) -> float:
+        """Writes the total run time so far and returns it."""
+        total = self.elapsed()
+        self.write(total)
+        return total
 
     def write(self, runtime: float) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -858,7 +863,7 @@ def add_eval_parser(commands) -> None:
     add_search_args(p, "gradient or local search steps (default 100)")
     p.add_argument("--limit", type=positive_int, default=None,
                    help="the first N tasks only (generated data: N tasks, default 256)")
-    p.add_argument("--batch-size", type=positive_int, default=16, help="tasks searched at once (default 16)")
+    p.add_argument("--batch-size", type=positive_int, default=16, help="tasks searched at once at 10x10 and below (default 16); proportionally fewer for larger grids")
     p.add_argument("--density", type=float, default=None,
                    help="pattern density of generated pattern tasks (OOD study; default the config's)")
     p.add_argument("--out", help="folder for submission.json and results.json (default runs/eval/DATA-SEARCH)")

@@ -103,10 +103,12 @@ def predict_tasks(model: LPN, tasks, key, method=no_search, batch_size: int = 16
     spent}). Grids must fit the model: filter first.
 
     Tasks are grouped by size and padded to the smallest of `BUCKETS` their grids fit, not to the
-    model's maximum: padding is masked, so the objective is the same, and a 10x10 task costs a
-    ninth of a 30x30 one. A predicted output larger than its bucket is recomputed at the model's
+    model's maximum: padding is masked, so the objective is the same, and a 10x10 task costs about
+    1/80 of a 30x30 one (attention over 2·s² tokens). A predicted output larger than its bucket is recomputed at the model's
     full size, so the answers equal those of padding everything to the maximum. Each bucket runs
-    `batch_size` tasks at a time (one compiled program per bucket). After each batch,
+    `batch_size` tasks at a time at 10x10 and below, proportionally fewer at larger sizes
+    (`tasks_per_call`), tasks sorted by their number of pairs so that a batch pads few pair slots;
+    one compiled program per bucket and pair count. After each batch,
     `on_batch(predictions, evals)` (if given) receives that batch's finished tasks, e.g. to save
     them so that an interrupted evaluation can skip them when it starts again.
     """
@@ -135,6 +137,14 @@ def predict_tasks(model: LPN, tasks, key, method=no_search, batch_size: int = 16
     return {t.name: predictions[t.name] for t in tasks}, {t.name: evals[t.name] for t in tasks}
 
 
+def tasks_per_call(batch_size: int, rows: int, cols: int) -> int:
+    """Tasks searched in one call at a bucket size: `batch_size` up to 10x10, proportionally fewer
+    above (memory grows with the grid area, and a 30x30 task alone fills a CPU), but at least 2
+    unless `batch_size` is 1 (a vmap over one task runs about half as fast per task on XLA's CPU
+    backend as over two)."""
+    return max(min(2, batch_size), min(batch_size, batch_size * 100 // (rows * cols)))
+
+
 def _predict_padded(model, tasks, key, method, batch_size, size, options, on_batch=None, hold_back=False,
                     spent_before=None):
     """predict_tasks for tasks padded to `size`: (predictions, evals, tasks whose answer outgrew it).
@@ -143,14 +153,16 @@ def _predict_padded(model, tasks, key, method, batch_size, size, options, on_bat
     from lpn.grids import batch_pairs
 
     rows, cols = size
-    num_pairs = max(t.num_pairs for t in tasks)
-    num_tests = max(len(t.test) for t in tasks)
-    batch_size = min(batch_size, len(tasks))
+    # Tasks with as many pairs side by side: a batch computes every pair slot of its largest task.
+    tasks = sorted(tasks, key=lambda t: (t.num_pairs, len(t.test)))
+    batch_size = min(tasks_per_call(batch_size, rows, cols), len(tasks))
     predictions, evals, too_big = {}, {}, []
     starts = range(0, len(tasks), batch_size)
     for start, k in zip(starts, jax.random.split(key, len(starts))):
         chunk = list(tasks[start:start + batch_size])
-        chunk += [chunk[-1]] * (batch_size - len(chunk))  # keep one compiled shape
+        chunk += [chunk[-1]] * (batch_size - len(chunk))  # the last batch: same size, repeats
+        num_pairs = max(t.num_pairs for t in chunk)
+        num_tests = max(len(t.test) for t in chunk)
         spec = batch_pairs([t.train for t in chunk], rows, cols, num_pairs)
         tests = batch_pairs([[p._replace(output=None) for p in t.test] for t in chunk], rows, cols, num_tests)
         grids, shapes, spent = jax.device_get(_predict(

@@ -74,3 +74,37 @@ def test_size_buckets_give_the_answers_of_full_padding(wide_model, monkeypatch):
             for attempt_got, attempt_want in zip(got, want):
                 np.testing.assert_array_equal(attempt_got, attempt_want)
         assert bucketed_evals[task.name] >= full_evals[task.name]
+
+
+def test_tasks_per_call_shrinks_with_the_grid_area():
+    assert [evaluate.tasks_per_call(16, s, s) for s in (5, 10, 15, 20, 25, 30)] == [16, 16, 7, 4, 2, 2]
+    assert evaluate.tasks_per_call(1, 30, 30) == 1 and evaluate.tasks_per_call(4, 30, 30) == 2
+
+
+def test_batches_pad_only_to_their_own_pair_count(wide_model, monkeypatch):
+    """Tasks are sorted by pair count before batching, so a 1-pair task never computes 4 slots;
+    the answers equal those of each task searched on its own."""
+    rng = np.random.default_rng(2)
+    counts = [4, 1, 3, 1, 4, 2]
+    tasks = [random_task(rng, f"t{i}", 4, num_train=n) for i, n in enumerate(counts)]
+    padded_to = []
+    import lpn.grids as grids
+
+    original = grids.batch_pairs
+
+    def spy(pairs_per_task, rows, cols, num_pairs=None):
+        if all(p.output is not None for ps in pairs_per_task for p in ps):  # train pairs, not test inputs
+            padded_to.append((num_pairs, sorted(len(ps) for ps in pairs_per_task)))
+        return original(pairs_per_task, rows, cols, num_pairs)
+
+    monkeypatch.setattr(grids, "batch_pairs", spy)
+    together, _ = evaluate.predict_tasks(wide_model, tasks, jax.random.key(0), gradient_search, batch_size=2, steps=2)
+    # The 5x5 bucket's batches (a random model's outgrown answers are then redone at full size).
+    assert padded_to[:3] == [(1, [1, 1]), (3, [2, 3]), (4, [4, 4])]
+    assert all(n == max(sizes) for n, sizes in padded_to)
+    monkeypatch.setattr(grids, "batch_pairs", original)
+    for task in tasks:
+        alone, _ = evaluate.predict_tasks(wide_model, [task], jax.random.key(0), gradient_search, batch_size=2, steps=2)
+        for got, want in zip(together[task.name], alone[task.name]):
+            for a, b in zip(got, want):
+                np.testing.assert_array_equal(a, b)
