@@ -13,7 +13,8 @@ import time
 import jax
 import optax
 
-from lpn import PRESETS, evaluate_batch, gradient_search, no_search, pattern_batch, train
+from lpn import PRESETS, evaluate_batch, gradient_search, no_search, pattern_batch
+from lpn.train import train
 
 
 def main():
