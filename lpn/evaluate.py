@@ -110,7 +110,8 @@ def predict_tasks(model: LPN, tasks, key, method=no_search, batch_size: int = 16
     (`tasks_per_call`), tasks sorted by their number of pairs so that a batch pads few pair slots;
     one compiled program per bucket and pair count. After each batch,
     `on_batch(predictions, evals)` (if given) receives that batch's finished tasks, e.g. to save
-    them so that an interrupted evaluation can skip them when it starts again.
+    them so that an interrupted evaluation can skip them when it starts again. With `progress`, a
+    bar counts the finished tasks batch by batch and names the size being searched.
     """
     from tqdm.auto import tqdm
 
@@ -119,21 +120,28 @@ def predict_tasks(model: LPN, tasks, key, method=no_search, batch_size: int = 16
     groups: dict[tuple[int, int], list] = {}
     for task in tasks:
         groups.setdefault(_bucket(_needed_side(task), cfg), []).append(task)
-    predictions, evals, done = {}, {}, 0
+    bar = tqdm(total=len(tasks), unit="task", desc="predict", disable=not progress)
+
+    def finished(predictions, evals):  # after every batch: the bar, then the caller's hook
+        bar.update(len(predictions))
+        if on_batch is not None:
+            on_batch(predictions, evals)
+
+    predictions, evals = {}, {}
     for (size, group), k in zip(sorted(groups.items()), jax.random.split(key, len(groups))):
         grows = size != full
+        bar.set_postfix(grids=f"{size[0]}x{size[1]}", tasks=len(group))
         got, spent, too_big = _predict_padded(model, group, k, method, batch_size, size, options,
-                                              on_batch, hold_back=grows)
+                                              finished, hold_back=grows)
         if too_big and grows:
+            bar.set_postfix(grids=f"{full[0]}x{full[1]}", tasks=len(too_big), redo="outgrown")
             again, again_spent, _ = _predict_padded(model, too_big, k, method, batch_size, full, options,
-                                                    on_batch, spent_before=spent)
+                                                    finished, spent_before=spent)
             got.update(again)
             spent.update(again_spent)
         predictions.update(got)
         evals.update(spent)
-        done += len(group)
-        if progress:
-            tqdm.write(f"predicted {done}/{len(tasks)} tasks")
+    bar.close()
     return {t.name: predictions[t.name] for t in tasks}, {t.name: evals[t.name] for t in tasks}
 
 
