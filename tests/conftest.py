@@ -8,16 +8,8 @@ os.environ.setdefault("XLA_FLAGS", "--xla_backend_optimization_level=0")
 import jax
 import numpy as np
 
-# No persistent compilation cache in this process: twice in full runs on 2026-11-26 (jax 0.10.2,
-# 2-core CPU) pytest died of a segmentation fault inside the cache's executable serialisation (once
-# reading an entry, once writing one), at the same point of tests/test_train.py, while every file
-# passed when run in smaller groups. The notebooks' kernels (separate processes) keep theirs
-# (conftest.py at the root); LPN_TEST_PROCESS_CACHE=1 turns this one back on. The CLI tests must
-# not switch on the CLI's own cache either.
-os.environ.setdefault("LPN_COMPILE_CACHE", "")
-if os.environ.get("LPN_TEST_PROCESS_CACHE"):
-    jax.config.update("jax_compilation_cache_dir", os.environ.get("LPN_TEST_CACHE", "/tmp/lpn-test-xla-cache"))
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
+jax.config.update("jax_compilation_cache_dir", os.environ.get("LPN_TEST_CACHE", "/tmp/lpn-test-xla-cache"))
+jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
 import pytest
 
 from lpn.config import Config
