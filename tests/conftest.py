@@ -49,3 +49,16 @@ def random_pairs():
     task = make_task([(random_grid(rng), random_grid(rng)) for _ in range(3)])
     batch = batch_tasks([task], TINY.max_rows, TINY.max_cols, num_pairs=4)
     return jax.tree.map(lambda a: jax.numpy.asarray(a[0]), batch)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _release_compiled_programs():
+    """Frees every compiled program after each test module. Each XLA CPU executable holds memory
+    maps (a process that compiled ~30 ARC-size programs had 19k), and a process may hold 65,530
+    (vm.max_map_count): full runs that kept all of the suite's programs died of a segmentation
+    fault in XLA at a compile, once the maps ran out. The on-disk cache makes the recompiles cheap."""
+    yield
+    import gc
+
+    jax.clear_caches()
+    gc.collect()
