@@ -104,8 +104,9 @@ def predict_tasks(model: LPN, tasks, key, method=no_search, batch_size: int = 16
 
     Tasks are grouped by size and padded to the smallest of `BUCKETS` their grids fit, not to the
     model's maximum: padding is masked, so the objective is the same, and a 10x10 task costs about
-    1/80 of a 30x30 one (attention over 2·s² tokens). A predicted output larger than its bucket is recomputed at the model's
-    full size, so the answers equal those of padding everything to the maximum. Each bucket runs
+    1/80 of a 30x30 one (attention over 2·s² tokens). A predicted output larger than its bucket is
+    recomputed at the model's full size, so the answers equal those of padding everything to the
+    maximum. Each bucket runs
     `batch_size` tasks at a time at 10x10 and below, proportionally fewer at larger sizes
     (`tasks_per_call`), tasks sorted by their number of pairs so that a batch pads few pair slots;
     one compiled program per bucket and pair count. After each batch,
