@@ -143,3 +143,50 @@ def test_greedy_decoding_reproduces_a_grid_the_model_is_sure_of(tiny_model, rand
     for colour in range(1, 10):
         other = grid.at[0, 0].set((grid[0, 0] + colour) % 10)
         assert lp >= score(tiny_model, z, random_pairs.inputs[0], random_pairs.input_shapes[0], other, shape)
+
+
+def test_blockwise_attention_equals_plain_attention():
+    """Values and gradients, with a query count that is not a multiple of the block, fewer queries
+    than keys (a last layer's `keep`), and fully masked rows (padding queries)."""
+    from lpn.model import attend, blockwise_attend
+
+    kq, kk, kv, km, kc = jax.random.split(jax.random.key(0), 5)
+    q = jax.random.normal(kq, (45, 3, 8))
+    k, v = jax.random.normal(kk, (70, 3, 8)), jax.random.normal(kv, (70, 3, 8))
+    mask = jax.random.bernoulli(km, 0.6, (45, 70)).at[7].set(False)
+    cotangent = jax.random.normal(kc, q.shape)
+    np.testing.assert_allclose(blockwise_attend(q, k, v, mask), attend(q, k, v, mask), atol=2e-6)
+    grads = [jax.grad(lambda *a: jnp.sum(f(*a, mask) * cotangent), argnums=(0, 1, 2))(q, k, v)
+             for f in (attend, blockwise_attend)]
+    for plain, blockwise in zip(*grads):
+        np.testing.assert_allclose(blockwise, plain, atol=2e-5)
+
+
+def test_long_sequences_take_the_blockwise_path_with_the_same_objective(tiny_model, random_pairs, monkeypatch):
+    """The decoder's objective, its gradient in z and in the weights, and Grad-K training with
+    gradients through the inner update (reverse over reverse) agree on both paths."""
+    import lpn.model
+    from lpn.train import batch_loss
+
+    z = jax.random.normal(jax.random.key(1), (TINY.latent_dim,))
+    batch = jax.tree.map(lambda a: a[None], random_pairs)
+    grad_k = TINY.replace(train_search_steps=1, train_search_stop_gradient=False)
+
+    def measure():
+        value, dz = jax.value_and_grad(log_prob, argnums=1)(tiny_model, z, random_pairs)
+        dw = eqx.filter_grad(lambda m: batch_loss(m, batch, jax.random.key(2), grad_k)[0])(tiny_model)
+        return value, dz, jax.tree.leaves(dw)
+
+    calls = []
+    blockwise = lpn.model.blockwise_attend
+    monkeypatch.setattr(lpn.model, "blockwise_attend", lambda *a: calls.append(1) or blockwise(*a))
+    plain = measure()
+    assert not calls  # 5x5 grids: 55 tokens, below BLOCKWISE_FROM
+    monkeypatch.setattr(lpn.model, "BLOCKWISE_FROM", 1)
+    monkeypatch.setattr(lpn.model, "QUERY_BLOCK", 8)
+    long = measure()
+    assert calls
+    np.testing.assert_allclose(long[0], plain[0], rtol=1e-5)
+    np.testing.assert_allclose(long[1], plain[1], rtol=1e-4, atol=1e-6)
+    for a, b in zip(long[2], plain[2]):
+        np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-5)
