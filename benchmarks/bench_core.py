@@ -5,8 +5,11 @@
    R x C output so they do the same number of cells.
 2. Training steps/s and pairs/s (pairs = batch x num_pairs) for `pattern_2d` and `pattern` at
    batch 128 (Grad 0) and `pattern_2d` with one inner gradient step (Grad 1), against the authors'
-   code on the same 2-core CPU machine type; and whole-batch against micro-batched gradients.
-3. 100 steps of gradient search over 32 `pattern_2d` tasks (`search_batch`), against the authors.
+   code on the same 2-core CPU machine type; and whole-batch against micro-batched gradients. Each
+   runs sharded over lpn's default devices (on a CPU, one per core: `lpn.devices`) and, beside it,
+   on one device, as plain JAX would.
+3. 100 steps of gradient search over 32 `pattern_2d` tasks (`search_batch`), against the authors,
+   the tasks spread over all devices and on one.
 4. The training step's FLOP rate (XLA's cost analysis of one whole-batch gradient, checked against
    an analytic count) as a fraction of a 2048x2048 fp32 matmul's rate measured in the same run.
 
@@ -34,6 +37,7 @@ import jax
 import jax.numpy as jnp
 
 from lpn.config import PRESETS, Config
+from lpn.devices import spread_tasks, training_devices
 from lpn.model import LPN, Decoder, generate, generate_reference
 from lpn.pattern import pattern_batch
 from lpn.search import gradient_search, log_prob
@@ -108,19 +112,19 @@ def bench_decoding(size: int, out_rows: int, repeats_cached: int, repeats_full: 
     }
 
 
-def bench_training(name: str, cfg: Config, steps: int, repeats: int) -> dict:
+def bench_training(name: str, cfg: Config, steps: int, repeats: int, devices: tuple) -> dict:
     """Seconds per optimiser step of `train_chunk` (tasks generated on the device), `steps`
-    steps per timed call."""
-    state = init_state(cfg, jax.random.key(0))
+    steps per timed call, the batch sharded over `devices`."""
+    state = init_state(cfg, jax.random.key(0), devices)
     start = time.perf_counter()
-    compiled = train_chunk.lower(state, cfg, steps).compile()
+    compiled = train_chunk.lower(state, cfg, steps, devices=devices).compile()
     compile_s = time.perf_counter() - start
     timing = measure(None, (state,), repeats, compiled=compiled, feed=lambda out: (out[0],))
     per_step = timing.best_s / steps
     pairs = cfg.batch_size * cfg.num_pairs
     reference = AUTHORS_S_PER_STEP.get(name)
     return {
-        "name": name, "batch": cfg.batch_size, "micro_batch": cfg.micro_batch_size,
+        "name": name, "batch": cfg.batch_size, "micro_batch": cfg.micro_batch_size, "devices": len(devices),
         "grad_k": cfg.train_search_steps, "steps_per_call": steps,
         "compile_s": compile_s, "runs_s": timing.runs_s, "s_per_step": per_step,
         "steps_per_s": 1 / per_step, "pairs_per_s": pairs / per_step,
@@ -128,21 +132,21 @@ def bench_training(name: str, cfg: Config, steps: int, repeats: int) -> dict:
     }
 
 
-def bench_search(steps: int, num_tasks: int, repeats: int) -> dict:
-    """`steps` of gradient search over `num_tasks` pattern_2d tasks, vmapped and jitted exactly as
-    `search_batch` does (written out here to time compilation apart)."""
+def bench_search(steps: int, num_tasks: int, repeats: int, devices: list) -> dict:
+    """`steps` of gradient search over `num_tasks` pattern_2d tasks, vmapped and jitted, the tasks
+    spread over `devices`, as `search_batch` does (written out here to time compilation apart)."""
     cfg = PRESETS["pattern_2d"]
     k_model, k_tasks, k_search = jax.random.split(jax.random.key(0), 3)
     model = LPN(cfg, k_model)
     batch = pattern_batch(k_tasks, cfg, num_tasks)
-    keys = jax.random.split(k_search, num_tasks)
+    model, (batch, keys), _ = spread_tasks(model, batch, jax.random.split(k_search, num_tasks), devices=devices)
 
     def search(model, batch, keys):
         trace = jax.vmap(lambda pairs, key: gradient_search(model, pairs, key, steps=steps))(batch, keys)
         return trace.best, trace.best_score
 
     timing = measure(search, (model, batch, keys), repeats)
-    return {"tasks": num_tasks, "steps": steps, **timing._asdict(), "authors_s": AUTHORS_SEARCH_S,
+    return {"tasks": num_tasks, "steps": steps, "devices": len(devices), **timing._asdict(), "authors_s": AUTHORS_SEARCH_S,
             "speedup": AUTHORS_SEARCH_S / timing.best_s}
 
 
@@ -227,19 +231,21 @@ def print_report(results: dict):
           f"{len(results['decoding'][-1]['full']['runs_s'])} time(s) only)\n")
 
     print("2. Training, tasks generated on the device, batch of tasks x 4 pairs")
-    print(f"   {'config':<19} {'micro':>5} {'compile':>8} {'s/step':>8} {'steps/s':>8} {'pairs/s':>8} "
-          f"{'authors':>8} {'speed-up':>8}")
+    print(f"   {'config':<19} {'micro':>5} {'devices':>7} {'compile':>8} {'s/step':>8} {'steps/s':>8} "
+          f"{'pairs/s':>8} {'authors':>8} {'speed-up':>8}")
     for t in results["training"]:
         ref = f"{t['authors_s_per_step']:.1f} s" if t["authors_s_per_step"] else "-"
         speedup = f"{t['speedup']:.1f}x" if t["speedup"] else "-"
-        print(f"   {t['name']:<19} {t['micro_batch'] or 'all':>5} {t['compile_s']:>6.1f} s {t['s_per_step']:>8.3f} "
+        print(f"   {t['name']:<19} {t['micro_batch'] or 'all':>5} {t['devices']:>7} {t['compile_s']:>6.1f} s {t['s_per_step']:>8.3f} "
               f"{t['steps_per_s']:>8.2f} {t['pairs_per_s']:>8.0f} {ref:>8} {speedup:>8}")
-    print("   (aim: >= 2.5x faster than the authors' code; micro = tasks per gradient micro-batch)\n")
+    print("   (aim: >= 2.5x faster than the authors' code; micro = tasks per gradient micro-batch;\n"
+          "    devices = CPU devices the batch is sharded over, lpn's default being one per core)\n")
 
-    s = results["search"]
-    print(f"3. Gradient search, {s['steps']} steps over {s['tasks']} pattern_2d tasks: "
-          f"{fmt_s(s['best_s'])} (compile {s['compile_s']:.1f} s); authors {s['authors_s']} s: "
-          f"{s['speedup']:.1f}x faster\n")
+    for s in results["searches"]:
+        print(f"3. Gradient search, {s['steps']} steps over {s['tasks']} pattern_2d tasks on {s['devices']} device(s): "
+              f"{fmt_s(s['best_s'])} (compile {s['compile_s']:.1f} s); authors {s['authors_s']} s: "
+              f"{s['speedup']:.1f}x faster")
+    print()
 
     m = results["matmul"]
     print(f"4. FLOP rate: a {m['size']}x{m['size']} fp32 matmul ran at {m['flops_per_s_start'] / 1e9:.1f} GFLOP/s at "
@@ -253,23 +259,30 @@ def print_report(results: dict):
 
 
 def training_runs(quick: bool) -> list:
-    """(name, config, steps per timed call) of every training measurement."""
+    """(name, config, steps per timed call, devices) of every training measurement: each preset on
+    the devices `lpn.train` picks by default (all CPU devices, one per core), and on one device."""
     p2d, pat = PRESETS["pattern_2d"], PRESETS["pattern"]
-    runs = [
-        ("pattern_2d", p2d, 2 if quick else 5),
-        ("pattern_2d", p2d.replace(micro_batch_size=0), 2 if quick else 5),
-        ("pattern", pat, 1),
-        ("pattern", pat.replace(micro_batch_size=0), 1),
-        ("pattern_2d Grad 1", p2d.replace(train_search_steps=1), 1 if quick else 2),
-    ]
-    return [r for r in runs if not (quick and r[0] == "pattern" and r[1].micro_batch_size == 0)]
+    one = tuple(jax.local_devices()[:1])
+    runs = []
+    for name, cfg, steps in [("pattern_2d", p2d, 2 if quick else 5),
+                             ("pattern", pat, 1),
+                             ("pattern_2d Grad 1", p2d.replace(train_search_steps=1), 1 if quick else 2)]:
+        default = training_devices(cfg.batch_size, cfg.micro_batch_size)
+        runs.append((name, cfg, steps, default))
+        if len(default) > 1:
+            runs.append((name, cfg, steps, one))
+        if not quick and name != "pattern_2d Grad 1":
+            whole = cfg.replace(micro_batch_size=0)
+            runs.append((name, whole, steps, training_devices(whole.batch_size, 0)))
+    return runs
 
 
 def flop_rates(training: list, runs: list, search: dict, matmul: dict) -> list:
-    """Model FLOP rate of each micro-batched training run and of the search, against the matmul."""
+    """Model FLOP rate of each micro-batched training run on its default devices and of the search,
+    against the matmul."""
     rows = []
-    for t, (name, cfg, _) in zip(training, runs):
-        if cfg.micro_batch_size == 0:
+    for t, (name, cfg, _, devices) in zip(training, runs):
+        if cfg.micro_batch_size == 0 or len(devices) != len(training_devices(cfg.batch_size, cfg.micro_batch_size)):
             continue
         analytic = None if cfg.train_search_steps else analytic_step_flops(cfg)
         rows.append({"name": name, "xla": xla_step_flops(cfg), "analytic": analytic, "seconds": t["s_per_step"]})
@@ -289,15 +302,19 @@ def run(quick: bool) -> dict:
     decoding = [bench_decoding(10, 10, 3 if quick else 5, 2 if quick else 3),
                 bench_decoding(30, 1 if quick else 30, 3 if quick else 5, 1)]
     runs, training = training_runs(quick), []
-    for name, cfg, steps in runs:
-        training.append(bench_training(name, cfg, steps, 1 if quick else 3))
-        print(f"  {name} (micro-batch {cfg.micro_batch_size}): {training[-1]['s_per_step']:.3f} s/step", flush=True)
-    search = bench_search(100, 32, 2 if quick else 5)
+    for name, cfg, steps, devices in runs:
+        training.append(bench_training(name, cfg, steps, 1 if quick else 3, devices))
+        print(f"  {name} (micro-batch {cfg.micro_batch_size}, {len(devices)} device(s)): "
+              f"{training[-1]['s_per_step']:.3f} s/step", flush=True)
+    everywhere = jax.local_devices()
+    searches = [bench_search(100, 32, 2 if quick else 5, d) for d in ([everywhere, everywhere[:1]]
+                                                                      if len(everywhere) > 1 else [everywhere])]
+    search = searches[0]
     matmul = best_matmul(matmul_first, bench_matmul(2048, 3 if quick else 10))
     env = {"mode": "quick" if quick else "full", "devices": ", ".join(str(d) for d in jax.devices()),
            "cpus": os.cpu_count(), "jax": jax.__version__, "python": platform.python_version(),
            "load_start": load_start, "load_end": os.getloadavg()[0]}
-    return {"env": env, "decoding": decoding, "training": training, "search": search, "matmul": matmul,
+    return {"env": env, "decoding": decoding, "training": training, "searches": searches, "matmul": matmul,
             "flops": flop_rates(training, runs, search, matmul)}
 
 

@@ -5,6 +5,11 @@ it on generated tasks (the function is not re-exported, so `lpn.train` stays the
 `generate` decodes a latent on a grid; `predict_tasks` and `lpn.scoring` evaluate on ARC tasks.
 """
 
+# Before anything runs a JAX operation: one CPU device per core (see lpn/devices.py).
+from lpn.devices import configure_cpu_devices
+
+configure_cpu_devices()
+
 from lpn.checkpoint import PRETRAINED, load_checkpoint, load_pretrained, pretrained_path, save_checkpoint
 from lpn.compare import compare_methods, plot_comparison
 from lpn.config import PRESETS, Config, get_preset

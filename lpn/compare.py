@@ -32,6 +32,7 @@ import jax.numpy as jnp
 import numpy as np
 from tqdm.auto import tqdm
 
+from lpn.devices import first, spread_tasks
 from lpn.evaluate import attempts, exact, pixel_accuracy, predict_tasks, split_query
 from lpn.grids import Batch, Task
 from lpn.model import LPN
@@ -155,8 +156,8 @@ def _search(model, spec, keys, method, options):
 
 @eqx.filter_jit
 def _score(model, traces, query):
-    """`evaluate_batch`'s metrics from searched traces; their shapes do not depend on the method,
-    so this compiles once for all rows."""
+    """`evaluate_batch`'s per-task metrics from searched traces; their shapes do not depend on the
+    method, so this compiles once for all rows."""
     def one(trace, q):
         grids, shapes = attempts(model, trace, q.inputs, q.input_shapes)
         hits = jax.vmap(exact, in_axes=(0, 0, None, None))(grids, shapes, q.outputs, q.output_shapes)
@@ -165,15 +166,17 @@ def _score(model, traces, query):
             "pixel": pixel_accuracy(grids[0], shapes[0], q.outputs, q.output_shapes), "num_evals": trace.num_evals,
         }
 
-    return jax.tree.map(lambda x: jnp.mean(x.astype(jnp.float32)), jax.vmap(one)(traces, query))
+    return jax.vmap(one)(traces, query)
 
 
 def _metrics(model: LPN, data, key, method, options) -> dict[str, float]:
     if isinstance(data, Batch):
-        spec, query = split_query(jax.tree.map(jnp.asarray, data))
-        keys = jax.random.split(key, spec.inputs.shape[0])  # as evaluate_batch splits it
-        traces = _search(model, spec, keys, method, tuple(sorted(options.items())))
-        return {k: float(v) for k, v in _score(model, traces, query).items()}
+        keys = jax.random.split(key, data.inputs.shape[0])  # as evaluate_batch splits it
+        placed, (data, keys), n = spread_tasks(model, data, keys)
+        spec, query = split_query(data)
+        traces = _search(placed, spec, keys, method, tuple(sorted(options.items())))
+        per_task = jax.device_get(first(_score(placed, traces, query), n))
+        return {k: float(np.mean(v.astype(np.float32))) for k, v in per_task.items()}
     predictions, evals = predict_tasks(model, data, key, method, **options)
     score = score_predictions(data, predictions)
     return {"top1": score.top1, "top2": score.per_task, "shape": score.shape_accuracy,

@@ -20,6 +20,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from lpn.devices import first, spread_tasks
 from lpn.evaluate import split_query
 from lpn.grids import PALETTE
 from lpn.model import LPN, generate
@@ -74,8 +75,9 @@ def run_demo(model: LPN, *, num_tasks: int = 96, steps: int = 100, seed: int = 0
     batch = pattern_batch(jax.random.fold_in(key, 0), cfg, num_tasks, num_pairs=cfg.num_pairs + 1)
     optimizer = default_optimizer(cfg.search_lr if learning_rate is None else learning_rate)
     keys = jax.random.split(jax.random.fold_in(key, 1), num_tasks)
+    placed, (spread, keys), n = spread_tasks(model, batch, keys)
     path_BSH, scores_BS, (mean_grids, mean_shapes), (best_grids, best_shapes) = jax.device_get(
-        _solve(model, batch, keys, steps, optimizer))
+        first(_solve(placed, spread, keys, steps, optimizer), n))
     batch = jax.device_get(batch)
     truth, true_shapes = batch.outputs[:, -1], batch.output_shapes[:, -1]
     mean_ok = _solved(mean_grids, mean_shapes, truth, true_shapes)

@@ -10,11 +10,12 @@ Metrics, each a fraction over tasks:
 
 from __future__ import annotations
 
-
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 
+from lpn.devices import first, spread_tasks
 from lpn.grids import Batch
 from lpn.model import LPN, generate
 from lpn.search import no_search
@@ -61,15 +62,14 @@ def _evaluate(model, batch, keys, method, options):
             "num_evals": trace.num_evals,
         }
 
-    per_task = jax.vmap(one)(spec, query, keys)
-    return jax.tree.map(lambda x: jnp.mean(x.astype(jnp.float32)), per_task)
+    return jax.vmap(one)(spec, query, keys)
 
 
 def evaluate_batch(model: LPN, batch: Batch, key, method=no_search, **options) -> dict[str, float]:
     """Mean metrics of `method` (any search function) over the tasks of `batch`."""
-    keys = jax.random.split(key, batch.inputs.shape[0])
-    out = _evaluate(model, jax.tree.map(jnp.asarray, batch), keys, method, tuple(sorted(options.items())))
-    return {k: float(v) for k, v in out.items()}
+    model, (batch, keys), n = spread_tasks(model, batch, jax.random.split(key, batch.inputs.shape[0]))
+    per_task = jax.device_get(first(_evaluate(model, batch, keys, method, tuple(sorted(options.items()))), n))
+    return {k: float(np.mean(v.astype(np.float32))) for k, v in per_task.items()}
 
 
 @eqx.filter_jit
@@ -174,9 +174,8 @@ def _predict_padded(model, tasks, key, method, batch_size, size, options, on_bat
         num_tests = max(len(t.test) for t in chunk)
         spec = batch_pairs([t.train for t in chunk], rows, cols, num_pairs)
         tests = batch_pairs([[p._replace(output=None) for p in t.test] for t in chunk], rows, cols, num_tests)
-        grids, shapes, spent = jax.device_get(_predict(
-            model, jax.tree.map(jnp.asarray, spec), jnp.asarray(tests.inputs), jnp.asarray(tests.input_shapes),
-            jax.random.split(k, batch_size), method, tuple(sorted(options.items()))))
+        placed, args, n = spread_tasks(model, spec, tests.inputs, tests.input_shapes, jax.random.split(k, batch_size))
+        grids, shapes, spent = jax.device_get(first(_predict(placed, *args, method, tuple(sorted(options.items()))), n))
         for i, task in enumerate(tasks[start:start + batch_size]):
             shown = shapes[i, : len(task.test)]
             if (shown[..., 0] > rows).any() or (shown[..., 1] > cols).any():

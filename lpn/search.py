@@ -25,6 +25,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from lpn.devices import first, spread_tasks
 from lpn.model import LPN, encode_pairs, pair_log_prob
 
 GRADIENT_COST = 3
@@ -231,8 +232,8 @@ def _search_batch(method, model, batch, keys, options):
 
 
 def search_batch(method, model: LPN, batch, key, **options) -> SearchTrace:
-    """Runs `method` on every task of `batch` at once (vmapped and jitted); every field of the
-    returned trace gets a leading task axis B. Options must be hashable (optimisers are)."""
-    keys = jax.random.split(key, batch.inputs.shape[0])
-    batch = jax.tree.map(jnp.asarray, batch)
-    return _search_batch(method, model, batch, keys, tuple(sorted(options.items())))
+    """Runs `method` on every task of `batch` at once (vmapped and jitted, the tasks spread over the
+    local devices); every field of the returned trace gets a leading task axis B. Options must be
+    hashable (optimisers are)."""
+    model, (batch, keys), n = spread_tasks(model, batch, jax.random.split(key, batch.inputs.shape[0]))
+    return first(_search_batch(method, model, batch, keys, tuple(sorted(options.items()))), n)

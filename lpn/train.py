@@ -3,8 +3,9 @@ leave-one-out latent by K steps of gradient search first ("Grad K").
 
 `train_chunk` runs k optimiser steps inside one `jit` as a `lax.scan`, generating the tasks on the
 device; `train` is the Python loop around it with a progress bar, periodic evaluation, checkpoints
-and a callback for live displays. The batch is sharded over all local devices (data parallel); the
-model is replicated and XLA inserts the gradient all-reduce.
+and a callback for live displays. The batch is sharded over the local devices (data parallel: on a
+CPU, one device per core, see `lpn.devices`); the model is replicated and XLA inserts the gradient
+all-reduce.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from jax.sharding import NamedSharding, PartitionSpec
 
 from lpn.checkpoint import load_checkpoint, load_opt_state, resolve, save_checkpoint
 from lpn.config import Config
+from lpn.devices import training_devices
 from lpn.model import LPN, encode_pairs, pair_log_prob
 from lpn.pattern import pattern_batch
 from lpn.search import gradient_search
@@ -198,15 +200,18 @@ def train(cfg: Config, steps: int, *, seed: int = 0, out_dir=None, resume: bool 
     import time
     from tqdm.auto import tqdm
 
-    devices = tuple(devices) if devices else None
+    if devices:
+        devices = tuple(devices)
+        if cfg.batch_size % len(devices):
+            raise ValueError(f"batch_size {cfg.batch_size} must divide evenly over {len(devices)} devices")
+    else:  # as many local devices as the batch divides over
+        devices = training_devices(cfg.batch_size, cfg.micro_batch_size)
     if resume:
         if out_dir is None:
             raise ValueError("resume=True needs out_dir")
         state = resume_state(out_dir, cfg, devices)
     else:
         state = init_state(cfg, jax.random.key(seed), devices)
-    if cfg.batch_size % len(devices or jax.local_devices()):
-        raise ValueError(f"batch_size {cfg.batch_size} must divide evenly over {len(devices or jax.local_devices())} devices")
     history, done = [], int(state.step)
     bar = tqdm(total=steps, initial=done, disable=not progress, desc="train", unit="step")
     last_saved = done if resume else 0

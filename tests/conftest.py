@@ -1,6 +1,10 @@
 import os
 
 os.environ.setdefault("TQDM_DISABLE", "1")
+# One CPU device, whatever the machine's cores (lpn would ask for one per core, lpn/devices.py): the
+# suite's results and compile times do not depend on the machine; tests/test_devices.py runs the
+# multi-device paths in subprocesses.
+os.environ.setdefault("LPN_CPU_DEVICES", "1")
 # The tests are dominated by XLA compile time, not run time: compile with fewer optimisation passes
 # (about 3x faster to compile here) and reuse compiled programs across tests with the same HLO.
 os.environ.setdefault("XLA_FLAGS", "--xla_backend_optimization_level=0")

@@ -1,0 +1,96 @@
+"""One CPU device per core (lpn/devices.py): the device count chosen on import, and the same
+answers from training, search, evaluation and prediction with the tasks spread over two devices
+as on one. The multi-device checks run in subprocesses: JAX fixes its devices when it starts."""
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from lpn.devices import default_cpu_devices, training_devices
+
+ROOT = os.path.dirname(os.path.dirname(__file__))
+
+
+def run_python(script: str, **env_changes) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k not in ("LPN_CPU_DEVICES", "XLA_FLAGS")}
+    env["XLA_FLAGS"] = "--xla_backend_optimization_level=0"
+    for name, value in env_changes.items():
+        if value is None:
+            env.pop(name, None)
+        else:
+            env[name] = value
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(script)], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=600)
+
+
+@pytest.mark.parametrize("cores, expected", [(1, 1), (2, 2), (3, 2), (4, 4), (6, 4), (8, 8), (64, 8)])
+def test_default_cpu_devices_is_a_power_of_two_up_to_eight(cores, expected):
+    assert default_cpu_devices(cores) == expected
+
+
+@pytest.mark.parametrize("batch, micro, devices, expected", [
+    (128, 32, 2, 2), (128, 32, 3, 2), (8, 0, 4, 4), (6, 0, 4, 3), (12, 4, 3, 2), (7, 0, 2, 1),
+])
+def test_training_devices_divide_the_batch_and_its_micro_batches(batch, micro, devices, expected):
+    assert training_devices(batch, micro, devices=[f"d{i}" for i in range(devices)]) == tuple(
+        f"d{i}" for i in range(expected))
+
+
+def test_import_asks_for_one_cpu_device_per_core_unless_told_otherwise():
+    count = "import lpn, jax; print(len(jax.devices()))"
+    assert run_python(count, LPN_CPU_DEVICES=None).stdout.split() == [str(default_cpu_devices())]
+    assert run_python(count, LPN_CPU_DEVICES="3").stdout.split() == ["3"]
+    forced = run_python(count, LPN_CPU_DEVICES="1",
+                        XLA_FLAGS="--xla_force_host_platform_device_count=4 --xla_backend_optimization_level=0")
+    assert forced.stdout.split() == ["4"], forced.stderr[-2000:]
+    late = run_python("import jax; jax.numpy.ones(1); " + count, LPN_CPU_DEVICES="3")
+    assert late.stdout.split() == ["1"], late.stderr[-2000:]  # JAX had started: left as it was
+    bad = run_python(count, LPN_CPU_DEVICES="many")
+    assert bad.returncode != 0 and "LPN_CPU_DEVICES='many'" in bad.stderr
+
+
+def test_two_devices_give_the_answers_of_one():
+    result = run_python("""
+        import sys
+        import jax, jax.numpy as jnp, numpy as np
+        sys.path.insert(0, "tests")
+        from conftest import TINY
+        import lpn
+        from lpn.evaluate import evaluate_batch, predict_tasks, _evaluate
+        from lpn.model import LPN
+        from lpn.pattern import pattern_batch, pattern_tasks
+        from lpn.search import gradient_search, search_batch, _search_batch
+        from lpn.train import train, train_chunk, init_state
+
+        devices = jax.devices()
+        assert len(devices) == 2, devices
+        model = LPN(TINY, jax.random.key(0))
+        batch = pattern_batch(jax.random.key(1), TINY, 5)  # 5 tasks: one padding task on 2 devices
+        key = jax.random.key(2)
+
+        spread = search_batch(gradient_search, model, batch, key, steps=3)
+        assert spread.best.shape == (5, TINY.latent_dim)
+        alone = _search_batch(gradient_search, model, batch, jax.random.split(key, 5), (("steps", 3),))
+        np.testing.assert_allclose(spread.best, alone.best, rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(spread.best_score, alone.best_score, rtol=1e-4, atol=1e-4)
+
+        metrics = evaluate_batch(model, batch, key, gradient_search, steps=2)
+        per_task = _evaluate(model, batch, jax.random.split(key, 5), gradient_search, (("steps", 2),))
+        for name, value in metrics.items():
+            np.testing.assert_allclose(value, float(jnp.mean(per_task[name].astype(jnp.float32))), rtol=1e-5)
+
+        tasks = pattern_tasks(0, TINY, 3)
+        predictions, evals = predict_tasks(model, tasks, key, gradient_search, batch_size=4, steps=2)
+        assert sorted(predictions) == sorted(t.name for t in tasks) and len(set(evals.values())) == 1
+
+        state, history = train(TINY, 2, chunk=2, progress=False)  # batch 8: both devices
+        assert len(state.model.decoder.head_cells.sharding.device_set) == 2
+        one, metrics_one = train_chunk(init_state(TINY, jax.random.key(0), devices[:1]), TINY, 2, devices=tuple(devices[:1]))
+        np.testing.assert_allclose(history[-1]["loss"], float(np.mean(metrics_one.loss)), rtol=1e-5)
+        print("agree")
+    """, LPN_CPU_DEVICES="2")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "agree" in result.stdout
