@@ -200,12 +200,7 @@ def train(cfg: Config, steps: int, *, seed: int = 0, out_dir=None, resume: bool 
     import time
     from tqdm.auto import tqdm
 
-    if devices:
-        devices = tuple(devices)
-        if cfg.batch_size % len(devices):
-            raise ValueError(f"batch_size {cfg.batch_size} must divide evenly over {len(devices)} devices")
-    else:  # as many local devices as the batch divides over
-        devices = training_devices(cfg.batch_size, cfg.micro_batch_size)
+    devices = training_devices(cfg.batch_size, cfg.micro_batch_size, devices)
     if resume:
         if out_dir is None:
             raise ValueError("resume=True needs out_dir")

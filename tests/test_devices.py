@@ -34,9 +34,15 @@ def test_default_cpu_devices_is_a_power_of_two_up_to_eight(cores, expected):
 @pytest.mark.parametrize("batch, micro, devices, expected", [
     (128, 32, 2, 2), (128, 32, 3, 2), (8, 0, 4, 4), (6, 0, 4, 3), (12, 4, 3, 2), (7, 0, 2, 1),
 ])
-def test_training_devices_divide_the_batch_and_its_micro_batches(batch, micro, devices, expected):
-    assert training_devices(batch, micro, devices=[f"d{i}" for i in range(devices)]) == tuple(
-        f"d{i}" for i in range(expected))
+def test_training_devices_divide_the_batch_and_its_micro_batches(batch, micro, devices, expected, monkeypatch):
+    monkeypatch.setattr("jax.local_devices", lambda: [f"d{i}" for i in range(devices)])
+    assert training_devices(batch, micro) == tuple(f"d{i}" for i in range(expected))
+
+
+def test_training_devices_given_must_divide_the_batch():
+    assert training_devices(8, 0, ["a", "b"]) == ("a", "b")
+    with pytest.raises(ValueError, match="batch_size 6 must divide evenly over 4 devices"):
+        training_devices(6, 0, ["a", "b", "c", "d"])
 
 
 def test_import_asks_for_one_cpu_device_per_core_unless_told_otherwise():
