@@ -126,6 +126,15 @@ def _adam(learning_rate: float):
     return optax.adam(learning_rate, b2=0.9)
 
 
+def _over_starts(fn, num_starts: int):
+    """`fn` of one latent applied to each of K: a vmap, except for one start, where it is called on
+    the latent itself. (XLA's CPU backend runs the objective 20% slower with a size-1 batch axis
+    on every activation: 100 search steps over 32 pattern_2d tasks took 2.66 s instead of 2.20 s.)"""
+    if num_starts == 1:
+        return lambda z_KH: jax.tree.map(lambda x: x[None], fn(z_KH[0]))
+    return jax.vmap(fn)
+
+
 def gradient_search(model: LPN, pairs, key, *, steps=100, optimizer=None, clip=1.0, start=None,
                     from_prior=False, num_random_starts=0, start_scale=0.5, per_pair_starts=False,
                     weights_N=None) -> SearchTrace:
@@ -145,7 +154,7 @@ def gradient_search(model: LPN, pairs, key, *, steps=100, optimizer=None, clip=1
         optimizer = optax.chain(optax.clip_by_global_norm(clip), optimizer)
     z_KH = start_latents(model, pairs, key, start=start, from_prior=from_prior, start_scale=start_scale,
                          num_random_starts=num_random_starts, per_pair_starts=per_pair_starts)
-    value_and_grad = jax.vmap(jax.value_and_grad(lambda z: log_prob(model, z, pairs, weights_N)))
+    value_and_grad = _over_starts(jax.value_and_grad(lambda z: log_prob(model, z, pairs, weights_N)), z_KH.shape[0])
 
     def step(carry, _):
         z_KH, opt_state = carry
@@ -154,7 +163,7 @@ def gradient_search(model: LPN, pairs, key, *, steps=100, optimizer=None, clip=1
         return (optax.apply_updates(z_KH, updates), opt_state), (z_KH, score_K)
 
     (z_last, _), (path_SKH, scores_SK) = jax.lax.scan(step, (z_KH, jax.vmap(optimizer.init)(z_KH)), length=steps)
-    last_K = jax.vmap(lambda z: log_prob(model, z, pairs, weights_N))(z_last)
+    last_K = _over_starts(lambda z: log_prob(model, z, pairs, weights_N), z_KH.shape[0])(z_last)
     path_SKH = jnp.concatenate([path_SKH, z_last[None]])
     scores_SK = jnp.concatenate([scores_SK, last_K[None]])
     k = z_KH.shape[0]
@@ -202,7 +211,7 @@ def local_search(model: LPN, pairs, key, *, steps=100, scale=0.1, num_starts=1, 
     k_start, k_steps = jax.random.split(key)
     z_KH = start_latents(model, pairs, k_start, from_prior=from_prior, num_random_starts=num_starts - 1,
                          start_scale=scale)
-    score = jax.vmap(lambda z: log_prob(model, z, pairs, weights_N))
+    score = _over_starts(lambda z: log_prob(model, z, pairs, weights_N), z_KH.shape[0])
 
     def step(carry, key):
         z_KH, s_K = carry
