@@ -66,10 +66,11 @@ class Block(eqx.Module):
         x_LD = x_LD + jnp.einsum("lak,akd->ld", attended_LAK, self.w_out)
         return x_LD + jax.nn.silu(layer_norm(x_LD) @ self.w_up) @ self.w_down
 
-    def __call__(self, x_LD, mask_LL, keep=slice(None)):
+    def __call__(self, x_LD, mask_LL, keep=slice(None), qkv=None):
         """Full pass. Returns the new stream of the tokens in `keep` (a slice: a last layer need
-        not compute tokens no head reads) and this layer's keys and values (for a cache)."""
-        q, k, v = self.qkv(x_LD)
+        not compute tokens no head reads) and this layer's keys and values (for a cache).
+        `qkv`: this layer's queries, keys and values if the caller has them already."""
+        q, k, v = self.qkv(x_LD) if qkv is None else qkv
         return self.finish(x_LD[keep], attention(q[keep], k, v, mask_LL[keep])), k, v
 
 
@@ -156,12 +157,13 @@ def _blockwise_bwd(saved, d_out_QAK):
 blockwise_attend.defvjp(_blockwise_fwd, _blockwise_bwd)
 
 
-def run_blocks(blocks, x_LD, mask_LL, keep_last=slice(None)):
-    """Runs the blocks; the last one only for the tokens in `keep_last`. Returns the stream and
-    every layer's (keys, values)."""
+def run_blocks(blocks, x_LD, mask_LL, keep_last=slice(None), first_qkv=None):
+    """Runs the blocks; the last one only for the tokens in `keep_last`, the first one with
+    `first_qkv` if given. Returns the stream and every layer's (keys, values)."""
     caches = []
     for i, block in enumerate(blocks):
-        x_LD, k, v = block(x_LD, mask_LL, keep_last if i == len(blocks) - 1 else slice(None))
+        x_LD, k, v = block(x_LD, mask_LL, keep_last if i == len(blocks) - 1 else slice(None),
+                           first_qkv if i == 0 else None)
         caches.append((k, v))
     return x_LD, caches
 
@@ -268,14 +270,15 @@ class Decoder(eqx.Module):
         return self.colour[colour] + self.row[row] + self.col[col] + self.half[1]
 
     def prefix(self, z_H, input_RC, input_shape):
-        """Tokens [rows_in, cols_in, input cells, latent] and their mask. Latent is the last."""
+        """Tokens [rows_in, cols_in, input cells, latent] and their mask. Latent is the last; with
+        `z_H` None its token is zeros."""
         rows, cols = input_RC.shape
         cells = self.colour[input_RC] + self.row[:rows, None] + self.col[None, :cols] + self.half[0]
         x_LD = jnp.concatenate([
             jnp.stack([self.shape_rows[input_shape[0] - 1], self.shape_cols[input_shape[1] - 1]])
             + self.half[0],
             cells.reshape(rows * cols, -1),
-            (z_H @ self.w_latent)[None],
+            jnp.zeros((1, self.w_latent.shape[1])) if z_H is None else (z_H @ self.w_latent)[None],
         ])
         valid_L = jnp.concatenate([jnp.ones(2, bool), cell_valid(input_shape, rows, cols), jnp.ones(1, bool)])
         return x_LD, valid_L
@@ -302,15 +305,23 @@ class Decoder(eqx.Module):
         return h_D @ self.head_rows, h_D @ self.head_cols, h_D @ self.head_cells
 
     def __call__(self, z_H, input_RC, input_shape, output_RC, output_shape):
-        """Teacher-forced logits: rows (R,), cols (C,), cells (R, C, V) for every output cell."""
-        x_LD, mask_LL = self.sequence(z_H, input_RC, input_shape, output_RC, output_shape)
-        return self.logits(x_LD, mask_LL, output_shape, input_RC.shape)
+        """Teacher-forced logits: rows (R,), cols (C,), cells (R, C, V) for every output cell.
 
-    def logits(self, x_LD, mask_LL, output_shape, grid_shape):
+        z enters through one token, so the first layer's queries, keys and values of all the others
+        do not depend on it: they are computed apart from the latent token's. A search over z then
+        computes them once (XLA hoists them out of its loop) and differentiates none of them."""
+        x_LD, mask_LL = self.sequence(None, input_RC, input_shape, output_RC, output_shape)
+        latent_at, latent_D = input_RC.size + 2, z_H @ self.w_latent
+        first = self.blocks[0]
+        qkv = first.qkv(x_LD).at[:, latent_at].set(first.qkv(latent_D[None])[:, 0])
+        x_LD = x_LD.at[latent_at].set(latent_D)
+        return self.logits(x_LD, mask_LL, output_shape, input_RC.shape, first_qkv=qkv)
+
+    def logits(self, x_LD, mask_LL, output_shape, grid_shape, first_qkv=None):
         """The heads' logits from a token sequence (split out so tests can differentiate by token)."""
         rows, cols = grid_shape
         latent_at = rows * cols + 2  # the last layer computes the output half only
-        h_LD, _ = run_blocks(self.blocks, x_LD, mask_LL, keep_last=slice(latent_at, None))
+        h_LD, _ = run_blocks(self.blocks, x_LD, mask_LL, keep_last=slice(latent_at, None), first_qkv=first_qkv)
         row_logits = self.heads(h_LD[0])[0]
         col_logits = self.heads(h_LD[1])[1]
         source_RC = 2 + predictor_index(output_shape, rows, cols)
