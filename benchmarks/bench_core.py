@@ -307,8 +307,8 @@ def run(quick: bool) -> dict:
         print(f"  {name} (micro-batch {cfg.micro_batch_size}, {len(devices)} device(s)): "
               f"{training[-1]['s_per_step']:.3f} s/step", flush=True)
     everywhere = jax.local_devices()
-    searches = [bench_search(100, 32, 2 if quick else 5, d) for d in ([everywhere, everywhere[:1]]
-                                                                      if len(everywhere) > 1 else [everywhere])]
+    device_sets = [everywhere, everywhere[:1]] if len(everywhere) > 1 else [everywhere]
+    searches = [bench_search(100, 32, 2 if quick else 5, d) for d in device_sets]
     search = searches[0]
     matmul = best_matmul(matmul_first, bench_matmul(2048, 3 if quick else 10))
     env = {"mode": "quick" if quick else "full", "devices": ", ".join(str(d) for d in jax.devices()),

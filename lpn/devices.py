@@ -10,8 +10,8 @@ So `import lpn` asks JAX for one CPU device per core (`configure_cpu_devices`), 
 power of two so that the usual batch sizes divide, at most 8. It can only do so before JAX has
 run anything; import `lpn` first, or set it yourself. The environment variable `LPN_CPU_DEVICES`
 chooses the number (`LPN_CPU_DEVICES=1`: one device, as plain JAX); an
-`--xla_force_host_platform_device_count` in `XLA_FLAGS` takes precedence over both. On a GPU machine the
-accelerators are the local devices and the CPU setting changes nothing.
+`--xla_force_host_platform_device_count` in `XLA_FLAGS` takes precedence over both. On a GPU
+machine the accelerators are the local devices and the CPU setting changes nothing.
 
 Training shards each batch over the devices (`lpn.train`); the searches, evaluations and
 predictions that vmap over tasks place their tasks with `spread_tasks`.
@@ -42,9 +42,9 @@ def default_cpu_devices(cores: int | None = None) -> int:
 def configure_cpu_devices() -> int | None:
     """Sets JAX's number of CPU devices (see the module docstring); returns it, or None where it
     was left alone: JAX already running, or a device count already set by the user."""
-    raw = os.environ.get(ENV, "").strip()
     if "xla_force_host_platform_device_count" in os.environ.get("XLA_FLAGS", ""):
         return None  # the user's XLA flag decides (JAX's setting would override it)
+    raw = os.environ.get(ENV, "").strip()
     if raw:
         try:
             n = int(raw)

@@ -106,10 +106,9 @@ def predict_tasks(model: LPN, tasks, key, method=no_search, batch_size: int = 16
     model's maximum: padding is masked, so the objective is the same, and a 10x10 task costs about
     1/80 of a 30x30 one (attention over 2·s² tokens). A predicted output larger than its bucket is
     recomputed at the model's full size, so the answers equal those of padding everything to the
-    maximum. Each bucket runs
-    `batch_size` tasks at a time at 10x10 and below, proportionally fewer at larger sizes
-    (`tasks_per_call`), tasks sorted by their number of pairs so that a batch pads few pair slots;
-    one compiled program per bucket and pair count. After each batch,
+    maximum. Each bucket runs `batch_size` tasks at a time at 10x10 and below, proportionally fewer
+    at larger sizes (`tasks_per_call`), tasks sorted by their number of pairs so that a batch pads
+    few pair slots; one compiled program per bucket and pair count. After each batch,
     `on_batch(predictions, evals)` (if given) receives that batch's finished tasks, e.g. to save
     them so that an interrupted evaluation can skip them when it starts again. With `progress`, a
     bar counts the finished tasks batch by batch and names the size being searched.
@@ -174,8 +173,9 @@ def _predict_padded(model, tasks, key, method, batch_size, size, options, on_bat
         num_tests = max(len(t.test) for t in chunk)
         spec = batch_pairs([t.train for t in chunk], rows, cols, num_pairs)
         tests = batch_pairs([[p._replace(output=None) for p in t.test] for t in chunk], rows, cols, num_tests)
-        placed, args, n = spread_tasks(model, spec, tests.inputs, tests.input_shapes, jax.random.split(k, batch_size))
-        grids, shapes, spent = jax.device_get(first(_predict(placed, *args, method, tuple(sorted(options.items()))), n))
+        # The model placed once on the devices serves every later batch (placing it again is a no-op).
+        model, args, n = spread_tasks(model, spec, tests.inputs, tests.input_shapes, jax.random.split(k, batch_size))
+        grids, shapes, spent = jax.device_get(first(_predict(model, *args, method, tuple(sorted(options.items()))), n))
         for i, task in enumerate(tasks[start:start + batch_size]):
             shown = shapes[i, : len(task.test)]
             if (shown[..., 0] > rows).any() or (shown[..., 1] > cols).any():
