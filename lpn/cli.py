@@ -169,6 +169,7 @@ def training_plan(args):
     from lpn.checkpoint import read_meta
     from lpn.config import Config, architecture_diff, get_preset
     from lpn.tasks.family import MIN_SIDE
+    from lpn.train import learning_rate_schedule
 
     preset = get_preset(args.preset) if args.preset else None
     if args.out is None and preset is None:
@@ -193,6 +194,10 @@ def training_plan(args):
     if changed:
         raise UsageError(f"--set changes the architecture of the run in {out} (checkpoint vs requested: {changed}); "
                          f"a resumed run keeps its architecture")
+    try:
+        learning_rate_schedule(cfg)
+    except ValueError as err:
+        raise UsageError(f"--set: {err}") from None
     if data == "procedural" and min(cfg.max_rows, cfg.max_cols) < MIN_SIDE:
         raise UsageError(f"--data procedural needs grids of at least {MIN_SIDE} cells per side; this config has "
                          f"{cfg.max_rows}x{cfg.max_cols} (use --data pattern or strings, or a larger preset)")

@@ -37,6 +37,9 @@ class Config:
     micro_batch_size: int = 32  # tasks per gradient micro-batch (cache-friendly on CPU); 0 = whole batch
     learning_rate: float = 4e-4
     warmup_steps: int = 99
+    lr_decay_steps: int = 0  # 0: constant after warm-up (the paper); N: cosine decay to 1% of the peak at step N
+    adam_b2: float = 0.999
+    latent_noise_warmup: int = 0  # N: the latents' sampling noise grows linearly from 0 over N steps; 0: off
     weight_decay: float = 1e-4
     grad_clip: float = 1.0
     kl_coeff: float = 1e-4  # beta

@@ -77,11 +77,13 @@ def refine(model: LPN, pairs, z_H, key, cfg: Config):
     return trace.best
 
 
-def task_loss(model: LPN, pairs, key, cfg: Config):
-    """Leave-one-out loss of one task: each pair is predicted from the latent of the others."""
+def task_loss(model: LPN, pairs, key, cfg: Config, noise_scale=1.0):
+    """Leave-one-out loss of one task: each pair is predicted from the latent of the others.
+    `noise_scale` multiplies the sampling noise of the latents (see `Config.latent_noise_warmup`)."""
     k_sample, k_search = jax.random.split(key)
     mu_NH, logvar_NH = encode_pairs(model, pairs)
-    z_NH = mu_NH + cfg.variational * jnp.exp(0.5 * logvar_NH) * jax.random.normal(k_sample, mu_NH.shape)
+    noise_NH = noise_scale * jnp.exp(0.5 * logvar_NH) * jax.random.normal(k_sample, mu_NH.shape)
+    z_NH = mu_NH + cfg.variational * noise_NH
     z_NH, _ = leave_one_out(z_NH, pairs.pair_mask)
     if cfg.train_search_steps:
         keys = jax.random.split(k_search, z_NH.shape[0])
@@ -95,18 +97,29 @@ def task_loss(model: LPN, pairs, key, cfg: Config):
     return jnp.sum(mask_N * recon_N) / count, jnp.sum(mask_N * kl_N) / count
 
 
-def batch_loss(model: LPN, batch, key, cfg: Config):
+def batch_loss(model: LPN, batch, key, cfg: Config, noise_scale=1.0):
     keys = jax.random.split(key, batch.inputs.shape[0])
-    recon_B, kl_B = jax.vmap(lambda pairs, k: task_loss(model, pairs, k, cfg))(batch, keys)
+    recon_B, kl_B = jax.vmap(lambda pairs, k: task_loss(model, pairs, k, cfg, noise_scale))(batch, keys)
     recon, kl = recon_B.mean(), kl_B.mean()
     return recon + cfg.kl_coeff * kl, (recon, kl)
 
 
+def learning_rate_schedule(cfg: Config) -> optax.Schedule:
+    """Linear warm-up to the peak rate, then constant (§2.4), or, with `cfg.lr_decay_steps`, a
+    cosine decay to 1% of the peak at that step (constant after it)."""
+    warmup = max(cfg.warmup_steps, 1)
+    if not cfg.lr_decay_steps:
+        return optax.linear_schedule(0.0, cfg.learning_rate, warmup)
+    if cfg.lr_decay_steps <= warmup:
+        raise ValueError(f"lr_decay_steps ({cfg.lr_decay_steps}) must exceed warmup_steps ({warmup})")
+    return optax.warmup_cosine_decay_schedule(0.0, cfg.learning_rate, warmup, cfg.lr_decay_steps,
+                                              end_value=cfg.learning_rate / 100)
+
+
 def make_optimizer(cfg: Config) -> optax.GradientTransformation:
-    """AdamW after global-norm clipping, linear warm-up to the peak rate, then constant (§2.4)."""
-    schedule = optax.linear_schedule(0.0, cfg.learning_rate, max(cfg.warmup_steps, 1))
+    """AdamW after global-norm clipping, on `learning_rate_schedule(cfg)`."""
     return optax.chain(optax.clip_by_global_norm(cfg.grad_clip),
-                       optax.adamw(schedule, weight_decay=cfg.weight_decay))
+                       optax.adamw(learning_rate_schedule(cfg), b2=cfg.adam_b2, weight_decay=cfg.weight_decay))
 
 
 def data_sharding(devices=None):
@@ -127,7 +140,7 @@ def replicate(state, devices=None):
     return jax.tree.map(lambda x: jax.device_put(x, replicated) if eqx.is_array(x) else x, state)
 
 
-def accumulated_grads(model: LPN, batch, key, cfg: Config):
+def accumulated_grads(model: LPN, batch, key, cfg: Config, noise_scale=1.0):
     """Loss, metrics and gradients of the whole batch, computed over micro-batches of
     `cfg.micro_batch_size` tasks in a scan: the same mean gradient, but activations stay in cache
     (on CPU, four micro-batches of 32 run faster than one batch of 128). Micro-batch m takes tasks
@@ -138,15 +151,15 @@ def accumulated_grads(model: LPN, batch, key, cfg: Config):
         raise ValueError(f"batch_size {size} is not a multiple of micro_batch_size {micro}")
     grad_fn = eqx.filter_value_and_grad(batch_loss, has_aux=True)
     if micro == size:
-        return grad_fn(model, batch, key, cfg)
+        return grad_fn(model, batch, key, cfg, noise_scale)
     chunks = jax.tree.map(lambda a: jnp.moveaxis(a.reshape(micro, size // micro, *a.shape[1:]), 1, 0), batch)
 
     def body(total, xs):
         chunk, k = xs
-        out = grad_fn(model, chunk, k, cfg)
+        out = grad_fn(model, chunk, k, cfg, noise_scale)
         return jax.tree.map(jnp.add, total, out), None
 
-    shapes = eqx.filter_eval_shape(grad_fn, model, jax.tree.map(lambda a: a[0], chunks), key, cfg)
+    shapes = eqx.filter_eval_shape(grad_fn, model, jax.tree.map(lambda a: a[0], chunks), key, cfg, noise_scale)
     zeros = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
     total, _ = jax.lax.scan(body, zeros, (chunks, jax.random.split(key, size // micro)))
     return jax.tree.map(lambda x: x / (size // micro), total)
@@ -155,7 +168,8 @@ def accumulated_grads(model: LPN, batch, key, cfg: Config):
 def train_step(state: TrainState, batch, cfg: Config, optimizer, sharding):
     key, k_loss = jax.random.split(state.key)
     batch = jax.lax.with_sharding_constraint(batch, sharding)
-    (loss, (recon, kl)), grads = accumulated_grads(state.model, batch, k_loss, cfg)
+    noise_scale = jnp.minimum(1.0, state.step / cfg.latent_noise_warmup) if cfg.latent_noise_warmup else 1.0
+    (loss, (recon, kl)), grads = accumulated_grads(state.model, batch, k_loss, cfg, noise_scale)
     updates, opt_state = optimizer.update(grads, state.opt_state, eqx.filter(state.model, eqx.is_array))
     model = eqx.apply_updates(state.model, updates)
     return TrainState(model, opt_state, state.step + 1, key), Metrics(loss, recon, kl, optax.tree.norm(grads))
@@ -201,12 +215,9 @@ def train(cfg: Config, steps: int, *, seed: int = 0, out_dir=None, resume: bool 
     from tqdm.auto import tqdm
 
     devices = training_devices(cfg.batch_size, cfg.micro_batch_size, devices)
-    if resume:
-        if out_dir is None:
-            raise ValueError("resume=True needs out_dir")
-        state = resume_state(out_dir, cfg, devices)
-    else:
-        state = init_state(cfg, jax.random.key(seed), devices)
+    if resume and out_dir is None:
+        raise ValueError("resume=True needs out_dir")
+    state = resume_state(out_dir, cfg, devices) if resume else init_state(cfg, jax.random.key(seed), devices)
     history, done = [], int(state.step)
     bar = tqdm(total=steps, initial=done, disable=not progress, desc="train", unit="step")
     last_saved = done if resume else 0
@@ -218,11 +229,7 @@ def train(cfg: Config, steps: int, *, seed: int = 0, out_dir=None, resume: bool 
             stacked = jax.tree.map(lambda *xs: np.stack(xs), *[next(host_batches) for _ in range(k)])
         state, metrics = train_chunk(state, cfg, k, sample_batch, stacked, devices=devices)
         values = {name: float(np.mean(v)) for name, v in metrics._asdict().items()}
-        if not (all(math.isfinite(v) for v in values.values()) and bool(all_finite(state.model))):
-            where = f"; the last good checkpoint is {resolve(out_dir)}" if out_dir and last_saved else ""
-            raise TrainingDiverged(
-                f"training diverged between steps {done} and {done + k} (loss {values['loss']}, "
-                f"non-finite values in the loss or the weights){where}")
+        check_finite(values, state.model, (done, done + k), out_dir if last_saved else None)
         done += k
         values["step"] = done
         out_of_time = deadline is not None and time.monotonic() >= deadline
@@ -241,6 +248,16 @@ def train(cfg: Config, steps: int, *, seed: int = 0, out_dir=None, resume: bool 
             break
     bar.close()
     return state, history
+
+
+def check_finite(values: dict, model: LPN, steps: tuple[int, int], checkpoint_dir=None):
+    """Raises `TrainingDiverged` if a metric or a weight is NaN or infinite, naming the steps and
+    `checkpoint_dir` (the last good checkpoint), if any."""
+    if all(math.isfinite(v) for v in values.values()) and bool(all_finite(model)):
+        return
+    where = f"; the last good checkpoint is {resolve(checkpoint_dir)}" if checkpoint_dir else ""
+    raise TrainingDiverged(f"training diverged between steps {steps[0]} and {steps[1]} (loss {values['loss']}, "
+                           f"non-finite values in the loss or the weights){where}")
 
 
 @eqx.filter_jit

@@ -213,6 +213,7 @@ def error_cases(run_dir, task_dir):
         "gallery grids too small": ["tasks", "gallery", "gravity", "--max-side", "4"],
         "bad number": ["train", "--steps", "x"],
         "bad time limit": ["train", "--preset", "pattern_2d", "--time-limit", "0"],
+        "decay ending before the warm-up": ["train", "--preset", "pattern_2d", "--set", "lr_decay_steps=50"],
         "unknown shipped model": ["demo", "--model", "nope"],
         "unknown command": ["bogus"],
         "no command": [],
@@ -227,6 +228,11 @@ def test_every_failure_is_one_line_and_a_nonzero_exit(trained, tmp_path, capsys,
         lines = err.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("lpn: error: "), (name, err)
         assert "Traceback" not in err + out, name
+
+
+def test_a_decay_that_ends_before_the_warm_up_is_a_usage_error(tmp_path, capsys):
+    status, _, err = run(capsys, "train", "--preset", "pattern_2d", "--out", tmp_path / "r", "--set", "lr_decay_steps=50")
+    assert status == 2 and "lr_decay_steps (50) must exceed warmup_steps (99)" in err
 
 
 @pytest.mark.parametrize("error, expected", [

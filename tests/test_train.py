@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from lpn.checkpoint import CheckpointError, load_checkpoint, resolve
-from lpn.train import TrainingDiverged, init_state, leave_one_out, train, train_chunk
+from lpn.train import TrainingDiverged, init_state, learning_rate_schedule, leave_one_out, train, train_chunk
 
 from conftest import TINY
 
@@ -32,6 +32,37 @@ def test_loss_falls_on_a_tiny_pattern_task():
     assert np.isfinite(losses).all()
     assert losses[-10:].mean() < 0.6 * losses[:5].mean()
     assert int(state.step) == 60
+
+
+def test_learning_rate_schedules():
+    constant = learning_rate_schedule(TINY.replace(learning_rate=1e-3, warmup_steps=10))
+    np.testing.assert_allclose([constant(0), constant(5), constant(10), constant(10_000)], [0, 5e-4, 1e-3, 1e-3])
+    cosine = learning_rate_schedule(TINY.replace(learning_rate=1e-3, warmup_steps=10, lr_decay_steps=110))
+    rates = np.array([cosine(t) for t in range(0, 200, 5)])
+    np.testing.assert_allclose([cosine(10), cosine(60), cosine(110), cosine(500)], [1e-3, 5.05e-4, 1e-5, 1e-5], rtol=1e-5)
+    assert (np.diff(rates[2:23]) < 0).all()  # falls from the end of warm-up to step 110
+    with pytest.raises(ValueError, match="lr_decay_steps .10. must exceed warmup_steps .10."):
+        learning_rate_schedule(TINY.replace(warmup_steps=10, lr_decay_steps=10))
+
+
+def test_adam_b2_reaches_the_optimiser():
+    runs = [train_chunk(init_state(cfg, jax.random.key(0)), cfg, 3)[1].loss[-1]
+            for cfg in (TINY, TINY.replace(adam_b2=0.5))]
+    assert runs[0] != runs[1]
+
+
+def test_latent_noise_warmup_scales_the_sampling_noise():
+    from lpn import pattern_batch
+    from lpn.model import LPN
+    from lpn.train import batch_loss
+
+    model, batch = LPN(TINY, jax.random.key(0)), pattern_batch(jax.random.key(1), TINY, 4)
+    loss = lambda key, scale: float(batch_loss(model, batch, jax.random.key(key), TINY, scale)[0])
+    assert loss(2, 0.0) == loss(3, 0.0)  # no noise: the sampling key no longer matters
+    assert loss(2, 1.0) != loss(3, 1.0)
+    cfg = TINY.replace(latent_noise_warmup=20)
+    _, metrics = train_chunk(init_state(cfg, jax.random.key(0)), cfg, 3)
+    assert np.isfinite(np.asarray(metrics.loss)).all()
 
 
 def test_micro_batches_give_the_batch_gradient():
