@@ -1,9 +1,20 @@
 """Trains the `pattern_2d` preset from scratch on the CPU and scores it on 256 fresh tasks.
 
 The issue's target: >= 90% exact match with gradient search within 15 minutes on a 2-core CPU,
-with the mean-latent accuracy beside it. Run on an otherwise idle machine:
+with the mean-latent accuracy beside it. The clock starts before the first compilation and stops
+after the evaluation. Run on an otherwise idle machine:
 
-    python benchmarks/train_pattern_2d.py --steps 3000 --out runs/pattern_2d
+    python benchmarks/train_pattern_2d.py --out runs/pattern_2d_cpu
+
+The default recipe is not the paper's (batch 128, constant learning rate 4e-4, beta 1e-3: about
+30k steps to 90%, over two hours here): batch 32, a cosine decay of the learning rate from a peak
+of 7e-4 to 1% of it at the last step, Adam's b2 = 0.95 and beta = 1e-4, for 12,000 steps (0.07 s
+each on two CPU devices). The architecture is the preset's. Results vary a lot with the seed
+(seed 0: 91.8%, seed 1: 41.8%; `--noise-warmup 1000` gave 80.9% and 75.4%): benchmarks/README.md.
+The same training from the command line (it evaluates on 256 fresh tasks at the end):
+
+    lpn train --preset pattern_2d --steps 12000 --eval-every 12000 \\
+        --set batch_size=32 learning_rate=7e-4 lr_decay_steps=12000 adam_b2=0.95 kl_coeff=1e-4
 """
 
 import argparse
@@ -11,43 +22,51 @@ import json
 import time
 
 import jax
-import optax
 
 from lpn import PRESETS, evaluate_batch, gradient_search, no_search, pattern_batch
+from lpn.search import default_optimizer
 from lpn.train import train
 
 
 def main():
+    start = time.perf_counter()
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--steps", type=int, default=3000)
+    parser.add_argument("--steps", type=int, default=12000, help="training steps; the learning rate decays to 1%% of its peak at the last")
     parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--lr", type=float, default=1e-3)
-    parser.add_argument("--grad-k", type=int, default=1, help="inner gradient steps in training (Grad K)")
+    parser.add_argument("--lr", type=float, default=7e-4, help="peak learning rate")
+    parser.add_argument("--b2", type=float, default=0.95, help="Adam's b2")
+    parser.add_argument("--kl", type=float, default=1e-4, help="beta, the weight of the KL term")
+    parser.add_argument("--constant-lr", action="store_true", help="no decay: the paper's schedule")
+    parser.add_argument("--noise-warmup", type=int, default=0,
+                        help="steps over which the latents' sampling noise grows to full (0: full from the start)")
+    parser.add_argument("--grad-k", type=int, default=0, help="inner gradient steps in training (Grad K)")
     parser.add_argument("--search-steps", type=int, default=100)
     parser.add_argument("--tasks", type=int, default=256)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", default=None)
+    parser.add_argument("--out", default=None, help="run directory for checkpoints (default: none written)")
     args = parser.parse_args()
 
-    cfg = PRESETS["pattern_2d"].replace(batch_size=args.batch_size, learning_rate=args.lr,
-                                        train_search_steps=args.grad_k)
-    start = time.perf_counter()
-    state, history = train(cfg, args.steps, seed=args.seed, out_dir=args.out, chunk=100, save_every=1000)
+    cfg = PRESETS["pattern_2d"].replace(
+        batch_size=args.batch_size, learning_rate=args.lr, adam_b2=args.b2, kl_coeff=args.kl,
+        lr_decay_steps=0 if args.constant_lr else args.steps, latent_noise_warmup=args.noise_warmup,
+        train_search_steps=args.grad_k)
+    state, history = train(cfg, args.steps, seed=args.seed, out_dir=args.out, chunk=250, save_every=2000)
     train_s = time.perf_counter() - start
-    batch = pattern_batch(jax.random.key(10_000 + args.seed), cfg, args.tasks)  # fresh tasks
+    batch = pattern_batch(jax.random.key(10_000 + args.seed), cfg, args.tasks)  # never seen in training
     key = jax.random.key(1)
-    start = time.perf_counter()
     mean = evaluate_batch(state.model, batch, key, method=no_search)
     grad = evaluate_batch(state.model, batch, key, method=gradient_search, steps=args.search_steps,
-                          optimizer=optax.adam(0.1, b2=0.9))
-    eval_s = time.perf_counter() - start
-    result = {"train_seconds": round(train_s), "eval_seconds": round(eval_s), "steps": args.steps,
-              "final_loss": history[-1]["loss"], "mean_latent": mean, "gradient_search": grad,
-              "config": {k: getattr(cfg, k) for k in ("batch_size", "learning_rate", "train_search_steps")}}
+                          optimizer=default_optimizer(0.1))
+    total_s = time.perf_counter() - start
+    result = {"total_seconds": round(total_s), "train_seconds": round(train_s), "steps": args.steps,
+              "devices": len(jax.local_devices()), "final_loss": history[-1]["loss"],
+              "mean_latent": mean, "gradient_search": grad,
+              "config": {k: getattr(cfg, k) for k in ("batch_size", "learning_rate", "lr_decay_steps", "adam_b2",
+                                                      "kl_coeff", "latent_noise_warmup", "train_search_steps")}}
     print(json.dumps(result, indent=2))
     print(f"pattern_2d: {args.tasks} fresh tasks, exact match: mean latent {mean['top1']:.1%}, "
           f"gradient search ({args.search_steps} steps) {grad['top1']:.1%} (pass@2 {grad['top2']:.1%}); "
-          f"training {train_s / 60:.1f} min")
+          f"{total_s / 60:.1f} min in all (training {train_s / 60:.1f} min, compilation included)")
 
 
 if __name__ == "__main__":

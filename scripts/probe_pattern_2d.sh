@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Training recipes for `pattern_2d` at the CPU's 15-minute budget of steps, side by side on one GPU
+# (issue 2; results in benchmarks/README.md). Each recipe is one process of
+# benchmarks/recipe_probe.py, killed after LIMIT seconds, at most JOBS at a time:
+#
+#   OUT=results JOBS=5 LIMIT=280 ROUND=1 bash scripts/probe_pattern_2d.sh
+set -uo pipefail
+export PYTHONUNBUFFERED=1 XLA_PYTHON_CLIENT_PREALLOCATE=false PYTHONPATH=$PWD
+OUT=${OUT:-probe-out}; JOBS=${JOBS:-5}; LIMIT=${LIMIT:-300}; ROUND=${ROUND:-1}
+mkdir -p "$OUT" /tmp/probe-logs
+python -c "import jax; print(jax.devices())" || exit 1
+run() {  # NAME ARGS...: one recipe, once fewer than JOBS run
+    while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do wait -n; done
+    timeout -k 5 "$LIMIT" python benchmarks/recipe_probe.py --name "$1" --out "$OUT/probe.jsonl" "${@:2}" \
+        >"/tmp/probe-logs/$1.log" 2>&1 &
+}
+if [ "$ROUND" = 1 ]; then  # 3,000 steps at batch 128: schedule, b2, beta, the latent path
+    run paper --lr 4e-4
+    run cos1e-3 --lr 1e-3 --schedule cosine
+    run lat10 --lr 4e-4 --latent-lr-mult 10
+    run cos1e-3-lat10 --lr 1e-3 --schedule cosine --latent-lr-mult 10
+    run cos2e-3-lat10 --lr 2e-3 --schedule cosine --latent-lr-mult 10
+    run init0.1 --lr 4e-4 --latent-init-scale 0.1
+    run lat30 --lr 4e-4 --latent-lr-mult 30
+    run cos1e-3-kl1e-4 --lr 1e-3 --schedule cosine --kl 1e-4
+    run cos1e-3-b2 --lr 1e-3 --schedule cosine --b2 0.95
+    run cos1e-3-lat10-init0.1 --lr 1e-3 --schedule cosine --latent-lr-mult 10 --latent-init-scale 0.1
+else  # round 2: cosine with b2 0.95 and beta 1e-4, around it
+    run b2-kl1e-4 --lr 1e-3 --schedule cosine --b2 0.95 --kl 1e-4
+    run 2e-3-b2-kl1e-4 --lr 2e-3 --schedule cosine --b2 0.95 --kl 1e-4
+    run 1.5e-3-b2-kl1e-4 --lr 1.5e-3 --schedule cosine --b2 0.95 --kl 1e-4
+    run b2-kl1e-5 --lr 1e-3 --schedule cosine --b2 0.95 --kl 1e-5
+    run b2.9-kl1e-4 --lr 1e-3 --schedule cosine --b2 0.9 --kl 1e-4
+    run b2-kl3e-5 --lr 1e-3 --schedule cosine --b2 0.95 --kl 3e-5
+    run b64-b2-kl1e-4 --batch-size 64 --steps 6000 --eval-at 2000,4000,6000 --lr 1e-3 --schedule cosine --b2 0.95 --kl 1e-4
+    run 4k-b2-kl1e-4 --steps 4000 --eval-at 2000,3000,4000 --lr 1e-3 --schedule cosine --b2 0.95 --kl 1e-4
+    run 1.5e-3-b2.9-kl1e-4 --lr 1.5e-3 --schedule cosine --b2 0.9 --kl 1e-4
+    run b2-kl1e-4-grad1 --steps 1200 --eval-at 600,1200 --lr 1e-3 --schedule cosine --b2 0.95 --kl 1e-4 --grad-k 1
+fi
+wait
+sort -t'"' -k4,4 -s "$OUT/probe.jsonl"
+for f in /tmp/probe-logs/*.log; do grep -q Error "$f" && { echo "== $f"; tail -3 "$f"; }; done
+exit 0
