@@ -5,8 +5,12 @@ latent: the encoder's mean and log-variance heads and the decoder's latent proje
 initial projection). The architecture is the preset's.
 
 Scores at each `--eval-at` step on the same 256 fresh tasks: mean latent and 100 Adam steps of
-gradient search (lr 0.1); at the last, also `--final-search-steps` of it. One JSON line each to
-`--out`. `scripts/probe_pattern_2d.sh` runs the recipes of benchmarks/README.md side by side:
+gradient search (lr 0.1); at the last, also `--final-search-steps` of it (0: skipped). One JSON
+line each to `--out`, with the KL term's value along the way. `--seeds 0,1,2` trains and scores
+one model per seed, one after the other (the compiled functions are reused); seed s initialises
+the model as `train(..., seed=s)` does and scores it on the tasks of key 10,000 + s, as
+`train_pattern_2d.py` does. `scripts/probe_pattern_2d.sh` runs the recipes of benchmarks/README.md
+side by side:
 
     python benchmarks/recipe_probe.py --name cos --batch-size 32 --steps 12000 --lr 7e-4 \\
         --schedule cosine --b2 0.95 --kl 1e-4 --out probe.jsonl
@@ -55,36 +59,49 @@ def main():
                    help="cosine: decay to 1%% of the peak at --steps")
     p.add_argument("--b2", type=float, default=0.999, help="Adam's b2")
     p.add_argument("--kl", type=float, default=None, help="beta (default: the preset's 1e-3)")
+    p.add_argument("--noise-warmup", type=int, default=0, help="latent_noise_warmup")
+    p.add_argument("--warmup-steps", type=int, default=99, help="linear warm-up of the learning rate")
     p.add_argument("--grad-k", type=int, default=0)
     p.add_argument("--latent-lr-mult", type=float, default=1.0)
     p.add_argument("--latent-init-scale", type=float, default=1.0, help="scales the decoder's initial w_latent")
     p.add_argument("--final-search-steps", type=int, default=400)
+    p.add_argument("--seeds", default="0", help="comma-separated seeds, one model each")
     p.add_argument("--out", required=True)
     a = p.parse_args()
 
     cfg = PRESETS["pattern_2d"].replace(
         batch_size=a.batch_size, micro_batch_size=0, learning_rate=a.lr, adam_b2=a.b2, train_search_steps=a.grad_k,
-        lr_decay_steps=a.steps if a.schedule == "cosine" else 0, **({} if a.kl is None else {"kl_coeff": a.kl}))
+        lr_decay_steps=a.steps if a.schedule == "cosine" else 0, latent_noise_warmup=a.noise_warmup,
+        warmup_steps=a.warmup_steps, **({} if a.kl is None else {"kl_coeff": a.kl}))
     if a.latent_lr_mult != 1:
         lpn.train.make_optimizer = optimizer_with_latent_multiplier(a.latent_lr_mult)
-    state = init_state(cfg, jax.random.key(0))
+    for seed in [int(s) for s in a.seeds.split(",")]:
+        probe(cfg, a, seed)
+
+
+def probe(cfg, a, seed: int):
+    state = init_state(cfg, jax.random.key(seed))
     if a.latent_init_scale != 1:
         w = state.model.decoder.w_latent
         state = state._replace(model=eqx.tree_at(lambda m: m.decoder.w_latent, state.model, w * a.latent_init_scale))
-    tasks = pattern_batch(jax.random.key(10_000), cfg, 256)  # never seen in training
+    tasks = pattern_batch(jax.random.key(10_000 + seed), cfg, 256)  # never seen in training
     key, adam = jax.random.key(1), default_optimizer(0.1)
-    start, done = time.perf_counter(), 0
+    start, done, kl_curve = time.perf_counter(), 0, {}
     for target in [int(s) for s in a.eval_at.split(",")]:
         while done < target:
             k = min(250, target - done)
             state, metrics = train_chunk(state, cfg, k)
             done += k
+            if done in (250, 500, 1000, 2000, 4000):
+                kl_curve[done] = round(float(metrics.kl[-50:].mean()), 2)
         mean = evaluate_batch(state.model, tasks, key, method=no_search)
         grad = evaluate_batch(state.model, tasks, key, method=gradient_search, steps=100, optimizer=adam)
-        line = {"name": a.name, "step": done, "s": round(time.perf_counter() - start, 1),
+        line = {"name": a.name, "seed": seed, "step": done, "s": round(time.perf_counter() - start, 1),
                 "loss": round(float(metrics.loss[-50:].mean()), 4), "kl": round(float(metrics.kl[-50:].mean()), 3),
                 "mean": round(mean["top1"], 4), "grad": round(grad["top1"], 4), "pixel": round(grad["pixel"], 4)}
         if done == a.steps:
+            line["kl_curve"] = kl_curve
+        if done == a.steps and a.final_search_steps:
             long = evaluate_batch(state.model, tasks, key, method=gradient_search, steps=a.final_search_steps,
                                   optimizer=adam)
             line["grad_long"] = round(long["top1"], 4)

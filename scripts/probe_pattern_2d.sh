@@ -4,6 +4,9 @@
 # benchmarks/recipe_probe.py, killed after LIMIT seconds, at most JOBS at a time:
 #
 #   OUT=results JOBS=5 LIMIT=280 ROUND=1 bash scripts/probe_pattern_2d.sh
+#
+# Round 3 is a seed sweep: each recipe at batch 32 for 12,000 steps, seeds 0, 1, 2, ... one after
+# the other in one process until LIMIT ends it (JOBS=6 LIMIT=500 ROUND=3).
 set -uo pipefail
 export PYTHONUNBUFFERED=1 XLA_PYTHON_CLIENT_PREALLOCATE=false PYTHONPATH=$PWD
 OUT=${OUT:-probe-out}; JOBS=${JOBS:-5}; LIMIT=${LIMIT:-300}; ROUND=${ROUND:-1}
@@ -25,7 +28,7 @@ if [ "$ROUND" = 1 ]; then  # 3,000 steps at batch 128: schedule, b2, beta, the l
     run cos1e-3-kl1e-4 --lr 1e-3 --schedule cosine --kl 1e-4
     run cos1e-3-b2 --lr 1e-3 --schedule cosine --b2 0.95
     run cos1e-3-lat10-init0.1 --lr 1e-3 --schedule cosine --latent-lr-mult 10 --latent-init-scale 0.1
-else  # round 2: cosine with b2 0.95 and beta 1e-4, around it
+elif [ "$ROUND" = 2 ]; then  # cosine with b2 0.95 and beta 1e-4, around it
     run b2-kl1e-4 --lr 1e-3 --schedule cosine --b2 0.95 --kl 1e-4
     run 2e-3-b2-kl1e-4 --lr 2e-3 --schedule cosine --b2 0.95 --kl 1e-4
     run 1.5e-3-b2-kl1e-4 --lr 1.5e-3 --schedule cosine --b2 0.95 --kl 1e-4
@@ -36,6 +39,15 @@ else  # round 2: cosine with b2 0.95 and beta 1e-4, around it
     run 4k-b2-kl1e-4 --steps 4000 --eval-at 2000,3000,4000 --lr 1e-3 --schedule cosine --b2 0.95 --kl 1e-4
     run 1.5e-3-b2.9-kl1e-4 --lr 1.5e-3 --schedule cosine --b2 0.9 --kl 1e-4
     run b2-kl1e-4-grad1 --steps 1200 --eval-at 600,1200 --lr 1e-3 --schedule cosine --b2 0.95 --kl 1e-4 --grad-k 1
+else  # round 3: train_pattern_2d.py's recipe and five neighbours, over many seeds each
+    seeds=$(seq -s, 0 ${SEEDS:-15})
+    base="--batch-size 32 --steps 12000 --eval-at 12000 --final-search-steps 0 --schedule cosine --b2 0.95 --seeds $seeds"
+    run s-base $base --lr 7e-4 --kl 1e-4
+    run s-noise1000 $base --lr 7e-4 --kl 1e-4 --noise-warmup 1000
+    run s-noise300 $base --lr 7e-4 --kl 1e-4 --noise-warmup 300
+    run s-lr1e-3 $base --lr 1e-3 --kl 1e-4
+    run s-lr5e-4 $base --lr 5e-4 --kl 1e-4
+    run s-kl3e-5 $base --lr 7e-4 --kl 3e-5
 fi
 wait
 sort -t'"' -k4,4 -s "$OUT/probe.jsonl"
