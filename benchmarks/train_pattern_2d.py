@@ -9,8 +9,10 @@ after the evaluation. Run on an otherwise idle machine:
 The default recipe is not the paper's (batch 128, constant learning rate 4e-4, beta 1e-3: about
 30k steps to 90%, over two hours here): batch 32, a cosine decay of the learning rate from a peak
 of 7e-4 to 1% of it at the last step, Adam's b2 = 0.95 and beta = 1e-4, for 12,000 steps (0.07 s
-each on two CPU devices). The architecture is the preset's. Results vary a lot with the seed
-(seed 0: 91.8%, seed 1: 41.8%; `--noise-warmup 1000` gave 80.9% and 75.4%): benchmarks/README.md.
+each on two CPU devices). The architecture is the preset's. Results vary a lot from run to run
+(seeds 0, 1, 2 on the CPU: 91.8%, 41.8%, 65.2%; a GPU sweep of 31 runs of this recipe and its
+neighbours: about 80% on average, with a standard deviation of about 15 points):
+benchmarks/README.md.
 The same training from the command line (it evaluates on 256 fresh tasks at the end):
 
     lpn train --preset pattern_2d --steps 12000 --eval-every 12000 \\
