@@ -60,7 +60,7 @@ def main():
     p.add_argument("--b2", type=float, default=0.999, help="Adam's b2")
     p.add_argument("--kl", type=float, default=None, help="beta (default: the preset's 1e-3)")
     p.add_argument("--noise-warmup", type=int, default=0, help="latent_noise_warmup")
-    p.add_argument("--warmup-steps", type=int, default=99, help="linear warm-up of the learning rate")
+    p.add_argument("--warmup-steps", type=int, default=None, help="linear warm-up of the learning rate (default: the preset's)")
     p.add_argument("--grad-k", type=int, default=0)
     p.add_argument("--latent-lr-mult", type=float, default=1.0)
     p.add_argument("--latent-init-scale", type=float, default=1.0, help="scales the decoder's initial w_latent")
@@ -72,7 +72,7 @@ def main():
     cfg = PRESETS["pattern_2d"].replace(
         batch_size=a.batch_size, micro_batch_size=0, learning_rate=a.lr, adam_b2=a.b2, train_search_steps=a.grad_k,
         lr_decay_steps=a.steps if a.schedule == "cosine" else 0, latent_noise_warmup=a.noise_warmup,
-        warmup_steps=a.warmup_steps, **({} if a.kl is None else {"kl_coeff": a.kl}))
+        **({} if a.kl is None else {"kl_coeff": a.kl}), **({} if a.warmup_steps is None else {"warmup_steps": a.warmup_steps}))
     if a.latent_lr_mult != 1:
         lpn.train.make_optimizer = optimizer_with_latent_multiplier(a.latent_lr_mult)
     for seed in [int(s) for s in a.seeds.split(",")]:
@@ -101,10 +101,10 @@ def probe(cfg, a, seed: int):
                 "mean": round(mean["top1"], 4), "grad": round(grad["top1"], 4), "pixel": round(grad["pixel"], 4)}
         if done == a.steps:
             line["kl_curve"] = kl_curve
-        if done == a.steps and a.final_search_steps:
-            long = evaluate_batch(state.model, tasks, key, method=gradient_search, steps=a.final_search_steps,
-                                  optimizer=adam)
-            line["grad_long"] = round(long["top1"], 4)
+            if a.final_search_steps:
+                long = evaluate_batch(state.model, tasks, key, method=gradient_search, steps=a.final_search_steps,
+                                      optimizer=adam)
+                line["grad_long"] = round(long["top1"], 4)
         print(json.dumps(line), flush=True)
         with open(a.out, "a") as f:
             f.write(json.dumps(line) + "\n")
