@@ -119,6 +119,15 @@ def test_eval_on_fresh_pattern_tasks(trained, tmp_path, capsys):
     results = json.loads((tmp_path / "results.json").read_text())
     assert results["num_tasks"] == 8 and results["search_settings"]["steps"] == 2
     assert 0 <= results["scores"]["top1"] <= 1 and "runtime_seconds" in results
+    pairs = results["given_pairs"]
+    assert pairs == read_meta(trained)["config"]["num_pairs"] and f"tasks of {pairs} given pairs" in out
+
+    # --pairs 1: each task gives one pair, so the search evaluates the decoder on one pair a step
+    status, out, err = run(capsys, "eval", trained, "--data", "pattern", "--search", "gradient", "--steps", 2,
+                           "--limit", 8, "--pairs", 1, "--out", tmp_path / "one")
+    assert status == 0, err
+    one = json.loads((tmp_path / "one" / "results.json").read_text())
+    assert one["given_pairs"] == 1 and one["scores"]["num_evals"] * pairs == results["scores"]["num_evals"]
 
 
 def test_solve_prints_pairs_attempts_and_truth(trained, task_file, capsys):
@@ -185,6 +194,7 @@ def test_host_batches_for_procedural_and_string_tasks():
     assert (strings.input_shapes[..., 0] == 1).all() and (strings.input_shapes[..., 1] == 8).all()
     query = query_batch(cfg, "procedural", 1, 2)
     assert query.inputs.shape == (2, cfg.num_pairs + 1, 8, 8)
+    assert query_batch(cfg, "strings", 1, 2, pairs=2).inputs.shape == (2, 3, 8, 8)
 
 
 def error_cases(run_dir, task_dir):
