@@ -1,5 +1,6 @@
 """Learning curves of the `pattern_2d` preset at the CPU's 15-minute budget of steps, under training
 recipes that `sweep_pattern_2d.py` does not cover: a cosine decay of the learning rate, Adam's b2,
+the number of pairs per training task (`--num-pairs`; scoring always gives 3 and asks for a 4th),
 and a faster-learning latent path (a learning-rate multiplier on the three matrices that carry the
 latent: the encoder's mean and log-variance heads and the decoder's latent projection, or a smaller
 initial projection). The architecture is the preset's.
@@ -62,6 +63,7 @@ def main():
     p.add_argument("--noise-warmup", type=int, default=0, help="latent_noise_warmup")
     p.add_argument("--warmup-steps", type=int, default=None, help="linear warm-up of the learning rate (default: the preset's)")
     p.add_argument("--grad-k", type=int, default=0)
+    p.add_argument("--num-pairs", type=int, default=4, help="pairs per training task (scoring always uses 3 + 1)")
     p.add_argument("--latent-lr-mult", type=float, default=1.0)
     p.add_argument("--latent-init-scale", type=float, default=1.0, help="scales the decoder's initial w_latent")
     p.add_argument("--final-search-steps", type=int, default=400)
@@ -71,7 +73,7 @@ def main():
 
     cfg = PRESETS["pattern_2d"].replace(
         batch_size=a.batch_size, micro_batch_size=0, learning_rate=a.lr, adam_b2=a.b2, train_search_steps=a.grad_k,
-        lr_decay_steps=a.steps if a.schedule == "cosine" else 0, latent_noise_warmup=a.noise_warmup,
+        lr_decay_steps=a.steps if a.schedule == "cosine" else 0, latent_noise_warmup=a.noise_warmup, num_pairs=a.num_pairs,
         **({} if a.kl is None else {"kl_coeff": a.kl}), **({} if a.warmup_steps is None else {"warmup_steps": a.warmup_steps}))
     if a.latent_lr_mult != 1:
         lpn.train.make_optimizer = optimizer_with_latent_multiplier(a.latent_lr_mult)
@@ -84,7 +86,7 @@ def probe(cfg, a, seed: int):
     if a.latent_init_scale != 1:
         w = state.model.decoder.w_latent
         state = state._replace(model=eqx.tree_at(lambda m: m.decoder.w_latent, state.model, w * a.latent_init_scale))
-    tasks = pattern_batch(jax.random.key(10_000 + seed), cfg, 256)  # never seen in training
+    tasks = pattern_batch(jax.random.key(10_000 + seed), cfg, 256, num_pairs=4)  # never seen in training
     key, adam = jax.random.key(1), default_optimizer(0.1)
     start, done, kl_curve = time.perf_counter(), 0, {}
     for target in [int(s) for s in a.eval_at.split(",")]:

@@ -5,7 +5,7 @@ issue's search (100 Adam steps, lr 0.1) and variants of it: another rate, a deca
 steps, and extra starts (each pair's own latent, random perturbations of the mean). All rows run
 on the same tasks with the same key (`lpn.compare.compare_methods`):
 
-    python benchmarks/train_pattern_2d.py --seed 3 --noise-warmup 300 --out runs/p2d-s3
+    python benchmarks/train_pattern_2d.py --batch-size 32 --num-pairs 4 --seed 3 --noise-warmup 300 --out runs/p2d-s3
     python benchmarks/search_variants_pattern_2d.py runs/p2d-s3 --seed 3
 
 If every row lands within a point or two of the first, the tasks it misses are the model's

@@ -6,7 +6,8 @@
 #   OUT=results JOBS=5 LIMIT=280 ROUND=1 bash scripts/probe_pattern_2d.sh
 #
 # Round 3 is a seed sweep: each recipe at batch 32 for 12,000 steps, seeds 0, 1, 2, ... one after
-# the other in one process until LIMIT ends it (JOBS=6 LIMIT=500 ROUND=3).
+# the other in one process until LIMIT ends it (JOBS=6 LIMIT=500 ROUND=3). Round 4 is the same for
+# two pairs per training task (64 tasks a step, the cost of 32 tasks of 4 pairs) and neighbours.
 set -uo pipefail
 export PYTHONUNBUFFERED=1 XLA_PYTHON_CLIENT_PREALLOCATE=false PYTHONPATH=$PWD
 OUT=${OUT:-probe-out}; JOBS=${JOBS:-5}; LIMIT=${LIMIT:-300}; ROUND=${ROUND:-1}
@@ -39,7 +40,16 @@ elif [ "$ROUND" = 2 ]; then  # cosine with b2 0.95 and beta 1e-4, around it
     run 4k-b2-kl1e-4 --steps 4000 --eval-at 2000,3000,4000 --lr 1e-3 --schedule cosine --b2 0.95 --kl 1e-4
     run 1.5e-3-b2.9-kl1e-4 --lr 1.5e-3 --schedule cosine --b2 0.9 --kl 1e-4
     run b2-kl1e-4-grad1 --steps 1200 --eval-at 600,1200 --lr 1e-3 --schedule cosine --b2 0.95 --kl 1e-4 --grad-k 1
-else  # round 3: train_pattern_2d.py's recipe and five neighbours, over many seeds each
+elif [ "$ROUND" = 4 ]; then  # two pairs per training task (train_pattern_2d.py's recipe) against four
+    seeds=$(seq -s, 0 ${SEEDS:-15})
+    base="--steps 12000 --eval-at 12000 --final-search-steps 0 --schedule cosine --b2 0.95 --kl 1e-4 --seeds $seeds"
+    run p2-b64 $base --num-pairs 2 --batch-size 64 --lr 7e-4
+    run p4-b32 $base --num-pairs 4 --batch-size 32 --lr 7e-4
+    run p2-b64-noise300 $base --num-pairs 2 --batch-size 64 --lr 7e-4 --noise-warmup 300
+    run p2-b64-lr1e-3 $base --num-pairs 2 --batch-size 64 --lr 1e-3
+    run p2-b64-lr5e-4 $base --num-pairs 2 --batch-size 64 --lr 5e-4
+    run p3-b44 $base --num-pairs 3 --batch-size 44 --lr 7e-4
+else  # round 3: train_pattern_2d.py's previous recipe and five neighbours, over many seeds each
     seeds=$(seq -s, 0 ${SEEDS:-15})
     base="--batch-size 32 --steps 12000 --eval-at 12000 --final-search-steps 0 --schedule cosine --b2 0.95 --seeds $seeds"
     run s-base $base --lr 7e-4 --kl 1e-4
