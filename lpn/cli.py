@@ -541,8 +541,8 @@ def eval_generated(model, args, method, options, head: dict, out: Path) -> None:
     from lpn.evaluate import evaluate_batch
 
     cfg, n = model.config, args.limit or 256
-    pairs = cfg.num_pairs if args.pairs is None else args.pairs
-    batch = query_batch(cfg, args.data, args.seed, n, args.density, pairs)
+    batch = query_batch(cfg, args.data, args.seed, n, args.density, args.pairs)
+    pairs = batch.inputs.shape[1] - 1  # given pairs; the last slot is the query
     started = time.perf_counter()
     metrics = evaluate_batch(model, batch, jax.random.key(args.seed), method, **options)
     runtime = time.perf_counter() - started
