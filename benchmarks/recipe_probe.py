@@ -1,6 +1,7 @@
 """Learning curves of the `pattern_2d` preset at the CPU's 15-minute budget of steps, under training
 recipes that `sweep_pattern_2d.py` does not cover: a cosine decay of the learning rate, Adam's b2,
-the number of pairs per training task (`--num-pairs`; scoring always gives 3 and asks for a 4th),
+the number of pairs per training task (`--num-pairs`; scoring always gives 3 and asks for a 4th)
+and which of them are predicted (`--train-targets`),
 and a faster-learning latent path (a learning-rate multiplier on the three matrices that carry the
 latent: the encoder's mean and log-variance heads and the decoder's latent projection, or a smaller
 initial projection). The architecture is the preset's.
@@ -64,6 +65,8 @@ def main():
     p.add_argument("--warmup-steps", type=int, default=None, help="linear warm-up of the learning rate (default: the preset's)")
     p.add_argument("--grad-k", type=int, default=0)
     p.add_argument("--num-pairs", type=int, default=4, help="pairs per training task (scoring always uses 3 + 1)")
+    p.add_argument("--train-targets", choices=["all", "last"], default="all",
+                   help="all: leave-one-out over the pairs; last: only the last pair, from the others")
     p.add_argument("--latent-lr-mult", type=float, default=1.0)
     p.add_argument("--latent-init-scale", type=float, default=1.0, help="scales the decoder's initial w_latent")
     p.add_argument("--final-search-steps", type=int, default=400)
@@ -74,6 +77,7 @@ def main():
     cfg = PRESETS["pattern_2d"].replace(
         batch_size=a.batch_size, micro_batch_size=0, learning_rate=a.lr, adam_b2=a.b2, train_search_steps=a.grad_k,
         lr_decay_steps=a.steps if a.schedule == "cosine" else 0, latent_noise_warmup=a.noise_warmup, num_pairs=a.num_pairs,
+        train_targets=a.train_targets,
         **({} if a.kl is None else {"kl_coeff": a.kl}), **({} if a.warmup_steps is None else {"warmup_steps": a.warmup_steps}))
     if a.latent_lr_mult != 1:
         lpn.train.make_optimizer = optimizer_with_latent_multiplier(a.latent_lr_mult)

@@ -38,6 +38,8 @@ def main():
     parser.add_argument("--batch-size", type=int, default=64, help="tasks per step")
     parser.add_argument("--num-pairs", type=int, default=2,
                         help="pairs per training task (the paper: 4); scoring always gives 3 pairs and asks for a 4th")
+    parser.add_argument("--train-targets", choices=["all", "last"], default="all",
+                        help="all: each pair predicted from the others (leave-one-out); last: only the last pair")
     parser.add_argument("--lr", type=float, default=7e-4, help="peak learning rate")
     parser.add_argument("--b2", type=float, default=0.95, help="Adam's b2")
     parser.add_argument("--kl", type=float, default=1e-4, help="beta, the weight of the KL term")
@@ -54,7 +56,7 @@ def main():
     cfg = PRESETS["pattern_2d"].replace(
         batch_size=args.batch_size, learning_rate=args.lr, adam_b2=args.b2, kl_coeff=args.kl,
         lr_decay_steps=0 if args.constant_lr else args.steps, latent_noise_warmup=args.noise_warmup,
-        train_search_steps=args.grad_k, num_pairs=args.num_pairs)
+        train_search_steps=args.grad_k, num_pairs=args.num_pairs, train_targets=args.train_targets)
     state, history = train(cfg, args.steps, seed=args.seed, out_dir=args.out, chunk=250, save_every=2000)
     train_s = time.perf_counter() - start
     batch = pattern_batch(jax.random.key(10_000 + args.seed), cfg, args.tasks, num_pairs=4)  # never seen in training
@@ -67,7 +69,7 @@ def main():
               "devices": len(jax.local_devices()), "final_loss": history[-1]["loss"],
               "mean_latent": mean, "gradient_search": grad,
               "config": {k: getattr(cfg, k) for k in ("batch_size", "num_pairs", "learning_rate", "lr_decay_steps", "adam_b2",
-                                                      "kl_coeff", "latent_noise_warmup", "train_search_steps")}}
+                                                      "kl_coeff", "latent_noise_warmup", "train_search_steps", "train_targets")}}
     print(json.dumps(result, indent=2))
     print(f"pattern_2d: {args.tasks} fresh tasks, exact match: mean latent {mean['top1']:.1%}, "
           f"gradient search ({args.search_steps} steps) {grad['top1']:.1%} (pass@2 {grad['top2']:.1%}); "

@@ -39,6 +39,7 @@ class Config:
     warmup_steps: int = 99
     lr_decay_steps: int = 0  # 0: constant after warm-up (the paper); N: cosine decay to 1% of the peak at step N
     adam_b2: float = 0.999
+    train_targets: str = "all"  # "all": each pair from the others' mean latent (leave-one-out, §2); "last": only the last pair
     latent_noise_warmup: int = 0  # N: the latents' sampling noise grows linearly from 0 over N steps; 0: off
     weight_decay: float = 1e-4
     grad_clip: float = 1.0

@@ -1,5 +1,7 @@
 """Training (paper §2, Algorithm 2): the leave-one-out loss with β·KL, optionally refining each
-leave-one-out latent by K steps of gradient search first ("Grad K").
+leave-one-out latent by K steps of gradient search first ("Grad K"). Not in the paper:
+`Config.train_targets = "last"` predicts only each task's last pair from the others, the shape of
+test time, for N - 1 encodings and one decoding a task instead of N of each.
 
 `train_chunk` runs k optimiser steps inside one `jit` as a `lax.scan`, generating the tasks on the
 device; `train` is the Python loop around it with a progress bar, periodic evaluation, checkpoints
@@ -97,9 +99,37 @@ def task_loss(model: LPN, pairs, key, cfg: Config, noise_scale=1.0):
     return jnp.sum(mask_N * recon_N) / count, jnp.sum(mask_N * kl_N) / count
 
 
+def last_pair_loss(model: LPN, pairs, key, cfg: Config, noise_scale=1.0):
+    """The loss in the shape of test time: the last valid pair is predicted from the mean latent of
+    the others, and only they are encoded. Each task gives one prediction instead of N, for the
+    work of N - 1 encodings and one decoding instead of N of each: with 2 pairs, half the cost of
+    `task_loss`, so a step can hold twice the tasks (`Config.train_targets = "last"`)."""
+    n = pairs.pair_mask.shape[0]
+    if n < 2:
+        raise ValueError(f"train_targets='last' needs at least 2 pairs per task, got {n}")
+    k_sample, k_search = jax.random.split(key)
+    target = n - 1 - jnp.argmax(pairs.pair_mask[::-1])  # the last valid pair
+    others = jnp.array([[j for j in range(n) if j != i] for i in range(n)])[target]
+    context = jax.tree.map(lambda a: a[others], pairs)
+    mu_MH, logvar_MH = encode_pairs(model, context)
+    z_MH = mu_MH + cfg.variational * noise_scale * jnp.exp(0.5 * logvar_MH) * jax.random.normal(k_sample, mu_MH.shape)
+    mask_M = context.pair_mask.astype(jnp.float32)
+    count = jnp.maximum(mask_M.sum(), 1.0)
+    z_H = mask_M @ z_MH / count
+    if cfg.train_search_steps:
+        z_H = refine(model, context, z_H, k_search, cfg)
+    recon = -pair_log_prob(model, z_H, pairs.inputs[target], pairs.input_shapes[target],
+                           pairs.outputs[target], pairs.output_shapes[target])
+    kl = jnp.sum(mask_M * jax.vmap(kl_divergence)(mu_MH, logvar_MH)) / count if cfg.variational else 0.0 * recon
+    return recon, kl
+
+
 def batch_loss(model: LPN, batch, key, cfg: Config, noise_scale=1.0):
+    if cfg.train_targets not in ("all", "last"):
+        raise ValueError(f"train_targets must be 'all' or 'last', got {cfg.train_targets!r}")
+    loss_fn = last_pair_loss if cfg.train_targets == "last" else task_loss
     keys = jax.random.split(key, batch.inputs.shape[0])
-    recon_B, kl_B = jax.vmap(lambda pairs, k: task_loss(model, pairs, k, cfg, noise_scale))(batch, keys)
+    recon_B, kl_B = jax.vmap(lambda pairs, k: loss_fn(model, pairs, k, cfg, noise_scale))(batch, keys)
     recon, kl = recon_B.mean(), kl_B.mean()
     return recon + cfg.kl_coeff * kl, (recon, kl)
 

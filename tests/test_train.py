@@ -74,6 +74,56 @@ def test_micro_batches_give_the_batch_gradient():
     np.testing.assert_allclose(m_full.reconstruction[0], m_micro.reconstruction[0], rtol=0.05)
 
 
+def test_last_pair_loss_predicts_the_last_valid_pair_from_the_others():
+    from lpn import pattern_batch
+    from lpn.model import LPN, encode_pairs, pair_log_prob
+    from lpn.train import last_pair_loss
+
+    cfg = TINY.replace(variational=False)
+    model = LPN(cfg, jax.random.key(0))
+    task = jax.tree.map(lambda a: a[0], pattern_batch(jax.random.key(1), cfg, 1, num_pairs=3))
+    key = jax.random.key(2)
+    mu, _ = encode_pairs(model, task)
+    by_hand = lambda z, i: -pair_log_prob(model, z, task.inputs[i], task.input_shapes[i], task.outputs[i],
+                                           task.output_shapes[i])
+    recon, _ = last_pair_loss(model, task, key, cfg)
+    np.testing.assert_allclose(recon, by_hand(mu[:2].mean(0), 2), rtol=1e-5)
+    # The context's order does not matter; a padded last slot moves the target to the last valid pair.
+    swapped = jax.tree.map(lambda a: a[jnp.array([1, 0, 2])], task)
+    np.testing.assert_allclose(last_pair_loss(model, swapped, key, cfg)[0], recon, rtol=1e-5)
+    padded = task._replace(pair_mask=jnp.array([True, True, False]))
+    np.testing.assert_allclose(last_pair_loss(model, padded, key, cfg)[0], by_hand(mu[0], 1), rtol=1e-5)
+    # With the variational latent, the KL term averages over the encoded pairs only.
+    vcfg = TINY
+    vmodel = LPN(vcfg, jax.random.key(0))
+    from lpn.train import kl_divergence
+    vmu, vlogvar = encode_pairs(vmodel, task)
+    kl = last_pair_loss(vmodel, padded, key, vcfg)[1]
+    np.testing.assert_allclose(kl, kl_divergence(vmu[0], vlogvar[0]), rtol=1e-5)
+
+
+def test_training_on_last_pairs_learns_and_costs_half_the_decodings():
+    cfg = TINY.replace(num_pairs=2, train_targets="last")
+    state, metrics = train_chunk(init_state(cfg, jax.random.key(0)), cfg, 60)
+    losses = np.asarray(metrics.loss)
+    assert np.isfinite(losses).all() and losses[-10:].mean() < 0.6 * losses[:5].mean()
+    from lpn import pattern_batch
+    from lpn.train import batch_loss
+
+    batch = pattern_batch(jax.random.key(1), cfg, 4)
+    flops = {}
+    for targets in ("all", "last"):
+        loss = jax.jit(lambda m, c=cfg.replace(train_targets=targets): batch_loss(m, batch, jax.random.key(0), c)[0])
+        cost = loss.lower(state.model).compile().cost_analysis()
+        flops[targets] = (cost[0] if isinstance(cost, list) else cost)["flops"]
+    # 2 pairs: one encoding and one decoding per task instead of two of each.
+    assert 0.4 < flops["last"] / flops["all"] < 0.6, flops
+    with pytest.raises(ValueError, match="train_targets must be 'all' or 'last'"):
+        batch_loss(state.model, batch, jax.random.key(0), cfg.replace(train_targets="first"))
+    with pytest.raises(ValueError, match="at least 2 pairs"):
+        batch_loss(state.model, pattern_batch(jax.random.key(1), cfg, 4, num_pairs=1), jax.random.key(0), cfg)
+
+
 @pytest.mark.parametrize("stop_gradient", [True, False])
 def test_grad_k_training_runs(stop_gradient):
     cfg = TINY.replace(train_search_steps=1, train_search_stop_gradient=stop_gradient)
