@@ -74,7 +74,7 @@ def parse_value(raw: str, kind: type, name: str):
             return int(number)
         return kind(text)
     except (KeyError, ValueError):
-        wants = {bool: "true or false", int: "an integer", float: "a number"}[kind]
+        wants = {bool: "true or false", int: "an integer", float: "a number"}[kind]  # str takes any text
         raise UsageError(f"--set {name}={raw}: {name} takes {wants}, got {raw!r}") from None
 
 
@@ -90,7 +90,10 @@ def apply_overrides(cfg, items):
         if name not in defaults:
             raise UsageError(f"--set {name}: unknown config field; known fields: {', '.join(defaults)}")
         changes[name] = parse_value(raw, type(defaults[name]), name)
-    return cfg.replace(**changes)
+    try:
+        return cfg.replace(**changes)
+    except ValueError as err:
+        raise UsageError(f"--set: {err}") from None
 
 
 def generated_tasks(cfg, data: str, rng, n: int, num_test: int):

@@ -11,6 +11,9 @@ import dataclasses
 from dataclasses import dataclass
 
 
+TRAIN_TARGETS = ("all", "last")  # which pairs of a task training predicts, see `lpn.train`
+
+
 @dataclass(frozen=True)
 class Config:
     # Grids
@@ -54,6 +57,11 @@ class Config:
 
     # Test-time search defaults (§3.2)
     search_lr: float = 0.1
+
+    def __post_init__(self):
+        if self.train_targets not in TRAIN_TARGETS:
+            raise ValueError(f"train_targets must be one of {', '.join(map(repr, TRAIN_TARGETS))}, "
+                             f"got {self.train_targets!r}")
 
     @property
     def enc_width(self) -> int:

@@ -125,8 +125,6 @@ def last_pair_loss(model: LPN, pairs, key, cfg: Config, noise_scale=1.0):
 
 
 def batch_loss(model: LPN, batch, key, cfg: Config, noise_scale=1.0):
-    if cfg.train_targets not in ("all", "last"):
-        raise ValueError(f"train_targets must be 'all' or 'last', got {cfg.train_targets!r}")
     loss_fn = last_pair_loss if cfg.train_targets == "last" else task_loss
     keys = jax.random.split(key, batch.inputs.shape[0])
     recon_B, kl_B = jax.vmap(lambda pairs, k: loss_fn(model, pairs, k, cfg, noise_scale))(batch, keys)

@@ -15,7 +15,7 @@ import pytest
 from conftest import TINY
 
 from lpn.checkpoint import read_meta
-from lpn.cli import apply_overrides, grid_rows, host_batches, main, query_batch
+from lpn.cli import UsageError, apply_overrides, grid_rows, host_batches, main, query_batch
 from lpn.config import Config, get_preset
 from lpn.grids import PALETTE
 from lpn.train import TrainingDiverged
@@ -82,6 +82,9 @@ def test_set_converts_each_field_to_its_type():
     assert cfg.learning_rate == 1e-3 and cfg.batch_size == 32 and cfg.train_search_steps == 1
     assert cfg.variational is False and cfg.micro_batch_size == 0
     assert isinstance(cfg.batch_size, int) and isinstance(cfg.learning_rate, float)
+    assert apply_overrides(PRESET, ["train_targets=last"]).train_targets == "last"
+    with pytest.raises(UsageError, match="--set: train_targets must be one of 'all', 'last', got 'first'"):
+        apply_overrides(PRESET, ["train_targets=first"])
 
 
 def test_train_writes_a_checkpoint_and_reports_evaluation(trained, capsys):
