@@ -6,8 +6,9 @@
 #   OUT=results JOBS=5 LIMIT=280 ROUND=1 bash scripts/probe_pattern_2d.sh
 #
 # Round 3 is a seed sweep: each recipe at batch 32 for 12,000 steps, seeds 0, 1, 2, ... one after
-# the other in one process until LIMIT ends it (JOBS=6 LIMIT=500 ROUND=3). Round 4 is the same for
-# two pairs per training task (64 tasks a step, the cost of 32 tasks of 4 pairs) and neighbours.
+# the other in one process until LIMIT ends it (JOBS=6 LIMIT=500 ROUND=3). Round 4 sweeps seeds of the
+# two-pair recipe (64 tasks a step, the cost of 32 tasks of 4 pairs), at 12,000 and 10,000 steps
+# (JOBS=6 LIMIT=450 ROUND=4; ROUND=5 adds seeds, ROUND=6 trains on the last pair only).
 set -uo pipefail
 export PYTHONUNBUFFERED=1 XLA_PYTHON_CLIENT_PREALLOCATE=false PYTHONPATH=$PWD
 OUT=${OUT:-probe-out}; JOBS=${JOBS:-5}; LIMIT=${LIMIT:-300}; ROUND=${ROUND:-1}
@@ -40,15 +41,28 @@ elif [ "$ROUND" = 2 ]; then  # cosine with b2 0.95 and beta 1e-4, around it
     run 4k-b2-kl1e-4 --steps 4000 --eval-at 2000,3000,4000 --lr 1e-3 --schedule cosine --b2 0.95 --kl 1e-4
     run 1.5e-3-b2.9-kl1e-4 --lr 1.5e-3 --schedule cosine --b2 0.9 --kl 1e-4
     run b2-kl1e-4-grad1 --steps 1200 --eval-at 600,1200 --lr 1e-3 --schedule cosine --b2 0.95 --kl 1e-4 --grad-k 1
-elif [ "$ROUND" = 4 ]; then  # two pairs per training task (train_pattern_2d.py's recipe) against four
-    seeds=$(seq -s, 0 ${SEEDS:-15})
-    base="--steps 12000 --eval-at 12000 --final-search-steps 0 --schedule cosine --b2 0.95 --kl 1e-4 --seeds $seeds"
-    run p2-b64 $base --num-pairs 2 --batch-size 64 --lr 7e-4
-    run p4-b32 $base --num-pairs 4 --batch-size 32 --lr 7e-4
-    run p2-b64-noise300 $base --num-pairs 2 --batch-size 64 --lr 7e-4 --noise-warmup 300
-    run p2-b64-lr1e-3 $base --num-pairs 2 --batch-size 64 --lr 1e-3
-    run p2-b64-lr5e-4 $base --num-pairs 2 --batch-size 64 --lr 5e-4
-    run p3-b44 $base --num-pairs 3 --batch-size 44 --lr 7e-4
+elif [ "$ROUND" = 4 ]; then  # two pairs per training task (train_pattern_2d.py's recipe): its spread over
+    # many seeds (three processes of four seeds each), 10,000 steps (a margin on a slow CPU), the noise warm-up
+    base="--eval-at 12000 --final-search-steps 0 --schedule cosine --b2 0.95 --kl 1e-4 --num-pairs 2 --batch-size 64 --lr 7e-4"
+    run p2-b64-a $base --steps 12000 --seeds 0,1,2,3
+    run p2-b64-b $base --steps 12000 --seeds 4,5,6,7
+    run p2-b64-c $base --steps 12000 --seeds 8,9,10,11
+    run p2-b64-10k-a $base --steps 10000 --eval-at 10000 --seeds 0,1,2,3,4
+    run p2-b64-10k-b $base --steps 10000 --eval-at 10000 --seeds 5,6,7,8,9
+    run p2-b64-noise300 $base --steps 12000 --noise-warmup 300 --seeds 0,1,2,3
+elif [ "$ROUND" = 5 ]; then  # more seeds of round 4's 12,000-step recipe and of its noise warm-up (LIMIT=320)
+    base="--eval-at 12000 --final-search-steps 0 --schedule cosine --b2 0.95 --kl 1e-4 --num-pairs 2 --batch-size 64 --lr 7e-4 --steps 12000"
+    for s in 12,13 14,15 16,17 18,19; do run p2-b64-d-$s $base --seeds $s; done
+    run p2-b64-noise300-a $base --noise-warmup 300 --seeds 3,4
+    run p2-b64-noise300-b $base --noise-warmup 300 --seeds 5,6
+elif [ "$ROUND" = 6 ]; then  # the last pair only (train_targets=last): 128 tasks a step for the cost of 64 with both
+    base="--final-search-steps 0 --schedule cosine --b2 0.95 --kl 1e-4 --num-pairs 2 --lr 7e-4 --train-targets last"
+    run last-b64-18k-a $base --batch-size 64 --steps 18000 --eval-at 18000 --seeds 0,1,2,3
+    run last-b64-18k-b $base --batch-size 64 --steps 18000 --eval-at 18000 --seeds 4,5,6,7
+    run last-b64-18k-c $base --batch-size 64 --steps 18000 --eval-at 18000 --seeds 8,9,10,11
+    run last-b128-12k-a $base --batch-size 128 --steps 12000 --eval-at 12000 --seeds 0,1,2,3
+    run last-b128-12k-b $base --batch-size 128 --steps 12000 --eval-at 12000 --seeds 4,5,6,7
+    run both-b64-12k $base --batch-size 64 --steps 12000 --eval-at 12000 --train-targets all --seeds 20,21,22,23
 else  # round 3: train_pattern_2d.py's previous recipe and five neighbours, over many seeds each
     seeds=$(seq -s, 0 ${SEEDS:-15})
     base="--batch-size 32 --steps 12000 --eval-at 12000 --final-search-steps 0 --schedule cosine --b2 0.95 --seeds $seeds"
