@@ -13,7 +13,8 @@ a cosine decay of the learning rate from a peak of 7e-4 to 1% of it at the last 
 b2 = 0.95 and beta = 1e-4, for 12,000 steps (0.07-0.08 s each on two CPU devices, the cost of 32
 tasks of 4 pairs). The architecture is the preset's. Scoring gives 3 pairs and asks for a 4th, as
 everywhere. Results vary a lot from run to run: benchmarks/README.md ("Two pairs per training
-task") lists them. `--batch-size 32 --num-pairs 4` is the previous recipe (4 pairs a task).
+task" and after) lists them. `--batch-size 32 --num-pairs 4` is the previous recipe (4 pairs a
+task); `--train-targets last` predicts only the last pair of each task, for half the work.
 The same training from the command line (it evaluates on 256 fresh tasks at the end):
 
     lpn train --preset pattern_2d --steps 12000 --eval-every 12000 --eval-pairs 3 \\
@@ -36,6 +37,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=12000, help="training steps; the learning rate decays to 1%% of its peak at the last")
     parser.add_argument("--batch-size", type=int, default=64, help="tasks per step")
+    parser.add_argument("--micro-batch-size", type=int, default=32,
+                        help="tasks per gradient micro-batch (the sum over micro-batches is the batch's gradient)")
     parser.add_argument("--num-pairs", type=int, default=2,
                         help="pairs per training task (the paper: 4); scoring always gives 3 pairs and asks for a 4th")
     parser.add_argument("--train-targets", choices=["all", "last"], default="all",
@@ -54,7 +57,7 @@ def main():
     args = parser.parse_args()
 
     cfg = PRESETS["pattern_2d"].replace(
-        batch_size=args.batch_size, learning_rate=args.lr, adam_b2=args.b2, kl_coeff=args.kl,
+        batch_size=args.batch_size, micro_batch_size=args.micro_batch_size, learning_rate=args.lr, adam_b2=args.b2, kl_coeff=args.kl,
         lr_decay_steps=0 if args.constant_lr else args.steps, latent_noise_warmup=args.noise_warmup,
         train_search_steps=args.grad_k, num_pairs=args.num_pairs, train_targets=args.train_targets)
     state, history = train(cfg, args.steps, seed=args.seed, out_dir=args.out, chunk=250, save_every=2000)
