@@ -60,11 +60,21 @@ def leave_one_out(z_NH, mask_N):
     return weights_NN @ z_NH / jnp.maximum(weights_NN.sum(1, keepdims=True), 1.0), weights_NN
 
 
+def others_index(n: int):
+    """(N, N-1) ints: row i lists the pairs other than i."""
+    return jnp.array([[j for j in range(n) if j != i] for i in range(n)])
+
+
 def other_pairs(pairs):
     """For each pair i, the task without it: every field gets shape (N, N-1, ...)."""
-    n = pairs.pair_mask.shape[0]
-    others = jnp.array([[j for j in range(n) if j != i] for i in range(n)])
+    others = others_index(pairs.pair_mask.shape[0])
     return jax.tree.map(lambda a: a[others], pairs)
+
+
+def sample_latents(mu_NH, logvar_NH, key, cfg: Config, noise_scale=1.0):
+    """z = mu + noise_scale * sigma * eps for a variational model; mu otherwise."""
+    noise_NH = noise_scale * jnp.exp(0.5 * logvar_NH) * jax.random.normal(key, mu_NH.shape)
+    return mu_NH + cfg.variational * noise_NH
 
 
 def refine(model: LPN, pairs, z_H, key, cfg: Config):
@@ -84,9 +94,7 @@ def task_loss(model: LPN, pairs, key, cfg: Config, noise_scale=1.0):
     `noise_scale` multiplies the sampling noise of the latents (see `Config.latent_noise_warmup`)."""
     k_sample, k_search = jax.random.split(key)
     mu_NH, logvar_NH = encode_pairs(model, pairs)
-    noise_NH = noise_scale * jnp.exp(0.5 * logvar_NH) * jax.random.normal(k_sample, mu_NH.shape)
-    z_NH = mu_NH + cfg.variational * noise_NH
-    z_NH, _ = leave_one_out(z_NH, pairs.pair_mask)
+    z_NH, _ = leave_one_out(sample_latents(mu_NH, logvar_NH, k_sample, cfg, noise_scale), pairs.pair_mask)
     if cfg.train_search_steps:
         keys = jax.random.split(k_search, z_NH.shape[0])
         z_NH = jax.vmap(lambda others, z, k: refine(model, others, z, k, cfg))(other_pairs(pairs), z_NH, keys)
@@ -109,10 +117,9 @@ def last_pair_loss(model: LPN, pairs, key, cfg: Config, noise_scale=1.0):
         raise ValueError(f"train_targets='last' needs at least 2 pairs per task, got {n}")
     k_sample, k_search = jax.random.split(key)
     target = n - 1 - jnp.argmax(pairs.pair_mask[::-1])  # the last valid pair
-    others = jnp.array([[j for j in range(n) if j != i] for i in range(n)])[target]
-    context = jax.tree.map(lambda a: a[others], pairs)
+    context = jax.tree.map(lambda a: a[others_index(n)[target]], pairs)
     mu_MH, logvar_MH = encode_pairs(model, context)
-    z_MH = mu_MH + cfg.variational * noise_scale * jnp.exp(0.5 * logvar_MH) * jax.random.normal(k_sample, mu_MH.shape)
+    z_MH = sample_latents(mu_MH, logvar_MH, k_sample, cfg, noise_scale)
     mask_M = context.pair_mask.astype(jnp.float32)
     count = jnp.maximum(mask_M.sum(), 1.0)
     z_H = mask_M @ z_MH / count
