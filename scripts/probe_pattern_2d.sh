@@ -8,7 +8,7 @@
 # Round 3 is a seed sweep: each recipe at batch 32 for 12,000 steps, seeds 0, 1, 2, ... one after
 # the other in one process until LIMIT ends it (JOBS=6 LIMIT=500 ROUND=3). Round 4 sweeps seeds of the
 # two-pair recipe (64 tasks a step, the cost of 32 tasks of 4 pairs), at 12,000 and 10,000 steps
-# (JOBS=6 LIMIT=450 ROUND=4; ROUND=5 adds seeds, ROUND=6 trains on the last pair only).
+# (JOBS=6 LIMIT=440 ROUND=4; ROUND=5, LIMIT=320, adds seeds; ROUND=6 trains on the last pair only).
 set -uo pipefail
 export PYTHONUNBUFFERED=1 XLA_PYTHON_CLIENT_PREALLOCATE=false PYTHONPATH=$PWD
 OUT=${OUT:-probe-out}; JOBS=${JOBS:-5}; LIMIT=${LIMIT:-300}; ROUND=${ROUND:-1}
@@ -50,7 +50,7 @@ elif [ "$ROUND" = 4 ]; then  # two pairs per training task (train_pattern_2d.py'
     run p2-b64-10k-a $base --steps 10000 --eval-at 10000 --seeds 0,1,2,3,4
     run p2-b64-10k-b $base --steps 10000 --eval-at 10000 --seeds 5,6,7,8,9
     run p2-b64-noise300 $base --steps 12000 --noise-warmup 300 --seeds 0,1,2,3
-elif [ "$ROUND" = 5 ]; then  # more seeds of round 4's 12,000-step recipe and of its noise warm-up (LIMIT=320)
+elif [ "$ROUND" = 5 ]; then  # more seeds of round 4's 12,000-step recipe and of its noise warm-up
     base="--eval-at 12000 --final-search-steps 0 --schedule cosine --b2 0.95 --kl 1e-4 --num-pairs 2 --batch-size 64 --lr 7e-4 --steps 12000"
     for s in 12,13 14,15 16,17 18,19; do run p2-b64-d-$s $base --seeds $s; done
     run p2-b64-noise300-a $base --noise-warmup 300 --seeds 3,4

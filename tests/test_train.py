@@ -10,8 +10,12 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from lpn import pattern_batch
 from lpn.checkpoint import CheckpointError, load_checkpoint, resolve
-from lpn.train import TrainingDiverged, init_state, learning_rate_schedule, leave_one_out, train, train_chunk
+from lpn.grids import Batch
+from lpn.model import LPN, encode_pairs, pair_log_prob
+from lpn.train import (TrainingDiverged, batch_loss, init_state, kl_divergence, last_pair_loss,
+                       learning_rate_schedule, leave_one_out, other_pairs, train, train_chunk)
 
 from conftest import TINY
 
@@ -52,10 +56,6 @@ def test_adam_b2_reaches_the_optimiser():
 
 
 def test_latent_noise_warmup_scales_the_sampling_noise():
-    from lpn import pattern_batch
-    from lpn.model import LPN
-    from lpn.train import batch_loss
-
     model, batch = LPN(TINY, jax.random.key(0)), pattern_batch(jax.random.key(1), TINY, 4)
     loss = lambda key, scale: float(batch_loss(model, batch, jax.random.key(key), TINY, scale)[0])
     assert loss(2, 0.0) == loss(3, 0.0)  # no noise: the sampling key no longer matters
@@ -75,10 +75,6 @@ def test_micro_batches_give_the_batch_gradient():
 
 
 def test_last_pair_loss_predicts_the_last_valid_pair_from_the_others():
-    from lpn import pattern_batch
-    from lpn.model import LPN, encode_pairs, pair_log_prob
-    from lpn.train import last_pair_loss
-
     cfg = TINY.replace(variational=False)
     model = LPN(cfg, jax.random.key(0))
     task = jax.tree.map(lambda a: a[0], pattern_batch(jax.random.key(1), cfg, 1, num_pairs=3))
@@ -94,11 +90,9 @@ def test_last_pair_loss_predicts_the_last_valid_pair_from_the_others():
     padded = task._replace(pair_mask=jnp.array([True, True, False]))
     np.testing.assert_allclose(last_pair_loss(model, padded, key, cfg)[0], by_hand(mu[0], 1), rtol=1e-5)
     # With the variational latent, the KL term averages over the encoded pairs only.
-    vcfg = TINY
-    vmodel = LPN(vcfg, jax.random.key(0))
-    from lpn.train import kl_divergence
+    vmodel = LPN(TINY, jax.random.key(0))
     vmu, vlogvar = encode_pairs(vmodel, task)
-    kl = last_pair_loss(vmodel, padded, key, vcfg)[1]
+    kl = last_pair_loss(vmodel, padded, key, TINY)[1]
     np.testing.assert_allclose(kl, kl_divergence(vmu[0], vlogvar[0]), rtol=1e-5)
 
 
@@ -107,9 +101,6 @@ def test_training_on_last_pairs_learns_and_costs_half_the_decodings():
     state, metrics = train_chunk(init_state(cfg, jax.random.key(0)), cfg, 60)
     losses = np.asarray(metrics.loss)
     assert np.isfinite(losses).all() and losses[-10:].mean() < 0.6 * losses[:5].mean()
-    from lpn import pattern_batch
-    from lpn.train import batch_loss
-
     batch = pattern_batch(jax.random.key(1), cfg, 4)
     flops = {}
     for targets in ("all", "last"):
@@ -209,9 +200,6 @@ def test_callback_and_eval_hook_see_progress(tmp_path):
 
 
 def test_other_pairs_drops_each_pair_once():
-    from lpn.grids import Batch
-    from lpn.train import other_pairs
-
     n = 4
     pairs = Batch(*(jnp.arange(n).reshape(n, 1) + 10 * k for k in range(4)), jnp.array([True, True, True, False]))
     others = other_pairs(pairs)
