@@ -54,10 +54,19 @@ def plane_codes(model, latents_K2, corner):
 plane_codes = eqx.filter_jit(plane_codes)
 
 
+@eqx.filter_jit
+def encoder_means(model, batch):
+    return jax.vmap(lambda pairs: encode_pairs(model, pairs)[0])(batch)
+
+
+@eqx.filter_jit
+def decode(model, latents_BH, inputs_BRC, shapes_B2):
+    return jax.vmap(lambda z, x, s: generate(model, z, x, s))(latents_BH, inputs_BRC, shapes_B2)
+
+
 def coverage(model, batch, key, grid_size: int, search_steps: int):
     spec, query = split_query(batch)
-    mu_BNH = jax.jit(jax.vmap(lambda pairs: encode_pairs(model, pairs)[0]))(batch)
-    points = np.asarray(mu_BNH).reshape(-1, 2)
+    points = np.asarray(encoder_means(model, batch)).reshape(-1, 2)
     lo, hi = points.min(0), points.max(0)
     lo, hi = lo - 0.1 * (hi - lo), hi + 0.1 * (hi - lo)
     axes = [np.linspace(lo[i], hi[i], grid_size, dtype=np.float32) for i in range(2)]
@@ -70,7 +79,7 @@ def coverage(model, batch, key, grid_size: int, search_steps: int):
             held[r, c] = set(codes[codes >= 0].tolist())
 
     trace = search_batch(gradient_search, model, spec, key, steps=search_steps, optimizer=default_optimizer(0.1))
-    grids, shapes = jax.jit(jax.vmap(lambda z, x, s: generate(model, z, x, s)))(trace.best, query.inputs, query.input_shapes)
+    grids, shapes = decode(model, trace.best, query.inputs, query.input_shapes)
     hit = np.asarray(jax.vmap(exact)(grids, shapes, query.outputs, query.output_shapes))
     corners = np.argwhere(np.asarray(query.inputs) == 1)[:, 1:]  # one blue pixel per query input
     truth = np.asarray(pattern_codes(query.outputs, query.output_shapes, jnp.asarray(corners)))
