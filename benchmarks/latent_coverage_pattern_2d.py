@@ -9,7 +9,7 @@ S` scores, it runs the issue's search (100 Adam steps, lr 0.1) and splits the ta
 wrong by whether the query's output appears anywhere on the plane:
 
     python benchmarks/latent_coverage_pattern_2d.py runs/p2d-s1 --seed 1
-    python benchmarks/latent_coverage_pattern_2d.py pretrained:pattern_2d --plot maps.png
+    python benchmarks/latent_coverage_pattern_2d.py pattern_2d --plot maps.png
 
 If the misses are patterns the plane does not hold, no search from any start can find them: they
 are the training's. A pattern whose region is narrower than the grid's step counts as absent, so
@@ -24,7 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from lpn import PRESETS, gradient_search, pattern_batch, search_batch
-from lpn.checkpoint import load_checkpoint, pretrained_path
+from lpn.cli import load_model
 from lpn.evaluate import exact, split_query
 from lpn.grids import PALETTE
 from lpn.model import encode_pairs, generate
@@ -43,15 +43,13 @@ def pattern_codes(grids_B44, shapes_B2, corners_B2):
     return jnp.where(valid, block @ jnp.asarray(PLACES), -1)
 
 
+@eqx.filter_jit
 def plane_codes(model, latents_K2, corner):
     """The code decoded at each latent for the input whose blue pixel is at `corner`."""
     grid = jnp.zeros((4, 4), jnp.uint8).at[corner[0], corner[1]].set(1)
     shape = jnp.array([4, 4], jnp.int32)
     grids, shapes = jax.lax.map(lambda z: generate(model, z, grid, shape), latents_K2, batch_size=1024)
     return pattern_codes(grids, shapes, jnp.broadcast_to(corner, (latents_K2.shape[0], 2)))
-
-
-plane_codes = eqx.filter_jit(plane_codes)
 
 
 @eqx.filter_jit
@@ -72,11 +70,11 @@ def coverage(model, batch, key, grid_size: int, search_steps: int):
     axes = [np.linspace(lo[i], hi[i], grid_size, dtype=np.float32) for i in range(2)]
     latents = jnp.asarray(np.stack(np.meshgrid(*axes, indexing="ij"), -1).reshape(-1, 2))
 
-    held = {}
+    held, planes = {}, {}
     for r in range(3):
         for c in range(3):
-            codes = np.asarray(plane_codes(model, latents, jnp.array([r, c])))
-            held[r, c] = set(codes[codes >= 0].tolist())
+            planes[r, c] = np.asarray(plane_codes(model, latents, jnp.array([r, c]))).reshape(grid_size, grid_size)
+            held[r, c] = set(planes[r, c][planes[r, c] >= 0].tolist())
 
     trace = search_batch(gradient_search, model, spec, key, steps=search_steps, optimizer=default_optimizer(0.1))
     grids, shapes = decode(model, trace.best, query.inputs, query.input_shapes)
@@ -90,11 +88,11 @@ def coverage(model, batch, key, grid_size: int, search_steps: int):
         "misses_absent": np.mean(~present[~hit]) if (~hit).any() else float("nan"),
         "hits_absent": np.mean(~present[hit]) if hit.any() else float("nan"),
         "misses": int((~hit).sum()),
-        "box": (lo, hi), "latents": np.asarray(latents),
+        "box": (lo, hi), "plane": planes[0, 0],
     }
 
 
-def plot(models: dict, grid_size: int, path: str):
+def plot(results: dict, path: str):
     """One row per model: each latent coloured by the colour it decodes in each pattern cell
     (corner (0, 0); black where the output is not a pattern grid)."""
     import matplotlib
@@ -103,10 +101,9 @@ def plot(models: dict, grid_size: int, path: str):
     from matplotlib.colors import ListedColormap
 
     arc = ListedColormap(PALETTE)
-    fig, axes = plt.subplots(len(models), 4, figsize=(12, 3 * len(models)), squeeze=False)
-    for row, (name, (model, result)) in enumerate(models.items()):
-        codes = np.asarray(plane_codes(model, jnp.asarray(result["latents"]), jnp.array([0, 0]))).reshape(grid_size, grid_size)
-        lo, hi = result["box"]
+    fig, axes = plt.subplots(len(results), 4, figsize=(12, 3 * len(results)), squeeze=False)
+    for row, (name, result) in enumerate(results.items()):
+        codes, (lo, hi) = result["plane"], result["box"]
         for cell in range(4):
             colours = np.where(codes >= 0, codes // PLACES[cell] % 10, 0)
             ax = axes[row, cell]
@@ -120,7 +117,7 @@ def plot(models: dict, grid_size: int, path: str):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("checkpoints", nargs="+",
-                        help="checkpoint or run directories, or pretrained:NAME for a shipped model")
+                        help="checkpoint or run directories, or the name of a shipped model (pattern_2d)")
     parser.add_argument("--seed", type=int, nargs="+", default=[0],
                         help="training seed of each checkpoint (one for all, or one each): its tasks are those of key 10,000 + seed")
     parser.add_argument("--grid", type=int, default=256, help="latents per side of the plane")
@@ -135,19 +132,18 @@ def main():
     print(f"| checkpoint | seed | programs on the plane ({args.grid}x{args.grid}) | gradient search | "
           "misses absent from the plane | hits absent |")
     print("|---|---|---|---|---|---|")
-    models = {}
+    results = {}
     for path, seed in zip(args.checkpoints, seeds):
-        where = pretrained_path(path.split(":", 1)[1]) if path.startswith("pretrained:") else path
-        model, _ = load_checkpoint(where)
+        model, _, _ = load_model(path)
         if model.config.latent_dim != 2 or model.config.max_rows != 4:
             parser.error(f"{path}: not a pattern_2d model (latent {model.config.latent_dim}, {model.config.max_rows} rows)")
         batch = pattern_batch(jax.random.key(10_000 + seed), PRESETS["pattern_2d"], args.tasks, num_pairs=4)
         result = coverage(model, batch, jax.random.key(1), args.grid, args.search_steps)
-        models[path] = (model, result)
+        results[path] = result
         print(f"| {path} | {seed} | {result['held']:.1%} | {result['search']:.1%} | "
               f"{result['misses_absent']:.0%} of {result['misses']} | {result['hits_absent']:.1%} |", flush=True)
     if args.plot:
-        plot(models, args.grid, args.plot)
+        plot(results, args.plot)
 
 
 if __name__ == "__main__":
