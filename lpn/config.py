@@ -24,6 +24,7 @@ class Config:
     # Latent (§1.3)
     latent_dim: int = 32
     variational: bool = True
+    latent_bias: bool = False  # not in the paper: the decoder's latent token gets a learned bias, see `lpn.model.Decoder`
 
     # Encoder (§1.2) and decoder (§1.4): layers, heads x head width, MLP factor
     enc_layers: int = 2
@@ -90,7 +91,7 @@ class Config:
 # Grad K, batch size, task generator) may change between runs, e.g. Grad 0 training then Grad 1
 # fine-tuning as in the paper's ARC schedule (§2.3).
 ARCHITECTURE = (
-    "max_rows", "max_cols", "latent_dim", "variational",
+    "max_rows", "max_cols", "latent_dim", "variational", "latent_bias",
     "enc_layers", "enc_heads", "enc_head_dim", "enc_mlp_factor",
     "dec_layers", "dec_heads", "dec_head_dim", "dec_mlp_factor",
 )

@@ -243,6 +243,7 @@ class Decoder(eqx.Module):
     shape_rows: jax.Array  # (R, D), shared by input and output
     shape_cols: jax.Array  # (C, D)
     w_latent: jax.Array  # (H, D)
+    b_latent: jax.Array | None  # (D,), None without `latent_bias` (the paper)
     blocks: list
     head_rows: jax.Array  # (D, R)
     head_cols: jax.Array  # (D, C)
@@ -258,12 +259,22 @@ class Decoder(eqx.Module):
         self.shape_rows = _normal(keys[4], (cfg.max_rows, d), std)
         self.shape_cols = _normal(keys[5], (cfg.max_cols, d), std)
         self.w_latent = _normal(keys[6], (cfg.latent_dim, d), 1 / math.sqrt(cfg.latent_dim))
+        # Initialised as one more row of w_latent: the token is [z, 1] @ [w_latent; b_latent].
+        self.b_latent = _normal(jax.random.fold_in(keys[6], 1), (d,), 1 / math.sqrt(cfg.latent_dim)) if cfg.latent_bias else None
         self.blocks = [
             Block(d, cfg.dec_heads, cfg.dec_mlp_factor, cfg.dec_layers, k) for k in keys[10:]
         ]
         self.head_rows = _normal(keys[7], (d, cfg.max_rows), std)
         self.head_cols = _normal(keys[8], (d, cfg.max_cols), std)
         self.head_cells = _normal(keys[9], (d, V), std)
+
+    def latent_token(self, z_H):
+        """The latent token: z @ w_latent, the paper's bias-free projection, plus b_latent if the model
+        has one. Without it the first layer sees only z's direction (a pre-LN block normalises
+        z @ w_latent, which scales with |z|), so regions of the latent plane far from the origin
+        can only be wedges. With it, the first layer sees the direction of (z, 1): all of z."""
+        token_D = z_H @ self.w_latent
+        return token_D if self.b_latent is None else token_D + self.b_latent
 
     def cell_token(self, colour, row, col):
         """An output cell token: its colour, the position of the cell it predicts, the output half."""
@@ -278,7 +289,7 @@ class Decoder(eqx.Module):
             jnp.stack([self.shape_rows[input_shape[0] - 1], self.shape_cols[input_shape[1] - 1]])
             + self.half[0],
             cells.reshape(rows * cols, -1),
-            jnp.zeros((1, self.w_latent.shape[1])) if z_H is None else (z_H @ self.w_latent)[None],
+            jnp.zeros((1, self.w_latent.shape[1])) if z_H is None else self.latent_token(z_H)[None],
         ])
         valid_L = jnp.concatenate([jnp.ones(2, bool), cell_valid(input_shape, rows, cols), jnp.ones(1, bool)])
         return x_LD, valid_L
@@ -311,7 +322,7 @@ class Decoder(eqx.Module):
         do not depend on it: they are computed apart from the latent token's. A search over z then
         computes them once (XLA hoists them out of its loop) and differentiates none of them."""
         x_LD, mask_LL = self.sequence(None, input_RC, input_shape, output_RC, output_shape)
-        latent_at, latent_D = input_RC.size + 2, z_H @ self.w_latent
+        latent_at, latent_D = input_RC.size + 2, self.latent_token(z_H)
         first = self.blocks[0]
         qkv = first.qkv(x_LD).at[:, latent_at].set(first.qkv(latent_D[None])[:, 0])
         x_LD = x_LD.at[latent_at].set(latent_D)

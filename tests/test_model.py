@@ -20,6 +20,20 @@ def test_preset_parameter_counts_match_the_paper(name, count):
     assert num_params(model) == count
 
 
+def test_latent_bias_adds_one_vector_and_lets_the_first_layer_see_the_latents_length():
+    """Without the bias, a pre-LN first layer gets the same keys and values from z and 3z."""
+    cfg = PRESETS["pattern_2d"]
+    biased = LPN(cfg.replace(latent_bias=True), jax.random.key(0))
+    assert num_params(biased) == 254_664 + cfg.dec_width
+    plain = eqx.tree_at(lambda m: m.decoder.b_latent, biased, None, is_leaf=lambda x: x is None)
+    z = jnp.array([0.7, -1.3])
+    for model, same in ((plain, True), (biased, False)):
+        first = model.decoder.blocks[0]
+        k1, v1 = first.qkv(model.decoder.latent_token(z)[None])[1:]
+        k3, v3 = first.qkv(model.decoder.latent_token(3 * z)[None])[1:]
+        assert (np.allclose(k1, k3, atol=1e-4) and np.allclose(v1, v3, atol=1e-4)) == same
+
+
 def permute_pairs(pairs, order):
     return jax.tree.map(lambda a: a[jnp.array(order)], pairs)
 
@@ -112,7 +126,7 @@ def force_shape(model, rows, cols):
 
 @pytest.mark.parametrize("seed", range(4))
 def test_cached_decoding_equals_full_recompute(seed):
-    cfg = TINY.replace(max_rows=6, max_cols=7, dec_layers=1 + seed % 3)
+    cfg = TINY.replace(max_rows=6, max_cols=7, dec_layers=1 + seed % 3, latent_bias=seed % 2 == 1)
     model = LPN(cfg, jax.random.key(seed))
     rng = np.random.default_rng(seed)
     cached, full = jax.jit(generate), jax.jit(generate_reference)

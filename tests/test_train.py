@@ -148,14 +148,15 @@ def test_one_device_and_four_devices_agree():
 
 
 def test_checkpoint_round_trip_and_resume_matches_an_uninterrupted_run(tmp_path):
-    straight, _ = train(TINY, 6, out_dir=tmp_path / "a", chunk=3, save_every=3, progress=False)
-    train(TINY, 3, out_dir=tmp_path / "b", chunk=3, save_every=3, progress=False)
-    resumed, history = train(TINY, 6, out_dir=tmp_path / "b", resume=True, chunk=3, progress=False)
+    cfg = TINY.replace(latent_bias=True)  # the optional parameter (None otherwise) travels too
+    straight, _ = train(cfg, 6, out_dir=tmp_path / "a", chunk=3, save_every=3, progress=False)
+    train(cfg, 3, out_dir=tmp_path / "b", chunk=3, save_every=3, progress=False)
+    resumed, history = train(cfg, 6, out_dir=tmp_path / "b", resume=True, chunk=3, progress=False)
     assert [h["step"] for h in history] == [6]
     for a, b in zip(jax.tree.leaves(straight.model), jax.tree.leaves(resumed.model)):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
     loaded, meta = load_checkpoint(tmp_path / "b")
-    assert meta["step"] == 6 and loaded.config == TINY
+    assert meta["step"] == 6 and loaded.config == cfg
     for a, b in zip(jax.tree.leaves(loaded), jax.tree.leaves(resumed.model)):
         np.testing.assert_array_equal(a, b)
 
@@ -164,6 +165,8 @@ def test_checkpoint_errors_are_clear(tmp_path):
     train(TINY, 2, out_dir=tmp_path, chunk=2, progress=False)
     with pytest.raises(CheckpointError, match="architecture does not match.*latent_dim"):
         load_checkpoint(tmp_path, TINY.replace(latent_dim=8))
+    with pytest.raises(CheckpointError, match="architecture does not match.*latent_bias"):
+        load_checkpoint(tmp_path, TINY.replace(latent_bias=True))
     load_checkpoint(tmp_path, TINY.replace(learning_rate=1.0))  # training settings may differ
     meta_file = resolve(tmp_path) / "config.json"
     meta = json.loads(meta_file.read_text())
