@@ -69,6 +69,7 @@ def main():
                    help="all: leave-one-out over the pairs; last: only the last pair, from the others")
     p.add_argument("--latent-lr-mult", type=float, default=1.0)
     p.add_argument("--latent-init-scale", type=float, default=1.0, help="scales the decoder's initial w_latent")
+    p.add_argument("--latent-bias", action="store_true", help="the decoder's latent token gets a learned bias (Config.latent_bias)")
     p.add_argument("--final-search-steps", type=int, default=400)
     p.add_argument("--seeds", default="0", help="comma-separated seeds, one model each")
     p.add_argument("--out", required=True)
@@ -77,7 +78,7 @@ def main():
     cfg = PRESETS["pattern_2d"].replace(
         batch_size=a.batch_size, micro_batch_size=0, learning_rate=a.lr, adam_b2=a.b2, train_search_steps=a.grad_k,
         lr_decay_steps=a.steps if a.schedule == "cosine" else 0, latent_noise_warmup=a.noise_warmup, num_pairs=a.num_pairs,
-        train_targets=a.train_targets,
+        train_targets=a.train_targets, latent_bias=a.latent_bias,
         **({} if a.kl is None else {"kl_coeff": a.kl}), **({} if a.warmup_steps is None else {"warmup_steps": a.warmup_steps}))
     if a.latent_lr_mult != 1:
         lpn.train.make_optimizer = optimizer_with_latent_multiplier(a.latent_lr_mult)

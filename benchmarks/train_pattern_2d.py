@@ -14,7 +14,9 @@ b2 = 0.95 and beta = 1e-4, for 12,000 steps (0.07-0.08 s each on two CPU devices
 tasks of 4 pairs). The architecture is the preset's. Scoring gives 3 pairs and asks for a 4th, as
 everywhere. Results vary a lot from run to run: benchmarks/README.md ("Two pairs per training
 task" and after) lists them. `--batch-size 32 --num-pairs 4` is the previous recipe (4 pairs a
-task); `--train-targets last` predicts only the last pair of each task, for half the work.
+task); `--train-targets last` predicts only the last pair of each task, for half the work;
+`--latent-bias` gives the decoder's latent token a learned bias (`Config.latent_bias`, not in the
+paper: benchmarks/README.md, "A bias on the latent token").
 The same training from the command line (it evaluates on 256 fresh tasks at the end):
 
     lpn train --preset pattern_2d --steps 12000 --eval-every 12000 --eval-pairs 3 \\
@@ -49,6 +51,7 @@ def main():
     parser.add_argument("--constant-lr", action="store_true", help="no decay: the paper's schedule")
     parser.add_argument("--noise-warmup", type=int, default=0,
                         help="steps over which the latents' sampling noise grows to full (0: full from the start)")
+    parser.add_argument("--latent-bias", action="store_true", help="the decoder's latent token gets a learned bias (Config.latent_bias)")
     parser.add_argument("--grad-k", type=int, default=0, help="inner gradient steps in training (Grad K)")
     parser.add_argument("--search-steps", type=int, default=100)
     parser.add_argument("--tasks", type=int, default=256)
@@ -59,7 +62,7 @@ def main():
     cfg = PRESETS["pattern_2d"].replace(
         batch_size=args.batch_size, micro_batch_size=args.micro_batch_size, learning_rate=args.lr, adam_b2=args.b2, kl_coeff=args.kl,
         lr_decay_steps=0 if args.constant_lr else args.steps, latent_noise_warmup=args.noise_warmup,
-        train_search_steps=args.grad_k, num_pairs=args.num_pairs, train_targets=args.train_targets)
+        train_search_steps=args.grad_k, num_pairs=args.num_pairs, train_targets=args.train_targets, latent_bias=args.latent_bias)
     state, history = train(cfg, args.steps, seed=args.seed, out_dir=args.out, chunk=250, save_every=2000)
     train_s = time.perf_counter() - start
     batch = pattern_batch(jax.random.key(10_000 + args.seed), cfg, args.tasks, num_pairs=4)  # never seen in training
@@ -72,7 +75,7 @@ def main():
               "devices": len(jax.local_devices()), "final_loss": history[-1]["loss"],
               "mean_latent": mean, "gradient_search": grad,
               "config": {k: getattr(cfg, k) for k in ("batch_size", "num_pairs", "learning_rate", "lr_decay_steps", "adam_b2",
-                                                      "kl_coeff", "latent_noise_warmup", "train_search_steps", "train_targets")}}
+                                                      "kl_coeff", "latent_noise_warmup", "train_search_steps", "train_targets", "latent_bias")}}
     print(json.dumps(result, indent=2))
     print(f"pattern_2d: {args.tasks} fresh tasks, exact match: mean latent {mean['top1']:.1%}, "
           f"gradient search ({args.search_steps} steps) {grad['top1']:.1%} (pass@2 {grad['top2']:.1%}); "
