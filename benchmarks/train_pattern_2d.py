@@ -11,15 +11,17 @@ beta 1e-3: about 30k steps to 90%, over two hours here): 64 tasks of 2 pairs a s
 predicted from the other's latent; a pattern_2d pair shows the whole pattern, so one is enough),
 a cosine decay of the learning rate from a peak of 7e-4 to 1% of it at the last step, Adam's
 b2 = 0.95 and beta = 1e-4, for 12,000 steps (0.07-0.08 s each on two CPU devices, the cost of 32
-tasks of 4 pairs). The architecture is the preset's. Scoring gives 3 pairs and asks for a 4th, as
-everywhere. Results vary a lot from run to run: benchmarks/README.md ("Two pairs per training
+tasks of 4 pairs). The run is fitted to `--minutes` (default 15, evaluation included): after the
+first 500 steps it times a chunk, and on a machine too slow for 12,000 steps it trains the steps
+that fit, its cosine decay shortened with them (`train(time_budget=...)`). The architecture is the
+preset's. Scoring gives 3 pairs and asks for a 4th, as everywhere. Results vary a lot from run to run: benchmarks/README.md ("Two pairs per training
 task" and after) lists them. `--batch-size 32 --num-pairs 4` is the previous recipe (4 pairs a
 task); `--train-targets last` predicts only the last pair of each task, for half the work;
 `--latent-bias` gives the decoder's latent token a learned bias (`Config.latent_bias`, not in the
 paper: benchmarks/README.md, "A bias on the latent token").
 The same training from the command line (it evaluates on 256 fresh tasks at the end):
 
-    lpn train --preset pattern_2d --steps 12000 --eval-every 12000 --eval-pairs 3 \\
+    lpn train --preset pattern_2d --steps 12000 --eval-every 12000 --eval-pairs 3 --time-budget 14 \\
         --set batch_size=64 num_pairs=2 learning_rate=7e-4 lr_decay_steps=12000 adam_b2=0.95 kl_coeff=1e-4
 """
 
@@ -34,10 +36,16 @@ from lpn.search import default_optimizer
 from lpn.train import train
 
 
+EVAL_RESERVE_S = 45  # the evaluation after training: about 30 s on 2 CPU cores, compilation included
+
+
 def main():
     start = time.perf_counter()
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=12000, help="training steps; the learning rate decays to 1%% of its peak at the last")
+    parser.add_argument("--minutes", type=float, default=15.0,
+                        help="the whole run's budget, evaluation included: training is fitted to it less %d s for "
+                             "the evaluation (at most --steps; 0: exactly --steps)" % EVAL_RESERVE_S)
     parser.add_argument("--batch-size", type=int, default=64, help="tasks per step")
     parser.add_argument("--micro-batch-size", type=int, default=32,
                         help="tasks per gradient micro-batch (the sum over micro-batches is the batch's gradient)")
@@ -63,7 +71,10 @@ def main():
         batch_size=args.batch_size, micro_batch_size=args.micro_batch_size, learning_rate=args.lr, adam_b2=args.b2, kl_coeff=args.kl,
         lr_decay_steps=0 if args.constant_lr else args.steps, latent_noise_warmup=args.noise_warmup,
         train_search_steps=args.grad_k, num_pairs=args.num_pairs, train_targets=args.train_targets, latent_bias=args.latent_bias)
-    state, history = train(cfg, args.steps, seed=args.seed, out_dir=args.out, chunk=250, save_every=2000)
+    budget = args.minutes * 60 - EVAL_RESERVE_S - (time.perf_counter() - start) if args.minutes else None
+    state, history = train(cfg, args.steps, seed=args.seed, out_dir=args.out, chunk=250, save_every=2000,
+                           time_budget=budget)
+    steps, cfg = history[-1]["step"], state.model.config
     train_s = time.perf_counter() - start
     batch = pattern_batch(jax.random.key(10_000 + args.seed), cfg, args.tasks, num_pairs=4)  # never seen in training
     key = jax.random.key(1)
@@ -71,7 +82,7 @@ def main():
     grad = evaluate_batch(state.model, batch, key, method=gradient_search, steps=args.search_steps,
                           optimizer=default_optimizer(0.1))
     total_s = time.perf_counter() - start
-    result = {"total_seconds": round(total_s), "train_seconds": round(train_s), "steps": args.steps,
+    result = {"total_seconds": round(total_s), "train_seconds": round(train_s), "steps": steps,
               "devices": len(jax.local_devices()), "final_loss": history[-1]["loss"],
               "mean_latent": mean, "gradient_search": grad,
               "config": {k: getattr(cfg, k) for k in ("batch_size", "num_pairs", "learning_rate", "lr_decay_steps", "adam_b2",
@@ -79,7 +90,7 @@ def main():
     print(json.dumps(result, indent=2))
     print(f"pattern_2d: {args.tasks} fresh tasks, exact match: mean latent {mean['top1']:.1%}, "
           f"gradient search ({args.search_steps} steps) {grad['top1']:.1%} (pass@2 {grad['top2']:.1%}); "
-          f"{total_s / 60:.1f} min in all (training {train_s / 60:.1f} min, compilation included)")
+          f"{total_s / 60:.1f} min in all (training {train_s / 60:.1f} min for {steps} steps, compilation included)")
 
 
 if __name__ == "__main__":

@@ -182,6 +182,9 @@ def training_plan(args):
     out = Path(args.out or Path("runs") / args.preset)
     run = read_run(out)
     if args.resume:
+        if args.time_budget is not None:
+            raise UsageError("--time-budget fits a fresh run; resume a fitted run with --steps (its checkpoint "
+                             "keeps the fitted schedule)")
         meta = read_meta(out)
         base, start = Config.from_dict(meta["config"]), int(meta["step"])
         diff = architecture_diff(preset, base) if preset else {}
@@ -303,12 +306,16 @@ def cmd_train(args) -> None:
 
     run = read_run(out)  # each checkpoint carries its run's data sources, so a copied one keeps them
     metadata = {"preset": run.get("preset"), "train_sources": run.get("train_sources", [])}
-    _, history = train(cfg, args.steps, seed=args.seed, out_dir=out, resume=args.resume, chunk=args.chunk,
-                       save_every=args.save_every, eval_every=args.eval_every, eval_fn=eval_fn,
-                       callback=report, host_batches=batches, metadata=metadata,
-                       time_limit=None if args.time_limit is None else 60 * args.time_limit)
-    final = history[-1]
-    if final["step"] < args.steps:
+    state, history = train(cfg, args.steps, seed=args.seed, out_dir=out, resume=args.resume, chunk=args.chunk,
+                           save_every=args.save_every, eval_every=args.eval_every, eval_fn=eval_fn,
+                           callback=report, host_batches=batches, metadata=metadata,
+                           time_limit=None if args.time_limit is None else 60 * args.time_limit,
+                           time_budget=None if args.time_budget is None else 60 * args.time_budget)
+    final, fitted = history[-1], state.model.config
+    if args.time_budget is not None and final["step"] < args.steps:
+        decay = f", its learning rate decayed by step {fitted.lr_decay_steps}" if fitted.lr_decay_steps else ""
+        print(f"fitted to the time budget ({args.time_budget:g} min): {final['step']} of {args.steps} steps{decay}")
+    elif final["step"] < args.steps:
         print(f"stopped at step {final['step']} of {args.steps}: the time limit ({args.time_limit:g} min) was reached")
     print(f"final (step {final['step']}): {format_metrics(final, args.eval_search_steps)}")
     print(f"checkpoint: {out} (continue with: lpn train --out {out} --resume --steps N)")
@@ -848,9 +855,14 @@ def add_train_parser(commands) -> None:
                    help="checkpoint every N steps and at the end (default 500)")
     p.add_argument("--chunk", type=positive_int, default=50,
                    help="steps per compiled call between progress updates (default 50)")
-    p.add_argument("--time-limit", type=positive_float, default=None, metavar="MINUTES",
-                   help="stop after this much wall-clock time (compilation included), at the end of a chunk, "
-                        "with a checkpoint there; --steps stays the target a later --resume continues to")
+    timing = p.add_mutually_exclusive_group()
+    timing.add_argument("--time-limit", type=positive_float, default=None, metavar="MINUTES",
+                        help="stop after this much wall-clock time (compilation included), at the end of a chunk, "
+                             "with a checkpoint there; --steps stays the target a later --resume continues to")
+    timing.add_argument("--time-budget", type=positive_float, default=None, metavar="MINUTES",
+                        help="fit a fresh run to this much wall-clock time (compilation included): after two "
+                             "chunks, --steps becomes the steps that fit (at most --steps) and a learning-rate "
+                             "decay shrinks with them, so the run ends on time with its decay complete")
     p.set_defaults(run=cmd_train)
 
 

@@ -231,7 +231,8 @@ def train_chunk(state: TrainState, cfg: Config, num_steps: int, sample_batch=Non
 def train(cfg: Config, steps: int, *, seed: int = 0, out_dir=None, resume: bool = False, chunk: int = 50,
           save_every: int = 500, eval_every: int = 0, eval_fn: Callable | None = None,
           callback: Callable | None = None, sample_batch=None, host_batches: Iterator | None = None,
-          progress: bool = True, devices=None, metadata: dict | None = None, time_limit: float | None = None):
+          progress: bool = True, devices=None, metadata: dict | None = None, time_limit: float | None = None,
+          time_budget: float | None = None):
     """Trains for `steps` total steps (counting those of a resumed run) and returns (state, history).
 
     Tasks come from `sample_batch(key, cfg)`, a JAX function run on the device (default: the
@@ -244,7 +245,12 @@ def train(cfg: Config, steps: int, *, seed: int = 0, out_dir=None, resume: bool 
     `out_dir`, with `metadata` (e.g. the training sources) in its JSON. A NaN loss raises
     `TrainingDiverged`; the last checkpoint written stays intact. With `time_limit` (seconds),
     training stops at the end of the first chunk past that wall-clock time and saves a checkpoint
-    there; the history says where it stopped.
+    there; the history says where it stopped. With `time_budget` (seconds, a fresh run only),
+    `steps` is a ceiling: after two chunks (which always run) the run is fitted to the budget by
+    `fit_to_budget`, from the second chunk's pace, so that it ends within the budget with its
+    learning-rate decay complete. The model (and so each checkpoint) then carries the fitted
+    config. Evaluations, checkpoints and callbacks are not counted in the pace: they spend the
+    budget as they go.
     """
     import time
     from tqdm.auto import tqdm
@@ -252,20 +258,30 @@ def train(cfg: Config, steps: int, *, seed: int = 0, out_dir=None, resume: bool 
     devices = training_devices(cfg.batch_size, cfg.micro_batch_size, devices)
     if resume and out_dir is None:
         raise ValueError("resume=True needs out_dir")
+    if resume and time_budget is not None:
+        raise ValueError("time_budget fits a fresh run; resume a fitted run with its fitted steps instead")
     state = resume_state(out_dir, cfg, devices) if resume else init_state(cfg, jax.random.key(seed), devices)
     history, done = [], int(state.step)
     bar = tqdm(total=steps, initial=done, disable=not progress, desc="train", unit="step")
     last_saved = done if resume else 0
     deadline = None if time_limit is None else time.monotonic() + time_limit
+    budget_end = None if time_budget is None else time.monotonic() + time_budget
+    paces = []  # (steps, seconds) of the first two chunks, for the budget
     while done < steps:
         k = min(chunk, steps - done)
         stacked = None
         if host_batches is not None:
             stacked = jax.tree.map(lambda *xs: np.stack(xs), *[next(host_batches) for _ in range(k)])
+        tick = time.monotonic()
         state, metrics = train_chunk(state, cfg, k, sample_batch, stacked, devices=devices)
         values = {name: float(np.mean(v)) for name, v in metrics._asdict().items()}
         check_finite(values, state.model, (done, done + k), out_dir if last_saved else None)
         done += k
+        if budget_end is not None and len(paces) < 2:
+            paces.append((k, time.monotonic() - tick))
+            if len(paces) == 2:
+                steps, cfg, state = fit_run(cfg, steps, done, state, paces, budget_end - time.monotonic())
+                bar.total = steps
         values["step"] = done
         out_of_time = deadline is not None and time.monotonic() >= deadline
         if eval_fn and eval_every and (done % eval_every < k or done == steps or out_of_time):
@@ -283,6 +299,40 @@ def train(cfg: Config, steps: int, *, seed: int = 0, out_dir=None, resume: bool 
             break
     bar.close()
     return state, history
+
+
+def fit_to_budget(cfg: Config, steps: int, done: int, step_seconds: float, seconds_left: float,
+                  multiple: int = 1) -> tuple[int, Config]:
+    """The steps a run at step `done` reaches in `seconds_left` at `step_seconds` a step, in whole
+    `multiple`s (at most `steps`, at least `done`), and `cfg` with its cosine decay shortened in
+    proportion, so that a decay that ended at the last step still does (never before the warm-up's
+    end). A constant rate, or a run that fits, keeps `cfg`."""
+    more = max(0, math.floor(seconds_left / step_seconds / multiple)) * multiple
+    fitted = min(steps, done + more)
+    if fitted == steps or not cfg.lr_decay_steps:
+        return fitted, cfg
+    decay = max(round(cfg.lr_decay_steps * fitted / steps), max(cfg.warmup_steps, 1) + 1)
+    return fitted, cfg.replace(lr_decay_steps=decay)
+
+
+def fit_run(cfg: Config, steps: int, done: int, state: TrainState, paces: list, seconds_left: float):
+    """`fit_to_budget` from the (steps, seconds) of a run's first two chunks: the second gives the
+    pace, and the first's time beyond it is compilation, which a changed config pays again. The
+    steps stay whole chunks (another chunk length would compile again). Returns (steps, cfg,
+    state), the state's model carrying the fitted config."""
+    (k1, s1), (k2, s2) = paces
+    pace = s2 / k2
+    compile_s = max(0.0, s1 - k1 * pace)
+    fitted_steps, fitted = fit_to_budget(cfg, steps, done, pace, seconds_left - compile_s, multiple=k2)
+    if fitted != cfg:
+        state = state._replace(model=with_config(state.model, fitted))
+    return fitted_steps, fitted, state
+
+
+def with_config(model: LPN, cfg: Config) -> LPN:
+    """The same weights carrying `cfg`, whose architecture must be the model's."""
+    template = eqx.filter_eval_shape(LPN, cfg, jax.random.key(0))
+    return jax.tree.unflatten(jax.tree.structure(template), jax.tree.leaves(model))
 
 
 def check_finite(values: dict, model: LPN, steps: tuple[int, int], checkpoint_dir=None):

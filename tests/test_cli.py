@@ -107,6 +107,16 @@ def test_time_limit_stops_and_a_resume_continues(tmp_path, capsys):
     assert status == 0 and "final (step 4)" in text, err
 
 
+def test_time_budget_fits_the_run_and_its_schedule(tmp_path, capsys):
+    out = tmp_path / "run"
+    status, text, err = run(capsys, "train", "--preset", "pattern_2d", "--steps", 50, "--out", out, "--chunk", 2,
+                            "--eval-every", 0, "--time-budget", 1e-6, "--set", *TINY_SET, "lr_decay_steps=50")
+    assert status == 0, err
+    warmup = Config.from_dict(read_meta(out)["config"]).warmup_steps
+    assert f"fitted to the time budget (1e-06 min): 4 of 50 steps, its learning rate decayed by step {warmup + 1}" in text
+    assert read_meta(out)["step"] == 4 and read_meta(out)["config"]["lr_decay_steps"] == warmup + 1
+
+
 def test_resume_continues_the_run(trained, capsys):
     status, out, err = run(capsys, "train", "--out", trained, "--resume", "--steps", 4, *EVAL)
     assert status == 0, err
@@ -226,6 +236,8 @@ def error_cases(run_dir, task_dir):
         "gallery grids too small": ["tasks", "gallery", "gravity", "--max-side", "4"],
         "bad number": ["train", "--steps", "x"],
         "bad time limit": ["train", "--preset", "pattern_2d", "--time-limit", "0"],
+        "time limit and budget": ["train", "--preset", "pattern_2d", "--time-limit", "5", "--time-budget", "5"],
+        "budget on a resumed run": ["train", "--out", run_dir, "--resume", "--time-budget", "5"],
         "decay ending before the warm-up": ["train", "--preset", "pattern_2d", "--set", "lr_decay_steps=50"],
         "unknown shipped model": ["demo", "--model", "nope"],
         "unknown command": ["bogus"],

@@ -14,8 +14,9 @@ from lpn import pattern_batch
 from lpn.checkpoint import CheckpointError, load_checkpoint, resolve
 from lpn.grids import Batch
 from lpn.model import LPN, encode_pairs, pair_log_prob
-from lpn.train import (TrainingDiverged, batch_loss, init_state, kl_divergence, last_pair_loss,
-                       learning_rate_schedule, leave_one_out, other_pairs, train, train_chunk)
+from lpn.train import (TrainingDiverged, batch_loss, fit_to_budget, init_state, kl_divergence,
+                       last_pair_loss, learning_rate_schedule, leave_one_out, other_pairs, train,
+                       train_chunk)
 
 from conftest import TINY
 
@@ -219,3 +220,29 @@ def test_time_limit_stops_at_a_chunk_boundary_with_a_checkpoint(tmp_path):
     assert meta["step"] == 2
     resumed, history = train(TINY, 4, out_dir=tmp_path, resume=True, chunk=2, progress=False)
     assert [h["step"] for h in history] == [4]
+
+
+def test_fit_to_budget_keeps_what_fits_and_ends_the_decay_with_the_run():
+    cfg = TINY.replace(lr_decay_steps=1000)
+    assert fit_to_budget(cfg, 1000, 100, 0.1, 1e6) == (1000, cfg)  # it fits: nothing changes
+    steps, fitted = fit_to_budget(cfg, 1000, 100, 0.5, 235.0, multiple=50)  # 470 more steps, in whole 50s
+    assert steps == 550 and fitted == cfg.replace(lr_decay_steps=550)
+    steps, fitted = fit_to_budget(cfg.replace(lr_decay_steps=500), 1000, 100, 0.5, 235.0, multiple=50)
+    assert steps == 550 and fitted.lr_decay_steps == 275  # a decay that ended early ends as early in proportion
+    assert fit_to_budget(TINY, 1000, 100, 0.5, 235.0) == (570, TINY)  # a constant rate stays constant
+    assert fit_to_budget(cfg, 1000, 100, 0.1, -5.0)[0] == 100  # out of time: stop where the run is
+    assert fit_to_budget(cfg, 1000, 2, 0.1, 0.0)[1].lr_decay_steps == TINY.warmup_steps + 1
+    learning_rate_schedule(fit_to_budget(cfg, 1000, 2, 0.1, 0.0)[1])  # still a valid schedule
+
+
+def test_time_budget_fits_the_run_and_its_checkpoint_records_the_fitted_schedule(tmp_path):
+    cfg = TINY.replace(lr_decay_steps=100)
+    with pytest.raises(ValueError, match="time_budget fits a fresh run"):
+        train(cfg, 100, out_dir=tmp_path, resume=True, time_budget=60, progress=False)
+    state, history = train(cfg, 100, out_dir=tmp_path, chunk=2, progress=False, time_budget=0)
+    assert [h["step"] for h in history] == [2, 4] and int(state.step) == 4  # two chunks set the pace
+    assert state.model.config == cfg.replace(lr_decay_steps=TINY.warmup_steps + 1)
+    model, meta = load_checkpoint(tmp_path)
+    assert meta["step"] == 4 and model.config.lr_decay_steps == TINY.warmup_steps + 1
+    state, history = train(cfg, 8, chunk=2, progress=False, time_budget=600)  # a budget that fits changes nothing
+    assert [h["step"] for h in history] == [2, 4, 6, 8] and state.model.config == cfg
