@@ -319,20 +319,20 @@ def fit_run(cfg: Config, steps: int, done: int, state: TrainState, paces: list, 
     """`fit_to_budget` from the (steps, seconds) of a run's first two chunks: the second gives the
     pace, and the first's time beyond it is compilation, which a changed config pays again. The
     steps stay whole chunks (another chunk length would compile again). Returns (steps, cfg,
-    state), the state's model carrying the fitted config."""
+    state), the state (model and optimiser moments) carrying the fitted config."""
     (k1, s1), (k2, s2) = paces
     pace = s2 / k2
     compile_s = max(0.0, s1 - k1 * pace)
     fitted_steps, fitted = fit_to_budget(cfg, steps, done, pace, seconds_left - compile_s, multiple=k2)
-    if fitted != cfg:
-        state = state._replace(model=with_config(state.model, fitted))
-    return fitted_steps, fitted, state
+    return fitted_steps, fitted, (with_config(state, fitted) if fitted != cfg else state)
 
 
-def with_config(model: LPN, cfg: Config) -> LPN:
-    """The same weights carrying `cfg`, whose architecture must be the model's."""
-    template = eqx.filter_eval_shape(LPN, cfg, jax.random.key(0))
-    return jax.tree.unflatten(jax.tree.structure(template), jax.tree.leaves(model))
+def with_config(tree, cfg: Config):
+    """`tree` with every `LPN` in it carrying `cfg`, whose architecture must be theirs: a model, or
+    a training state, whose optimiser moments are shaped like the model, config included."""
+    structure = jax.tree.structure(eqx.filter_eval_shape(LPN, cfg, jax.random.key(0)))
+    return jax.tree.map(lambda m: jax.tree.unflatten(structure, jax.tree.leaves(m)) if isinstance(m, LPN) else m,
+                        tree, is_leaf=lambda x: isinstance(x, LPN))
 
 
 def check_finite(values: dict, model: LPN, steps: tuple[int, int], checkpoint_dir=None):

@@ -14,7 +14,7 @@ from lpn import pattern_batch
 from lpn.checkpoint import CheckpointError, load_checkpoint, resolve
 from lpn.grids import Batch
 from lpn.model import LPN, encode_pairs, pair_log_prob
-from lpn.train import (TrainingDiverged, batch_loss, fit_to_budget, init_state, kl_divergence,
+from lpn.train import (TrainingDiverged, batch_loss, fit_run, fit_to_budget, init_state, kl_divergence,
                        last_pair_loss, learning_rate_schedule, leave_one_out, other_pairs, train,
                        train_chunk)
 
@@ -246,3 +246,15 @@ def test_time_budget_fits_the_run_and_its_checkpoint_records_the_fitted_schedule
     assert meta["step"] == 4 and model.config.lr_decay_steps == TINY.warmup_steps + 1
     state, history = train(cfg, 8, chunk=2, progress=False, time_budget=600)  # a budget that fits changes nothing
     assert [h["step"] for h in history] == [2, 4, 6, 8] and state.model.config == cfg
+
+
+def test_a_fitted_run_trains_on_under_its_fitted_schedule():
+    cfg = TINY.replace(lr_decay_steps=100)
+    state = init_state(cfg, jax.random.key(0))
+    # Chunks of 2 steps: the first took 10 s (9 of them compiling), the second 1 s; 14 s left pay
+    # the new config's compilation and 10 more steps.
+    steps, fitted, state = fit_run(cfg, 100, 4, state, [(2, 10.0), (2, 1.0)], 14.0)
+    assert steps == 14 and fitted == cfg.replace(lr_decay_steps=14)
+    assert state.model.config == fitted
+    state, metrics = train_chunk(state, fitted, 2)  # the optimiser's moments carry the new config too
+    assert int(state.step) == 2 and np.isfinite(np.asarray(metrics.loss)).all()
