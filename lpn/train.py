@@ -246,11 +246,10 @@ def train(cfg: Config, steps: int, *, seed: int = 0, out_dir=None, resume: bool 
     `TrainingDiverged`; the last checkpoint written stays intact. With `time_limit` (seconds),
     training stops at the end of the first chunk past that wall-clock time and saves a checkpoint
     there; the history says where it stopped. With `time_budget` (seconds, a fresh run only),
-    `steps` is a ceiling: after two chunks (which always run) the run is fitted to the budget by
-    `fit_to_budget`, from the second chunk's pace, so that it ends within the budget with its
-    learning-rate decay complete. The model (and so each checkpoint) then carries the fitted
-    config. Evaluations, checkpoints and callbacks are not counted in the pace: they spend the
-    budget as they go.
+    `steps` is a ceiling: a `Budget` fits the run to the time, so that it ends within it with its
+    learning-rate decay complete, and the model (and so each checkpoint) carries the fitted config.
+    The two chunks that set the pace always run. Evaluations, checkpoints and callbacks are not
+    counted in the pace: they spend the budget as they go.
     """
     import time
     from tqdm.auto import tqdm
@@ -265,8 +264,7 @@ def train(cfg: Config, steps: int, *, seed: int = 0, out_dir=None, resume: bool 
     bar = tqdm(total=steps, initial=done, disable=not progress, desc="train", unit="step")
     last_saved = done if resume else 0
     deadline = None if time_limit is None else time.monotonic() + time_limit
-    budget_end = None if time_budget is None else time.monotonic() + time_budget
-    paces = []  # (steps, seconds) of the first two chunks, for the budget
+    budget = None if time_budget is None else Budget(time_budget, cfg, steps)
     while done < steps:
         k = min(chunk, steps - done)
         stacked = None
@@ -277,11 +275,9 @@ def train(cfg: Config, steps: int, *, seed: int = 0, out_dir=None, resume: bool 
         values = {name: float(np.mean(v)) for name, v in metrics._asdict().items()}
         check_finite(values, state.model, (done, done + k), out_dir if last_saved else None)
         done += k
-        if budget_end is not None and len(paces) < 2:
-            paces.append((k, time.monotonic() - tick))
-            if len(paces) == 2:
-                steps, cfg, state = fit_run(cfg, steps, done, state, paces, budget_end - time.monotonic())
-                bar.total = steps
+        if budget is not None:
+            steps, cfg, state = budget.after_chunk(k, time.monotonic() - tick, done, cfg, steps, state)
+            bar.total = steps
         values["step"] = done
         out_of_time = deadline is not None and time.monotonic() >= deadline
         if eval_fn and eval_every and (done % eval_every < k or done == steps or out_of_time):
@@ -315,16 +311,39 @@ def fit_to_budget(cfg: Config, steps: int, done: int, step_seconds: float, secon
     return fitted, cfg.replace(lr_decay_steps=decay)
 
 
-def fit_run(cfg: Config, steps: int, done: int, state: TrainState, paces: list, seconds_left: float):
-    """`fit_to_budget` from the (steps, seconds) of a run's first two chunks: the second gives the
-    pace, and the first's time beyond it is compilation, which a changed config pays again. The
-    steps stay whole chunks (another chunk length would compile again). Returns (steps, cfg,
-    state), the state (model and optimiser moments) carrying the fitted config."""
-    (k1, s1), (k2, s2) = paces
-    pace = s2 / k2
-    compile_s = max(0.0, s1 - k1 * pace)
-    fitted_steps, fitted = fit_to_budget(cfg, steps, done, pace, seconds_left - compile_s, multiple=k2)
-    return fitted_steps, fitted, (with_config(state, fitted) if fitted != cfg else state)
+class Budget:
+    """Fits a fresh run of at most `steps` steps under `cfg` to `seconds` of wall-clock time, by
+    `fit_to_budget`: after its second chunk, from that chunk's pace (the first chunk's time beyond
+    it is compilation, which a changed config pays again), and once more halfway through the
+    fitted run, from the pace since, as a shared machine's speed drifts. The steps stay whole
+    chunks (another chunk length would compile again). `clock` is for tests."""
+
+    def __init__(self, seconds: float, cfg: Config, steps: int, clock: Callable | None = None):
+        import time
+
+        self.clock = clock or time.monotonic
+        self.end, self.cfg, self.steps = self.clock() + seconds, cfg, steps
+        self.chunks = []  # (steps, seconds) of each chunk
+        self.compile_s, self.refit_at = 0.0, None
+
+    def after_chunk(self, k: int, seconds: float, done: int, cfg: Config, steps: int, state: TrainState):
+        """Records a chunk of `k` steps that took `seconds` and ended at step `done`. Returns
+        (steps, cfg, state), refitted when a fit is due: the state (model and optimiser moments)
+        then carries the fitted config."""
+        self.chunks.append((k, seconds))
+        if len(self.chunks) == 2:
+            pace = seconds / k
+            self.compile_s = max(0.0, self.chunks[0][1] - self.chunks[0][0] * pace)
+        elif self.refit_at is not None and done >= self.refit_at and len(self.chunks) > 3:
+            since = self.chunks[3:]  # the chunk after the first fit may have compiled its config
+            pace, self.refit_at = sum(s for _, s in since) / sum(n for n, _ in since), None
+        else:
+            return steps, cfg, state
+        fitted_steps, fitted = fit_to_budget(self.cfg, self.steps, done, pace,
+                                             self.end - self.clock() - self.compile_s, multiple=k)
+        if len(self.chunks) == 2:
+            self.refit_at = (done + fitted_steps) // 2
+        return fitted_steps, fitted, (with_config(state, fitted) if fitted != cfg else state)
 
 
 def with_config(tree, cfg: Config):

@@ -14,7 +14,7 @@ from lpn import pattern_batch
 from lpn.checkpoint import CheckpointError, load_checkpoint, resolve
 from lpn.grids import Batch
 from lpn.model import LPN, encode_pairs, pair_log_prob
-from lpn.train import (TrainingDiverged, batch_loss, fit_run, fit_to_budget, init_state, kl_divergence,
+from lpn.train import (Budget, TrainingDiverged, batch_loss, fit_to_budget, init_state, kl_divergence,
                        last_pair_loss, learning_rate_schedule, leave_one_out, other_pairs, train,
                        train_chunk)
 
@@ -248,13 +248,24 @@ def test_time_budget_fits_the_run_and_its_checkpoint_records_the_fitted_schedule
     assert [h["step"] for h in history] == [2, 4, 6, 8] and state.model.config == cfg
 
 
-def test_a_fitted_run_trains_on_under_its_fitted_schedule():
-    cfg = TINY.replace(lr_decay_steps=100)
+def test_budget_fits_after_two_chunks_and_again_halfway_as_the_pace_drifts():
+    cfg = TINY.replace(lr_decay_steps=1000)
+    now = [0.0]
+    budget = Budget(100.0, cfg, 1000, clock=lambda: now[0])
     state = init_state(cfg, jax.random.key(0))
-    # Chunks of 2 steps: the first took 10 s (9 of them compiling), the second 1 s; 14 s left pay
-    # the new config's compilation and 10 more steps.
-    steps, fitted, state = fit_run(cfg, 100, 4, state, [(2, 10.0), (2, 1.0)], 14.0)
-    assert steps == 14 and fitted == cfg.replace(lr_decay_steps=14)
-    assert state.model.config == fitted
+
+    def chunk(seconds, done, cfg, steps, state):
+        now[0] += seconds
+        return budget.after_chunk(10, seconds, done, cfg, steps, state)
+
+    assert chunk(10.0, 10, cfg, 1000, state) == (1000, cfg, state)  # chunk 1: 9 s compiling, 1 s of steps
+    steps, fitted, state = chunk(1.0, 20, cfg, 1000, state)  # 0.1 s a step: 100 - 11 - 9 s buy 800 steps
+    assert steps == 820 and fitted == cfg.replace(lr_decay_steps=820) and state.model.config == fitted
+    done = 20
+    for seconds in [1.2 + 9.0] + [1.2] * 39:  # the fitted config compiles, then the machine slows down
+        done += 10
+        steps, fitted, state = chunk(seconds, done, fitted, steps, state)
+    assert done == 420 and steps == 610 and fitted == cfg.replace(lr_decay_steps=610)  # refitted halfway
+    assert chunk(1.2, 430, fitted, steps, state) == (steps, fitted, state)  # and not again
     state, metrics = train_chunk(state, fitted, 2)  # the optimiser's moments carry the new config too
     assert int(state.step) == 2 and np.isfinite(np.asarray(metrics.loss)).all()
