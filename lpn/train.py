@@ -267,10 +267,9 @@ def train(cfg: Config, steps: int, *, seed: int = 0, out_dir=None, resume: bool 
     budget = None if time_budget is None else Budget(time_budget, cfg, steps)
     while done < steps:
         k = min(chunk, steps - done)
-        stacked = None
+        tick, stacked = time.monotonic(), None  # a budget's pace counts the host's data too
         if host_batches is not None:
             stacked = jax.tree.map(lambda *xs: np.stack(xs), *[next(host_batches) for _ in range(k)])
-        tick = time.monotonic()
         state, metrics = train_chunk(state, cfg, k, sample_batch, stacked, devices=devices)
         values = {name: float(np.mean(v)) for name, v in metrics._asdict().items()}
         check_finite(values, state.model, (done, done + k), out_dir if last_saved else None)
