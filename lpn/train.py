@@ -246,10 +246,7 @@ def train(cfg: Config, steps: int, *, seed: int = 0, out_dir=None, resume: bool 
     `TrainingDiverged`; the last checkpoint written stays intact. With `time_limit` (seconds),
     training stops at the end of the first chunk past that wall-clock time and saves a checkpoint
     there; the history says where it stopped. With `time_budget` (seconds, a fresh run only),
-    `steps` is a ceiling: a `Budget` fits the run to the time, so that it ends within it with its
-    learning-rate decay complete, and the model (and so each checkpoint) carries the fitted config.
-    The two chunks that set the pace always run. Evaluations, checkpoints and callbacks are not
-    counted in the pace: they spend the budget as they go.
+    `steps` is a ceiling and a `Budget` fits the run and its learning-rate decay to the time.
     """
     import time
     from tqdm.auto import tqdm
@@ -315,7 +312,10 @@ class Budget:
     `fit_to_budget`: after its second chunk, from that chunk's pace (the first chunk's time beyond
     it is compilation, which a changed config pays again), and once more halfway through the
     fitted run, from the pace since, as a shared machine's speed drifts. The steps stay whole
-    chunks (another chunk length would compile again). `clock` is for tests."""
+    chunks (another chunk length would compile again); the two chunks that set the pace always
+    run. The state, and so each checkpoint, carries the fitted config. Evaluations, checkpoints
+    and callbacks are not counted in the pace: they spend the budget as they go. `clock` is for
+    tests."""
 
     def __init__(self, seconds: float, cfg: Config, steps: int, clock: Callable | None = None):
         import time
