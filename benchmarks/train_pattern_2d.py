@@ -13,9 +13,10 @@ a cosine decay of the learning rate from a peak of 7e-4 to 1% of it at the last 
 b2 = 0.95 and beta = 1e-4, for 12,000 steps (0.07-0.08 s each on two CPU devices, the cost of 32
 tasks of 4 pairs). The run is fitted to `--minutes` (default 15, evaluation included): after the
 first 500 steps it times a chunk, and on a machine too slow for 12,000 steps it trains the steps
-that fit, its cosine decay shortened with them (`train(time_budget=...)`). The architecture is the
-preset's. Scoring gives 3 pairs and asks for a 4th, as everywhere. Results vary a lot from run to run: benchmarks/README.md ("Two pairs per training
-task" and after) lists them. `--batch-size 32 --num-pairs 4` is the previous recipe (4 pairs a
+that fit, its cosine decay shortened with them, timing again halfway (`train(time_budget=...)`).
+The architecture is the preset's. Scoring gives 3 pairs and asks for a 4th, as everywhere. Results
+vary a lot from run to run: benchmarks/README.md ("Two pairs per training task" and after) lists
+them. `--batch-size 32 --num-pairs 4` is the previous recipe (4 pairs a
 task); `--train-targets last` predicts only the last pair of each task, for half the work;
 `--latent-bias` gives the decoder's latent token a learned bias (`Config.latent_bias`, not in the
 paper: benchmarks/README.md, "A bias on the latent token").

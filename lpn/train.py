@@ -13,6 +13,7 @@ all-reduce.
 from __future__ import annotations
 
 import math
+import time
 from functools import partial
 from pathlib import Path
 from typing import Callable, Iterator, NamedTuple
@@ -248,7 +249,6 @@ def train(cfg: Config, steps: int, *, seed: int = 0, out_dir=None, resume: bool 
     there; the history says where it stopped. With `time_budget` (seconds, a fresh run only),
     `steps` is a ceiling and a `Budget` fits the run and its learning-rate decay to the time.
     """
-    import time
     from tqdm.auto import tqdm
 
     devices = training_devices(cfg.batch_size, cfg.micro_batch_size, devices)
@@ -272,7 +272,7 @@ def train(cfg: Config, steps: int, *, seed: int = 0, out_dir=None, resume: bool 
         check_finite(values, state.model, (done, done + k), out_dir if last_saved else None)
         done += k
         if budget is not None:
-            steps, cfg, state = budget.after_chunk(k, time.monotonic() - tick, done, cfg, steps, state)
+            steps, cfg, state = budget.after_chunk(k, time.monotonic() - tick, done, state)
             bar.total = steps
         values["step"] = done
         out_of_time = deadline is not None and time.monotonic() >= deadline
@@ -317,32 +317,37 @@ class Budget:
     and callbacks are not counted in the pace: they spend the budget as they go. `clock` is for
     tests."""
 
-    def __init__(self, seconds: float, cfg: Config, steps: int, clock: Callable | None = None):
-        import time
-
-        self.clock = clock or time.monotonic
-        self.end, self.cfg, self.steps = self.clock() + seconds, cfg, steps
-        self.chunks = []  # (steps, seconds) of each chunk
+    def __init__(self, seconds: float, cfg: Config, steps: int, clock: Callable = time.monotonic):
+        self.clock, self.end = clock, clock() + seconds
+        self.ceiling, self.base = steps, cfg  # what the fits scale from
+        self.steps, self.cfg = steps, cfg  # the run as fitted so far
+        self.chunks, self.first, self.since = 0, (0, 0.0), (0, 0.0)  # (steps, seconds)
         self.compile_s, self.refit_at = 0.0, None
 
-    def after_chunk(self, k: int, seconds: float, done: int, cfg: Config, steps: int, state: TrainState):
+    def after_chunk(self, k: int, seconds: float, done: int, state: TrainState):
         """Records a chunk of `k` steps that took `seconds` and ended at step `done`. Returns
-        (steps, cfg, state), refitted when a fit is due: the state (model and optimiser moments)
-        then carries the fitted config."""
-        self.chunks.append((k, seconds))
-        if len(self.chunks) == 2:
+        (steps, cfg, state) as fitted so far: after a fit that changes the config, the state
+        (model and optimiser moments) carries it."""
+        self.chunks += 1
+        if self.chunks == 1:
+            self.first = (k, seconds)
+        elif self.chunks == 2:
             pace = seconds / k
-            self.compile_s = max(0.0, self.chunks[0][1] - self.chunks[0][0] * pace)
-        elif self.refit_at is not None and done >= self.refit_at and len(self.chunks) > 3:
-            since = self.chunks[3:]  # the chunk after the first fit may have compiled its config
-            pace, self.refit_at = sum(s for _, s in since) / sum(n for n, _ in since), None
-        else:
-            return steps, cfg, state
-        fitted_steps, fitted = fit_to_budget(self.cfg, self.steps, done, pace,
-                                             self.end - self.clock() - self.compile_s, multiple=k)
-        if len(self.chunks) == 2:
-            self.refit_at = (done + fitted_steps) // 2
-        return fitted_steps, fitted, (with_config(state, fitted) if fitted != cfg else state)
+            self.compile_s = max(0.0, self.first[1] - self.first[0] * pace)
+            state = self.fit(k, done, pace, state)
+            self.refit_at = (done + self.steps) // 2
+        elif self.chunks > 3:  # the third chunk may have compiled the fitted config
+            self.since = (self.since[0] + k, self.since[1] + seconds)
+            if self.refit_at is not None and done >= self.refit_at:
+                state, self.refit_at = self.fit(k, done, self.since[1] / self.since[0], state), None
+        return self.steps, self.cfg, state
+
+    def fit(self, k: int, done: int, pace: float, state: TrainState) -> TrainState:
+        """Refits the run at step `done` to the time left at `pace` seconds a step."""
+        self.steps, cfg = fit_to_budget(self.base, self.ceiling, done, pace,
+                                        self.end - self.clock() - self.compile_s, multiple=k)
+        state, self.cfg = (with_config(state, cfg) if cfg != self.cfg else state), cfg
+        return state
 
 
 def with_config(tree, cfg: Config):

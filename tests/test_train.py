@@ -254,18 +254,18 @@ def test_budget_fits_after_two_chunks_and_again_halfway_as_the_pace_drifts():
     budget = Budget(100.0, cfg, 1000, clock=lambda: now[0])
     state = init_state(cfg, jax.random.key(0))
 
-    def chunk(seconds, done, cfg, steps, state):
+    def chunk(seconds, done, state):
         now[0] += seconds
-        return budget.after_chunk(10, seconds, done, cfg, steps, state)
+        return budget.after_chunk(10, seconds, done, state)
 
-    assert chunk(10.0, 10, cfg, 1000, state) == (1000, cfg, state)  # chunk 1: 9 s compiling, 1 s of steps
-    steps, fitted, state = chunk(1.0, 20, cfg, 1000, state)  # 0.1 s a step: 100 - 11 - 9 s buy 800 steps
+    assert chunk(10.0, 10, state) == (1000, cfg, state)  # chunk 1: 9 s compiling, 1 s of steps
+    steps, fitted, state = chunk(1.0, 20, state)  # 0.1 s a step: 100 - 11 - 9 s buy 800 steps
     assert steps == 820 and fitted == cfg.replace(lr_decay_steps=820) and state.model.config == fitted
     done = 20
     for seconds in [1.2 + 9.0] + [1.2] * 39:  # the fitted config compiles, then the machine slows down
         done += 10
-        steps, fitted, state = chunk(seconds, done, fitted, steps, state)
+        steps, fitted, state = chunk(seconds, done, state)
     assert done == 420 and steps == 610 and fitted == cfg.replace(lr_decay_steps=610)  # refitted halfway
-    assert chunk(1.2, 430, fitted, steps, state) == (steps, fitted, state)  # and not again
+    assert chunk(1.2, 430, state) == (steps, fitted, state)  # and not again
     state, metrics = train_chunk(state, fitted, 2)  # the optimiser's moments carry the new config too
     assert int(state.step) == 2 and np.isfinite(np.asarray(metrics.loss)).all()
