@@ -183,15 +183,17 @@ def analytic_step_flops(cfg: Config) -> float:
     Per block and query token: (4 + 2·mlp)·D² weights, and 4·L·D for attention scores and values;
     the last layer computes keys and values for every token but queries only for those read."""
     cells = cfg.max_rows * cfg.max_cols
-    length = 2 * cells + 5
 
-    def stack(layers, width, mlp, last_queries):
+    def stack(layers, width, mlp, length, last_queries):
         per_token = 2 * (4 + 2 * mlp) * width**2 + 4 * length * width
-        kv = 2 * 2 * width**2 * length  # keys and values of the last layer's unread tokens
-        return (layers - 1) * length * per_token + last_queries * per_token + kv
+        kv = 2 * 2 * width**2 * length  # the last layer's keys and values, every token
+        last = last_queries * (2 * (2 + 2 * mlp) * width**2 + 4 * length * width)  # queries on
+        return (layers - 1) * length * per_token + kv + last
 
-    encoder = stack(cfg.enc_layers, cfg.enc_width, cfg.enc_mlp_factor, 1)
-    decoder = stack(cfg.dec_layers, cfg.dec_width, cfg.dec_mlp_factor, cells + 3)
+    # Encoder: summary, 4 shapes, 2 grids; its summary token is read. Decoder: 2 + R·C input
+    # tokens, latent, 2 shapes, R·C - 1 cells; the heads read the latent and everything after it.
+    encoder = stack(cfg.enc_layers, cfg.enc_width, cfg.enc_mlp_factor, 2 * cells + 5, 1)
+    decoder = stack(cfg.dec_layers, cfg.dec_width, cfg.dec_mlp_factor, 2 * cells + 4, cells + 2)
     return 3 * cfg.batch_size * cfg.num_pairs * (encoder + decoder)
 
 

@@ -6,9 +6,9 @@ Shape letters used in names:
     B tasks, N pairs, R rows, C columns (of the padded grid), V colours (10), D width,
     H latent dimension, L tokens, A heads, K head width, S search steps.
 
-Decoder sequence for one pair (length 2·R·C + 5, 1805 at 30x30), as in §1.4:
-    [rows_in, cols_in, R·C input cells, latent, rows_out, cols_out, R·C output cells]
-Input tokens see valid input tokens and the latent; output tokens see every valid input token and
+Decoder sequence for one pair (length 2·R·C + 4, 1804 at 30x30), as in §1.4:
+    [rows_in, cols_in, R·C input cells, latent, rows_out, cols_out, R·C - 1 output cells]
+(the last cell's token would predict nothing and no token sees it: it is left out). Input tokens see valid input tokens and the latent; output tokens see every valid input token and
 the valid output tokens before them. Each output cell token carries the position of the cell it
 predicts ("next position"), and the first cell of row r is predicted from the last *valid* cell
 of row r-1 (the row-wrap rule), so padding never sits between two predicted cells.
@@ -68,10 +68,18 @@ class Block(eqx.Module):
 
     def __call__(self, x_LD, mask_LL, keep=slice(None), qkv=None):
         """Full pass. Returns the new stream of the tokens in `keep` (a slice: a last layer need
-        not compute tokens no head reads) and this layer's keys and values (for a cache).
-        `qkv`: this layer's queries, keys and values if the caller has them already."""
-        q, k, v = self.qkv(x_LD) if qkv is None else qkv
-        return self.finish(x_LD[keep], attention(q[keep], k, v, mask_LL[keep])), k, v
+        not compute tokens no head reads, nor their queries) and this layer's keys and values (for
+        a cache). `qkv`: this layer's queries, keys and values if the caller has them already."""
+        if qkv is not None:
+            q, k, v = qkv
+            q = q[keep]
+        elif keep == slice(None):
+            q, k, v = self.qkv(x_LD)
+        else:
+            h_LD = layer_norm(x_LD)
+            q = jnp.einsum("ld,dak->lak", h_LD[keep], self.w_qkv[:, 0])
+            k, v = jnp.einsum("ld,dtak->tlak", h_LD, self.w_qkv[:, 1:])
+        return self.finish(x_LD[keep], attention(q, k, v, mask_LL[keep])), k, v
 
 
 def attend(q_QAK, k_LAK, v_LAK, mask_QL, keys="lak"):
@@ -82,7 +90,7 @@ def attend(q_QAK, k_LAK, v_LAK, mask_QL, keys="lak"):
     return jnp.einsum(f"aql,{keys}->qak", jax.nn.softmax(scores, axis=-1).astype(v_LAK.dtype), v_LAK)
 
 
-# Long sequences (ARC-size grids: 1805 tokens at 30x30) use blockwise attention: the same result,
+# Long sequences (ARC-size grids: 1804 tokens at 30x30) use blockwise attention: the same result,
 # computed QUERY_BLOCK query rows at a time so that the score block stays in cache instead of
 # streaming an (A, L, L) array through memory several times. On a 2-core CPU a search step of the
 # shipped arc_small runs 1.4-1.7x faster from 15x15 up (`benchmarks/bench_attention.py`); short
@@ -295,16 +303,18 @@ class Decoder(eqx.Module):
         return x_LD, valid_L
 
     def sequence(self, z_H, input_RC, input_shape, output_RC, output_shape):
-        """The whole teacher-forced sequence (L = 2·R·C + 5, D) and its (L, L) attention mask."""
+        """The whole teacher-forced sequence (L = 2·R·C + 4, D) and its (L, L) attention mask.
+        The token of the last padded cell is left out: it would predict nothing and no other token
+        sees it (the authors' sequence keeps it, one token longer)."""
         rows, cols = input_RC.shape
         prefix_LD, prefix_valid = self.prefix(z_H, input_RC, input_shape)
         next_r, next_c = next_positions(output_shape, rows, cols)
-        cells = self.cell_token(output_RC.reshape(-1), next_r, next_c)
+        cells = self.cell_token(output_RC.reshape(-1)[:-1], next_r[:-1], next_c[:-1])
         shapes = jnp.stack([
             self.shape_rows[output_shape[0] - 1], self.shape_cols[output_shape[1] - 1]
         ]) + self.half[1]
         x_LD = jnp.concatenate([prefix_LD, shapes, cells])
-        valid_L = jnp.concatenate([prefix_valid, jnp.ones(2, bool), cell_valid(output_shape, rows, cols)])
+        valid_L = jnp.concatenate([prefix_valid, jnp.ones(2, bool), cell_valid(output_shape, rows, cols)[:-1]])
         length, latent_at = x_LD.shape[0], prefix_LD.shape[0] - 1
         idx = jnp.arange(length)
         out_q, out_k = idx[:, None] >= latent_at, idx[None, :] >= latent_at
@@ -398,7 +408,7 @@ def generate(model: LPN, z_H, input_RC, input_shape):
     x_PD, valid_P = dec.prefix(z_H, input_RC, input_shape)
     mask_PP = jnp.broadcast_to(valid_P, (valid_P.size, valid_P.size))  # all see valid input + latent
     h_PD, prefix_caches = run_blocks(dec.blocks, x_PD, mask_PP, keep_last=slice(-1, None))
-    length = valid_P.size + 2 + rows * cols
+    length = valid_P.size + 1 + rows * cols  # the prefix, rows_out, cols_out, R·C - 1 cells
     caches = [
         tuple(jnp.zeros((k.shape[1], length, k.shape[2]), k.dtype).at[:, : valid_P.size].set(k.swapaxes(0, 1))
               for k in kv)  # (A, L, K)
@@ -434,9 +444,11 @@ def generate(model: LPN, z_H, input_RC, input_shape):
         )
         return grid, logits_V, caches, visible
 
+    # Every cell but the last feeds its token back; the last one's token would predict nothing.
+    last = out_rows * out_cols - 1
     init = (jnp.zeros((rows, cols), jnp.uint8), logits_V, caches, visible)
-    grid = jax.lax.fori_loop(0, out_rows * out_cols, body, init)[0]
-    return grid, shape
+    grid, logits_V, _, _ = jax.lax.fori_loop(0, last, body, init)
+    return grid.at[last // out_cols, last % out_cols].set(jnp.argmax(logits_V).astype(jnp.uint8)), shape
 
 
 def generate_reference(model: LPN, z_H, input_RC, input_shape):
