@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from lpn.config import PRESETS
-from lpn.model import LPN, encode_pairs, generate, generate_reference, num_params, pair_log_prob
+from lpn.model import LPN, attend, encode_pairs, generate, generate_reference, num_params, pair_log_prob, predictor_index
 from lpn.search import log_prob, mean_latent
 
 from conftest import TINY
@@ -115,6 +115,33 @@ def test_decoder_is_causal_by_gradients(tiny_model, random_pairs):
             if len(padded_in):
                 assert d[padded_in].max() == 0, "a padded input cell is visible"
             assert d[2] > 0 and d[latent_at] > 0  # a valid input cell and the latent are seen
+
+
+def test_decoder_shortcuts_equal_a_plain_pass_over_the_authors_sequence(tiny_model, random_pairs):
+    """The decoder skips work: the last cell's token, the last block's queries that no head reads,
+    and the first block's z-free projections, computed apart from the latent's. A plain pass over
+    the authors' sequence, one token longer (the last cell's), every block on every token, gives
+    the same logits."""
+    dec, rows, cols = tiny_model.decoder, TINY.max_rows, TINY.max_cols
+    z = jnp.array([0.4, -1.1, 0.8, 0.3])[: TINY.latent_dim]
+    for i in range(3):
+        x, x_shape = random_pairs.inputs[i], random_pairs.input_shapes[i]
+        y, y_shape = random_pairs.outputs[i], random_pairs.output_shapes[i]
+        x_LD, mask_LL = dec.sequence(z, x, x_shape, y, y_shape)
+        length = x_LD.shape[0] + 1
+        last = dec.cell_token(y[-1, -1], rows - 1, 0)  # any token: nothing may depend on it
+        x_LD = jnp.concatenate([x_LD, last[None]])
+        mask_LL = jnp.zeros((length, length), bool).at[:-1, :-1].set(mask_LL).at[-1].set(
+            jnp.concatenate([mask_LL[-1, :-1], jnp.ones(2, bool)]))  # it sees what the last cell sees, and itself
+        for block in dec.blocks:
+            q, k, v = block.qkv(x_LD)
+            x_LD = block.finish(x_LD, attend(q, k, v, mask_LL))
+        latent_at = rows * cols + 2
+        cells = x_LD[latent_at + 2 + predictor_index(y_shape, rows, cols).reshape(-1)]
+        expected = (dec.heads(x_LD[latent_at])[0], dec.heads(x_LD[latent_at + 1])[1],
+                    jax.vmap(lambda h: dec.heads(h)[2])(cells).reshape(rows, cols, -1))
+        for got, want in zip(dec(z, x, x_shape, y, y_shape), expected):
+            np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
 
 
 def force_shape(model, rows, cols):
