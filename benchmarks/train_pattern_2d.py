@@ -10,10 +10,12 @@ The default recipe is not the paper's (batch 128 tasks of 4 pairs, constant lear
 beta 1e-3: about 30k steps to 90%, over two hours here): 64 tasks of 2 pairs a step (each pair is
 predicted from the other's latent; a pattern_2d pair shows the whole pattern, so one is enough),
 a cosine decay of the learning rate from a peak of 7e-4 to 1% of it at the last step, Adam's
-b2 = 0.95 and beta = 1e-4, for 12,000 steps (0.07-0.08 s each on two CPU devices, the cost of 32
-tasks of 4 pairs). The run is fitted to `--minutes` (default 15, evaluation included): after the
-first 500 steps it times a chunk, and on a machine too slow for 12,000 steps it trains the steps
-that fit, its cosine decay shortened with them, timing again halfway (`train(time_budget=...)`).
+b2 = 0.95 and beta = 1e-4. The run trains as many steps as fit `--minutes` (default 15, evaluation
+included), at most `--steps` (default 20,000): after the first 500 steps it times a chunk and
+fits the steps and the cosine decay to the time left, timing again halfway
+(`train(time_budget=...)`). A step costs 0.07-0.08 s on two devices of the 2-core CPUs of
+2026-11-26 (about 12,000 steps fit) and 0.042-0.045 s on the faster ones of 2026-11-27 (about
+19,500); more steps made runs more reliable (benchmarks/README.md, "A faster machine").
 The architecture is the preset's. Scoring gives 3 pairs and asks for a 4th, as everywhere. Results
 vary a lot from run to run: benchmarks/README.md ("Two pairs per training task" and after) lists
 them. `--batch-size 32 --num-pairs 4` is the previous recipe (4 pairs a
@@ -22,8 +24,8 @@ task); `--train-targets last` predicts only the last pair of each task, for half
 paper: benchmarks/README.md, "A bias on the latent token").
 The same training from the command line (it evaluates on 256 fresh tasks at the end):
 
-    lpn train --preset pattern_2d --steps 12000 --eval-every 12000 --eval-pairs 3 --time-budget 14 \\
-        --set batch_size=64 num_pairs=2 learning_rate=7e-4 lr_decay_steps=12000 adam_b2=0.95 kl_coeff=1e-4
+    lpn train --preset pattern_2d --steps 20000 --eval-every 20000 --eval-pairs 3 --time-budget 14 \\
+        --set batch_size=64 num_pairs=2 learning_rate=7e-4 lr_decay_steps=20000 adam_b2=0.95 kl_coeff=1e-4
 """
 
 import argparse
@@ -43,7 +45,8 @@ EVAL_RESERVE_S = 45  # the evaluation after training: about 30 s on 2 CPU cores,
 def main():
     start = time.perf_counter()
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--steps", type=int, default=12000, help="training steps; the learning rate decays to 1%% of its peak at the last")
+    parser.add_argument("--steps", type=int, default=20000,
+                        help="training steps at most (all of them with --minutes 0); the learning rate decays to 1%% of its peak at the last")
     parser.add_argument("--minutes", type=float, default=15.0,
                         help="the whole run's budget, evaluation included: training is fitted to it less %d s for "
                              "the evaluation (at most --steps; 0: exactly --steps)" % EVAL_RESERVE_S)
