@@ -8,8 +8,9 @@ Shape letters used in names:
 
 Decoder sequence for one pair (length 2·R·C + 4, 1804 at 30x30), as in §1.4:
     [rows_in, cols_in, R·C input cells, latent, rows_out, cols_out, R·C - 1 output cells]
-(the last cell's token would predict nothing and no token sees it: it is left out). Input tokens see valid input tokens and the latent; output tokens see every valid input token and
-the valid output tokens before them. Each output cell token carries the position of the cell it
+(the last cell's token would predict nothing and no token sees it: it is left out). Input tokens
+see valid input tokens and the latent; output tokens see every valid input token and the valid
+output tokens before them. Each output cell token carries the position of the cell it
 predicts ("next position"), and the first cell of row r is predicted from the last *valid* cell
 of row r-1 (the row-wrap rule), so padding never sits between two predicted cells.
 
