@@ -11,6 +11,8 @@
 # (JOBS=6 LIMIT=440 ROUND=4; ROUND=5, LIMIT=320, adds seeds; ROUND=6 trains on the last pair only).
 # Round 7 trains round 4's 12,000-step recipe with a bias on the decoder's latent token
 # (Config.latent_bias) on seeds 0-23, to set beside rounds 4 and 5's seeds 0-19 (JOBS=6 LIMIT=500).
+# Round 8 trains round 4's recipe for 20,000 steps (what the faster 2-core CPUs fit in 15 minutes;
+# the cosine over all of them) on seeds 0-23, beside rounds 4 and 5's 12,000 (JOBS=6 LIMIT=500).
 set -uo pipefail
 export PYTHONUNBUFFERED=1 XLA_PYTHON_CLIENT_PREALLOCATE=false PYTHONPATH=$PWD
 OUT=${OUT:-probe-out}; JOBS=${JOBS:-5}; LIMIT=${LIMIT:-300}; ROUND=${ROUND:-1}
@@ -68,6 +70,9 @@ elif [ "$ROUND" = 6 ]; then  # the last pair only (train_targets=last): 128 task
 elif [ "$ROUND" = 7 ]; then  # the latent token's bias, over the seeds rounds 4 and 5 trained without it
     base="--eval-at 12000 --final-search-steps 0 --schedule cosine --b2 0.95 --kl 1e-4 --num-pairs 2 --batch-size 64 --lr 7e-4 --steps 12000 --latent-bias"
     for s in 0,1,2,3 4,5,6,7 8,9,10,11 12,13,14,15 16,17,18,19 20,21,22,23; do run bias-$s $base --seeds $s; done
+elif [ "$ROUND" = 8 ]; then  # more steps: does 20,000 rescue the weak runs of 12,000 beyond the CPU's 4 of 4?
+    base="--eval-at 20000 --final-search-steps 0 --schedule cosine --b2 0.95 --kl 1e-4 --num-pairs 2 --batch-size 64 --lr 7e-4 --steps 20000"
+    for s in 0,1,2,3 4,5,6,7 8,9,10,11 12,13,14,15 16,17,18,19 20,21,22,23; do run steps20k-$s $base --seeds $s; done
 else  # round 3: train_pattern_2d.py's previous recipe and five neighbours, over many seeds each
     seeds=$(seq -s, 0 ${SEEDS:-15})
     base="--batch-size 32 --steps 12000 --eval-at 12000 --final-search-steps 0 --schedule cosine --b2 0.95 --seeds $seeds"
