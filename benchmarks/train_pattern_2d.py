@@ -14,7 +14,7 @@ b2 = 0.95 and beta = 1e-4. The run trains as many steps as fit `--minutes` (defa
 included), at most `--steps` (default 20,000): after the first 500 steps it times a chunk and
 fits the steps and the cosine decay to the time left, timing again halfway
 (`train(time_budget=...)`). A step costs 0.07-0.08 s on two devices of the 2-core CPUs of
-2026-11-26 (about 12,000 steps fit) and 0.042-0.045 s on the faster ones of 2026-11-27 (about
+2026-11-26 (about 12,000 steps fit) and 0.042-0.046 s on the faster ones of 2026-11-27 (18,250 to
 19,500); more steps made runs more reliable (benchmarks/README.md, "A faster machine").
 The architecture is the preset's. Scoring gives 3 pairs and asks for a 4th, as everywhere. Results
 vary a lot from run to run: benchmarks/README.md ("Two pairs per training task" and after) lists

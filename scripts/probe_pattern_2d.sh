@@ -70,7 +70,7 @@ elif [ "$ROUND" = 6 ]; then  # the last pair only (train_targets=last): 128 task
 elif [ "$ROUND" = 7 ]; then  # the latent token's bias, over the seeds rounds 4 and 5 trained without it
     base="--eval-at 12000 --final-search-steps 0 --schedule cosine --b2 0.95 --kl 1e-4 --num-pairs 2 --batch-size 64 --lr 7e-4 --steps 12000 --latent-bias"
     for s in 0,1,2,3 4,5,6,7 8,9,10,11 12,13,14,15 16,17,18,19 20,21,22,23; do run bias-$s $base --seeds $s; done
-elif [ "$ROUND" = 8 ]; then  # more steps: does 20,000 rescue the weak runs of 12,000 beyond the CPU's 4 of 4?
+elif [ "$ROUND" = 8 ]; then  # more steps: does 20,000 rescue the weak runs of 12,000 beyond the CPU's 10 of 10?
     base="--eval-at 20000 --final-search-steps 0 --schedule cosine --b2 0.95 --kl 1e-4 --num-pairs 2 --batch-size 64 --lr 7e-4 --steps 20000"
     for s in 0,1,2,3 4,5,6,7 8,9,10,11 12,13,14,15 16,17,18,19 20,21,22,23; do run steps20k-$s $base --seeds $s; done
 else  # round 3: train_pattern_2d.py's previous recipe and five neighbours, over many seeds each
