@@ -46,7 +46,7 @@ def missing() -> str | None:
         try:
             __import__(module)
         except ImportError:
-            return f"python package {module} not installed (scripts/browser_setup.sh installs it)"
+            return f"python package {module} not installed (pip install -e '.[notebook,test]' installs it)"
     return None
 
 
