@@ -2,7 +2,8 @@
 
 A file holds one task, `{"train": [{"input": grid, "output": grid}, ...], "test": [...]}` (test
 outputs optional), or a collection `{task_id: task, ...}` as in the Kaggle challenge files. Every
-error names the file, and, through `make_task`, the task, the pair and the cell.
+failure, whatever the file's size or nesting, is one `TaskFileError` naming the file and, where it
+lies in a grid, the task, the pair and the cell.
 """
 
 from __future__ import annotations
