@@ -8,10 +8,17 @@ counted a parameter tree replicated on four TPU devices (§1.6). `lpn params` pr
 from __future__ import annotations
 
 import dataclasses
+import math
+import numbers
 from dataclasses import dataclass
 
+from lpn.grids import MAX_SIDE
 
 TRAIN_TARGETS = ("all", "last")  # which pairs of a task training predicts, see `lpn.train`
+
+
+class ConfigError(ValueError):
+    """A `Config` field of the wrong type or out of range: names the field, the value and what is allowed."""
 
 
 @dataclass(frozen=True)
@@ -60,9 +67,8 @@ class Config:
     search_lr: float = 0.1
 
     def __post_init__(self):
-        if self.train_targets not in TRAIN_TARGETS:
-            raise ValueError(f"train_targets must be one of {', '.join(map(repr, TRAIN_TARGETS))}, "
-                             f"got {self.train_targets!r}")
+        for f in dataclasses.fields(self):
+            _check_field(f.name, getattr(self, f.name), type(f.default))
 
     @property
     def enc_width(self) -> int:
@@ -85,6 +91,46 @@ class Config:
         if unknown:
             raise ValueError(f"unknown config fields: {', '.join(unknown)}")
         return cls(**values)
+
+
+# What each field allows, as (allowed, test). Counts where 0 means "off" allow 0; sizes start at 1.
+_AT_LEAST_1 = (">= 1", lambda v: v >= 1)
+_AT_LEAST_0 = (">= 0", lambda v: v >= 0)
+_POSITIVE = ("> 0", lambda v: v > 0)
+_SIDE = (f"in 1..{MAX_SIDE}", lambda v: 1 <= v <= MAX_SIDE)
+_BOOL = ("true or false", lambda v: True)
+FIELD_RULES = {
+    "max_rows": _SIDE, "max_cols": _SIDE, "num_pairs": _AT_LEAST_1,
+    "latent_dim": _AT_LEAST_1, "variational": _BOOL, "latent_bias": _BOOL,
+    "enc_layers": _AT_LEAST_1, "enc_heads": _AT_LEAST_1, "enc_head_dim": _AT_LEAST_1, "enc_mlp_factor": _POSITIVE,
+    "dec_layers": _AT_LEAST_1, "dec_heads": _AT_LEAST_1, "dec_head_dim": _AT_LEAST_1, "dec_mlp_factor": _POSITIVE,
+    "batch_size": _AT_LEAST_1, "micro_batch_size": _AT_LEAST_0, "learning_rate": _POSITIVE,
+    "warmup_steps": _AT_LEAST_0, "lr_decay_steps": _AT_LEAST_0,
+    "adam_b2": ("in [0, 1)", lambda v: 0 <= v < 1),  # 1 divides by zero in Adam's bias correction
+    "train_targets": (f"one of {', '.join(map(repr, TRAIN_TARGETS))}", lambda v: v in TRAIN_TARGETS),
+    "latent_noise_warmup": _AT_LEAST_0, "weight_decay": _AT_LEAST_0, "grad_clip": _POSITIVE,
+    "kl_coeff": _AT_LEAST_0, "train_search_steps": _AT_LEAST_0, "train_search_lr": _POSITIVE,
+    "train_search_stop_gradient": _BOOL,
+    "pattern_size": _AT_LEAST_1,  # that it fits the grid is checked by `lpn.pattern`, its one user
+    "pattern_density": ("in [0, 1]", lambda v: 0 <= v <= 1), "search_lr": _POSITIVE,
+}
+_KINDS = {bool: "true or false", int: "an integer", float: "a finite number", str: "a string"}
+
+
+def _check_field(name: str, value, kind: type) -> None:
+    if kind is bool:
+        fits = isinstance(value, bool)
+    elif kind is int:
+        fits = isinstance(value, numbers.Integral) and not isinstance(value, bool)
+    elif kind is float:
+        fits = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+    else:
+        fits = isinstance(value, kind)
+    if not fits:
+        raise ConfigError(f"{name} must be {_KINDS[kind]}, got {value!r}")
+    allowed, test = FIELD_RULES[name]
+    if not test(value):
+        raise ConfigError(f"{name} must be {allowed}, got {value!r}")
 
 
 # The fields that fix the model's parameters; a checkpoint must match them. The rest (learning rates,

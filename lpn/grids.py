@@ -34,64 +34,142 @@ class Pair(NamedTuple):
 
 @dataclass(frozen=True)
 class Task:
-    """The pairs of one task: `train` is the specification, `test` what to predict."""
+    """The pairs of one task: `train` is the specification, `test` what to predict.
+
+    Every grid is checked when the task is made, however it is made (`make_task`, a loader, an
+    augmentation or `Task(...)` directly), with the errors of `make_task`: the model indexes
+    embeddings by colour, and JAX clamps an out-of-range index instead of failing. Grids that are
+    not yet uint8 arrays are converted; valid uint8 arrays are kept as they are, at the cost of a
+    few array checks each.
+    """
 
     train: tuple[Pair, ...]
     test: tuple[Pair, ...] = ()
     name: str = "task"
     meta: dict = field(default_factory=dict, compare=False)
 
+    def __post_init__(self):
+        for split in ("train", "test"):
+            pairs = getattr(self, split)
+            if isinstance(pairs, (str, bytes, dict, np.ndarray)) or not isinstance(pairs, Sequence):
+                raise GridError(f"task {self.name!r}: {split} must be a sequence of (input, output) pairs, "
+                                f"got {type(pairs).__name__}")
+            object.__setattr__(self, split, tuple(
+                _checked_pair(pair, f"task {self.name!r}, {split} pair {i}", need_output=split == "train")
+                for i, pair in enumerate(pairs)
+            ))
+
     @property
     def num_pairs(self) -> int:
         return len(self.train)
 
 
+def _checked_pair(pair, where: str, need_output: bool, max_side: int = MAX_SIDE, grid=None) -> Pair:
+    """`pair` as a `Pair` of grids checked by `grid` (default `checked_grid`: valid uint8 arrays kept)."""
+    grid = grid or checked_grid
+    if isinstance(pair, dict):
+        pair = (pair.get("input"), pair.get("output"))
+    if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+        raise GridError(f"{where}: expected an (input, output) pair, got {type(pair).__name__}")
+    inp, outp = pair
+    if inp is None:
+        raise GridError(f"{where}: missing input grid")
+    if outp is None and need_output:
+        raise GridError(f"{where}: missing output grid")
+    return Pair(
+        grid(inp, where=f"{where} input", max_side=max_side),
+        None if outp is None else grid(outp, where=f"{where} output", max_side=max_side),
+    )
+
+
 def as_grid(cells, *, where: str = "grid", max_side: int = MAX_SIDE) -> np.ndarray:
-    """Checks `cells` (nested lists or an array) and returns it as a 2-D uint8 array.
+    """Checks `cells` (nested lists or an array) and returns it as a new 2-D uint8 array.
 
     Raises `GridError` naming `where` for ragged rows, an empty grid, a colour outside 0-9 (with
-    its cell), a non-integer value, or a side larger than `max_side`.
+    its cell), a value that is not an integer (booleans included, with its cell), or a side larger
+    than `max_side`. Floats with integer values (2.0) are taken as those integers.
     """
-    if isinstance(cells, np.ndarray):
-        array = cells
-    else:
-        rows = list(cells)
-        if not rows:
-            raise GridError(f"{where}: empty grid (no rows)")
-        lengths = {len(row) if isinstance(row, (list, tuple, np.ndarray)) else -1 for row in rows}
-        if -1 in lengths:
-            raise GridError(f"{where}: each row must be a list of colours")
-        if len(lengths) > 1:
-            bad = next(i for i, row in enumerate(rows) if len(row) != len(rows[0]))
-            raise GridError(
-                f"{where}: ragged rows (row 0 has {len(rows[0])} cells, row {bad} has {len(rows[bad])})"
-            )
-        try:
-            array = np.asarray(rows)
-        except (ValueError, TypeError) as err:
-            raise GridError(f"{where}: not a grid of integers ({err})") from None
+    array = cells if isinstance(cells, np.ndarray) else _rows_to_array(cells, where)
     if array.ndim != 2:
         raise GridError(f"{where}: a grid must be 2-D, got shape {array.shape}")
     if array.size == 0:
         raise GridError(f"{where}: empty grid (shape {array.shape})")
-    if array.dtype.kind not in "iub":
-        if array.dtype.kind == "f" and np.all(np.mod(array, 1) == 0):
-            array = array.astype(np.int64)
-        else:
-            raise GridError(f"{where}: colours must be integers, got dtype {array.dtype}")
-    bad = np.argwhere((array < 0) | (array >= NUM_COLOURS))
-    if len(bad):
-        r, c = bad[0]
-        raise GridError(f"{where}: colour {array[r, c]} at cell (row {r}, col {c}) is outside 0-9")
     if max(array.shape) > max_side:
         raise GridError(
             f"{where}: shape {array.shape[0]}x{array.shape[1]} exceeds the maximum side {max_side}"
         )
+    if array.dtype.kind == "b":
+        raise GridError(f"{where}: colours must be integers 0-9, got {array[0, 0]} at cell (row 0, col 0)")
+    if array.dtype.kind not in "iu":
+        array = _integer_valued(array, where)
+    if array.max() >= NUM_COLOURS or (array.dtype.kind == "i" and array.min() < 0):
+        r, c = np.argwhere((array < 0) | (array >= NUM_COLOURS))[0]
+        raise GridError(f"{where}: colour {array[r, c]} at cell (row {r}, col {c}) is outside 0-9")
     return array.astype(np.uint8)
 
 
+def checked_grid(grid, *, where: str = "grid", max_side: int = MAX_SIDE) -> np.ndarray:
+    """`grid` itself if it is already a valid uint8 grid (no copy), else `as_grid(grid)`."""
+    if _uint8_grid(grid, max_side) and grid.max() < NUM_COLOURS:
+        return grid
+    return as_grid(grid, where=where, max_side=max_side)
+
+
+def _uint8_grid(grid, max_side: int = MAX_SIDE) -> bool:
+    """A non-empty 2-D uint8 array within `max_side`: only its colours are left to check."""
+    return (isinstance(grid, np.ndarray) and grid.dtype == np.uint8 and grid.ndim == 2 and grid.size > 0
+            and max(grid.shape) <= max_side)
+
+
+def _rows_to_array(cells, where: str) -> np.ndarray:
+    if isinstance(cells, (str, bytes, dict)):
+        raise GridError(f"{where}: a grid must be a list of rows, got {type(cells).__name__}")
+    try:
+        rows = list(cells)
+    except TypeError:
+        raise GridError(f"{where}: a grid must be a list of rows, got {type(cells).__name__}") from None
+    if not rows:
+        raise GridError(f"{where}: empty grid (no rows)")
+    if not all(isinstance(row, (list, tuple, np.ndarray)) for row in rows):
+        raise GridError(f"{where}: each row must be a list of colours")
+    width = len(rows[0])
+    bad = next((i for i, row in enumerate(rows) if len(row) != width), None)
+    if bad is not None:
+        raise GridError(f"{where}: ragged rows (row 0 has {width} cells, row {bad} has {len(rows[bad])})")
+    # Booleans hide inside an int array ([[True, 2]] becomes [[1, 2]]), so name them before converting.
+    for r, row in enumerate(rows):
+        if not isinstance(row, np.ndarray):
+            c = next((c for c, cell in enumerate(row) if isinstance(cell, (bool, np.bool_))), None)
+            if c is not None:
+                raise GridError(f"{where}: colours must be integers 0-9, got {row[c]} at cell (row {r}, col {c})")
+    try:
+        return np.asarray(rows)
+    except (ValueError, TypeError) as err:
+        raise GridError(f"{where}: not a grid of integers ({err})") from None
+
+
+def _integer_valued(array: np.ndarray, where: str) -> np.ndarray:
+    """A float or object array of colours 0-9 as int64; else `GridError` naming the first bad cell."""
+    if array.dtype.kind == "f":
+        whole = np.isfinite(array) & (np.mod(array, 1) == 0)
+    elif array.dtype.kind == "O":  # Python ints beyond int64, or mixed types
+        whole = np.frompyfunc(lambda cell: type(cell) is int or isinstance(cell, np.integer), 1, 1)(array)
+        whole = whole.astype(bool)
+    else:
+        whole = np.zeros(array.shape, bool)
+    if not whole.all():
+        r, c = np.argwhere(~whole)[0]
+        value = array[r, c].item() if isinstance(array[r, c], np.generic) else array[r, c]
+        raise GridError(f"{where}: colours must be integers, got {value!r} at cell (row {r}, col {c})")
+    inside = np.asarray((array >= 0) & (array < NUM_COLOURS), bool)
+    if not inside.all():
+        r, c = np.argwhere(~inside)[0]
+        raise GridError(f"{where}: colour {array[r, c]} at cell (row {r}, col {c}) is outside 0-9")
+    return array.astype(np.int64)
+
+
 def make_task(train, test=(), name: str = "task", *, max_side: int = MAX_SIDE, meta=None) -> Task:
-    """Builds a validated `Task` from (input, output) pairs given as lists or arrays.
+    """Builds a validated `Task` from (input, output) pairs given as lists or arrays (copied).
 
     `test` pairs may have `None` as output. Every error names the task, the pair and the problem.
     """
@@ -99,20 +177,11 @@ def make_task(train, test=(), name: str = "task", *, max_side: int = MAX_SIDE, m
     if not train:
         raise GridError(f"task {name!r}: has no train pairs")
 
-    def checked(pairs, split, need_output):
-        out = []
-        for i, pair in enumerate(pairs):
-            inp, outp = (pair["input"], pair.get("output")) if isinstance(pair, dict) else pair
-            where = f"task {name!r}, {split} pair {i}"
-            if outp is None and need_output:
-                raise GridError(f"{where}: missing output grid")
-            out.append(Pair(
-                as_grid(inp, where=f"{where} input", max_side=max_side),
-                None if outp is None else as_grid(outp, where=f"{where} output", max_side=max_side),
-            ))
-        return tuple(out)
+    def checked(pairs, split):
+        return tuple(_checked_pair(pair, f"task {name!r}, {split} pair {i}", split == "train", max_side, as_grid)
+                     for i, pair in enumerate(pairs))
 
-    return Task(checked(train, "train", True), checked(test, "test", False), name, dict(meta or {}))
+    return Task(checked(train, "train"), checked(test, "test"), name, dict(meta or {}))
 
 
 class Batch(NamedTuple):
@@ -139,7 +208,9 @@ def pad_grid(grid: np.ndarray, rows: int, cols: int) -> np.ndarray:
 def batch_pairs(pair_lists: Sequence[Sequence[Pair]], rows: int, cols: int, num_pairs=None) -> Batch:
     """Pads lists of pairs (one list per task) into a `Batch` of `num_pairs` slots per task.
 
-    A pair with an unknown output gets a 1x1 black output, so test inputs batch like any pair.
+    A pair with an unknown output gets a 1x1 black output, so test inputs batch like any pair. Pairs
+    that did not come from a `Task` are checked here too, with `as_grid`'s errors: nothing else
+    stands between them and the model.
     """
     n = num_pairs or max(len(p) for p in pair_lists)
     b = len(pair_lists)
@@ -152,16 +223,24 @@ def batch_pairs(pair_lists: Sequence[Sequence[Pair]], rows: int, cols: int, num_
         if len(pairs) > n:
             raise GridError(f"task {i} has {len(pairs)} pairs, more than the {n} slots")
         for j, (x, y) in enumerate(pairs):
-            y = np.zeros((1, 1), np.uint8) if y is None else y
+            x = x if _uint8_grid(x) else as_grid(x, where=f"task {i}, pair {j} input")
+            y = np.zeros((1, 1), np.uint8) if y is None else y if _uint8_grid(y) else as_grid(
+                y, where=f"task {i}, pair {j} output")
             for grid, what in ((x, "input"), (y, "output")):
                 if grid.shape[0] > rows or grid.shape[1] > cols:
                     raise GridError(
                         f"task {i}, pair {j} {what}: shape {grid.shape[0]}x{grid.shape[1]} exceeds "
                         f"the model's maximum {rows}x{cols}"
                     )
-            inputs[i, j], outputs[i, j] = pad_grid(x, rows, cols), pad_grid(y, rows, cols)
+            inputs[i, j, : x.shape[0], : x.shape[1]] = x
+            outputs[i, j, : y.shape[0], : y.shape[1]] = y
             in_shapes[i, j], out_shapes[i, j] = x.shape, y.shape
             mask[i, j] = True
+    for grids, what in ((inputs, "input"), (outputs, "output")):
+        if grids.max(initial=0) >= NUM_COLOURS:  # uint8 grids passed above unread; one pass reads all
+            i, j, r, c = np.argwhere(grids >= NUM_COLOURS)[0]
+            raise GridError(f"task {i}, pair {j} {what}: colour {grids[i, j, r, c]} at cell (row {r}, col {c}) "
+                            f"is outside 0-9")
     return Batch(inputs, outputs, in_shapes, out_shapes, mask)
 
 

@@ -51,6 +51,9 @@ def pattern_task(key, cfg: Config, num_pairs: int, density=None):
 def pattern_batch(key, cfg: Config, batch_size: int, num_pairs=None, density=None) -> Batch:
     """B pattern tasks as a `Batch` of JAX arrays: inputs (B, N, R, C) and so on."""
     num_pairs = cfg.num_pairs if num_pairs is None else num_pairs
+    if cfg.pattern_size > min(cfg.max_rows, cfg.max_cols):
+        raise ValueError(f"pattern_size {cfg.pattern_size} does not fit the {cfg.max_rows}x{cfg.max_cols} grids "
+                         f"(max_rows x max_cols); lower pattern_size or enlarge the grids")
     keys = jax.random.split(key, batch_size)
     return jax.vmap(lambda k: pattern_task(k, cfg, num_pairs, density))(keys)
 
