@@ -1,33 +1,52 @@
-"""Checkpoints: safetensors weights plus a JSON sidecar (config, step, metrics, format version).
+"""Checkpoints: safetensors weights plus a JSON sidecar (config, step, metrics, hashes, format version).
 
 A run directory holds numbered checkpoints and a `latest` file naming the newest. Each checkpoint is
 written into a temporary directory, renamed into place, and only then named by `latest` (an atomic
-replace), so a crash at any moment leaves the previous checkpoint whole and loadable.
+replace), so a crash at any moment leaves the previous checkpoint whole and loadable. The folders
+are made with `mkdir`, so they honour the umask (`tempfile.mkdtemp` would make them 0700).
+
+Loading trusts nothing it reads; every failure is a `CheckpointError` naming the file and what is
+wrong with it:
+- `config.json` records every `Config` field and loading fills none with a default: each field
+  changes the parameters, the training, the generated tasks or the search, so a default that moved
+  would silently change what the checkpoint means (a missing `pattern_size` once meant evaluating a
+  2x2-pattern model on 4x4 patterns). Unknown fields and values of the wrong type are refused too.
+- `config.json` records the SHA-256 of each weights file; loading checks it, so a truncated or
+  bit-flipped file is refused instead of predicting garbage. Tensor names, shapes and dtypes must
+  be those the config's model has.
+- `latest` must hold the plain name of a checkpoint folder inside its own run directory: no path,
+  no `..`, no symlink leading out of the run directory.
+- Format version 1 (before the hashes) is refused with the command that upgrades it:
+  `upgrade_checkpoint` checks the weights load into the config's model, completes the config with
+  fields given explicitly, and records the hashes of the files as they are then.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
-import tempfile
+import uuid
 from pathlib import Path
 
 import equinox as eqx
 import jax
 import numpy as np
-from safetensors.numpy import load_file, save_file
+import safetensors.numpy
+from safetensors import SafetensorError
 
 from lpn.config import Config, architecture_diff
 from lpn.model import LPN
 
 FORMAT = "lpn-checkpoint"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2 added the weights' SHA-256 and a config with every field
 KEEP = 2  # checkpoints kept in a run directory
+WEIGHTS, OPTIMIZER, META = "model.safetensors", "optimizer.safetensors", "config.json"
 
 
 class CheckpointError(RuntimeError):
-    """A checkpoint that cannot be read: missing, of an unknown version, or not matching."""
+    """A checkpoint that cannot be read: missing, of an unknown version, corrupt, or not matching."""
 
 
 def _named_arrays(tree) -> dict[str, np.ndarray]:
@@ -39,16 +58,47 @@ def _name(path) -> str:
     return jax.tree_util.keystr(path, simple=True, separator=".")
 
 
-def _fill(template, arrays: dict[str, np.ndarray], where: str):
-    """Puts `arrays` into the leaves of `template` (a shape-only model), checking names and shapes."""
-    expected = {_name(p): leaf for p, leaf in jax.tree_util.tree_flatten_with_path(template)[0]}
+def _check_like(arrays: dict[str, np.ndarray], expected: dict, where) -> None:
+    """Refuses `arrays` unless its names, shapes and dtypes are those of `expected` (shape-dtype leaves)."""
     missing, extra = sorted(set(expected) - set(arrays)), sorted(set(arrays) - set(expected))
     if missing or extra:
         raise CheckpointError(f"{where}: tensors do not match the config (missing {missing[:5]}, unexpected {extra[:5]})")
     for name, want in expected.items():
         if arrays[name].shape != tuple(want.shape):
             raise CheckpointError(f"{where}: tensor {name} has shape {arrays[name].shape}, the config needs {tuple(want.shape)}")
+        if arrays[name].dtype != want.dtype:
+            raise CheckpointError(f"{where}: tensor {name} has dtype {arrays[name].dtype}, the config needs {want.dtype}")
+
+
+def _fill(template, arrays: dict[str, np.ndarray], where):
+    """Puts `arrays` into the leaves of `template` (a shape-only model), checking names, shapes and dtypes."""
+    _check_like(arrays, {_name(p): leaf for p, leaf in jax.tree_util.tree_flatten_with_path(template)[0]}, where)
     return jax.tree_util.tree_map_with_path(lambda p, _: jax.numpy.asarray(arrays[_name(p)]), template)
+
+
+def _write_tensors(file: Path, arrays: dict[str, np.ndarray]) -> str:
+    """Writes `arrays` to `file` as safetensors; returns the file's SHA-256."""
+    data = safetensors.numpy.save(arrays, metadata={"format_version": str(FORMAT_VERSION)})
+    file.write_bytes(data)
+    return hashlib.sha256(data).hexdigest()
+
+
+def _read_tensors(file: Path, sha256: str | None) -> dict[str, np.ndarray]:
+    """The tensors in `file`, which must be whole: present, a safetensors file, and (unless `sha256`
+    is None, when upgrading) the one whose SHA-256 the checkpoint recorded."""
+    if not file.is_file():
+        raise CheckpointError(f"{file}: missing")
+    data = file.read_bytes()
+    if not data:
+        raise CheckpointError(f"{file}: empty (0 bytes)")
+    try:
+        arrays = safetensors.numpy.load(data)
+    except SafetensorError as err:
+        raise CheckpointError(f"{file}: not a safetensors file, or truncated ({len(data):,} bytes; {err})") from None
+    if sha256 is not None and hashlib.sha256(data).hexdigest() != sha256:
+        raise CheckpointError(f"{file}: corrupt, its SHA-256 differs from the one recorded in {META} "
+                              f"(the file changed after it was saved)")
+    return arrays
 
 
 def save_checkpoint(run_dir, model: LPN, *, step: int = 0, opt_state=None, metrics=None, extra=None) -> Path:
@@ -56,13 +106,14 @@ def save_checkpoint(run_dir, model: LPN, *, step: int = 0, opt_state=None, metri
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     final = run_dir / f"step-{step:08d}"
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}-", dir=run_dir))
-    meta = {"format": FORMAT, "format_version": FORMAT_VERSION, "step": int(step),
-            "config": model.config.to_dict(), "metrics": metrics or {}, **(extra or {})}
-    save_file(_named_arrays(model), tmp / "model.safetensors", metadata={"format_version": str(FORMAT_VERSION)})
+    tmp = run_dir / f".{final.name}-{uuid.uuid4().hex[:12]}"
+    tmp.mkdir()  # not tempfile.mkdtemp, whose folders are 0700 whatever the umask (the rename keeps the mode)
+    sha256 = {WEIGHTS: _write_tensors(tmp / WEIGHTS, _named_arrays(model))}
     if opt_state is not None:
-        save_file({f"{i}": np.asarray(x) for i, x in enumerate(jax.tree.leaves(opt_state))}, tmp / "optimizer.safetensors")
-    (tmp / "config.json").write_text(json.dumps(meta, indent=2, default=float))
+        sha256[OPTIMIZER] = _write_tensors(tmp / OPTIMIZER, {f"{i}": np.asarray(x) for i, x in enumerate(jax.tree.leaves(opt_state))})
+    meta = {"format": FORMAT, "format_version": FORMAT_VERSION, "step": int(step),
+            "config": model.config.to_dict(), "metrics": metrics or {}, **(extra or {}), "sha256": sha256}
+    (tmp / META).write_text(json.dumps(meta, indent=2, default=float) + "\n")
     if final.exists():
         shutil.rmtree(final)
     os.replace(tmp, final)
@@ -78,24 +129,70 @@ def resolve(path) -> Path:
     """A checkpoint directory from itself or from a run directory (through its `latest`)."""
     path = Path(path)
     if (path / "latest").is_file():
-        path = path / (path / "latest").read_text().strip()
-    if not (path / "config.json").is_file():
-        raise CheckpointError(f"{path}: no checkpoint here (expected config.json or a run directory with 'latest')")
+        path = _follow_latest(path)
+    if not (path / META).is_file():
+        raise CheckpointError(f"{path}: no checkpoint here (expected {META} or a run directory with 'latest')")
     return path
 
 
-def read_meta(path) -> dict:
-    path = resolve(path)
+def _follow_latest(run_dir: Path) -> Path:
+    """The checkpoint that `run_dir/latest` names: a plain folder name, of a folder inside `run_dir`."""
+    pointer = run_dir / "latest"
     try:
-        meta = json.loads((path / "config.json").read_text())
-    except json.JSONDecodeError as err:
-        raise CheckpointError(f"{path / 'config.json'}: not valid JSON ({err})") from None
+        name = pointer.read_text().strip()
+    except UnicodeDecodeError:
+        raise CheckpointError(f"{pointer}: not a text file naming a checkpoint") from None
+    target = run_dir / name
+    if not name or name in (".", "..") or Path(name).name != name or target.resolve().parent != run_dir.resolve():
+        raise CheckpointError(f"{pointer}: names {name!r}, which is not a checkpoint folder of this run directory "
+                              f"(it must hold the plain name of one, like step-00000100)")
+    return target
+
+
+def _read_json(file: Path) -> dict:
+    try:
+        meta = json.loads(file.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise CheckpointError(f"{file}: not valid JSON ({err})") from None
+    if not isinstance(meta, dict):
+        raise CheckpointError(f"{file}: holds a JSON {type(meta).__name__}, not an object")
     if meta.get("format") != FORMAT:
-        raise CheckpointError(f"{path}: not an lpn checkpoint (format {meta.get('format')!r})")
-    if meta.get("format_version") != FORMAT_VERSION:
+        raise CheckpointError(f"{file}: not an lpn checkpoint (format {meta.get('format')!r})")
+    return meta
+
+
+def _check_config(meta: dict, file: Path) -> Config:
+    if "config" not in meta:
+        raise CheckpointError(f"{file}: has no 'config'")
+    try:
+        return Config.from_dict(meta["config"])
+    except (TypeError, ValueError) as err:
+        raise CheckpointError(f"{file}: config does not fit this lpn ({err})") from None
+
+
+def read_meta(path) -> dict:
+    """The checkpoint's metadata (`config.json`), checked: format, version, a complete and well-typed
+    config, the step, and the hashes of the weight files (checked against the files by the loaders)."""
+    path = resolve(path)
+    file = path / META
+    meta = _read_json(file)
+    version = meta.get("format_version")
+    if version == 1:
         raise CheckpointError(
-            f"{path}: checkpoint format version {meta.get('format_version')!r} is unknown; this lpn reads version {FORMAT_VERSION}"
+            f"{file}: checkpoint format version 1 records no hash of its weights; upgrade it once with "
+            f"python -c \"from lpn.checkpoint import upgrade_checkpoint; upgrade_checkpoint({str(path)!r})\""
         )
+    if version != FORMAT_VERSION:
+        raise CheckpointError(f"{path}: checkpoint format version {version!r} is unknown; this lpn reads version {FORMAT_VERSION}")
+    _check_config(meta, file)
+    step, sha256 = meta.get("step"), meta.get("sha256")
+    if not isinstance(step, int) or isinstance(step, bool) or step < 0:
+        raise CheckpointError(f"{file}: 'step' must be a whole number >= 0, got {step!r}")
+    if not isinstance(meta.get("metrics"), dict):
+        raise CheckpointError(f"{file}: 'metrics' must be an object, got {meta.get('metrics')!r}")
+    if not isinstance(sha256, dict) or not isinstance(sha256.get(WEIGHTS), str) or not all(
+            isinstance(v, str) for v in sha256.values()):
+        raise CheckpointError(f"{file}: 'sha256' must map {WEIGHTS} (and {OPTIMIZER}, if saved) to its SHA-256")
     return meta
 
 
@@ -104,30 +201,63 @@ def load_checkpoint(path, config: Config | None = None) -> tuple[LPN, dict]:
     and the model carries `config` (so training settings may change, e.g. to fine-tune)."""
     path = resolve(path)
     meta = read_meta(path)
-    try:
-        saved = Config.from_dict(meta["config"])
-    except (TypeError, ValueError) as err:
-        raise CheckpointError(f"{path}: config does not fit this lpn ({err})") from None
+    saved = Config.from_dict(meta["config"])
     if config is not None:
         diff = architecture_diff(saved, config)
         if diff:
             raise CheckpointError(f"{path}: architecture does not match the config; checkpoint vs requested: {diff}")
         saved = config
     template = eqx.filter_eval_shape(LPN, saved, jax.random.key(0))
-    model = _fill(template, load_file(path / "model.safetensors"), str(path))
+    model = _fill(template, _read_tensors(path / WEIGHTS, meta["sha256"][WEIGHTS]), path / WEIGHTS)
     return model, meta
 
 
 def load_opt_state(path, template):
     """The optimiser state saved beside the weights, shaped like `template`."""
-    file = resolve(path) / "optimizer.safetensors"
-    if not file.is_file():
-        raise CheckpointError(f"{file}: missing, so training cannot resume from this checkpoint")
-    arrays = load_file(file)
+    path = resolve(path)
+    file = path / OPTIMIZER
+    sha256 = read_meta(path)["sha256"].get(OPTIMIZER)
+    if sha256 is None:
+        raise CheckpointError(f"{file}: not saved (or not recorded in {META}), so training cannot resume from this checkpoint")
     leaves, treedef = jax.tree.flatten(template)
-    if len(arrays) != len(leaves):
-        raise CheckpointError(f"{file}: {len(arrays)} optimiser tensors, expected {len(leaves)}")
+    arrays = _read_tensors(file, sha256)
+    _check_like(arrays, {f"{i}": leaf for i, leaf in enumerate(leaves)}, file)
     return jax.tree.unflatten(treedef, [jax.numpy.asarray(arrays[str(i)]) for i in range(len(leaves))])
+
+
+def upgrade_checkpoint(path, **fields) -> Path:
+    """Rewrites a format-1 checkpoint's `config.json` as the current format and returns its folder.
+
+    The config is completed with `fields`, which must be exactly the fields it lacks (nothing is filled
+    by default: pass the values the run used), the weights must load into that config's model, and the
+    SHA-256 of each weights file is recorded as the file is now. The weights files stay byte-identical.
+    """
+    path = resolve(path)
+    file = path / META
+    meta = _read_json(file)
+    if meta.get("format_version") != 1:
+        raise CheckpointError(f"{file}: format version {meta.get('format_version')!r}; only version 1 is upgraded")
+    saved = meta.get("config")
+    if not isinstance(saved, dict):
+        raise CheckpointError(f"{file}: 'config' must be an object, got {type(saved).__name__}")
+    given = sorted(set(fields) & set(saved))
+    if given:
+        raise CheckpointError(f"{file}: the config already records {', '.join(given)}; pass only the fields it lacks")
+    lacking = [f for f in Config().to_dict() if f not in saved and f not in fields]
+    if lacking:
+        raise CheckpointError(f"{file}: the config lacks {', '.join(lacking)}; pass the values the run used, "
+                              f"as upgrade_checkpoint(path, {lacking[0]}=...)")
+    meta = dict(meta, format_version=FORMAT_VERSION, config={**saved, **fields})
+    cfg = _check_config(meta, file)
+    _fill(eqx.filter_eval_shape(LPN, cfg, jax.random.key(0)), _read_tensors(path / WEIGHTS, None), path / WEIGHTS)
+    sha256 = {name: hashlib.sha256((path / name).read_bytes()).hexdigest()
+              for name in (WEIGHTS, OPTIMIZER) if (path / name).is_file()}
+    meta = dict(meta, config=cfg.to_dict(), sha256=sha256)
+    tmp = path / f".{META}.tmp"
+    tmp.write_text(json.dumps(meta, indent=2) + "\n")
+    os.replace(tmp, file)
+    read_meta(path)
+    return path
 
 
 PRETRAINED_DIR = Path(__file__).parent / "pretrained"

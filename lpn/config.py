@@ -86,11 +86,26 @@ class Config:
 
     @classmethod
     def from_dict(cls, values: dict) -> "Config":
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
+        """The inverse of `to_dict`, checked: an object holding every field, no other, each value of its
+        field's type (an int may stand for a float). No field is filled with its default: a saved config
+        whose missing field took today's default would silently become another model or task."""
+        if not isinstance(values, dict):
+            raise TypeError(f"expected an object of config fields, got a {type(values).__name__}")
+        types = {f.name: {"int": int, "float": float, "bool": bool, "str": str}[f.type] for f in dataclasses.fields(cls)}
+        unknown, missing = sorted(set(values) - set(types)), [name for name in types if name not in values]
         if unknown:
             raise ValueError(f"unknown config fields: {', '.join(unknown)}")
-        return cls(**values)
+        if missing:
+            raise ValueError(f"missing config fields: {', '.join(missing)}")
+        typed = {}
+        for name, kind in types.items():
+            value = values[name]
+            if kind is float and isinstance(value, int) and not isinstance(value, bool):
+                value = float(value)
+            if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
+                raise TypeError(f"config field {name} must be of type {kind.__name__}, got {value!r}")
+            typed[name] = value
+        return cls(**typed)
 
 
 # What each field allows, as (allowed, test). Counts where 0 means "off" allow 0; sizes start at 1.
