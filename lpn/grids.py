@@ -151,7 +151,8 @@ def _rows_to_array(cells, where: str) -> np.ndarray:
 def _integer_valued(array: np.ndarray, where: str) -> np.ndarray:
     """A float or object array of colours 0-9 as int64; else `GridError` naming the first bad cell."""
     if array.dtype.kind == "f":
-        whole = np.isfinite(array) & (np.mod(array, 1) == 0)
+        with np.errstate(invalid="ignore"):  # NaN and inf are refused below, not warned about
+            whole = np.isfinite(array) & (np.mod(array, 1) == 0)
     elif array.dtype.kind == "O":  # Python ints beyond int64, or mixed types
         whole = np.frompyfunc(lambda cell: type(cell) is int or isinstance(cell, np.integer), 1, 1)(array)
         whole = whole.astype(bool)
