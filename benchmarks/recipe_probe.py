@@ -26,10 +26,9 @@ import equinox as eqx
 import jax
 import optax
 
-import lpn.train
 from lpn import PRESETS, evaluate_batch, gradient_search, no_search, pattern_batch
 from lpn.search import default_optimizer
-from lpn.train import init_state, learning_rate_schedule, train_chunk
+from lpn.train import init_state, learning_rate_schedule, make_optimizer, train_chunk
 
 
 def latent_labels(params):
@@ -39,15 +38,13 @@ def latent_labels(params):
                        ("latent", "latent", "latent"))
 
 
-def optimizer_with_latent_multiplier(multiplier: float):
-    """lpn's optimiser, except that the latent matrices learn `multiplier` times faster."""
-    def make_optimizer(cfg):
-        def adamw(rate):
-            schedule = learning_rate_schedule(cfg.replace(learning_rate=rate))
-            return optax.adamw(schedule, b2=cfg.adam_b2, weight_decay=cfg.weight_decay)
-        groups = {"rest": adamw(cfg.learning_rate), "latent": adamw(cfg.learning_rate * multiplier)}
-        return optax.chain(optax.clip_by_global_norm(cfg.grad_clip), optax.multi_transform(groups, latent_labels))
-    return make_optimizer
+def optimizer_with_latent_multiplier(cfg, multiplier: float):
+    """lpn's optimiser for `cfg`, except that the latent matrices learn `multiplier` times faster."""
+    def adamw(rate):
+        schedule = learning_rate_schedule(cfg.replace(learning_rate=rate))
+        return optax.adamw(schedule, b2=cfg.adam_b2, weight_decay=cfg.weight_decay)
+    groups = {"rest": adamw(cfg.learning_rate), "latent": adamw(cfg.learning_rate * multiplier)}
+    return optax.chain(optax.clip_by_global_norm(cfg.grad_clip), optax.multi_transform(groups, latent_labels))
 
 
 def main():
@@ -80,14 +77,13 @@ def main():
         lr_decay_steps=a.steps if a.schedule == "cosine" else 0, latent_noise_warmup=a.noise_warmup, num_pairs=a.num_pairs,
         train_targets=a.train_targets, latent_bias=a.latent_bias,
         **({} if a.kl is None else {"kl_coeff": a.kl}), **({} if a.warmup_steps is None else {"warmup_steps": a.warmup_steps}))
-    if a.latent_lr_mult != 1:
-        lpn.train.make_optimizer = optimizer_with_latent_multiplier(a.latent_lr_mult)
+    optimizer = make_optimizer(cfg) if a.latent_lr_mult == 1 else optimizer_with_latent_multiplier(cfg, a.latent_lr_mult)
     for seed in [int(s) for s in a.seeds.split(",")]:
-        probe(cfg, a, seed)
+        probe(cfg, a, seed, optimizer)
 
 
-def probe(cfg, a, seed: int):
-    state = init_state(cfg, jax.random.key(seed))
+def probe(cfg, a, seed: int, optimizer):
+    state = init_state(cfg, jax.random.key(seed), optimizer=optimizer)
     if a.latent_init_scale != 1:
         w = state.model.decoder.w_latent
         state = state._replace(model=eqx.tree_at(lambda m: m.decoder.w_latent, state.model, w * a.latent_init_scale))
@@ -97,7 +93,7 @@ def probe(cfg, a, seed: int):
     for target in [int(s) for s in a.eval_at.split(",")]:
         while done < target:
             k = min(250, target - done)
-            state, metrics = train_chunk(state, cfg, k)
+            state, metrics = train_chunk(state, cfg, k, optimizer=optimizer)
             done += k
             if done in (250, 500, 1000, 2000, 4000):
                 kl_curve[done] = round(float(metrics.kl[-50:].mean()), 2)

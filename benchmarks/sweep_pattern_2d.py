@@ -16,7 +16,7 @@ import time
 import jax
 
 from lpn import PRESETS, evaluate_batch, gradient_search, no_search, pattern_batch
-from lpn.train import train
+from lpn.train import Evaluation, train
 from lpn.search import default_optimizer
 
 
@@ -56,16 +56,16 @@ def main():
         return {"mean_top1": mean["top1"], "grad_top1": grad["top1"], "grad_top2": grad["top2"],
                 "grad_pixel": grad["pixel"], "multi_top1": multi["top1"], "multi_top2": multi["top2"]}
 
-    def record(step, values, state):
-        if "grad_top1" in values:
-            line = {"name": args.name, "step": step, "seconds": round(time.perf_counter() - start, 1),
-                    **{k: round(v, 4) for k, v in values.items() if k != "step"}}
+    def record(record, state):
+        if "grad_top1" in record.evaluation:
+            line = {"name": args.name, "step": record.step, "seconds": round(time.perf_counter() - start, 1),
+                    **{k: round(v, 4) for k, v in record.to_dict().items() if k != "step"}}
             with open(args.out, "a") as f:
                 f.write(json.dumps(line) + "\n")
             print(json.dumps(line), flush=True)
 
-    train(cfg, args.steps, seed=args.seed, chunk=min(250, args.eval_every), eval_every=args.eval_every,
-          eval_fn=eval_fn, callback=record, progress=False)
+    train(cfg, args.steps, seed=args.seed, chunk=min(250, args.eval_every),
+          evaluation=Evaluation(eval_fn, args.eval_every), callback=record, progress=False)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ a cosine decay of the learning rate from a peak of 7e-4 to 1% of it at the last 
 b2 = 0.95 and beta = 1e-4. The run trains as many steps as fit `--minutes` (default 15, evaluation
 included), at most `--steps` (default 20,000): after the first 500 steps it times a chunk and
 fits the steps and the cosine decay to the time left, timing again halfway
-(`train(time_budget=...)`). A step costs 0.07-0.08 s on two devices of the 2-core CPUs of
+(`train(deadline=Deadline(seconds, fit=True))`). A step costs 0.07-0.08 s on two devices of the 2-core CPUs of
 2026-11-26 (about 12,000 steps fit) and 0.042-0.046 s on the faster ones of 2026-11-27 (18,250 to
 19,500); more steps made runs more reliable (benchmarks/README.md, "A faster machine").
 The architecture is the preset's. Scoring gives 3 pairs and asks for a 4th, as everywhere. Results
@@ -36,7 +36,7 @@ import jax
 
 from lpn import PRESETS, evaluate_batch, gradient_search, no_search, pattern_batch
 from lpn.search import default_optimizer
-from lpn.train import train
+from lpn.train import Checkpoints, Deadline, train
 
 
 EVAL_RESERVE_S = 45  # the evaluation after training: about 30 s on 2 CPU cores, compilation included
@@ -76,9 +76,10 @@ def main():
         lr_decay_steps=0 if args.constant_lr else args.steps, latent_noise_warmup=args.noise_warmup,
         train_search_steps=args.grad_k, num_pairs=args.num_pairs, train_targets=args.train_targets, latent_bias=args.latent_bias)
     budget = args.minutes * 60 - EVAL_RESERVE_S - (time.perf_counter() - start) if args.minutes else None
-    state, history = train(cfg, args.steps, seed=args.seed, out_dir=args.out, chunk=250, save_every=2000,
-                           time_budget=budget)
-    steps, cfg = history[-1]["step"], state.model.config
+    deadline = None if budget is None else Deadline(budget, fit=True)
+    state, history = train(cfg, args.steps, seed=args.seed, out_dir=args.out, chunk=250,
+                           checkpoints=Checkpoints(every=2000), deadline=deadline)
+    steps, cfg = history[-1].step, state.model.config
     train_s = time.perf_counter() - start
     batch = pattern_batch(jax.random.key(10_000 + args.seed), cfg, args.tasks, num_pairs=4)  # never seen in training
     key = jax.random.key(1)
@@ -87,7 +88,7 @@ def main():
                           optimizer=default_optimizer(0.1))
     total_s = time.perf_counter() - start
     result = {"total_seconds": round(total_s), "train_seconds": round(train_s), "steps": steps,
-              "devices": len(jax.local_devices()), "final_loss": history[-1]["loss"],
+              "devices": len(jax.local_devices()), "final_loss": history[-1].loss,
               "mean_latent": mean, "gradient_search": grad,
               "config": {k: getattr(cfg, k) for k in ("batch_size", "num_pairs", "learning_rate", "lr_decay_steps", "adam_b2",
                                                       "kl_coeff", "latent_noise_warmup", "train_search_steps", "train_targets", "latent_bias")}}
