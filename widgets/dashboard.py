@@ -1,5 +1,5 @@
 """Training dashboard: live loss, KL and accuracy curves and a few sample predictions, fed by the
-`callback(step, metrics, state)` of `lpn.train.train`.
+`callback(record, state)` of `lpn.train.train`, one `Record` a chunk.
 
 Cheap by construction: the callback appends to a list and pushes it to the browser (at most every
 `every_s` seconds, if set; `push()` sends the rest); sample predictions (each sample task's test
