@@ -108,7 +108,7 @@ def generated_tasks(cfg, data: str, rng, n: int, num_test: int):
 
 
 def host_batches(cfg, data: str, seed):
-    """An endless stream of numpy `Batch`es of `cfg.batch_size` tasks (for `train(host_batches=...)`)."""
+    """An endless stream of numpy `Batch`es of `cfg.batch_size` tasks (for `train(data=...)`)."""
     from lpn.grids import batch_tasks
 
     rng = np.random.default_rng(seed)
@@ -235,7 +235,7 @@ def write_run(out: Path, args, cfg, data: str, fresh: bool) -> None:
 
 
 def make_eval_fn(cfg, data: str, args):
-    """Top-1 on fresh tasks with the mean latent and with gradient search, for `train(eval_fn=...)`."""
+    """Top-1 on fresh tasks with the mean latent and with gradient search, for `lpn.train.Evaluation`."""
     import jax
 
     from lpn.evaluate import evaluate_batch
@@ -279,7 +279,7 @@ def cmd_train(args) -> None:
     from tqdm.auto import tqdm
 
     from lpn.model import LPN, num_params
-    from lpn.train import train
+    from lpn.train import Checkpoints, Deadline, Evaluation, train
 
     use_compile_cache()
     cfg, out, data, start = training_plan(args)
@@ -300,24 +300,24 @@ def cmd_train(args) -> None:
         return
     write_run(out, args, cfg, data, fresh=not args.resume)
 
-    def report(step, values, state):
-        if "top1_mean_latent" in values:
-            tqdm.write(f"step {step}: {format_metrics(values, args.eval_search_steps)}")
+    def report(record, state):
+        if "top1_mean_latent" in record.evaluation:
+            tqdm.write(f"step {record.step}: {format_metrics(record.to_dict(), args.eval_search_steps)}")
 
     run = read_run(out)  # each checkpoint carries its run's data sources, so a copied one keeps them
     metadata = {"preset": run.get("preset"), "train_sources": run.get("train_sources", [])}
-    state, history = train(cfg, args.steps, seed=args.seed, out_dir=out, resume=args.resume, chunk=args.chunk,
-                           save_every=args.save_every, eval_every=args.eval_every, eval_fn=eval_fn,
-                           callback=report, host_batches=batches, metadata=metadata,
-                           time_limit=None if args.time_limit is None else 60 * args.time_limit,
-                           time_budget=None if args.time_budget is None else 60 * args.time_budget)
+    minutes, fit = (args.time_limit, False) if args.time_budget is None else (args.time_budget, True)
+    state, history = train(cfg, args.steps, seed=args.seed, out_dir=out, resume=args.resume, data=batches,
+                           chunk=args.chunk, checkpoints=Checkpoints(args.save_every, metadata),
+                           evaluation=Evaluation(eval_fn, args.eval_every) if eval_fn else None,
+                           deadline=None if minutes is None else Deadline(60 * minutes, fit), callback=report)
     final, fitted = history[-1], state.model.config
-    if args.time_budget is not None and final["step"] < args.steps:
+    if args.time_budget is not None and final.step < args.steps:
         decay = f", its learning rate decayed by step {fitted.lr_decay_steps}" if fitted.lr_decay_steps else ""
-        print(f"fitted to the time budget ({args.time_budget:g} min): {final['step']} of {args.steps} steps{decay}")
-    elif final["step"] < args.steps:
-        print(f"stopped at step {final['step']} of {args.steps}: the time limit ({args.time_limit:g} min) was reached")
-    print(f"final (step {final['step']}): {format_metrics(final, args.eval_search_steps)}")
+        print(f"fitted to the time budget ({args.time_budget:g} min): {final.step} of {args.steps} steps{decay}")
+    elif final.step < args.steps:
+        print(f"stopped at step {final.step} of {args.steps}: the time limit ({args.time_limit:g} min) was reached")
+    print(f"final (step {final.step}): {format_metrics(final.to_dict(), args.eval_search_steps)}")
     print(f"checkpoint: {out} (continue with: lpn train --out {out} --resume --steps N)")
 
 
@@ -935,6 +935,14 @@ def expected_errors() -> tuple[type, ...]:
     return tuple(known)
 
 
+def interrupted(err: KeyboardInterrupt) -> str:
+    """The line for Ctrl-C; `lpn.train.TrainingInterrupted` says where its checkpoint is."""
+    train = sys.modules.get("lpn.train")
+    if train is None or not isinstance(err, train.TrainingInterrupted):
+        return "lpn: interrupted"
+    return f"lpn: {err}; continue with lpn train --out {err.out_dir} --resume --steps {err.steps}"
+
+
 def main(argv=None) -> int:
     """Runs one command; returns the exit status (0 ok, 1 failed, 2 bad usage, 130 interrupted)."""
     try:
@@ -943,8 +951,8 @@ def main(argv=None) -> int:
         return 0
     except SystemExit as exit:  # --help
         return exit.code if isinstance(exit.code, int) else 0
-    except KeyboardInterrupt:
-        print("lpn: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as err:
+        print(interrupted(err), file=sys.stderr)
         return 130
     except Exception as err:
         if os.environ.get("LPN_DEBUG") == "1":

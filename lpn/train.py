@@ -5,18 +5,25 @@ test time, for N - 1 encodings and one decoding a task instead of N of each.
 
 `train_chunk` runs k optimiser steps inside one `jit` as a `lax.scan`, generating the tasks on the
 device; `train` is the Python loop around it with a progress bar, periodic evaluation, checkpoints
-and a callback for live displays. The batch is sharded over the local devices (data parallel: on a
-CPU, one device per core, see `lpn.devices`); the model is replicated and XLA inserts the gradient
-all-reduce.
+and a callback for live displays, and a history of one `Record` a chunk. The optimiser is a value
+(`make_optimizer(cfg)` unless one is passed in). The batch is sharded over the local devices (data
+parallel: on a CPU, one device per core, see `lpn.devices`); the model is replicated and XLA
+inserts the gradient all-reduce. SIGINT or SIGTERM during a run with a checkpoint folder ends it at
+the end of the running chunk, with a checkpoint there (`TrainingInterrupted`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
+import signal
+import sys
+import threading
 import time
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Callable, Iterator, NamedTuple
+from typing import Any, Callable, Iterator, Mapping, NamedTuple
 
 import equinox as eqx
 import jax
@@ -25,7 +32,7 @@ import numpy as np
 import optax
 from jax.sharding import NamedSharding, PartitionSpec
 
-from lpn.checkpoint import load_checkpoint, load_opt_state, resolve, save_checkpoint
+from lpn.checkpoint import CheckpointError, load_checkpoint, load_opt_state, resolve, save_checkpoint
 from lpn.config import Config
 from lpn.devices import training_devices
 from lpn.model import LPN, encode_pairs, pair_log_prob
@@ -47,8 +54,60 @@ class Metrics(NamedTuple):
     grad_norm: jax.Array
 
 
+class Record(NamedTuple):
+    """One entry of `train`'s history, at the end of a chunk: the step it reached, the means of the
+    chunk's `Metrics`, and what the evaluation returned there ({} where it did not run)."""
+    step: int
+    loss: float
+    reconstruction: float
+    kl: float
+    grad_norm: float
+    evaluation: Mapping[str, float] = {}
+
+    def to_dict(self) -> dict[str, float]:
+        """The step, the metrics and the evaluation's scores in one flat dict (for JSON and charts)."""
+        values = self._asdict()
+        evaluation = values.pop("evaluation")
+        return {**values, **evaluation}
+
+
+@dataclass(frozen=True)
+class Checkpoints:
+    """What `train` writes to its `out_dir`: a checkpoint every `every` steps and at the end, with
+    `metadata` (e.g. the training sources) in its JSON."""
+    every: int = 500
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """`fn(model) -> {name: score}`, run by `train` every `every` steps and where the run ends; the
+    scores go to that chunk's `Record.evaluation`."""
+    fn: Callable[[LPN], Mapping[str, float]]
+    every: int
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """Wall-clock seconds for `train` (compilation included). By default the run stops at the end of
+    the first chunk past them, with a checkpoint there. With `fit=True` (a fresh run on the default
+    optimiser only), `steps` is a ceiling and a `Budget` fits the steps and the learning-rate decay
+    of `make_optimizer(cfg)` to the time."""
+    seconds: float
+    fit: bool = False
+
+
 class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite."""
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM stopped `train` at `step` of its `steps`, after a checkpoint there in
+    `out_dir`: `train(cfg, steps, out_dir=out_dir, resume=True)` continues the run."""
+
+    def __init__(self, signal_name: str, step: int, steps: int, out_dir):
+        super().__init__(f"interrupted ({signal_name}) at step {step} of {steps}; checkpoint saved in {out_dir}")
+        self.signal_name, self.step, self.steps, self.out_dir = signal_name, step, steps, Path(out_dir)
 
 
 def kl_divergence(mu_H, logvar_H):
@@ -164,11 +223,12 @@ def data_sharding(devices=None):
     return NamedSharding(mesh, PartitionSpec("data")), NamedSharding(mesh, PartitionSpec())
 
 
-def init_state(cfg: Config, key, devices=None) -> TrainState:
+def init_state(cfg: Config, key, devices=None, optimizer: optax.GradientTransformation | None = None) -> TrainState:
+    """A fresh model and the state of `optimizer` (default `make_optimizer(cfg)`) for it, at step 0."""
     k_model, k_train = jax.random.split(key)
     model = LPN(cfg, k_model)
-    state = TrainState(model, make_optimizer(cfg).init(eqx.filter(model, eqx.is_array)), jnp.array(0), k_train)
-    return replicate(state, devices)
+    opt_state = (optimizer or make_optimizer(cfg)).init(eqx.filter(model, eqx.is_array))
+    return replicate(TrainState(model, opt_state, jnp.array(0), k_train), devices)
 
 
 def replicate(state, devices=None):
@@ -211,13 +271,18 @@ def train_step(state: TrainState, batch, cfg: Config, optimizer, sharding):
     return TrainState(model, opt_state, state.step + 1, key), Metrics(loss, recon, kl, optax.tree.norm(grads))
 
 
-@partial(jax.jit, static_argnames=("cfg", "num_steps", "sample_batch", "devices"), donate_argnums=0)
-def train_chunk(state: TrainState, cfg: Config, num_steps: int, sample_batch=None, batches=None, devices=None):
+@partial(jax.jit, static_argnames=("cfg", "num_steps", "sample_batch", "devices", "optimizer"), donate_argnums=0)
+def train_chunk(state: TrainState, cfg: Config, num_steps: int, sample_batch=None, batches=None, devices=None,
+                optimizer: optax.GradientTransformation | None = None):
     """Runs `num_steps` training steps in one compiled scan. Tasks come from `sample_batch(key, cfg)`
     (a JAX function, default: the pattern generator) or from `batches`, host data stacked on a
-    leading axis of length num_steps. Returns the new state and per-step `Metrics`."""
+    leading axis of length num_steps. Returns the new state and per-step `Metrics`.
+
+    `optimizer` (default `make_optimizer(cfg)`) must be the one whose state `state` holds. It is a
+    static argument, compared by identity: pass the same object to every chunk, or each compiles
+    again."""
     sharding, _ = data_sharding(devices)
-    optimizer = make_optimizer(cfg)
+    optimizer = optimizer or make_optimizer(cfg)
     sample_batch = sample_batch or (lambda key, cfg: pattern_batch(key, cfg, cfg.batch_size))
 
     def body(state, batch):
@@ -229,68 +294,125 @@ def train_chunk(state: TrainState, cfg: Config, num_steps: int, sample_batch=Non
     return jax.lax.scan(body, state, batches, length=num_steps)
 
 
-def train(cfg: Config, steps: int, *, seed: int = 0, out_dir=None, resume: bool = False, chunk: int = 50,
-          save_every: int = 500, eval_every: int = 0, eval_fn: Callable | None = None,
-          callback: Callable | None = None, sample_batch=None, host_batches: Iterator | None = None,
-          progress: bool = True, devices=None, metadata: dict | None = None, time_limit: float | None = None,
-          time_budget: float | None = None):
-    """Trains for `steps` total steps (counting those of a resumed run) and returns (state, history).
+def train(cfg: Config, steps: int, *, seed: int = 0, out_dir=None, resume: bool = False,
+          optimizer: optax.GradientTransformation | None = None, data: Callable | Iterator | None = None,
+          chunk: int = 50, checkpoints: Checkpoints = Checkpoints(), evaluation: Evaluation | None = None,
+          deadline: Deadline | None = None, callback: Callable | None = None, progress: bool = True,
+          devices=None) -> tuple[TrainState, list[Record]]:
+    """Trains for `steps` total steps (counting those of a resumed run); returns the final state and
+    the history, one `Record` a chunk.
 
-    Tasks come from `sample_batch(key, cfg)`, a JAX function run on the device (default: the
-    pattern generator), or from `host_batches`, an iterator of numpy `Batch`es of `cfg.batch_size`
-    tasks (e.g. the procedural ARC-like families), stacked `chunk` at a time.
+    Args:
+      out_dir: the run's checkpoint folder (none written without it); `resume` continues its latest
+        checkpoint, with the optimiser state saved there: pass the same `optimizer` as the run had.
+      optimizer: an `optax.GradientTransformation` (default `make_optimizer(cfg)`).
+      data: a JAX function `sample_batch(key, cfg) -> Batch` run on the device (default: the pattern
+        generator), or an iterator of numpy `Batch`es of `cfg.batch_size` tasks (e.g. the procedural
+        ARC-like families), stacked `chunk` at a time.
+      chunk: steps per compiled call; between chunks the host checks the loss, updates the progress
+        bar, evaluates when due and calls `callback(record, state)`.
+      checkpoints, evaluation, deadline: see `Checkpoints`, `Evaluation` and `Deadline`; the run's
+        end, and a deadline's, also evaluate and save.
 
-    Every `chunk` steps the host checks the loss, updates the progress bar and calls
-    `callback(step, metrics: dict, state)`; every `eval_every` steps it adds `eval_fn(model)` (a
-    dict) to the metrics; every `save_every` steps, and at the end, it writes a checkpoint to
-    `out_dir`, with `metadata` (e.g. the training sources) in its JSON. A NaN loss raises
-    `TrainingDiverged`; the last checkpoint written stays intact. With `time_limit` (seconds),
-    training stops at the end of the first chunk past that wall-clock time and saves a checkpoint
-    there; the history says where it stopped. With `time_budget` (seconds, a fresh run only),
-    `steps` is a ceiling and a `Budget` fits the run and its learning-rate decay to the time.
+    A NaN loss raises `TrainingDiverged`; the last checkpoint written stays intact. With `out_dir`,
+    SIGINT (Ctrl-C) or SIGTERM ends the run at the end of the running chunk: a checkpoint is saved
+    there and `TrainingInterrupted` raised. A second signal acts as it would have before (Ctrl-C
+    quits at once; the checkpoints on disk stay whole, as every write is atomic).
     """
     from tqdm.auto import tqdm
 
     devices = training_devices(cfg.batch_size, cfg.micro_batch_size, devices)
+    check_options(out_dir, resume, optimizer, deadline)
+    if resume:
+        state = resume_state(out_dir, cfg, devices, optimizer)
+    else:
+        state = init_state(cfg, jax.random.key(seed), devices, optimizer)
+    sample_batch, host_batches = (data, None) if data is None or callable(data) else (None, data)
+    history, done = [], int(state.step)
+    last_saved = done if resume else 0
+    fit = deadline is not None and deadline.fit
+    budget = Budget(deadline.seconds, cfg, steps) if fit else None
+    stop_at = None if deadline is None or fit else time.monotonic() + deadline.seconds
+    bar = tqdm(total=steps, initial=done, disable=not progress, desc="train", unit="step")
+    with bar, signals_caught(out_dir is not None) as caught:
+        while done < steps:
+            k, tick = min(chunk, steps - done), time.monotonic()  # a budget's pace counts the host's data too
+            stacked = None if host_batches is None else jax.tree.map(lambda *xs: np.stack(xs), *[
+                next(host_batches) for _ in range(k)])
+            state, metrics = train_chunk(state, cfg, k, sample_batch, stacked, devices=devices, optimizer=optimizer)
+            means = {name: float(np.mean(v)) for name, v in metrics._asdict().items()}
+            check_finite(means, state.model, (done, done + k), out_dir if last_saved else None)
+            done += k
+            if budget is not None:
+                steps, cfg, state = budget.after_chunk(k, time.monotonic() - tick, done, state)
+                bar.total = steps
+            out_of_time = stop_at is not None and time.monotonic() >= stop_at
+            due = evaluation and evaluation.every and (done % evaluation.every < k or done == steps or out_of_time)
+            record = Record(done, **means, evaluation=dict(evaluation.fn(state.model)) if due else {})
+            history.append(record)
+            bar.update(k)
+            bar.set_postfix(loss=f"{record.loss:.4f}", kl=f"{record.kl:.3g}")
+            if out_dir and (done - last_saved >= checkpoints.every or done == steps or out_of_time):
+                last_saved = save_state(out_dir, state, record, checkpoints.metadata)
+            if callback:
+                callback(record, state)
+            if caught:
+                if last_saved != done:
+                    last_saved = save_state(out_dir, state, record, checkpoints.metadata)
+                raise TrainingInterrupted(caught[0], done, steps, out_dir)
+            if out_of_time:
+                break
+    return state, history
+
+
+def check_options(out_dir, resume: bool, optimizer, deadline: Deadline | None) -> None:
     if resume and out_dir is None:
         raise ValueError("resume=True needs out_dir")
-    if resume and time_budget is not None:
-        raise ValueError("time_budget fits a fresh run; resume a fitted run with its fitted steps instead")
-    state = resume_state(out_dir, cfg, devices) if resume else init_state(cfg, jax.random.key(seed), devices)
-    history, done = [], int(state.step)
-    bar = tqdm(total=steps, initial=done, disable=not progress, desc="train", unit="step")
-    last_saved = done if resume else 0
-    deadline = None if time_limit is None else time.monotonic() + time_limit
-    budget = None if time_budget is None else Budget(time_budget, cfg, steps)
-    while done < steps:
-        k = min(chunk, steps - done)
-        tick, stacked = time.monotonic(), None  # a budget's pace counts the host's data too
-        if host_batches is not None:
-            stacked = jax.tree.map(lambda *xs: np.stack(xs), *[next(host_batches) for _ in range(k)])
-        state, metrics = train_chunk(state, cfg, k, sample_batch, stacked, devices=devices)
-        values = {name: float(np.mean(v)) for name, v in metrics._asdict().items()}
-        check_finite(values, state.model, (done, done + k), out_dir if last_saved else None)
-        done += k
-        if budget is not None:
-            steps, cfg, state = budget.after_chunk(k, time.monotonic() - tick, done, state)
-            bar.total = steps
-        values["step"] = done
-        out_of_time = deadline is not None and time.monotonic() >= deadline
-        if eval_fn and eval_every and (done % eval_every < k or done == steps or out_of_time):
-            values.update(eval_fn(state.model))
-        history.append(values)
-        bar.update(k)
-        bar.set_postfix(loss=f"{values['loss']:.4f}", kl=f"{values['kl']:.3g}")
-        if out_dir and (done - last_saved >= save_every or done == steps or out_of_time):
-            save_checkpoint(out_dir, state.model, step=done, opt_state=state.opt_state, metrics=values,
-                            extra={**(metadata or {}), "key": np.asarray(jax.random.key_data(state.key)).tolist()})
-            last_saved = done
-        if callback:
-            callback(done, values, state)
-        if out_of_time:
-            break
-    bar.close()
-    return state, history
+    if deadline is not None and deadline.fit and resume:
+        raise ValueError("Deadline(fit=True) fits a fresh run; resume a fitted run with its fitted steps instead")
+    if deadline is not None and deadline.fit and optimizer is not None:
+        raise ValueError("Deadline(fit=True) refits the learning-rate decay of make_optimizer(cfg), and a passed-in "
+                         "optimizer's schedule cannot be refitted: use Deadline(seconds) to stop at the time, or "
+                         "size the optimizer's schedule to the steps that fit")
+
+
+def save_state(out_dir, state: TrainState, record: Record, metadata: Mapping[str, Any]) -> int:
+    """Writes the checkpoint of `state` (model, optimiser state, PRNG key) at `record.step`; returns
+    that step."""
+    save_checkpoint(out_dir, state.model, step=record.step, opt_state=state.opt_state, metrics=record.to_dict(),
+                    extra={**metadata, "key": np.asarray(jax.random.key_data(state.key)).tolist()})
+    return record.step
+
+
+@contextlib.contextmanager
+def signals_caught(enabled: bool = True):
+    """Within it, the first SIGINT or SIGTERM is not acted on but noted: its name goes into the
+    yielded list, a line on stderr says so, and the previous handlers come back, so that a second
+    signal acts as before. Handlers can only be set in the main thread: elsewhere, or if not
+    `enabled`, nothing changes."""
+    caught: list[str] = []
+    if not enabled or threading.current_thread() is not threading.main_thread():
+        yield caught
+        return
+    signals = (signal.SIGINT, signal.SIGTERM)
+    previous = {s: signal.getsignal(s) for s in signals}
+
+    def restore():
+        for s, handler in previous.items():
+            signal.signal(s, signal.SIG_DFL if handler is None else handler)  # None: not set from Python
+
+    def note(signum, frame):
+        caught.append(signal.Signals(signum).name)
+        restore()
+        print(f"\n{caught[0]}: stopping at the end of this chunk to save a checkpoint there; another {caught[0]} "
+              f"quits without saving", file=sys.stderr, flush=True)
+
+    for s in signals:
+        signal.signal(s, note)
+    try:
+        yield caught
+    finally:
+        restore()
 
 
 def fit_to_budget(cfg: Config, steps: int, done: int, step_seconds: float, seconds_left: float,
@@ -373,10 +495,19 @@ def all_finite(tree):
     return jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(eqx.filter(tree, eqx.is_array))]))
 
 
-def resume_state(out_dir, cfg: Config, devices=None) -> TrainState:
+def resume_state(out_dir, cfg: Config, devices=None, optimizer: optax.GradientTransformation | None = None) -> TrainState:
     """The training state of the latest checkpoint in `out_dir`, continued under `cfg` (whose
-    architecture must match the checkpoint's)."""
+    architecture must match the checkpoint's) and `optimizer` (default `make_optimizer(cfg)`), which
+    must be the run's: its state is read back into that optimiser's structure."""
     model, meta = load_checkpoint(out_dir, cfg)
-    opt_state = load_opt_state(out_dir, make_optimizer(cfg).init(eqx.filter(model, eqx.is_array)))
+    template = (optimizer or make_optimizer(cfg)).init(eqx.filter(model, eqx.is_array))
+    hint = " (resuming needs the optimizer the run was trained with)"
+    try:
+        opt_state = load_opt_state(out_dir, template)
+    except CheckpointError as err:
+        raise CheckpointError(f"{err}{hint}") from None
+    pairs = zip(jax.tree.leaves(opt_state), jax.tree.leaves(template))
+    if any(jnp.shape(saved) != jnp.shape(wanted) for saved, wanted in pairs):
+        raise CheckpointError(f"{resolve(out_dir)}: the saved optimiser state does not fit this optimizer{hint}")
     key = jax.random.wrap_key_data(jnp.asarray(meta["key"], jnp.uint32))
     return replicate(TrainState(model, opt_state, jnp.array(meta["step"]), key), devices)

@@ -95,7 +95,7 @@ def test_two_devices_give_the_answers_of_one():
         state, history = train(TINY, 2, chunk=2, progress=False)  # batch 8: both devices
         assert len(state.model.decoder.head_cells.sharding.device_set) == 2
         one, metrics_one = train_chunk(init_state(TINY, jax.random.key(0), devices[:1]), TINY, 2, devices=tuple(devices[:1]))
-        np.testing.assert_allclose(history[-1]["loss"], float(np.mean(metrics_one.loss)), rtol=1e-5)
+        np.testing.assert_allclose(history[-1].loss, float(np.mean(metrics_one.loss)), rtol=1e-5)
         print("agree")
     """, LPN_CPU_DEVICES="2")
     assert result.returncode == 0, result.stderr[-3000:]

@@ -1,21 +1,27 @@
 import json
 import os
+import re
+import signal
 import subprocess
 import sys
 import textwrap
+import threading
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 
 from lpn import pattern_batch
-from lpn.checkpoint import CheckpointError, load_checkpoint, resolve
+from lpn.checkpoint import CheckpointError, load_checkpoint, read_meta, resolve
+from lpn.config import get_preset
 from lpn.grids import Batch
 from lpn.model import LPN, encode_pairs, pair_log_prob
-from lpn.train import (Budget, TrainingDiverged, batch_loss, fit_to_budget, init_state, kl_divergence,
-                       last_pair_loss, learning_rate_schedule, leave_one_out, other_pairs, train,
-                       train_chunk)
+from lpn.train import (Budget, Checkpoints, Deadline, Evaluation, Record, TrainingDiverged, TrainingInterrupted,
+                       batch_loss, fit_to_budget, init_state, kl_divergence, last_pair_loss, learning_rate_schedule,
+                       leave_one_out, make_optimizer, other_pairs, train, train_chunk)
 
 from conftest import TINY
 
@@ -149,10 +155,10 @@ def test_one_device_and_four_devices_agree():
 
 def test_checkpoint_round_trip_and_resume_matches_an_uninterrupted_run(tmp_path):
     cfg = TINY.replace(latent_bias=True)  # the optional parameter (None otherwise) travels too
-    straight, _ = train(cfg, 6, out_dir=tmp_path / "a", chunk=3, save_every=3, progress=False)
-    train(cfg, 3, out_dir=tmp_path / "b", chunk=3, save_every=3, progress=False)
+    straight, _ = train(cfg, 6, out_dir=tmp_path / "a", chunk=3, checkpoints=Checkpoints(every=3), progress=False)
+    train(cfg, 3, out_dir=tmp_path / "b", chunk=3, checkpoints=Checkpoints(every=3), progress=False)
     resumed, history = train(cfg, 6, out_dir=tmp_path / "b", resume=True, chunk=3, progress=False)
-    assert [h["step"] for h in history] == [6]
+    assert [h.step for h in history] == [6]
     for a, b in zip(jax.tree.leaves(straight.model), jax.tree.leaves(resumed.model)):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
     loaded, meta = load_checkpoint(tmp_path / "b")
@@ -195,11 +201,15 @@ def test_nan_stops_training_with_the_last_good_checkpoint_intact(tmp_path):
     assert all(np.isfinite(np.asarray(x)).all() for x in jax.tree.leaves(model))
 
 
-def test_callback_and_eval_hook_see_progress(tmp_path):
+def test_callback_and_evaluation_see_progress_and_the_history_holds_records(tmp_path):
     seen = []
-    train(TINY, 4, chunk=2, eval_every=2, eval_fn=lambda model: {"probe": 1.0},
-          callback=lambda step, values, state: seen.append((step, values["probe"])), progress=False)
+    _, history = train(TINY, 4, chunk=2, evaluation=Evaluation(lambda model: {"probe": 1.0}, every=2),
+                       callback=lambda record, state: seen.append((record.step, record.evaluation["probe"])),
+                       progress=False)
     assert seen == [(2, 1.0), (4, 1.0)]
+    assert all(isinstance(r, Record) for r in history) and history[-1].evaluation == {"probe": 1.0}
+    assert history[-1].to_dict() == {"step": 4, "loss": history[-1].loss, "reconstruction": history[-1].reconstruction,
+                                     "kl": history[-1].kl, "grad_norm": history[-1].grad_norm, "probe": 1.0}
 
 
 def test_other_pairs_drops_each_pair_once():
@@ -213,12 +223,13 @@ def test_other_pairs_drops_each_pair_once():
 
 
 def test_time_limit_stops_at_a_chunk_boundary_with_a_checkpoint(tmp_path):
-    state, history = train(TINY, 100, out_dir=tmp_path, chunk=2, save_every=50, progress=False, time_limit=0)
-    assert [h["step"] for h in history] == [2] and int(state.step) == 2
+    state, history = train(TINY, 100, out_dir=tmp_path, chunk=2, checkpoints=Checkpoints(every=50), progress=False,
+                           deadline=Deadline(0))
+    assert [h.step for h in history] == [2] and int(state.step) == 2
     _, meta = load_checkpoint(tmp_path)
     assert meta["step"] == 2
     resumed, history = train(TINY, 4, out_dir=tmp_path, resume=True, chunk=2, progress=False)
-    assert [h["step"] for h in history] == [4]
+    assert [h.step for h in history] == [4]
 
 
 def test_fit_to_budget_keeps_what_fits_and_ends_the_decay_with_the_run():
@@ -236,15 +247,15 @@ def test_fit_to_budget_keeps_what_fits_and_ends_the_decay_with_the_run():
 
 def test_time_budget_fits_the_run_and_its_checkpoint_records_the_fitted_schedule(tmp_path):
     cfg = TINY.replace(lr_decay_steps=100)
-    with pytest.raises(ValueError, match="time_budget fits a fresh run"):
-        train(cfg, 100, out_dir=tmp_path, resume=True, time_budget=60, progress=False)
-    state, history = train(cfg, 100, out_dir=tmp_path, chunk=2, progress=False, time_budget=0)
-    assert [h["step"] for h in history] == [2, 4] and int(state.step) == 4  # two chunks set the pace
+    with pytest.raises(ValueError, match="fits a fresh run"):
+        train(cfg, 100, out_dir=tmp_path, resume=True, deadline=Deadline(60, fit=True), progress=False)
+    state, history = train(cfg, 100, out_dir=tmp_path, chunk=2, progress=False, deadline=Deadline(0, fit=True))
+    assert [h.step for h in history] == [2, 4] and int(state.step) == 4  # two chunks set the pace
     assert state.model.config == cfg.replace(lr_decay_steps=TINY.warmup_steps + 1)
     model, meta = load_checkpoint(tmp_path)
     assert meta["step"] == 4 and model.config.lr_decay_steps == TINY.warmup_steps + 1
-    state, history = train(cfg, 8, chunk=2, progress=False, time_budget=600)  # a budget that fits changes nothing
-    assert [h["step"] for h in history] == [2, 4, 6, 8] and state.model.config == cfg
+    state, history = train(cfg, 8, chunk=2, progress=False, deadline=Deadline(600, fit=True))  # it fits: no change
+    assert [h.step for h in history] == [2, 4, 6, 8] and state.model.config == cfg
 
 
 def test_budget_fits_after_two_chunks_and_again_halfway_as_the_pace_drifts():
@@ -268,3 +279,117 @@ def test_budget_fits_after_two_chunks_and_again_halfway_as_the_pace_drifts():
     assert chunk(1.2, 430, state) == (steps, fitted, state)  # and not again
     state, metrics = train_chunk(state, fitted, 2)  # the optimiser's moments carry the new config too
     assert int(state.step) == 2 and np.isfinite(np.asarray(metrics.loss)).all()
+
+
+# optimisers passed in
+
+
+def params_of(model):
+    return [np.array(x) for x in jax.tree.leaves(eqx.filter(model, eqx.is_array))]
+
+
+def test_a_passed_in_optimizer_is_the_one_that_trains():
+    lr, sgd = 0.05, optax.sgd(0.05, momentum=0.9)
+    state = init_state(TINY, jax.random.key(0), optimizer=sgd)
+    before = params_of(state.model)
+    state, _ = train_chunk(state, TINY, 1, optimizer=sgd)
+    # After one step, SGD with momentum holds the gradient as its trace and has moved by -lr times it.
+    trace, _ = state.opt_state
+    assert jax.tree.structure(state.opt_state) == jax.tree.structure(sgd.init(eqx.filter(state.model, eqx.is_array)))
+    for old, new, grad in zip(before, params_of(state.model), jax.tree.leaves(trace.trace), strict=True):
+        np.testing.assert_allclose(new - old, -lr * np.asarray(grad), rtol=1e-4, atol=1e-7)
+    assert np.abs(np.concatenate([g.ravel() for g in jax.tree.leaves(trace.trace)])).max() > 0
+    default = init_state(TINY, jax.random.key(0))
+    assert jax.tree.structure(default.opt_state) != jax.tree.structure(state.opt_state)  # AdamW's moments
+    assert jax.tree.structure(default.opt_state) == jax.tree.structure(
+        make_optimizer(TINY).init(eqx.filter(default.model, eqx.is_array)))
+
+
+def test_a_run_on_a_passed_in_optimizer_resumes_with_it_and_only_with_it(tmp_path):
+    sgd = optax.sgd(0.05, momentum=0.9)
+    straight, _ = train(TINY, 4, chunk=2, optimizer=sgd, progress=False)
+    train(TINY, 2, out_dir=tmp_path, chunk=2, optimizer=sgd, progress=False)
+    resumed, history = train(TINY, 4, out_dir=tmp_path, resume=True, chunk=2, optimizer=sgd, progress=False)
+    assert [r.step for r in history] == [4]
+    for a, b in zip(params_of(straight.model), params_of(resumed.model), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+    with pytest.raises(CheckpointError, match="needs the optimizer the run was trained with"):
+        train(TINY, 6, out_dir=tmp_path, resume=True, chunk=2, progress=False)  # AdamW's state is not SGD's
+    scalars = optax.GradientTransformation(lambda params: jax.tree.map(lambda p: jnp.zeros(()), params), None)
+    with pytest.raises(CheckpointError, match="does not fit this optimizer"):  # as many tensors as SGD's, other shapes
+        train(TINY, 6, out_dir=tmp_path, resume=True, chunk=2, optimizer=scalars, progress=False)
+    with pytest.raises(ValueError, match="cannot be refitted"):
+        train(TINY, 4, optimizer=sgd, deadline=Deadline(60, fit=True), progress=False)
+
+
+# SIGINT and SIGTERM
+
+
+def test_sigterm_saves_a_checkpoint_that_resume_takes_to_the_end_of_an_uninterrupted_run(tmp_path):
+    handlers = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+
+    def terminate_at_step_4(record, state):
+        if record.step == 4:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    with pytest.raises(TrainingInterrupted) as info:
+        train(TINY, 8, out_dir=tmp_path, chunk=2, checkpoints=Checkpoints(every=100), callback=terminate_at_step_4,
+              progress=False)
+    assert (info.value.signal_name, info.value.step, info.value.steps, info.value.out_dir) == ("SIGTERM", 4, 8, tmp_path)
+    assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == handlers
+    assert read_meta(tmp_path)["step"] == 4
+    resumed, history = train(TINY, 8, out_dir=tmp_path, resume=True, chunk=2, progress=False)
+    assert [r.step for r in history] == [6, 8]
+    straight, _ = train(TINY, 8, chunk=2, progress=False)
+    for a, b in zip(params_of(straight.model), params_of(resumed.model), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+
+
+def test_a_second_ctrl_c_quits_at_once_and_no_handler_outlives_training(tmp_path):
+    handler = signal.getsignal(signal.SIGINT)
+
+    def interrupt_twice(record, state):
+        os.kill(os.getpid(), signal.SIGINT)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    with pytest.raises(KeyboardInterrupt) as info:
+        train(TINY, 8, out_dir=tmp_path, chunk=2, checkpoints=Checkpoints(every=100), callback=interrupt_twice,
+              progress=False)
+    assert not isinstance(info.value, TrainingInterrupted)  # the second one was Python's own
+    assert not (tmp_path / "latest").exists() and signal.getsignal(signal.SIGINT) is handler
+    # Outside the main thread no handler can be set: training runs as it did.
+    worker = threading.Thread(target=train, args=(TINY, 2), kwargs=dict(out_dir=tmp_path / "t", chunk=2,
+                                                                         progress=False))
+    worker.start()
+    worker.join()
+    assert read_meta(tmp_path / "t")["step"] == 2
+
+
+def test_ctrl_c_during_lpn_train_saves_a_checkpoint_that_resume_finishes(tmp_path):
+    from lpn.cli import main
+
+    preset = get_preset("pattern_2d")
+    tiny = [f"{k}={v}" for k, v in TINY.to_dict().items() if v != getattr(preset, k)]
+    out, root = tmp_path / "run", os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    argv = ["train", "--preset", "pattern_2d", "--set", *tiny, "--steps", "40", "--chunk", "2", "--out", str(out),
+            "--save-every", "1000", "--eval-every", "2", "--eval-tasks", "4", "--eval-search-steps", "1"]
+    env = dict(os.environ, PYTHONUNBUFFERED="1", PYTHONPATH=root)
+    run = subprocess.Popen([sys.executable, "-m", "lpn", *argv], cwd=root, env=env, text=True,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    for line in run.stdout:  # the first evaluation's line: training has started
+        if line.startswith("step "):
+            break
+    run.send_signal(signal.SIGINT)
+    _, err = run.communicate(timeout=300)
+    assert run.returncode == 130, err[-3000:]
+    said = re.fullmatch(rf"lpn: interrupted \(SIGINT\) at step (\d+) of 40; checkpoint saved in {re.escape(str(out))}; "
+                        rf"continue with lpn train --out {re.escape(str(out))} --resume --steps 40",
+                        err.strip().splitlines()[-1])
+    assert said and 2 <= int(said[1]) < 40, err[-3000:]
+    assert read_meta(out)["step"] == int(said[1])
+    assert main(["train", "--out", str(out), "--resume", "--steps", "40", "--chunk", "2", "--eval-every", "0"]) == 0
+    resumed, meta = load_checkpoint(out)
+    assert meta["step"] == 40
+    straight, _ = train(TINY, 40, chunk=2, progress=False)  # the preset with --set is TINY: the run, uninterrupted
+    for a, b in zip(params_of(straight.model), params_of(resumed), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)

@@ -18,6 +18,7 @@ from lpn import make_task  # noqa: E402
 from lpn.config import Config  # noqa: E402
 from lpn.model import LPN  # noqa: E402
 from lpn.search import SearchTrace, log_prob, no_search  # noqa: E402
+from lpn.train import Record  # noqa: E402
 from lpn.widgets import (  # noqa: E402
     SearchComparison, SearchPlayer, compare_searches, decode_grids, edit_grid, explore_latent, latent_program,
     training_dashboard,
@@ -195,9 +196,10 @@ def test_compare_searches_runs_each_method(model, task):
 
 def test_dashboard_records_metrics_groups_charts_and_shows_samples(model, task):
     dashboard = training_dashboard([task], samples_every_s=0)
-    dashboard(50, {"loss": 2.0, "reconstruction": 1.9, "kl": 3.0, "grad_norm": 1.0, "step": 50}, None)
+    dashboard(Record(50, loss=2.0, reconstruction=1.9, kl=3.0, grad_norm=1.0), None)
     assert dashboard.sections == []  # no state given: no samples
-    dashboard(100, {"loss": 1.5, "reconstruction": 1.4, "kl": 2.0, "grad_norm": 0.5, "top1": 0.25, "lr": 1e-3}, model)
+    dashboard(Record(100, loss=1.5, reconstruction=1.4, kl=2.0, grad_norm=0.5, evaluation={"top1": 0.25, "lr": 1e-3}),
+              model)
     assert [r["step"] for r in dashboard.history] == [50, 100]
     assert dashboard.groups == [["loss", ["loss", "reconstruction"]], ["KL", ["kl"]], ["accuracy", ["top1"]],
                                 ["gradient norm", ["grad_norm"]], ["lr", ["lr"]]]

@@ -1,5 +1,5 @@
 """Training dashboard: live loss, KL and accuracy curves and a few sample predictions, fed by the
-`callback(step, metrics, state)` of `lpn.train.train`.
+`callback(record, state)` of `lpn.train.train`, one `Record` a chunk.
 
 Cheap by construction: the callback appends to a list and pushes it to the browser (at most every
 `every_s` seconds, if set; `push()` sends the rest); sample predictions (each sample task's test
@@ -10,7 +10,7 @@ input decoded at the encoder's mean latent, `lpn.search.mean_latent`) are refres
 from __future__ import annotations
 
 import time
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 import traitlets
@@ -21,6 +21,9 @@ from .encoding import encode_grids
 from .layout import Layout
 from .static import layout_html, line_chart_svg
 from .task_model import TaskModel
+
+if TYPE_CHECKING:
+    from lpn.train import Record
 
 GROUPS = {
     "loss": ("loss", "reconstruction"),
@@ -49,11 +52,11 @@ class TrainingDashboard(GridWidget):
         self.spent_s = 0.0
         self.layout_samples = Layout([])
 
-    def __call__(self, step: int, metrics: dict, state=None) -> None:
-        """The training callback: `train(..., callback=dashboard)`. `state` (a `TrainState` or a
-        model) is only read when sample predictions are due."""
+    def __call__(self, record: Record, state=None) -> None:
+        """The training callback: `train(..., callback=dashboard)`, called with each chunk's `Record`.
+        `state` (a `TrainState` or a model) is only read when sample predictions are due."""
         start = time.perf_counter()
-        self.records.append({"step": int(step), **{k: float(v) for k, v in metrics.items() if k != "step"}})
+        self.records.append({k: int(v) if k == "step" else float(v) for k, v in record.to_dict().items()})
         if state is not None and self.sample_tasks and start - self._sampled_at >= self.samples_every_s:
             self.show_samples(getattr(state, "model", state))
             self._sampled_at = start
