@@ -62,12 +62,12 @@ def _check_like(arrays: dict[str, np.ndarray], expected: dict, where) -> None:
     """Refuses `arrays` unless its names, shapes and dtypes are those of `expected` (shape-dtype leaves)."""
     missing, extra = sorted(set(expected) - set(arrays)), sorted(set(arrays) - set(expected))
     if missing or extra:
-        raise CheckpointError(f"{where}: tensors do not match the config (missing {missing[:5]}, unexpected {extra[:5]})")
+        raise CheckpointError(f"{where}: tensors do not match the model (missing {missing[:5]}, unexpected {extra[:5]})")
     for name, want in expected.items():
         if arrays[name].shape != tuple(want.shape):
-            raise CheckpointError(f"{where}: tensor {name} has shape {arrays[name].shape}, the config needs {tuple(want.shape)}")
+            raise CheckpointError(f"{where}: tensor {name} has shape {arrays[name].shape}, expected {tuple(want.shape)}")
         if arrays[name].dtype != want.dtype:
-            raise CheckpointError(f"{where}: tensor {name} has dtype {arrays[name].dtype}, the config needs {want.dtype}")
+            raise CheckpointError(f"{where}: tensor {name} has dtype {arrays[name].dtype}, expected {want.dtype}")
 
 
 def _fill(template, arrays: dict[str, np.ndarray], where):

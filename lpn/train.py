@@ -506,8 +506,5 @@ def resume_state(out_dir, cfg: Config, devices=None, optimizer: optax.GradientTr
         opt_state = load_opt_state(out_dir, template)
     except CheckpointError as err:
         raise CheckpointError(f"{err}{hint}") from None
-    pairs = zip(jax.tree.leaves(opt_state), jax.tree.leaves(template))
-    if any(jnp.shape(saved) != jnp.shape(wanted) for saved, wanted in pairs):
-        raise CheckpointError(f"{resolve(out_dir)}: the saved optimiser state does not fit this optimizer{hint}")
     key = jax.random.wrap_key_data(jnp.asarray(meta["key"], jnp.uint32))
     return replicate(TrainState(model, opt_state, jnp.array(meta["step"]), key), devices)

@@ -316,7 +316,7 @@ def test_a_run_on_a_passed_in_optimizer_resumes_with_it_and_only_with_it(tmp_pat
     with pytest.raises(CheckpointError, match="needs the optimizer the run was trained with"):
         train(TINY, 6, out_dir=tmp_path, resume=True, chunk=2, progress=False)  # AdamW's state is not SGD's
     scalars = optax.GradientTransformation(lambda params: jax.tree.map(lambda p: jnp.zeros(()), params), None)
-    with pytest.raises(CheckpointError, match="does not fit this optimizer"):  # as many tensors as SGD's, other shapes
+    with pytest.raises(CheckpointError, match=r"has shape .* expected \(\).*trained with"):  # as many tensors as SGD's, other shapes
         train(TINY, 6, out_dir=tmp_path, resume=True, chunk=2, optimizer=scalars, progress=False)
     with pytest.raises(ValueError, match="cannot be refitted"):
         train(TINY, 4, optimizer=sgd, deadline=Deadline(60, fit=True), progress=False)
