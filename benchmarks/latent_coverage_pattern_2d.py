@@ -24,7 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from lpn import PRESETS, gradient_search, pattern_batch, search_batch
-from lpn.cli import load_model
+from lpn.checkpoint import load_model
 from lpn.evaluate import exact, split_query
 from lpn.grids import PALETTE
 from lpn.model import encode_pairs, generate

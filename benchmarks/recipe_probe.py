@@ -105,13 +105,13 @@ def probe(cfg, a, seed: int):
         grad = evaluate_batch(state.model, tasks, key, method=gradient_search, steps=100, optimizer=adam)
         line = {"name": a.name, "seed": seed, "step": done, "s": round(time.perf_counter() - start, 1),
                 "loss": round(float(metrics.loss[-50:].mean()), 4), "kl": round(float(metrics.kl[-50:].mean()), 3),
-                "mean": round(mean["top1"], 4), "grad": round(grad["top1"], 4), "pixel": round(grad["pixel"], 4)}
+                "mean": round(mean.top1, 4), "grad": round(grad.top1, 4), "pixel": round(grad.pixel, 4)}
         if done == a.steps:
             line["kl_curve"] = kl_curve
             if a.final_search_steps:
                 long = evaluate_batch(state.model, tasks, key, method=gradient_search, steps=a.final_search_steps,
                                       optimizer=adam)
-                line["grad_long"] = round(long["top1"], 4)
+                line["grad_long"] = round(long.top1, 4)
         print(json.dumps(line), flush=True)
         with open(a.out, "a") as f:
             f.write(json.dumps(line) + "\n")

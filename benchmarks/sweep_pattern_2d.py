@@ -53,8 +53,8 @@ def main():
         grad = evaluate_batch(model, tasks, key, method=gradient_search, steps=100, optimizer=adam)
         multi = evaluate_batch(model, tasks, key, method=gradient_search, steps=100, optimizer=adam,
                                num_random_starts=7, start_scale=1.0)
-        return {"mean_top1": mean["top1"], "grad_top1": grad["top1"], "grad_top2": grad["top2"],
-                "grad_pixel": grad["pixel"], "multi_top1": multi["top1"], "multi_top2": multi["top2"]}
+        return {"mean_top1": mean.top1, "grad_top1": grad.top1, "grad_top2": grad.top2,
+                "grad_pixel": grad.pixel, "multi_top1": multi.top1, "multi_top2": multi.top2}
 
     def record(step, values, state):
         if "grad_top1" in values:

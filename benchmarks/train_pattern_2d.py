@@ -88,12 +88,12 @@ def main():
     total_s = time.perf_counter() - start
     result = {"total_seconds": round(total_s), "train_seconds": round(train_s), "steps": steps,
               "devices": len(jax.local_devices()), "final_loss": history[-1]["loss"],
-              "mean_latent": mean, "gradient_search": grad,
+              "mean_latent": mean._asdict(), "gradient_search": grad._asdict(),
               "config": {k: getattr(cfg, k) for k in ("batch_size", "num_pairs", "learning_rate", "lr_decay_steps", "adam_b2",
                                                       "kl_coeff", "latent_noise_warmup", "train_search_steps", "train_targets", "latent_bias")}}
     print(json.dumps(result, indent=2))
-    print(f"pattern_2d: {args.tasks} fresh tasks, exact match: mean latent {mean['top1']:.1%}, "
-          f"gradient search ({args.search_steps} steps) {grad['top1']:.1%} (pass@2 {grad['top2']:.1%}); "
+    print(f"pattern_2d: {args.tasks} fresh tasks, exact match: mean latent {mean.top1:.1%}, "
+          f"gradient search ({args.search_steps} steps) {grad.top1:.1%} (pass@2 {grad.top2:.1%}); "
           f"{total_s / 60:.1f} min in all (training {train_s / 60:.1f} min for {steps} steps, compilation included)")
 
 

@@ -15,9 +15,11 @@ import pytest
 from conftest import TINY
 
 from lpn.checkpoint import read_meta
-from lpn.cli import UsageError, apply_overrides, grid_rows, host_batches, main, query_batch
-from lpn.config import Config, get_preset
+from lpn.cli import main
+from lpn.cli.solve import grid_rows
+from lpn.config import Config, apply_overrides, get_preset
 from lpn.grids import PALETTE
+from lpn.tasks.sources import host_batches, query_batch
 from lpn.train import TrainingDiverged
 
 PRESET = get_preset("pattern_2d")
@@ -83,7 +85,7 @@ def test_set_converts_each_field_to_its_type():
     assert cfg.variational is False and cfg.micro_batch_size == 0
     assert isinstance(cfg.batch_size, int) and isinstance(cfg.learning_rate, float)
     assert apply_overrides(PRESET, ["train_targets=last"]).train_targets == "last"
-    with pytest.raises(UsageError, match="--set: train_targets must be one of 'all', 'last', got 'first'"):
+    with pytest.raises(ValueError, match="train_targets must be one of 'all', 'last', got 'first'"):
         apply_overrides(PRESET, ["train_targets=first"])
 
 
