@@ -4,8 +4,8 @@ terminal, and the procedural task families. Run `lpn --help`, or `lpn COMMAND --
 Each command is a module of this package holding its parser beside its `cmd_*` function, a thin
 layer over the library (`lpn.train.train`, `lpn.evaluate`, `lpn.scoring`, `lpn.tasks`), imported by
 the command that needs it. Every failure is one line, `lpn: error: ...`, on stderr and a non-zero
-exit status; set LPN_DEBUG=1 for the traceback instead. Compiled XLA programs are kept on disk
-between commands (see `use_compile_cache`).
+exit status; a bug says "internal error", and `lpn --debug` (or LPN_DEBUG=1) shows its traceback
+instead. Compiled XLA programs are kept on disk between commands (see `use_compile_cache`).
 """
 
 from __future__ import annotations
@@ -39,14 +39,17 @@ examples:
   lpn tasks gallery gravity --out gravity.png
 
 Failures print one line, `lpn: error: ...`, and exit with status 1 (2 for usage errors);
-set LPN_DEBUG=1 to see the traceback. Compiled programs are cached in ~/.cache/lpn/xla
-(LPN_COMPILE_CACHE=DIR to move it, LPN_COMPILE_CACHE= to turn it off)."""
+run `lpn --debug COMMAND ...` (or set LPN_DEBUG=1) to see the traceback instead.
+Compiled programs are cached in ~/.cache/lpn/xla (LPN_COMPILE_CACHE=DIR to move it,
+LPN_COMPILE_CACHE= to turn it off)."""
 
 
 def build_parser() -> Parser:
     from lpn.cli import demo, evaluate, params, solve, tasks, train
 
     parser = Parser(prog="lpn", description=MAIN_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--debug", action="store_true",
+                        help="show an error's traceback instead of one line (also LPN_DEBUG=1)")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", title="commands")
     for module in (params, demo, train, evaluate, solve, tasks):
         module.add_parser(commands)
@@ -70,10 +73,23 @@ def expected_errors() -> tuple[type, ...]:
     return tuple(known)
 
 
+def is_bug(err: Exception) -> bool:
+    """Whether `err` is a bug (an "internal error") rather than bad input or a missing resource: an
+    `expected_errors()` error, a missing third-party module or a device out of memory is not."""
+    if isinstance(err, expected_errors()):
+        return False
+    if isinstance(err, ModuleNotFoundError) and err.name and err.name.partition(".")[0] != "lpn":
+        return False
+    return not (isinstance(err, RuntimeError) and str(err).startswith("RESOURCE_EXHAUSTED"))
+
+
 def main(argv=None) -> int:
-    """Runs one command; returns the exit status (0 ok, 1 failed, 2 bad usage, 130 interrupted)."""
+    """Runs one command; returns the exit status (0 ok, 1 failed, 2 bad usage, 130 interrupted).
+    With --debug or LPN_DEBUG=1, an error in a command is raised instead, traceback and all."""
+    debug = os.environ.get("LPN_DEBUG") == "1"
     try:
         args = build_parser().parse_args(argv)
+        debug |= args.debug
         args.run(args)
         return 0
     except SystemExit as exit:  # --help
@@ -82,11 +98,11 @@ def main(argv=None) -> int:
         print("lpn: interrupted", file=sys.stderr)
         return 130
     except Exception as err:
-        if os.environ.get("LPN_DEBUG") == "1":
+        if debug:
             raise
-        if isinstance(err, expected_errors()):
+        if not is_bug(err):
             print(f"lpn: error: {one_line(err)}", file=sys.stderr)
         else:
             print(f"lpn: error: internal error, {type(err).__name__}: {one_line(err)} "
-                  f"(rerun with LPN_DEBUG=1 for the traceback)", file=sys.stderr)
+                  f"(rerun with `lpn --debug ...` or LPN_DEBUG=1 for the traceback)", file=sys.stderr)
         return 2 if isinstance(err, UsageError) else 1
