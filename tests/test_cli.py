@@ -87,6 +87,17 @@ def test_set_converts_each_field_to_its_type():
     assert apply_overrides(PRESET, ["train_targets=last"]).train_targets == "last"
     with pytest.raises(ValueError, match="train_targets must be one of 'all', 'last', got 'first'"):
         apply_overrides(PRESET, ["train_targets=first"])
+    with pytest.raises(ValueError, match="batch_size=many: batch_size takes an integer, got 'many'"):
+        apply_overrides(PRESET, ["batch_size=many"])
+    with pytest.raises(ValueError, match="nope: unknown config field"):
+        apply_overrides(PRESET, ["nope=1"])
+
+
+def test_set_errors_are_usage_errors_naming_the_field(capsys):
+    status, _, err = run(capsys, "train", "--preset", "pattern_2d", "--set", "variational=maybe")
+    assert status == 2 and err == "lpn: error: --set variational=maybe: variational takes true or false, got 'maybe'\n"
+    status, _, err = run(capsys, "train", "--preset", "pattern_2d", "--set", "train_targets=first")
+    assert status == 2 and err.startswith("lpn: error: --set: train_targets must be one of")
 
 
 def test_train_writes_a_checkpoint_and_reports_evaluation(trained, capsys):
