@@ -19,8 +19,7 @@ import time
 
 import jax
 
-from lpn.cli import UsageError, apply_overrides
-from lpn.config import PRESETS
+from lpn.config import PRESETS, apply_overrides
 from lpn.train import init_state, replicate, train_chunk
 
 
@@ -36,7 +35,7 @@ def main():
     try:
         base = apply_overrides(PRESETS[args.preset], args.set)
         configs = {text or "(preset)": apply_overrides(base, text.split()) for text in args.variants}
-    except UsageError as err:
+    except ValueError as err:
         parser.error(str(err))
     states, seconds = {}, {name: [] for name in configs}
     for name, cfg in configs.items():  # compile each, outside the clock

@@ -279,3 +279,94 @@ def load_pretrained(name: str) -> LPN:
     """A model shipped inside the package, loaded offline: "pattern_2d", "pattern" or "arc_small".
     `load_checkpoint(pretrained_path(name))` gives its metadata (step, final metrics) too."""
     return load_checkpoint(pretrained_path(name))[0]
+
+
+def load_model(path):
+    """(model, checkpoint metadata, the checkpoint's absolute directory). A name of a shipped model
+    ("pattern_2d", ...) that is not also a path loads that model."""
+    if path in PRETRAINED and not Path(path).exists():
+        path = pretrained_path(path)
+    model, meta = load_checkpoint(path)
+    return model, meta, resolve(path).resolve()
+
+
+def as_loaded(model):
+    """The model with its arrays placed as a loaded checkpoint has them (uncommitted, on the default
+    device; through the host, the only way to uncommit), so that evaluation during training and
+    `lpn eval` afterwards in one process share their compiled programs."""
+    import jax.numpy as jnp
+
+    arrays, static = eqx.partition(model, eqx.is_array)
+    return eqx.combine(jax.tree.map(jnp.asarray, jax.device_get(arrays)), static)
+
+
+def read_run(out: Path) -> dict:
+    """The run description `lpn train` keeps beside the checkpoints (`run.json`), or {}."""
+    try:
+        return json.loads((out / "run.json").read_text())
+    except (OSError, json.JSONDecodeError):
+        return {}
+
+
+def write_run(out: Path, cfg: Config, data: str, *, preset: str | None, seed: int, overrides=(),
+              fresh: bool = True) -> None:
+    """Records the preset, data source, seed, config and `--set` overrides of a run in `run.json`;
+    `lpn eval` reads its training sources from it. Unless `fresh`, the run so far keeps its preset
+    and adds its data source and overrides to those recorded."""
+    run = {} if fresh else read_run(out)
+    sources = sorted(set(run.get("train_sources", [])) | {f"generated:{data}"})
+    run.update({"preset": run.get("preset", preset), "data": data, "train_sources": sources,
+                "seed": seed, "config": cfg.to_dict(),
+                "overrides": run.get("overrides", []) + list(overrides or [])})
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = out / ".run.json.tmp"
+    tmp.write_text(json.dumps(run, indent=2))
+    os.replace(tmp, out / "run.json")
+
+
+def training_sources(meta: dict, checkpoint: Path) -> tuple[list[str], str]:
+    """The data a checkpoint was trained on: those named in its metadata and in its run's run.json
+    (both, to err on the side of refusing a leak), else assumed generated. Also says where from."""
+    found, origins = set(meta.get("train_sources") or []), ["checkpoint metadata"] if meta.get("train_sources") else []
+    run = read_run(checkpoint.parent)
+    if run.get("train_sources"):
+        found |= set(run["train_sources"])
+        origins.append(str(checkpoint.parent / "run.json"))
+    if not found:
+        return ["generated"], "not recorded, so assumed generated"
+    return sorted(found), " and ".join(origins)
+
+
+def check_sources(meta: dict, checkpoint: Path, data: str, allow: bool) -> dict:
+    """Refuses (`lpn.tasks.LeakageError`) evaluating on tasks the checkpoint was trained on, unless
+    `allow`; prints the training sources, and warnings on stderr. Returns {"train_sources": [...],
+    "leaked": {source: [task ids]}} for the results."""
+    import sys
+    import warnings
+
+    from lpn.tasks import check_leakage
+    from lpn.tasks.arc import OFFICIAL_SPLITS
+
+    sources, origin = training_sources(meta, checkpoint)
+    print(f"training sources: {', '.join(sources)} ({origin})")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UserWarning)
+        found = check_leakage(sources, data, allow=allow)
+    for warning in caught:
+        if issubclass(warning.category, UserWarning):
+            print(f"lpn: warning: {warning.message}", file=sys.stderr)
+    for source, ids in found.items():
+        if (source, data) not in OFFICIAL_SPLITS:
+            print(f"lpn: warning: evaluating anyway (--allow-leakage): {len(ids)} of these tasks are in {source}",
+                  file=sys.stderr)
+    return {"train_sources": sources, "leaked": found}
+
+
+def content_hash(path: Path) -> str:
+    """The first 12 hex digits of a SHA-1 over a task file, or over a folder's .json files and names."""
+    import hashlib
+
+    digest = hashlib.sha1()
+    for file in sorted(path.rglob("*.json")) if path.is_dir() else [path]:
+        digest.update(str(file.relative_to(path) if path.is_dir() else "").encode() + file.read_bytes())
+    return digest.hexdigest()[:12]

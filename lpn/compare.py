@@ -28,18 +28,15 @@ from typing import Callable, Mapping, NamedTuple, Sequence
 
 import equinox as eqx
 import jax
-import jax.numpy as jnp
 import numpy as np
 from tqdm.auto import tqdm
 
 from lpn.devices import first, spread_tasks
-from lpn.evaluate import attempts, exact, pixel_accuracy, predict_tasks, split_query
+from lpn.evaluate import TaskMetrics, mean_metrics, predict_tasks, split_query, task_metrics
 from lpn.grids import Batch, Task
+from lpn.methods import SEARCHES
 from lpn.model import LPN
 from lpn.scoring import score_predictions
-from lpn.search import (
-    default_optimizer, encoder_sampling, gradient_search, local_search, no_search, random_search,
-)
 
 BUDGETS = (10, 50, 100, 400)
 METRICS = {"top1": "top-1 exact match", "top2": "pass@2 (top-2 exact match)", "shape": "shape accuracy",
@@ -56,6 +53,14 @@ class SearchMethod(NamedTuple):
     options: Mapping | None = None
     family: str | None = None
     budget: int | None = None
+
+    @classmethod
+    def named(cls, name: str, budget: int | None = None, optimizer=None) -> SearchMethod:
+        """The search `name` of `lpn.methods.SEARCHES` at `budget` (steps or candidates; default
+        optimiser Adam lr 0.1, b2 0.9), labelled with its Table 11 name."""
+        row = SEARCHES[name]
+        label = row.label if row.budget is None else f"{row.label} {budget}"
+        return cls(label, row.method, row.options(budget, optimizer), row.label, budget if row.budget else 0)
 
 
 class ComparisonRow(NamedTuple):
@@ -101,22 +106,16 @@ class Comparison:
         return self.table()
 
 
+# Table 11's families, in the order of its rows, by their names in `lpn.methods.SEARCHES`.
+TABLE_11 = ("sampling", "prior-gradient", "local", "prior-local", "random", "gradient")
+
+
 def table_11_methods(budgets: Sequence[int] = BUDGETS, optimizer=None) -> list[SearchMethod]:
-    """The default rows: the mean latent, then each family at every budget. `optimizer` (an optax
-    transformation; default Adam lr 0.1, b2 0.9) drives both gradient searches."""
-    optimizer = default_optimizer() if optimizer is None else optimizer
-    families = [
-        ("encoder sampling", encoder_sampling, lambda b: {"num_samples": b}),
-        ("Gaussian init + gradient", gradient_search,
-         lambda b: {"steps": b, "optimizer": optimizer, "from_prior": True}),
-        ("encoder init + local", local_search, lambda b: {"steps": b}),
-        ("Gaussian init + local", local_search, lambda b: {"steps": b, "from_prior": True}),
-        ("random search", random_search, lambda b: {"num_samples": b}),
-        ("LPN (encoder init + gradient)", gradient_search, lambda b: {"steps": b, "optimizer": optimizer}),
-    ]
-    methods = [SearchMethod("mean latent", no_search, {}, "mean latent", 0)]
-    for family, method, options in families:
-        methods += [SearchMethod(f"{family} {b}", method, options(b), family, b) for b in budgets]
+    """The default rows: the mean latent, then each family of `TABLE_11` at every budget, labelled
+    with its Table 11 name. `optimizer` (an optax transformation; default Adam lr 0.1, b2 0.9)
+    drives both gradient searches."""
+    methods = [SearchMethod.named("none")]
+    methods += [SearchMethod.named(name, b, optimizer) for name in TABLE_11 for b in budgets]
     return methods
 
 
@@ -158,29 +157,20 @@ def _search(model, spec, keys, method, options):
 def _score(model, traces, query):
     """`evaluate_batch`'s per-task metrics from searched traces; their shapes do not depend on the
     method, so this compiles once for all rows."""
-    def one(trace, q):
-        grids, shapes = attempts(model, trace, q.inputs, q.input_shapes)
-        hits = jax.vmap(exact, in_axes=(0, 0, None, None))(grids, shapes, q.outputs, q.output_shapes)
-        return {
-            "top1": hits[0], "top2": hits.any(), "shape": jnp.all(shapes[0] == q.output_shapes),
-            "pixel": pixel_accuracy(grids[0], shapes[0], q.outputs, q.output_shapes), "num_evals": trace.num_evals,
-        }
-
-    return jax.vmap(one)(traces, query)
+    return jax.vmap(lambda trace, q: task_metrics(model, trace, q))(traces, query)
 
 
-def _metrics(model: LPN, data, key, method, options) -> dict[str, float]:
+def _metrics(model: LPN, data, key, method, options) -> TaskMetrics:
     if isinstance(data, Batch):
         keys = jax.random.split(key, data.inputs.shape[0])  # as evaluate_batch splits it
         placed, (data, keys), n = spread_tasks(model, data, keys)
         spec, query = split_query(data)
         traces = _search(placed, spec, keys, method, tuple(sorted(options.items())))
-        per_task = jax.device_get(first(_score(placed, traces, query), n))
-        return {k: float(np.mean(v.astype(np.float32))) for k, v in per_task.items()}
+        return mean_metrics(jax.device_get(first(_score(placed, traces, query), n)))
     predictions, evals = predict_tasks(model, data, key, method, **options)
     score = score_predictions(data, predictions)
-    return {"top1": score.top1, "top2": score.per_task, "shape": score.shape_accuracy,
-            "pixel": score.pixel_accuracy, "num_evals": float(np.mean(list(evals.values())))}
+    return TaskMetrics(score.top1, score.per_task, score.shape_accuracy, score.pixel_accuracy,
+                       float(np.mean(list(evals.values()))))
 
 
 def compare_methods(model: LPN, data: Batch | Sequence[Task], key, methods=None, *, budgets=None,
@@ -213,8 +203,8 @@ def compare_methods(model: LPN, data: Batch | Sequence[Task], key, methods=None,
             out = _metrics(model, data, key, m.method, dict(m.options or {}))
             elapsed = time.perf_counter() - start
         rows.append(ComparisonRow(
-            m.label, m.family or m.label, m.budget, out["num_evals"], out["top1"], out["top2"], out["shape"],
-            out["pixel"], max(elapsed - compiling[0], 0.0), compiling[0]))
+            m.label, m.family or m.label, m.budget, out.num_evals, out.top1, out.top2, out.shape, out.pixel,
+            max(elapsed - compiling[0], 0.0), compiling[0]))
     num_tasks = data.inputs.shape[0] if isinstance(data, Batch) else len(data)
     return Comparison(tuple(rows), num_tasks)
 

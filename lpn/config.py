@@ -200,3 +200,46 @@ def get_preset(name: str) -> Config:
         return PRESETS[name]
     except KeyError:
         raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}") from None
+
+
+def parse_value(raw: str, kind: type, name: str):
+    """`raw` as the type of Config field `name` (bool, int, float or str); ValueError names the field
+    and what it takes."""
+    text = raw.strip()
+    try:
+        if kind is bool:
+            words = {"true": True, "1": True, "yes": True, "on": True,
+                     "false": False, "0": False, "no": False, "off": False}
+            return words[text.lower()]
+        if kind is int:
+            number = float(text)
+            if not number.is_integer():
+                raise ValueError
+            return int(number)
+        return kind(text)
+    except (KeyError, ValueError):
+        wants = {bool: "true or false", int: "an integer", float: "a number"}[kind]  # str takes any text
+        raise ValueError(f"{name}={raw}: {name} takes {wants}, got {raw!r}") from None
+
+
+def parse_overrides(cfg: Config, items) -> dict:
+    """{field: value} from "key=value" strings (dashes in keys read as underscores), each value
+    converted to its field's type. ValueError names the item and what it needed."""
+    defaults = {f.name: f.default for f in dataclasses.fields(cfg)}
+    changes = {}
+    for item in items or ():
+        name, sep, raw = item.partition("=")
+        name = name.strip().replace("-", "_")
+        if not sep or not name:
+            raise ValueError(f"{item!r}: expected key=value, e.g. learning_rate=1e-3 batch_size=32")
+        if name not in defaults:
+            raise ValueError(f"{name}: unknown config field; known fields: {', '.join(defaults)}")
+        changes[name] = parse_value(raw, type(defaults[name]), name)
+    return changes
+
+
+def apply_overrides(cfg: Config, items) -> Config:
+    """`cfg` with "key=value" items applied (`lpn train --set`), e.g. ["learning_rate=1e-3"]. Raises
+    ValueError for a malformed item, an unknown field, a value of the wrong type, or a config that
+    `Config` refuses."""
+    return cfg.replace(**parse_overrides(cfg, items))

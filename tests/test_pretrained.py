@@ -39,7 +39,7 @@ def test_pattern_2d_solves_at_least_95_percent_of_fresh_tasks_with_search(patter
     batch = pattern_batch(jax.random.key(2024), cfg, 96, num_pairs=cfg.num_pairs + 1)
     searched = evaluate_batch(pattern_2d, batch, jax.random.key(0), gradient_search, steps=100,
                               optimizer=default_optimizer(cfg.search_lr))
-    assert searched["top1"] >= 0.95, searched
+    assert searched.top1 >= 0.95, searched
 
 
 def test_demo_prints_both_accuracies_and_writes_a_self_contained_report(tmp_path, capsys):
@@ -62,4 +62,4 @@ def test_run_demo_result_matches_evaluate_batch(pattern_2d):
     cfg = pattern_2d.config
     batch = pattern_batch(jax.random.fold_in(jax.random.key(3), 0), cfg, 8, num_pairs=cfg.num_pairs + 1)
     mean = evaluate_batch(pattern_2d, batch, jax.random.key(0))
-    assert result.mean_accuracy == pytest.approx(mean["top1"]) and result.report is None
+    assert result.mean_accuracy == pytest.approx(mean.top1) and result.report is None

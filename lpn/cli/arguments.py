@@ -1,0 +1,73 @@
+"""Argument types and options shared by the commands, and the on-disk cache of compiled programs
+every model-running command turns on."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import textwrap
+from pathlib import Path
+
+from lpn.methods import SEARCHES
+
+CHECKPOINT_HELP = ("a checkpoint directory, a run directory (its latest checkpoint), or the name of a shipped "
+                   "model: pattern_2d, pattern, arc_small")
+
+
+def paragraph(text: str) -> str:
+    """A help paragraph wrapped by hand, since the raw formatters (kept for examples) do not wrap."""
+    return textwrap.fill(text, 88)
+
+
+def whole_number(text: str, least: int) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < least:
+        raise argparse.ArgumentTypeError(f"must be at least {least}, got {value}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    return whole_number(text, 1)
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
+    return value
+
+
+def count(text: str) -> int:
+    return whole_number(text, 0)
+
+
+def add_search_args(parser, steps_help: str) -> None:
+    """--search NAME (a row of `lpn.methods.SEARCHES`) and its budget, learning rate and seed."""
+    methods = "; ".join(f"{name} = {row.help}" for name, row in SEARCHES.items())
+    parser.add_argument("--search", choices=tuple(SEARCHES), default="gradient",
+                        help=f"test-time search (paper §3): {methods} (default gradient)")
+    parser.add_argument("--steps", type=count, default=100, help=steps_help)
+    parser.add_argument("--lr", type=float, default=None,
+                        help="gradient search learning rate (default: the config's search_lr)")
+    parser.add_argument("--samples", type=positive_int, default=None,
+                        help="candidates for random (default 250) and sampling (default 100)")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="random seed of the search and of generated tasks (default 0)")
+
+
+def use_compile_cache() -> None:
+    """Keeps XLA's compiled programs on disk between commands (a repeated `lpn solve` starts in
+    seconds): in $LPN_COMPILE_CACHE, default ~/.cache/lpn/xla; LPN_COMPILE_CACHE= turns it off.
+    A cache the caller configured already (e.g. the tests') is left alone."""
+    import jax
+
+    folder = os.environ.get("LPN_COMPILE_CACHE", str(Path.home() / ".cache" / "lpn" / "xla"))
+    if folder and not jax.config.jax_compilation_cache_dir:
+        jax.config.update("jax_compilation_cache_dir", folder)
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)

@@ -1,0 +1,157 @@
+"""`lpn eval`: scores a checkpoint's search on ARC-AGI, JSON tasks (resumably, with a submission)
+or fresh generated tasks, and writes results.json (`lpn.evaluate`, `lpn.scoring`)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from lpn.cli import UsageError
+from lpn.cli.arguments import CHECKPOINT_HELP, add_search_args, paragraph, positive_int, use_compile_cache
+from lpn.tasks.sources import GENERATED
+
+
+def add_parser(commands) -> None:
+    p = commands.add_parser(
+        "eval", help="score a checkpoint on ARC-AGI, JSON tasks or fresh generated tasks",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=paragraph(
+            "Searches each task's latent program on its train pairs and predicts two attempts per test "
+            "input. ARC data and JSON tasks are filtered to the model's grid size (skipped tasks are "
+            "listed), checked for leakage against the checkpoint's training data, scored with the official "
+            "pass@2 rule (both the per-task and the per-output average), and written to --out as "
+            "submission.json and results.json. Generated data (pattern, procedural, strings) is made fresh "
+            "for the checkpoint's config."),
+        epilog="examples:\n  lpn eval runs/arc --data arc-agi-1/evaluation --search gradient --steps 100\n"
+               "  lpn eval runs/pattern_2d --data pattern --search none\n"
+               "  lpn eval runs/arc --data my_tasks/ --search random --samples 500")
+    p.add_argument("checkpoint", help=CHECKPOINT_HELP)
+    p.add_argument("--data", required=True,
+                   help="arc-agi-1/training, arc-agi-1/evaluation, arc-agi-2/training, arc-agi-2/evaluation, "
+                        "pattern, procedural, strings, or a .json task file or a folder of them")
+    add_search_args(p, "gradient or local search steps (default 100)")
+    p.add_argument("--limit", type=positive_int, default=None,
+                   help="the first N tasks only (generated data: N tasks, default 256)")
+    p.add_argument("--batch-size", type=positive_int, default=16,
+                   help="tasks searched at once at 10x10 and below (default 16); proportionally fewer for larger grids")
+    p.add_argument("--density", type=float, default=None,
+                   help="pattern density of generated pattern tasks (OOD study; default the config's)")
+    p.add_argument("--pairs", type=positive_int, default=None,
+                   help="given pairs per generated task, before its query (default: the config's num_pairs)")
+    p.add_argument("--out", help="folder for submission.json and results.json (default runs/eval/DATA-SEARCH)")
+    p.add_argument("--table", action="store_true", help="also print a row per task (always written to tasks.txt)")
+    p.add_argument("--allow-leakage", action="store_true",
+                   help="evaluate even if the training data contains evaluation tasks (reported)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue an interrupted ARC/JSON evaluation with the same settings and --out: the tasks "
+                        "it saved (progress.json, after every batch) are not searched again")
+    p.set_defaults(run=cmd_eval)
+
+
+def cmd_eval(args) -> None:
+    import jax
+
+    from lpn.checkpoint import load_model, read_run
+    from lpn.evaluate import eval_generated
+    from lpn.methods import describe, search_method
+    from lpn.model import num_params
+
+    use_compile_cache()
+    check_data_arg(args.data)
+    model, meta, checkpoint = load_model(args.checkpoint)
+    cfg = model.config
+    method, options, settings = search_method(args.search, cfg, args.steps, args.lr, args.samples)
+    out = Path(args.out or Path("runs") / "eval" / f"{_slug(args.data)}-{args.search}")
+    devices = jax.local_devices()
+    head = {"checkpoint": str(checkpoint), "step": meta.get("step"),
+            "preset": read_run(checkpoint.parent).get("preset"), "parameters": num_params(model),
+            "config": cfg.to_dict(), "search_settings": settings,
+            "device": f"{len(devices)} x {devices[0].device_kind} ({devices[0].platform}), {os.cpu_count()} CPU cores"}
+    print(f"model: {checkpoint} (step {meta.get('step')}); search: {describe(settings)}")
+    if args.data in GENERATED:
+        return eval_generated(model, args.data, args.seed, args.limit or 256, method, options, head, out,
+                              density=args.density, pairs=args.pairs)
+    eval_tasks(args, model, meta, checkpoint, method, options, head, out)
+
+
+def eval_tasks(args, model, meta, checkpoint, method, options, head, out) -> None:
+    """`lpn eval` on ARC data or JSON tasks: checked for leakage, predicted batch by batch into
+    progress.json (so --resume skips what an interrupted run saved), scored and written."""
+    import jax
+
+    from lpn.checkpoint import check_sources
+    from lpn.evaluate import Progress, predict, score_and_print, write_results
+    from lpn.tasks import LeakageError
+
+    cfg, settings = model.config, head["search_settings"]
+    dataset = eval_dataset(args.data, cfg)
+    print_report(dataset)
+    try:
+        leakage = check_sources(meta, checkpoint, args.data, args.allow_leakage)
+    except LeakageError as err:
+        raise LeakageError(str(err).replace("pass allow=True", "pass --allow-leakage")) from None
+    tasks = list(dataset.tasks[: args.limit])
+    if not tasks:
+        raise UsageError(f"no task of {args.data} fits the model's {cfg.max_rows}x{cfg.max_cols} grids")
+    try:
+        progress = Progress(out / "progress.json", {"checkpoint": str(checkpoint), "data": args.data,
+                                                     "dataset_version": dataset.version, "search_settings": settings,
+                                                     "seed": args.seed}, resume=args.resume)
+    except ValueError as err:
+        raise UsageError(str(err)) from None
+    todo = [t for t in tasks if t.name not in progress.tasks]
+    if len(todo) < len(tasks):
+        print(f"resuming: {len(tasks) - len(todo)} of {len(tasks)} tasks were predicted before ({progress.path})")
+    try:
+        if todo:
+            predict(model, todo, jax.random.key(args.seed), method, args.batch_size, options, progress.add)
+    except KeyboardInterrupt:
+        progress.save()
+        print(f"lpn: {len(progress.tasks)} of {len(tasks)} tasks saved in {progress.path}; "
+              f"the same command with --resume continues", file=sys.stderr)
+        raise
+    runtime = progress.save()
+    predictions, evals = progress.predictions(tasks)
+    results = {"data": args.data, "dataset_version": dataset.version, "num_tasks": len(tasks), **head,
+               **leakage, "runtime_seconds": runtime, "decoder_evaluations": sum(evals.values()),
+               "skipped": [s._asdict() for s in dataset.skipped]}
+    results["scores"] = score_and_print(tasks, predictions, dataset.version, args.table, out)
+    print(f"runtime {runtime:.1f} s for {len(tasks)} tasks ({sum(evals.values()):,} decoder evaluations)")
+    write_results(out, results, predictions)
+
+
+def check_data_arg(data: str) -> None:
+    from lpn.tasks.arc import DATASETS
+
+    if data not in DATASETS and data not in GENERATED and not Path(data).exists():
+        raise UsageError(f"--data {data}: not a file or folder, nor one of {', '.join([*DATASETS, *GENERATED])}")
+
+
+def eval_dataset(data: str, cfg):
+    """The tasks behind `--data` (an ARC split, a JSON file or a folder) as an `ArcDataset` filtered
+    to the model's grid size."""
+    from lpn.checkpoint import content_hash
+    from lpn.tasks import load_arc, load_json_tasks
+    from lpn.tasks.arc import DATASETS, ArcDataset
+
+    if data in DATASETS:
+        dataset = load_arc(data)
+    else:
+        version = f"user tasks from {data}, sha1 {content_hash(Path(data))}"
+        dataset = ArcDataset(data, version, tuple(load_json_tasks(data)))
+    return dataset.filter_size(cfg.max_rows, cfg.max_cols)
+
+
+def print_report(dataset, shown: int = 20) -> None:
+    lines = dataset.report().splitlines()
+    print("\n".join(lines[: shown + 1]))
+    if len(lines) > shown + 1:
+        print(f"  ... and {len(lines) - shown - 1} more skipped (all listed in results.json)")
+
+
+def _slug(data: str) -> str:
+    """A folder name for results: the ARC split or generator name, or the task file's stem."""
+    name = Path(data).stem if Path(data).exists() else data
+    return "".join(c if c.isalnum() or c in "-_." else "-" for c in name).strip("-.") or "tasks"

@@ -1,0 +1,195 @@
+"""`lpn train`: trains a model from a preset (`lpn.train.train`) with a progress bar, evaluation on
+fresh tasks and checkpoints, resumable, with `--set key=value` config overrides."""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+from pathlib import Path
+
+from lpn.cli import UsageError
+from lpn.cli.arguments import count, paragraph, positive_float, positive_int, use_compile_cache
+from lpn.tasks.sources import GENERATED
+
+
+def add_parser(commands) -> None:
+    p = commands.add_parser(
+        "train", help="train a model from a preset, with a progress bar, evaluation and checkpoints",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=paragraph(
+            "Trains an LPN (paper §2) from a preset config (see `lpn params`), writing checkpoints to "
+            "--out. Every --eval-every steps, and at the end, it reports top-1 accuracy on fresh tasks "
+            "with the mean latent and with gradient search."),
+        epilog="examples:\n  lpn train --preset pattern_2d --steps 2000\n"
+               "  lpn train --preset pattern_2d --steps 4000 --resume\n"
+               "  lpn train --preset pattern --set learning_rate=1e-3 batch_size=32 train_search_steps=1")
+    p.add_argument("--preset", help="pattern_2d, pattern, pattern_ood or arc (optional with --resume --out)")
+    p.add_argument("--steps", type=positive_int, default=1000,
+                   help="total training steps, counting those of a resumed run (default 1000)")
+    p.add_argument("--out", help="run directory for checkpoints (default runs/PRESET)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the run in --out from its latest checkpoint, with its config (plus any --set)")
+    p.add_argument("--seed", type=int, default=0, help="random seed of the model and the data (default 0)")
+    p.add_argument("--data", choices=GENERATED, default=None,
+                   help="training tasks: pattern (§2.5, generated on the device), procedural (the ARC-like families, "
+                        "grids up to the model's side, which must be at least 6) or strings (§4.3, 1 x max_cols "
+                        "sequences). Default pattern, or the resumed run's")
+    p.add_argument("--set", nargs="+", action="extend", metavar="KEY=VALUE",
+                   help="override config fields, e.g. --set learning_rate=1e-3 batch_size=32 train_search_steps=1")
+    p.add_argument("--eval-every", type=count, default=500,
+                   help="evaluate every N steps and at the end; 0 turns it off (default 500)")
+    p.add_argument("--eval-tasks", type=positive_int, default=256, help="fresh tasks per evaluation (default 256)")
+    p.add_argument("--eval-search-steps", type=count, default=100,
+                   help="gradient search steps in evaluation (default 100)")
+    p.add_argument("--eval-pairs", type=positive_int, default=None,
+                   help="given pairs per evaluation task, before its query (default: the config's num_pairs)")
+    p.add_argument("--save-every", type=positive_int, default=500,
+                   help="checkpoint every N steps and at the end (default 500)")
+    p.add_argument("--chunk", type=positive_int, default=50,
+                   help="steps per compiled call between progress updates (default 50)")
+    timing = p.add_mutually_exclusive_group()
+    timing.add_argument("--time-limit", type=positive_float, default=None, metavar="MINUTES",
+                        help="stop after this much wall-clock time (compilation included), at the end of a chunk, "
+                             "with a checkpoint there; --steps stays the target a later --resume continues to")
+    timing.add_argument("--time-budget", type=positive_float, default=None, metavar="MINUTES",
+                        help="fit a fresh run to this much wall-clock time (compilation included): after two "
+                             "chunks, --steps becomes the steps that fit (at most --steps) and a learning-rate "
+                             "decay shrinks with them, so the run ends on time with its decay complete")
+    p.set_defaults(run=cmd_train)
+
+
+def overridden(cfg, items):
+    """`cfg` with `--set key=value` items applied (`lpn.config.apply_overrides`), errors as usage errors."""
+    from lpn.config import parse_overrides
+
+    try:
+        changes = parse_overrides(cfg, items)
+    except ValueError as err:
+        raise UsageError(f"--set {err}") from None
+    try:
+        return cfg.replace(**changes)
+    except ValueError as err:
+        raise UsageError(f"--set: {err}") from None
+
+
+def training_plan(args):
+    """(config, run directory, data source, first step) from the train arguments, checked."""
+    from lpn.checkpoint import read_meta, read_run
+    from lpn.config import Config, architecture_diff, get_preset
+    from lpn.tasks.family import MIN_SIDE
+    from lpn.train import learning_rate_schedule
+
+    preset = get_preset(args.preset) if args.preset else None
+    if args.out is None and preset is None:
+        raise UsageError("lpn train needs --preset NAME (or --resume with --out DIR)")
+    out = Path(args.out or Path("runs") / args.preset)
+    run = read_run(out)
+    if args.resume:
+        if args.time_budget is not None:
+            raise UsageError("--time-budget fits a fresh run; resume a fitted run with --steps (its checkpoint "
+                             "keeps the fitted schedule)")
+        meta = read_meta(out)
+        base, start = Config.from_dict(meta["config"]), int(meta["step"])
+        diff = architecture_diff(preset, base) if preset else {}
+        if diff:
+            raise UsageError(f"--preset {args.preset} does not match the checkpoint in {out} "
+                             f"(preset vs checkpoint: {diff})")
+    else:
+        if (out / "latest").exists():
+            raise UsageError(f"{out} already holds a training run; pass --resume to continue it, "
+                             f"or --out DIR to start another")
+        base, start = preset, 0
+    data = args.data or run.get("data", "pattern")
+    cfg = overridden(base, args.set)
+    changed = architecture_diff(base, cfg) if args.resume else {}
+    if changed:
+        raise UsageError(f"--set changes the architecture of the run in {out} (checkpoint vs requested: {changed}); "
+                         f"a resumed run keeps its architecture")
+    try:
+        learning_rate_schedule(cfg)
+    except ValueError as err:
+        raise UsageError(f"--set: {err}") from None
+    if data == "procedural" and min(cfg.max_rows, cfg.max_cols) < MIN_SIDE:
+        raise UsageError(f"--data procedural needs grids of at least {MIN_SIDE} cells per side; this config has "
+                         f"{cfg.max_rows}x{cfg.max_cols} (use --data pattern or strings, or a larger preset)")
+    return cfg, out, data, start
+
+
+def make_eval_fn(cfg, data: str, args):
+    """Top-1 on fresh tasks with the mean latent and with gradient search, for `lpn.train.Evaluation`."""
+    import jax
+
+    from lpn.checkpoint import as_loaded
+    from lpn.evaluate import evaluate_batch
+    from lpn.methods import search_method
+    from lpn.tasks.sources import query_batch
+
+    batch = query_batch(cfg, data, 1_000_003 + args.seed, args.eval_tasks, pairs=args.eval_pairs)
+    key = jax.random.key(args.seed)
+    method, options, _ = search_method("gradient", cfg, args.eval_search_steps)
+
+    def eval_fn(model):
+        model = as_loaded(model)
+        mean = evaluate_batch(model, batch, key)
+        searched = evaluate_batch(model, batch, key, method, **options)
+        return {"top1_mean_latent": mean.top1, "top1_gradient": searched.top1, "top2_gradient": searched.top2}
+
+    return eval_fn
+
+
+def format_metrics(values: dict, search_steps: int) -> str:
+    text = f"loss {values['loss']:.4f}, reconstruction {values['reconstruction']:.4f}, kl {values['kl']:.4g}"
+    if "top1_mean_latent" in values:
+        text += (f"; top-1 mean latent {values['top1_mean_latent']:.1%}, gradient search ({search_steps} steps) "
+                 f"{values['top1_gradient']:.1%} (pass@2 {values['top2_gradient']:.1%})")
+    return text
+
+
+def cmd_train(args) -> None:
+    import equinox as eqx
+    import jax
+    from tqdm.auto import tqdm
+
+    from lpn.checkpoint import read_run, write_run
+    from lpn.model import LPN, num_params
+    from lpn.tasks.sources import host_batches
+    from lpn.train import Checkpoints, Deadline, Evaluation, train
+
+    use_compile_cache()
+    cfg, out, data, start = training_plan(args)
+    batches = None
+    if data != "pattern":
+        batches = host_batches(cfg, data, [args.seed, start])
+        batches = itertools.chain([next(batches)], batches)  # a generator that cannot fit fails before compiling
+    eval_fn = make_eval_fn(cfg, data, args) if args.eval_every else None
+    count = num_params(eqx.filter_eval_shape(LPN, cfg, jax.random.key(0)))
+    devices = jax.local_devices()
+    name = args.preset or read_run(out).get("preset") or "run"
+    print(f"lpn train: {name}, {count:,} parameters, data {data}, {len(devices)} {devices[0].platform} "
+          f"device(s), batch {cfg.batch_size}, checkpoints in {out}" + (f", resuming at step {start}" if start else ""))
+    if args.set:
+        print(f"  config overrides: {' '.join(args.set)}")
+    if start >= args.steps:
+        print(f"{out} is already at step {start} (--steps {args.steps}): nothing to do")
+        return
+    write_run(out, cfg, data, preset=args.preset, seed=args.seed, overrides=args.set, fresh=not args.resume)
+
+    def report(record, state):
+        if "top1_mean_latent" in record.evaluation:
+            tqdm.write(f"step {record.step}: {format_metrics(record.to_dict(), args.eval_search_steps)}")
+
+    run = read_run(out)  # each checkpoint carries its run's data sources, so a copied one keeps them
+    metadata = {"preset": run.get("preset"), "train_sources": run.get("train_sources", [])}
+    minutes, fit = (args.time_limit, False) if args.time_budget is None else (args.time_budget, True)
+    state, history = train(cfg, args.steps, seed=args.seed, out_dir=out, resume=args.resume, data=batches,
+                           chunk=args.chunk, checkpoints=Checkpoints(args.save_every, metadata),
+                           evaluation=Evaluation(eval_fn, args.eval_every) if eval_fn else None,
+                           deadline=None if minutes is None else Deadline(60 * minutes, fit), callback=report)
+    final, fitted = history[-1], state.model.config
+    if args.time_budget is not None and final.step < args.steps:
+        decay = f", its learning rate decayed by step {fitted.lr_decay_steps}" if fitted.lr_decay_steps else ""
+        print(f"fitted to the time budget ({args.time_budget:g} min): {final.step} of {args.steps} steps{decay}")
+    elif final.step < args.steps:
+        print(f"stopped at step {final.step} of {args.steps}: the time limit ({args.time_limit:g} min) was reached")
+    print(f"final (step {final.step}): {format_metrics(final.to_dict(), args.eval_search_steps)}")
+    print(f"checkpoint: {out} (continue with: lpn train --out {out} --resume --steps N)")
