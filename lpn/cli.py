@@ -572,47 +572,6 @@ def _slug(data: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "-" for c in name).strip("-.") or "tasks"
 
 
-RESET = "\x1b[0m"
-
-
-def use_colour(no_color: bool) -> bool:
-    return not no_color and "NO_COLOR" not in os.environ and sys.stdout.isatty()
-
-
-def grid_rows(grid, colour: bool) -> list[str]:
-    """A grid as text rows, two characters per cell: ANSI 24-bit backgrounds, or plain digits."""
-    from lpn.grids import PALETTE
-
-    if not colour:
-        return ["".join(f"{int(v)} " for v in row) for row in grid]
-    rgb = [tuple(int(h[i: i + 2], 16) for i in (1, 3, 5)) for h in PALETTE]
-    # Black cells get a faint dot, so a grid's extent shows on a dark terminal.
-    dot = "\x1b[38;2;90;90;90m\u00b7 "
-    cells = ["\x1b[48;2;{};{};{}m{}".format(*rgb[v], dot if v == 0 else "  ") for v in range(10)]
-    return ["".join(cells[int(v)] for v in row) + RESET for row in grid]
-
-
-def render_blocks(blocks, colour: bool, width: int) -> str:
-    """Labelled grids side by side, wrapped to `width` columns."""
-    groups, line, used = [], [], 0
-    for label, grid in blocks:
-        w = max(len(label), 2 * grid.shape[1])
-        if line and used + 3 + w > width:
-            groups.append(line)
-            line, used = [], 0
-        line.append((label, grid, w))
-        used += w + 3 * bool(used)
-    groups.append(line)
-    text = []
-    for group in groups:
-        text.append("   ".join(label.ljust(w) for label, _, w in group).rstrip())
-        rendered = [(grid_rows(grid, colour), 2 * grid.shape[1], w) for _, grid, w in group]
-        for r in range(max(g.shape[0] for _, g, _ in group)):
-            parts = [rows[r] + " " * (w - cells) if r < len(rows) else " " * w for rows, cells, w in rendered]
-            text.append("   ".join(parts).rstrip())
-    return "\n".join(text)
-
-
 def task_that_fits(path: str, cfg):
     from lpn.grids import GridError
     from lpn.tasks import load_json_task
@@ -635,6 +594,7 @@ def cmd_solve(args) -> None:
     import jax
 
     from lpn.evaluate import predict_tasks
+    from lpn.report import draw_test, render_blocks, use_colour
 
     use_compile_cache()
     model, _, checkpoint = load_model(args.checkpoint)
@@ -652,22 +612,6 @@ def cmd_solve(args) -> None:
         print(draw_test(pair, attempts, colour, width))
 
 
-def draw_test(pair, attempts, colour: bool, width: int) -> str:
-    """A test input, both attempts (marked right or wrong when the answer is known) and the answer."""
-    blocks, solved = [("input", pair.input)], False
-    for a, grid in enumerate(attempts, 1):
-        if pair.output is None:
-            blocks.append((f"attempt {a}", grid))
-            continue
-        right = grid.shape == pair.output.shape and bool((grid == pair.output).all())
-        solved |= right
-        blocks.append((f"attempt {a} {'right' if right else 'wrong'}", grid))
-    if pair.output is None:
-        return render_blocks(blocks, colour, width)
-    blocks.append(("expected", pair.output))
-    return render_blocks(blocks, colour, width) + ("\nsolved (pass@2)" if solved else "\nnot solved")
-
-
 def cmd_tasks_list(args) -> None:
     from lpn.tasks import FAMILIES
 
@@ -679,7 +623,7 @@ def cmd_tasks_list(args) -> None:
 
 def cmd_tasks_gallery(args) -> None:
     from lpn.grids import MAX_SIDE
-    from lpn.tasks import render_gallery
+    from lpn.report import render_gallery
     from lpn.tasks.family import MIN_SIDE
 
     if not MIN_SIDE <= args.max_side <= MAX_SIDE:

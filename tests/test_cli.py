@@ -15,9 +15,10 @@ import pytest
 from conftest import TINY
 
 from lpn.checkpoint import read_meta
-from lpn.cli import UsageError, apply_overrides, grid_rows, host_batches, main, query_batch
+from lpn.cli import UsageError, apply_overrides, host_batches, main, query_batch
 from lpn.config import Config, get_preset
 from lpn.grids import PALETTE
+from lpn.report import grid_rows
 from lpn.train import TrainingDiverged
 
 PRESET = get_preset("pattern_2d")
