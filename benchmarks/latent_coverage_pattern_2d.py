@@ -23,12 +23,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from lpn import PRESETS, gradient_search, pattern_batch, search_batch
+from lpn import PRESETS, gradient_search, pattern_batch
 from lpn.cli import load_model
 from lpn.evaluate import exact, split_query
 from lpn.grids import PALETTE
 from lpn.model import encode_pairs, generate
-from lpn.search import default_optimizer
+from lpn.search import default_optimizer, search_batch
 
 PLACES = np.array([1000, 100, 10, 1])  # a 2x2 pattern (raster order) as one 4-digit code
 
