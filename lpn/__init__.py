@@ -18,15 +18,15 @@ from lpn.devices import configure_cpu_devices
 
 configure_cpu_devices()
 
-from lpn import checkpoint, report, scoring, search, train  # noqa: E402  (lpn.report.plot_comparison, ...)
-from lpn.checkpoint import load_pretrained  # noqa: E402
-from lpn.compare import compare_methods  # noqa: E402
-from lpn.config import PRESETS, Config, get_preset  # noqa: E402
-from lpn.evaluate import evaluate_batch, predict_tasks  # noqa: E402
-from lpn.grids import Batch, GridError, Task, batch_tasks, make_task  # noqa: E402
-from lpn.model import LPN, generate  # noqa: E402
-from lpn.pattern import pattern_batch, pattern_tasks  # noqa: E402
-from lpn.search import SearchTrace, gradient_search, no_search  # noqa: E402
+from lpn import checkpoint, report, scoring, search, train  # reached by module: lpn.report.plot_comparison
+from lpn.checkpoint import load_pretrained
+from lpn.compare import compare_methods
+from lpn.config import PRESETS, Config, get_preset
+from lpn.evaluate import evaluate_batch, predict_tasks
+from lpn.grids import Batch, GridError, Task, batch_tasks, make_task
+from lpn.model import LPN, generate
+from lpn.pattern import pattern_batch, pattern_tasks
+from lpn.search import SearchTrace, gradient_search, no_search
 
 __version__ = "0.1.0"
 
