@@ -30,10 +30,10 @@ def main():
     parser.add_argument("--largest", type=int, default=30, help="largest bucket side to time (the rest are projected)")
     args = parser.parse_args()
 
-    if args.model in lpn.PRETRAINED:
+    if args.model in lpn.checkpoint.PRETRAINED:
         model = lpn.load_pretrained(args.model)
     else:
-        model = lpn.load_checkpoint(args.model)[0]
+        model = lpn.checkpoint.load_checkpoint(args.model)[0]
     cfg = model.config
     dataset = load_arc(args.data)
     groups = collections.defaultdict(list)

@@ -1,8 +1,16 @@
 """Latent Program Networks in JAX (Macfarlane & Bonnet, "Searching Latent Program Spaces").
 
-The names a reader needs: a `Config` (or one of `PRESETS`) builds an `LPN`; `lpn.train.train` fits
-it on generated tasks (the function is not re-exported, so `lpn.train` stays the module); the search functions refine a task's latent and return a `SearchTrace`;
-`generate` decodes a latent on a grid; `predict_tasks` and `lpn.scoring` evaluate on ARC tasks.
+The names a reader needs: a `Config` (or one of `PRESETS`) builds an `LPN`, or `load_pretrained`
+loads a shipped one; `pattern_batch` and `pattern_tasks` generate tasks, `make_task` and
+`batch_tasks` wrap your own grids; `gradient_search` refines a task's latent from the encoder's
+mean (`no_search` keeps the mean) and returns a `SearchTrace`; `generate` decodes a latent on a
+grid; `evaluate_batch`, `predict_tasks` and `compare_methods` measure.
+
+Everything else is reached through its module: `lpn.train.train` fits a model, `lpn.search` holds
+the other search methods (`random_search`, `local_search`, `encoder_sampling`, `log_prob`,
+`search_batch`), `lpn.checkpoint` saves and loads, `lpn.scoring` scores ARC tasks, `lpn.report`
+draws (terminal grids, PNG galleries, `plot_comparison`, the demo page) and `lpn.tasks` holds the
+task sources. Shape letters in array names are defined once, at the top of `lpn/model.py`.
 """
 
 # Before anything runs a JAX operation: one CPU device per core (see lpn/devices.py).
@@ -10,24 +18,20 @@ from lpn.devices import configure_cpu_devices
 
 configure_cpu_devices()
 
-from lpn.checkpoint import PRETRAINED, load_checkpoint, load_pretrained, pretrained_path, save_checkpoint
-from lpn.compare import compare_methods, plot_comparison
+from lpn import checkpoint, report, scoring, search, train  # reached by module: lpn.report.plot_comparison
+from lpn.checkpoint import load_pretrained
+from lpn.compare import compare_methods
 from lpn.config import PRESETS, Config, get_preset
 from lpn.evaluate import evaluate_batch, predict_tasks
-from lpn.grids import Batch, GridError, Pair, Task, batch_tasks, make_task
-from lpn.model import LPN, generate, num_params
+from lpn.grids import Batch, GridError, Task, batch_tasks, make_task
+from lpn.model import LPN, generate
 from lpn.pattern import pattern_batch, pattern_tasks
-from lpn.search import (
-    SearchTrace, encoder_sampling, gradient_search, local_search, log_prob, mean_latent, no_search,
-    random_search, search_batch,
-)
+from lpn.search import SearchTrace, gradient_search, no_search
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Batch", "Config", "GridError", "LPN", "PRESETS", "PRETRAINED", "Pair", "SearchTrace", "Task", "batch_tasks",
-    "encoder_sampling", "evaluate_batch", "generate", "get_preset", "gradient_search", "load_checkpoint", "load_pretrained",
-    "local_search", "log_prob", "make_task", "mean_latent", "no_search", "num_params", "pattern_batch",
-    "pattern_tasks", "predict_tasks", "pretrained_path", "random_search", "save_checkpoint", "search_batch",
-    "compare_methods", "plot_comparison",
+    "Config", "PRESETS", "get_preset", "LPN", "load_pretrained", "generate",
+    "Task", "Batch", "GridError", "make_task", "batch_tasks", "pattern_batch", "pattern_tasks",
+    "SearchTrace", "gradient_search", "no_search", "evaluate_batch", "predict_tasks", "compare_methods",
 ]

@@ -5,8 +5,8 @@ only in the search, and reports per row the decoder evaluations each task spent
 (`SearchTrace.num_evals`: a pair's forward pass is one, a gradient three), which puts gradient
 steps, samples and hill-climbing steps on one budget axis; the accuracies of `lpn.evaluate`
 (generated tasks, last pair the query) or of `lpn.scoring` (ARC `Task` lists); and wall-clock
-seconds, with JAX's tracing and compilation timed apart. `plot_comparison` draws accuracy
-against evaluations, one line per method family.
+seconds, with JAX's tracing and compilation timed apart. `lpn.report.plot_comparison` draws
+accuracy against evaluations, one line per method family.
 
 On generated tasks the search and the decoding of the two attempts are two jitted programs, not
 `evaluate_batch`'s one: each method compiles only its search, and one decoding program serves
@@ -184,7 +184,7 @@ def compare_methods(model: LPN, data: Batch | Sequence[Task], key, methods=None,
         methods: `SearchMethod`s or (label, method, options) tuples with distinct labels; default
             `table_11_methods(budgets, optimizer)`.
         budgets, optimizer: the default list's budgets (default 10, 50, 100, 400) and optimiser.
-    Returns a `Comparison`: `.table()`, `.to_dict()`, `.row(label)`, and `plot_comparison` draws it.
+    Returns a `Comparison`: `.table()`, `.to_dict()`, `.row(label)`, and `lpn.report.plot_comparison` draws it.
     Options must be hashable and reused as objects (see `default_optimizer`) for compiled programs
     to be reused across calls.
     """
@@ -207,38 +207,3 @@ def compare_methods(model: LPN, data: Batch | Sequence[Task], key, methods=None,
             max(elapsed - compiling[0], 0.0), compiling[0]))
     num_tasks = data.inputs.shape[0] if isinstance(data, Batch) else len(data)
     return Comparison(tuple(rows), num_tasks)
-
-
-def plot_comparison(result: Comparison, ax=None, metric: str = "top2"):
-    """Accuracy (`metric`: top1, top2, shape or pixel) against decoder evaluations per task on a
-    log axis: one line per family, one marker per row, each labelled with its budget. Returns the
-    figure."""
-    import matplotlib.pyplot as plt
-    from matplotlib.ticker import PercentFormatter
-
-    if metric not in METRICS:
-        raise ValueError(f"metric must be one of {', '.join(METRICS)}, got {metric!r}")
-    own_figure = ax is None
-    if own_figure:
-        _, ax = plt.subplots(figsize=(9, 4.5))
-    families: dict[str, list[ComparisonRow]] = {}
-    for row in result.rows:
-        families.setdefault(row.family, []).append(row)
-    for family, rows in families.items():
-        rows = sorted(rows, key=lambda r: r.num_evals)
-        xs, ys = [r.num_evals for r in rows], [getattr(r, metric) for r in rows]
-        ax.plot(xs, ys, marker="o", label=family)
-        for r, x, y in zip(rows, xs, ys):
-            if r.budget:
-                ax.annotate(str(r.budget), (x, y), textcoords="offset points", xytext=(3, 3), fontsize=7)
-    ax.set_xscale("log")
-    ax.set_xlabel("decoder evaluations per task")
-    ax.set_ylabel(METRICS[metric])
-    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
-    ax.set_title(f"search methods on {result.num_tasks} tasks")
-    ax.set_ylim(-0.03, 1.03)
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    if own_figure:
-        ax.figure.tight_layout()
-    return ax.figure

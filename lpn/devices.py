@@ -2,9 +2,8 @@
 
 XLA runs one program on one CPU device, and for models this small it keeps two cores only partly
 busy (the operations are many and short). Given one JAX device per core, the same batch split into
-per-device shards runs on all cores at once: on a 2-core machine a `pattern` training step took
-3.2 s instead of 4.7 s, and 100 steps of gradient search over 32 `pattern_2d` tasks 2.1 s instead
-of 2.8 s (`python benchmarks/bench_core.py` prints the comparison).
+per-device shards runs on all cores at once; `python benchmarks/bench_core.py` times training steps
+and gradient search both ways, sharded and on one device.
 
 So `import lpn` asks JAX for one CPU device per core (`configure_cpu_devices`), rounded down to a
 power of two so that the usual batch sizes divide, at most 8. It can only do so before JAX has

@@ -186,7 +186,7 @@ def make_task(train, test=(), name: str = "task", *, max_side: int = MAX_SIDE, m
 
 
 class Batch(NamedTuple):
-    """Tasks as padded arrays. B tasks, N pair slots, R x C maximum grid.
+    """Tasks as padded arrays: N pair slots per task, R x C the maximum grid (letters: lpn/model.py).
 
     inputs, outputs: (B, N, R, C) uint8, zero-padded at the bottom and right.
     input_shapes, output_shapes: (B, N, 2) int32 true (rows, cols), at least 1 even for empty slots.

@@ -2,9 +2,18 @@
 that executes a latent on an input grid, autoregressively over the output's rows, columns and cells.
 
 Functions are written for ONE pair or ONE task; batches come from `jax.vmap` at the call site.
-Shape letters used in names:
-    B tasks, N pairs, R rows, C columns (of the padded grid), V colours (10), D width,
-    H latent dimension, L tokens, A heads, K head width, S search steps.
+
+Shape letters, for array names across the package (`grids_BNRC`, `z_KH`, `logits_RCV`); other
+modules use these and do not redefine them:
+    B tasks             N pairs of a task    M the pairs other than one (N - 1, leave-one-out)
+    T test inputs of a task                  P the side of a Pattern task's pattern (lpn.pattern)
+    R rows, C columns (of the padded grid)   V colours (10)
+    D model width       F MLP hidden width   A heads      E head width (D = A·E)
+    L tokens            Q query tokens       c a block of QUERY_BLOCK query tokens
+    H latent dimension  S search steps       K candidates: latents searched or scored together
+    G latents on a raster of the 2-D latent plane (lpn.demo)
+A digit is a literal size: `shapes_B2` holds (rows, cols), `uv_K2` points on a plane, and the 3 of
+`Block.w_qkv` stacks queries, keys and values. Einsum strings use the same letters in lower case.
 
 Decoder sequence for one pair (length 2·R·C + 4, 1804 at 30x30), as in §1.4:
     [rows_in, cols_in, R·C input cells, latent, rows_out, cols_out, R·C - 1 output cells]
@@ -22,6 +31,7 @@ does; it stays here as the definition the cached decoder is tested against.
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import equinox as eqx
 import jax
@@ -46,8 +56,8 @@ def _normal(key, shape, std):
 class Block(eqx.Module):
     """Pre-LN transformer block: bias-free attention and a SiLU MLP, (4 + 2·mlp)·D² parameters."""
 
-    w_qkv: jax.Array  # (D, 3, A, K)
-    w_out: jax.Array  # (A, K, D)
+    w_qkv: jax.Array  # (D, 3, A, E)
+    w_out: jax.Array  # (A, E, D)
     w_up: jax.Array  # (D, F)
     w_down: jax.Array  # (F, D)
 
@@ -61,10 +71,10 @@ class Block(eqx.Module):
         self.w_down = _normal(k4, (hidden, width), residual_std / math.sqrt(hidden))
 
     def qkv(self, x_LD):
-        return jnp.einsum("ld,dtak->tlak", layer_norm(x_LD), self.w_qkv)
+        return jnp.einsum("ld,dtae->tlae", layer_norm(x_LD), self.w_qkv)
 
-    def finish(self, x_LD, attended_LAK):
-        x_LD = x_LD + jnp.einsum("lak,akd->ld", attended_LAK, self.w_out)
+    def finish(self, x_LD, attended_LAE):
+        x_LD = x_LD + jnp.einsum("lae,aed->ld", attended_LAE, self.w_out)
         return x_LD + jax.nn.silu(layer_norm(x_LD) @ self.w_up) @ self.w_down
 
     def __call__(self, x_LD, mask_LL, keep=slice(None), qkv=None):
@@ -78,33 +88,32 @@ class Block(eqx.Module):
             q, k, v = self.qkv(x_LD)
         else:
             h_LD = layer_norm(x_LD)
-            q = jnp.einsum("ld,dak->lak", h_LD[keep], self.w_qkv[:, 0])
-            k, v = jnp.einsum("ld,dtak->tlak", h_LD, self.w_qkv[:, 1:])
+            q = jnp.einsum("ld,dae->lae", h_LD[keep], self.w_qkv[:, 0])
+            k, v = jnp.einsum("ld,dtae->tlae", h_LD, self.w_qkv[:, 1:])
         return self.finish(x_LD[keep], attention(q, k, v, mask_LL[keep])), k, v
 
 
-def attend(q_QAK, k_LAK, v_LAK, mask_QL, keys="lak"):
-    """Masked softmax attention. `keys` names the layout of k and v: "lak", or "alk" for the
+def attend(q_QAE, k_LAE, v_LAE, mask_QL, keys="lae"):
+    """Masked softmax attention. `keys` names the layout of k and v: "lae", or "ale" for the
     decoding cache, stored heads-first so that each step reads it without a transpose."""
-    scores = jnp.einsum(f"qak,{keys}->aql", q_QAK, k_LAK) / math.sqrt(q_QAK.shape[-1])
+    scores = jnp.einsum(f"qae,{keys}->aql", q_QAE, k_LAE) / math.sqrt(q_QAE.shape[-1])
     scores = jnp.where(mask_QL[None], scores.astype(jnp.float32), -1e30)
-    return jnp.einsum(f"aql,{keys}->qak", jax.nn.softmax(scores, axis=-1).astype(v_LAK.dtype), v_LAK)
+    return jnp.einsum(f"aql,{keys}->qae", jax.nn.softmax(scores, axis=-1).astype(v_LAE.dtype), v_LAE)
 
 
 # Long sequences (ARC-size grids: 1804 tokens at 30x30) use blockwise attention: the same result,
 # computed QUERY_BLOCK query rows at a time so that the score block stays in cache instead of
-# streaming an (A, L, L) array through memory several times. On a 2-core CPU a search step of the
-# shipped arc_small runs 1.4-1.7x faster from 15x15 up (`benchmarks/bench_attention.py`); short
-# sequences gain nothing and keep the plain version.
+# streaming an (A, L, L) array through memory several times. It pays off on large grids and not on
+# small ones, hence the threshold; `python benchmarks/bench_attention.py` measures both versions.
 QUERY_BLOCK = 32
 BLOCKWISE_FROM = 256  # keys per query row at which `attention` switches to blockwise
 
 
-def attention(q_QAK, k_LAK, v_LAK, mask_QL):
+def attention(q_QAE, k_LAE, v_LAE, mask_QL):
     """Masked softmax attention: `attend`, or `blockwise_attend` for long sequences."""
-    if k_LAK.shape[0] >= BLOCKWISE_FROM:
-        return blockwise_attend(q_QAK, k_LAK, v_LAK, mask_QL)
-    return attend(q_QAK, k_LAK, v_LAK, mask_QL)
+    if k_LAE.shape[0] >= BLOCKWISE_FROM:
+        return blockwise_attend(q_QAE, k_LAE, v_LAE, mask_QL)
+    return attend(q_QAE, k_LAE, v_LAE, mask_QL)
 
 
 def _query_blocks(x_Q, block):
@@ -115,52 +124,52 @@ def _query_blocks(x_Q, block):
 
 
 @jax.custom_vjp
-def blockwise_attend(q_QAK, k_LAK, v_LAK, mask_QL):
+def blockwise_attend(q_QAE, k_LAE, v_LAE, mask_QL):
     """`attend` computed QUERY_BLOCK query rows at a time, forward and backward (the backward pass
     recomputes each block's probabilities from the saved softmax normaliser instead of storing them, as
     FlashAttention does). Equal to `attend` up to float rounding, fully masked rows included
     (both attend uniformly). Reverse mode only: no jax.jvp through it."""
-    return _blockwise_fwd(q_QAK, k_LAK, v_LAK, mask_QL)[0]
+    return _blockwise_fwd(q_QAE, k_LAE, v_LAE, mask_QL)[0]
 
 
-def _block_scores(q_cAK, k_LAK, mask_cL):
-    scores = jnp.einsum("qak,lak->aql", q_cAK, k_LAK) / math.sqrt(q_cAK.shape[-1])
+def _block_scores(q_cAE, k_LAE, mask_cL):
+    scores = jnp.einsum("qae,lae->aql", q_cAE, k_LAE) / math.sqrt(q_cAE.shape[-1])
     return jnp.where(mask_cL[None], scores, -1e30)
 
 
-def _blockwise_fwd(q_QAK, k_LAK, v_LAK, mask_QL):
+def _blockwise_fwd(q_QAE, k_LAE, v_LAE, mask_QL):
     def one(blocks):
-        q_cAK, mask_cL = blocks
-        scores = _block_scores(q_cAK, k_LAK, mask_cL)
+        q_cAE, mask_cL = blocks
+        scores = _block_scores(q_cAE, k_LAE, mask_cL)
         peak = jnp.max(scores, -1, keepdims=True)
         p = jnp.exp(scores - peak)
         total = jnp.sum(p, -1, keepdims=True)
         # Kept apart: peak + log(total) would round to the peak on a fully masked row (-1e30).
-        return jnp.einsum("aql,lak->qak", p / total, v_LAK), (peak[..., 0], jnp.log(total[..., 0]))
+        return jnp.einsum("aql,lae->qae", p / total, v_LAE), (peak[..., 0], jnp.log(total[..., 0]))
 
-    out, norm = jax.lax.map(one, (_query_blocks(q_QAK, QUERY_BLOCK), _query_blocks(mask_QL, QUERY_BLOCK)))
-    out_QAK = out.reshape(-1, *q_QAK.shape[1:])[: q_QAK.shape[0]]
-    return out_QAK, (q_QAK, k_LAK, v_LAK, mask_QL, out_QAK, norm)
+    out, norm = jax.lax.map(one, (_query_blocks(q_QAE, QUERY_BLOCK), _query_blocks(mask_QL, QUERY_BLOCK)))
+    out_QAE = out.reshape(-1, *q_QAE.shape[1:])[: q_QAE.shape[0]]
+    return out_QAE, (q_QAE, k_LAE, v_LAE, mask_QL, out_QAE, norm)
 
 
-def _blockwise_bwd(saved, d_out_QAK):
-    q_QAK, k_LAK, v_LAK, mask_QL, out_QAK, (peak, log_total) = saved
-    scale = 1 / math.sqrt(q_QAK.shape[-1])
-    delta_QA = jnp.sum(d_out_QAK * out_QAK, -1)  # sum_l p·dp, per query and head
+def _blockwise_bwd(saved, d_out_QAE):
+    q_QAE, k_LAE, v_LAE, mask_QL, out_QAE, (peak, log_total) = saved
+    scale = 1 / math.sqrt(q_QAE.shape[-1])
+    delta_QA = jnp.sum(d_out_QAE * out_QAE, -1)  # sum_l p·dp, per query and head
 
     def step(carry, blocks):
-        dk_LAK, dv_LAK = carry
-        q_cAK, mask_cL, d_out_cAK, delta_cA, peak_Ac, log_total_Ac = blocks
-        p = jnp.exp(_block_scores(q_cAK, k_LAK, mask_cL) - peak_Ac[..., None] - log_total_Ac[..., None])  # (A, c, L)
-        dv_LAK = dv_LAK + jnp.einsum("aql,qak->lak", p, d_out_cAK)
-        dp = jnp.einsum("qak,lak->aql", d_out_cAK, v_LAK)
+        dk_LAE, dv_LAE = carry
+        q_cAE, mask_cL, d_out_cAE, delta_cA, peak_Ac, log_total_Ac = blocks
+        p = jnp.exp(_block_scores(q_cAE, k_LAE, mask_cL) - peak_Ac[..., None] - log_total_Ac[..., None])  # (A, c, L)
+        dv_LAE = dv_LAE + jnp.einsum("aql,qae->lae", p, d_out_cAE)
+        dp = jnp.einsum("qae,lae->aql", d_out_cAE, v_LAE)
         d_scores = jnp.where(mask_cL[None], p * (dp - delta_cA.T[..., None]) * scale, 0.0)  # masked: no gradient
-        dk_LAK = dk_LAK + jnp.einsum("aql,qak->lak", d_scores, q_cAK)
-        return (dk_LAK, dv_LAK), jnp.einsum("aql,lak->qak", d_scores, k_LAK)
+        dk_LAE = dk_LAE + jnp.einsum("aql,qae->lae", d_scores, q_cAE)
+        return (dk_LAE, dv_LAE), jnp.einsum("aql,lae->qae", d_scores, k_LAE)
 
-    blocks = tuple(_query_blocks(x, QUERY_BLOCK) for x in (q_QAK, mask_QL, d_out_QAK, delta_QA))
-    (dk_LAK, dv_LAK), dq = jax.lax.scan(step, (jnp.zeros_like(k_LAK), jnp.zeros_like(v_LAK)), (*blocks, peak, log_total))
-    return dq.reshape(-1, *q_QAK.shape[1:])[: q_QAK.shape[0]], dk_LAK, dv_LAK, None
+    blocks = tuple(_query_blocks(x, QUERY_BLOCK) for x in (q_QAE, mask_QL, d_out_QAE, delta_QA))
+    (dk_LAE, dv_LAE), dq = jax.lax.scan(step, (jnp.zeros_like(k_LAE), jnp.zeros_like(v_LAE)), (*blocks, peak, log_total))
+    return dq.reshape(-1, *q_QAE.shape[1:])[: q_QAE.shape[0]], dk_LAE, dv_LAE, None
 
 
 blockwise_attend.defvjp(_blockwise_fwd, _blockwise_bwd)
@@ -177,22 +186,53 @@ def run_blocks(blocks, x_LD, mask_LL, keep_last=slice(None), first_qkv=None):
     return x_LD, caches
 
 
-
 def cell_valid(shape, rows, cols):
     """(R·C,) True for the cells inside a grid of true `shape` = (rows, cols)."""
     r, c = jnp.divmod(jnp.arange(rows * cols), cols)
     return (r < shape[0]) & (c < shape[1])
 
 
+class Embeddings(NamedTuple):
+    """The token tables of the encoder or the decoder, built by `embedding_tables` for both. Each
+    module keeps them as fields of its own, whose names the checkpoints use (the side table is the
+    encoder's `channel` and the decoder's `half`); this view lets one set of functions use them."""
+
+    colour: jax.Array  # (V, D)
+    row: jax.Array  # (R, D) a cell's row
+    col: jax.Array  # (C, D) a cell's column
+    side: jax.Array  # (2, D) input / output
+    shape_rows: jax.Array  # (R, D) a grid's row count s, as class s - 1
+    shape_cols: jax.Array  # (C, D) a grid's column count
+
+
+def embedding_tables(cfg: Config, width: int, keys) -> Embeddings:
+    """Six tables of `width` columns, one key each, N(0, 1/width)."""
+    sizes = (V, cfg.max_rows, cfg.max_cols, 2, cfg.max_rows, cfg.max_cols)
+    return Embeddings(*(_normal(k, (n, width), 1 / math.sqrt(width)) for k, n in zip(keys, sizes, strict=True)))
+
+
+def embed_grid(tables: Embeddings, grid_RC, side: int):
+    """(R·C, D) cell tokens in raster order: colour + row + column + side. Grids may be padded to
+    less than the tables' maximum."""
+    rows, cols = grid_RC.shape
+    cells_RCD = tables.colour[grid_RC] + tables.row[:rows, None] + tables.col[None, :cols] + tables.side[side]
+    return cells_RCD.reshape(rows * cols, -1)
+
+
+def embed_shape(tables: Embeddings, shape, side: int):
+    """(2, D): the tokens of a grid's row count and column count."""
+    return jnp.stack([tables.shape_rows[shape[0] - 1], tables.shape_cols[shape[1] - 1]]) + tables.side[side]
+
+
 class Encoder(eqx.Module):
     """q(z | x, y): one pair to the mean and log-variance of a diagonal Gaussian (§1.2)."""
 
-    colour: jax.Array  # (V, D)
-    row: jax.Array  # (R, D) cell row position
-    col: jax.Array  # (C, D) cell column position
-    channel: jax.Array  # (2, D) input / output
-    shape_rows: jax.Array  # (R, D) a row count s embedded as class s-1
-    shape_cols: jax.Array  # (C, D)
+    colour: jax.Array  # the `Embeddings` tables, `side` named channel
+    row: jax.Array
+    col: jax.Array
+    channel: jax.Array
+    shape_rows: jax.Array
+    shape_cols: jax.Array
     cls: jax.Array  # (D,)
     blocks: list
     w_mu: jax.Array  # (D, H)
@@ -201,12 +241,8 @@ class Encoder(eqx.Module):
     def __init__(self, cfg: Config, key):
         d, keys = cfg.enc_width, jax.random.split(key, 9 + cfg.enc_layers)
         std = 1 / math.sqrt(d)
-        self.colour = _normal(keys[0], (V, d), std)
-        self.row = _normal(keys[1], (cfg.max_rows, d), std)
-        self.col = _normal(keys[2], (cfg.max_cols, d), std)
-        self.channel = _normal(keys[3], (2, d), std)
-        self.shape_rows = _normal(keys[4], (cfg.max_rows, d), std)
-        self.shape_cols = _normal(keys[5], (cfg.max_cols, d), std)
+        self.colour, self.row, self.col, self.channel, self.shape_rows, self.shape_cols = embedding_tables(
+            cfg, d, keys[:6])
         self.cls = _normal(keys[6], (d,), std)
         self.blocks = [
             Block(d, cfg.enc_heads, cfg.enc_mlp_factor, cfg.enc_layers, k) for k in keys[9:]
@@ -214,21 +250,18 @@ class Encoder(eqx.Module):
         self.w_mu = _normal(keys[7], (d, cfg.latent_dim), std)
         self.w_logvar = _normal(keys[8], (d, cfg.latent_dim), std) if cfg.variational else None
 
+    @property
+    def tables(self) -> Embeddings:
+        return Embeddings(self.colour, self.row, self.col, self.channel, self.shape_rows, self.shape_cols)
+
     def __call__(self, input_RC, output_RC, input_shape, output_shape):
         """Returns (mu_H, logvar_H); logvar is zeros for a non-variational encoder."""
         rows, cols = input_RC.shape
-        pos_RCD = self.row[:rows, None] + self.col[None, :cols]  # grids may be padded below the maximum
-        cells = [
-            (self.colour[grid] + pos_RCD + self.channel[ch]).reshape(rows * cols, -1)
-            for ch, grid in enumerate((input_RC, output_RC))
-        ]
-        shapes = jnp.stack([
-            self.shape_rows[input_shape[0] - 1] + self.channel[0],
-            self.shape_rows[output_shape[0] - 1] + self.channel[1],
-            self.shape_cols[input_shape[1] - 1] + self.channel[0],
-            self.shape_cols[output_shape[1] - 1] + self.channel[1],
-        ])
-        x_LD = jnp.concatenate([self.cls[None], shapes, *cells])
+        tables = self.tables
+        # Tokens [cls, rows_in, rows_out, cols_in, cols_out, input cells, output cells].
+        shapes = jnp.stack([embed_shape(tables, input_shape, 0), embed_shape(tables, output_shape, 1)], 1)
+        cells = [embed_grid(tables, grid, side) for side, grid in enumerate((input_RC, output_RC))]
+        x_LD = jnp.concatenate([self.cls[None], shapes.reshape(4, -1), *cells])
         valid_L = jnp.concatenate([
             jnp.ones(5, bool),
             cell_valid(input_shape, rows, cols),
@@ -245,12 +278,12 @@ class Encoder(eqx.Module):
 class Decoder(eqx.Module):
     """p(y | x, z): autoregressive over output rows, columns and cells (§1.4)."""
 
-    colour: jax.Array  # (V, D)
-    row: jax.Array  # (R, D)
-    col: jax.Array  # (C, D)
-    half: jax.Array  # (2, D) input half / output half
-    shape_rows: jax.Array  # (R, D), shared by input and output
-    shape_cols: jax.Array  # (C, D)
+    colour: jax.Array  # the `Embeddings` tables, `side` named half (of the sequence)
+    row: jax.Array
+    col: jax.Array
+    half: jax.Array
+    shape_rows: jax.Array
+    shape_cols: jax.Array
     w_latent: jax.Array  # (H, D)
     b_latent: jax.Array | None  # (D,), None without `latent_bias` (the paper)
     blocks: list
@@ -261,12 +294,8 @@ class Decoder(eqx.Module):
     def __init__(self, cfg: Config, key):
         d, keys = cfg.dec_width, jax.random.split(key, 10 + cfg.dec_layers)
         std = 1 / math.sqrt(d)
-        self.colour = _normal(keys[0], (V, d), std)
-        self.row = _normal(keys[1], (cfg.max_rows, d), std)
-        self.col = _normal(keys[2], (cfg.max_cols, d), std)
-        self.half = _normal(keys[3], (2, d), std)
-        self.shape_rows = _normal(keys[4], (cfg.max_rows, d), std)
-        self.shape_cols = _normal(keys[5], (cfg.max_cols, d), std)
+        self.colour, self.row, self.col, self.half, self.shape_rows, self.shape_cols = embedding_tables(
+            cfg, d, keys[:6])
         self.w_latent = _normal(keys[6], (cfg.latent_dim, d), 1 / math.sqrt(cfg.latent_dim))
         # Initialised as one more row of w_latent: the token is [z, 1] @ [w_latent; b_latent].
         self.b_latent = _normal(jax.random.fold_in(keys[6], 1), (d,), 1 / math.sqrt(cfg.latent_dim)) if cfg.latent_bias else None
@@ -276,6 +305,10 @@ class Decoder(eqx.Module):
         self.head_rows = _normal(keys[7], (d, cfg.max_rows), std)
         self.head_cols = _normal(keys[8], (d, cfg.max_cols), std)
         self.head_cells = _normal(keys[9], (d, V), std)
+
+    @property
+    def tables(self) -> Embeddings:
+        return Embeddings(self.colour, self.row, self.col, self.half, self.shape_rows, self.shape_cols)
 
     def latent_token(self, z_H):
         """The latent token: z @ w_latent, the paper's bias-free projection, plus b_latent if the model
@@ -293,11 +326,9 @@ class Decoder(eqx.Module):
         """Tokens [rows_in, cols_in, input cells, latent] and their mask. Latent is the last; with
         `z_H` None its token is zeros."""
         rows, cols = input_RC.shape
-        cells = self.colour[input_RC] + self.row[:rows, None] + self.col[None, :cols] + self.half[0]
         x_LD = jnp.concatenate([
-            jnp.stack([self.shape_rows[input_shape[0] - 1], self.shape_cols[input_shape[1] - 1]])
-            + self.half[0],
-            cells.reshape(rows * cols, -1),
+            embed_shape(self.tables, input_shape, 0),
+            embed_grid(self.tables, input_RC, 0),
             jnp.zeros((1, self.w_latent.shape[1])) if z_H is None else self.latent_token(z_H)[None],
         ])
         valid_L = jnp.concatenate([jnp.ones(2, bool), cell_valid(input_shape, rows, cols), jnp.ones(1, bool)])
@@ -311,10 +342,7 @@ class Decoder(eqx.Module):
         prefix_LD, prefix_valid = self.prefix(z_H, input_RC, input_shape)
         next_r, next_c = next_positions(output_shape, rows, cols)
         cells = self.cell_token(output_RC.reshape(-1)[:-1], next_r[:-1], next_c[:-1])
-        shapes = jnp.stack([
-            self.shape_rows[output_shape[0] - 1], self.shape_cols[output_shape[1] - 1]
-        ]) + self.half[1]
-        x_LD = jnp.concatenate([prefix_LD, shapes, cells])
+        x_LD = jnp.concatenate([prefix_LD, embed_shape(self.tables, output_shape, 1), cells])
         valid_L = jnp.concatenate([prefix_valid, jnp.ones(2, bool), cell_valid(output_shape, rows, cols)[:-1]])
         length, latent_at = x_LD.shape[0], prefix_LD.shape[0] - 1
         idx = jnp.arange(length)
@@ -406,16 +434,16 @@ def generate(model: LPN, z_H, input_RC, input_shape):
     """Greedy decoding with a key/value cache. Returns (grid_RC, shape_2): the grid is zero
     outside the predicted shape."""
     dec, (rows, cols) = model.decoder, input_RC.shape
-    x_PD, valid_P = dec.prefix(z_H, input_RC, input_shape)
-    mask_PP = jnp.broadcast_to(valid_P, (valid_P.size, valid_P.size))  # all see valid input + latent
-    h_PD, prefix_caches = run_blocks(dec.blocks, x_PD, mask_PP, keep_last=slice(-1, None))
-    length = valid_P.size + 1 + rows * cols  # the prefix, rows_out, cols_out, R·C - 1 cells
+    x_LD, valid_L = dec.prefix(z_H, input_RC, input_shape)
+    mask_LL = jnp.broadcast_to(valid_L, (valid_L.size, valid_L.size))  # all see valid input + latent
+    h_LD, prefix_caches = run_blocks(dec.blocks, x_LD, mask_LL, keep_last=slice(-1, None))
+    length = valid_L.size + 1 + rows * cols  # the prefix, rows_out, cols_out, R·C - 1 cells
     caches = [
-        tuple(jnp.zeros((k.shape[1], length, k.shape[2]), k.dtype).at[:, : valid_P.size].set(k.swapaxes(0, 1))
-              for k in kv)  # (A, L, K)
+        tuple(jnp.zeros((k.shape[1], length, k.shape[2]), k.dtype).at[:, : valid_L.size].set(k.swapaxes(0, 1))
+              for k in kv)  # (A, L, E)
         for kv in prefix_caches
     ]
-    visible = jnp.zeros(length, bool).at[: valid_P.size].set(valid_P)
+    visible = jnp.zeros(length, bool).at[: valid_L.size].set(valid_L)
 
     def step(x_D, slot, caches, visible):
         visible = visible.at[slot].set(True)
@@ -423,15 +451,15 @@ def generate(model: LPN, z_H, input_RC, input_shape):
         for block, (k_cache, v_cache) in zip(dec.blocks, caches):
             q, k, v = block.qkv(x_D[None])
             k_cache, v_cache = k_cache.at[:, slot].set(k[0]), v_cache.at[:, slot].set(v[0])
-            x_D = block.finish(x_D[None], attend(q, k_cache, v_cache, visible[None], keys="alk"))[0]
+            x_D = block.finish(x_D[None], attend(q, k_cache, v_cache, visible[None], keys="ale"))[0]
             new_caches.append((k_cache, v_cache))
         return dec.heads(x_D), new_caches, visible
 
-    out_rows = jnp.argmax(dec.heads(h_PD[-1])[0]) + 1
-    (_, col_logits, _), caches, visible = step(dec.shape_rows[out_rows - 1] + dec.half[1], valid_P.size, caches, visible)
+    out_rows = jnp.argmax(dec.heads(h_LD[-1])[0]) + 1
+    (_, col_logits, _), caches, visible = step(dec.shape_rows[out_rows - 1] + dec.half[1], valid_L.size, caches, visible)
     out_cols = jnp.argmax(col_logits) + 1
     shape = jnp.stack([out_rows, out_cols])
-    (_, _, logits_V), caches, visible = step(dec.shape_cols[out_cols - 1] + dec.half[1], valid_P.size + 1, caches, visible)
+    (_, _, logits_V), caches, visible = step(dec.shape_cols[out_cols - 1] + dec.half[1], valid_L.size + 1, caches, visible)
     next_r, next_c = next_positions(shape, rows, cols)
 
     def body(t, carry):
@@ -441,7 +469,7 @@ def generate(model: LPN, z_H, input_RC, input_shape):
         grid = grid.at[r, c].set(colour)
         cell = r * cols + c
         (_, _, logits_V), caches, visible = step(
-            dec.cell_token(colour, next_r[cell], next_c[cell]), valid_P.size + 2 + cell, caches, visible
+            dec.cell_token(colour, next_r[cell], next_c[cell]), valid_L.size + 2 + cell, caches, visible
         )
         return grid, logits_V, caches, visible
 

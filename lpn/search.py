@@ -9,7 +9,8 @@ search method below shares one signature,
 where `pairs` is one task's specification (a `Batch` without its task axis: N pair slots, masked).
 A trace holds the whole path, so a notebook can replay it without recomputing, and counts the
 decoder evaluations spent, so methods can be compared at equal budgets. Methods are written for one
-task: `search_batch` vmaps one over many tasks and jits it.
+task: `search_batch` vmaps one over many tasks and jits it. Shape letters (S steps, K candidates,
+H latent, N pairs) are those of lpn/model.py.
 
 Counting: one decoder evaluation is one forward pass of the decoder on one pair. A gradient costs
 three (forward plus a backward pass of about twice the work), the usual FLOP rule of thumb.
@@ -128,8 +129,8 @@ def _adam(learning_rate: float):
 
 def _over_starts(fn, num_starts: int):
     """`fn` of one latent applied to each of K: a vmap, except for one start, where it is called on
-    the latent itself. (XLA's CPU backend runs the objective 20% slower with a size-1 batch axis
-    on every activation: 100 search steps over 32 pattern_2d tasks took 2.66 s instead of 2.20 s.)"""
+    the latent itself: XLA's CPU backend runs the objective slower with a size-1 batch axis on every
+    activation (`python benchmarks/bench_core.py` times the search this path serves)."""
     if num_starts == 1:
         return lambda z_KH: jax.tree.map(lambda x: x[None], fn(z_KH[0]))
     return jax.vmap(fn)

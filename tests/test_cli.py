@@ -16,9 +16,9 @@ from conftest import TINY
 
 from lpn.checkpoint import read_meta
 from lpn.cli import main
-from lpn.cli.solve import grid_rows
 from lpn.config import Config, apply_overrides, get_preset
 from lpn.grids import PALETTE
+from lpn.report import grid_rows
 from lpn.tasks.sources import host_batches, query_batch
 from lpn.train import TrainingDiverged
 

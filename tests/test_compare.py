@@ -3,9 +3,10 @@ import json
 import jax
 import pytest
 
-from lpn.compare import Comparison, compare_methods, plot_comparison, table_11_methods
+from lpn.compare import Comparison, compare_methods, table_11_methods
 from lpn.evaluate import evaluate_batch
 from lpn.pattern import pattern_batch, pattern_tasks
+from lpn.report import plot_comparison
 from lpn.search import default_optimizer, gradient_search, no_search
 
 from conftest import TINY

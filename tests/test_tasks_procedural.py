@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from lpn.grids import NUM_COLOURS
-from lpn.tasks import FAMILIES, make_family_task, online_augment, render_gallery, sample_tasks
+from lpn.report import render_gallery
+from lpn.tasks import FAMILIES, make_family_task, online_augment, sample_tasks
 from lpn.tasks.family import MIN_SIDE
 
 NAMES = sorted(FAMILIES)

@@ -3,9 +3,7 @@ expected output as coloured grids in the terminal."""
 
 from __future__ import annotations
 
-import os
 import shutil
-import sys
 
 from lpn.cli import UsageError
 from lpn.cli.arguments import CHECKPOINT_HELP, add_search_args, paragraph, use_compile_cache
@@ -30,6 +28,7 @@ def cmd_solve(args) -> None:
 
     from lpn.checkpoint import load_model
     from lpn.evaluate import predict_tasks
+    from lpn.report import draw_test, render_blocks, use_colour
     from lpn.methods import describe, search_method
 
     use_compile_cache()
@@ -67,58 +66,3 @@ def plural(n: int, noun: str) -> str:
 
 
 # The terminal renderer, as it was in lpn/cli.py (lpn.report takes it over).
-RESET = "\x1b[0m"
-
-
-def use_colour(no_color: bool) -> bool:
-    return not no_color and "NO_COLOR" not in os.environ and sys.stdout.isatty()
-
-
-def grid_rows(grid, colour: bool) -> list[str]:
-    """A grid as text rows, two characters per cell: ANSI 24-bit backgrounds, or plain digits."""
-    from lpn.grids import PALETTE
-
-    if not colour:
-        return ["".join(f"{int(v)} " for v in row) for row in grid]
-    rgb = [tuple(int(h[i: i + 2], 16) for i in (1, 3, 5)) for h in PALETTE]
-    # Black cells get a faint dot, so a grid's extent shows on a dark terminal.
-    dot = "\x1b[38;2;90;90;90m\u00b7 "
-    cells = ["\x1b[48;2;{};{};{}m{}".format(*rgb[v], dot if v == 0 else "  ") for v in range(10)]
-    return ["".join(cells[int(v)] for v in row) + RESET for row in grid]
-
-
-def render_blocks(blocks, colour: bool, width: int) -> str:
-    """Labelled grids side by side, wrapped to `width` columns."""
-    groups, line, used = [], [], 0
-    for label, grid in blocks:
-        w = max(len(label), 2 * grid.shape[1])
-        if line and used + 3 + w > width:
-            groups.append(line)
-            line, used = [], 0
-        line.append((label, grid, w))
-        used += w + 3 * bool(used)
-    groups.append(line)
-    text = []
-    for group in groups:
-        text.append("   ".join(label.ljust(w) for label, _, w in group).rstrip())
-        rendered = [(grid_rows(grid, colour), 2 * grid.shape[1], w) for _, grid, w in group]
-        for r in range(max(g.shape[0] for _, g, _ in group)):
-            parts = [rows[r] + " " * (w - cells) if r < len(rows) else " " * w for rows, cells, w in rendered]
-            text.append("   ".join(parts).rstrip())
-    return "\n".join(text)
-
-
-def draw_test(pair, attempts, colour: bool, width: int) -> str:
-    """A test input, both attempts (marked right or wrong when the answer is known) and the answer."""
-    blocks, solved = [("input", pair.input)], False
-    for a, grid in enumerate(attempts, 1):
-        if pair.output is None:
-            blocks.append((f"attempt {a}", grid))
-            continue
-        right = grid.shape == pair.output.shape and bool((grid == pair.output).all())
-        solved |= right
-        blocks.append((f"attempt {a} {'right' if right else 'wrong'}", grid))
-    if pair.output is None:
-        return render_blocks(blocks, colour, width)
-    blocks.append(("expected", pair.output))
-    return render_blocks(blocks, colour, width) + ("\nsolved (pass@2)" if solved else "\nnot solved")

@@ -35,7 +35,7 @@ def cmd_tasks_list(args) -> None:
 
 def cmd_tasks_gallery(args) -> None:
     from lpn.grids import MAX_SIDE
-    from lpn.tasks import render_gallery
+    from lpn.report import render_gallery
     from lpn.tasks.family import MIN_SIDE
 
     if not MIN_SIDE <= args.max_side <= MAX_SIDE:
