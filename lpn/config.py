@@ -68,7 +68,11 @@ class Config:
 
     def __post_init__(self):
         for f in dataclasses.fields(self):
-            _check_field(f.name, getattr(self, f.name), type(f.default))
+            kind = type(f.default)
+            _check_field(f.name, getattr(self, f.name), kind)
+            # A numpy number (a sweep over np.arange) is stored as the plain Python value, so that the
+            # config saves as JSON and loads back as the same types.
+            object.__setattr__(self, f.name, kind(getattr(self, f.name)))
 
     @property
     def enc_width(self) -> int:

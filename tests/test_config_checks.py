@@ -84,3 +84,17 @@ def test_cli_set_reports_a_bad_value_in_one_line_before_training(tmp_path, capsy
     err = capsys.readouterr().err
     assert status == 2 and err.count("\n") == 1 and message in err, err
     assert not out.exists()
+
+
+def test_numpy_numbers_are_stored_as_python_values_so_a_checkpoint_of_them_loads(tmp_path):
+    from conftest import TINY
+
+    from lpn.checkpoint import load_checkpoint, save_checkpoint
+    from lpn.model import LPN
+
+    cfg = TINY.replace(latent_dim=np.int64(3), learning_rate=np.float32(1e-3), variational=True)
+    assert type(cfg.latent_dim) is int and type(cfg.learning_rate) is float
+    assert json.loads(json.dumps(cfg.to_dict())) == cfg.to_dict()
+    save_checkpoint(tmp_path, LPN(cfg, jax.random.key(0)))
+    _, meta = load_checkpoint(tmp_path)
+    assert Config.from_dict(meta["config"]) == cfg and type(Config.from_dict(meta["config"]).latent_dim) is int
