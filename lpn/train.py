@@ -316,8 +316,9 @@ def train(cfg: Config, steps: int, *, seed: int = 0, out_dir=None, resume: bool 
 
     A NaN loss raises `TrainingDiverged`; the last checkpoint written stays intact. With `out_dir`,
     SIGINT (Ctrl-C) or SIGTERM ends the run at the end of the running chunk: a checkpoint is saved
-    there and `TrainingInterrupted` raised. A second signal acts as it would have before (Ctrl-C
-    quits at once; the checkpoints on disk stay whole, as every write is atomic).
+    there and `TrainingInterrupted` raised (unless that chunk was the run's last: the run then ends
+    as usual). A second signal acts as it would have before (Ctrl-C quits at once; the checkpoints
+    on disk stay whole, as every write is atomic).
     """
     from tqdm.auto import tqdm
 
@@ -356,7 +357,7 @@ def train(cfg: Config, steps: int, *, seed: int = 0, out_dir=None, resume: bool 
                 last_saved = save_state(out_dir, state, record, checkpoints.metadata)
             if callback:
                 callback(record, state)
-            if caught:
+            if caught and done < steps:  # a signal during the last chunk: the run is complete, and saved
                 if last_saved != done:
                     last_saved = save_state(out_dir, state, record, checkpoints.metadata)
                 raise TrainingInterrupted(caught[0], done, steps, out_dir)

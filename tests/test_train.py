@@ -345,6 +345,15 @@ def test_sigterm_saves_a_checkpoint_that_resume_takes_to_the_end_of_an_uninterru
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
 
 
+def test_a_signal_during_the_last_chunk_lets_the_finished_run_end_as_usual(tmp_path):
+    def terminate_at_the_end(record, state):
+        if record.step == 4:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    state, history = train(TINY, 4, out_dir=tmp_path, chunk=2, callback=terminate_at_the_end, progress=False)
+    assert [r.step for r in history] == [2, 4] and read_meta(tmp_path)["step"] == 4
+
+
 def test_a_second_ctrl_c_quits_at_once_and_no_handler_outlives_training(tmp_path):
     handler = signal.getsignal(signal.SIGINT)
 
