@@ -364,8 +364,6 @@ def check_sources(meta: dict, checkpoint: Path, data: str, allow: bool) -> dict:
 
 def content_hash(path: Path) -> str:
     """The first 12 hex digits of a SHA-1 over a task file, or over a folder's .json files and names."""
-    import hashlib
-
     digest = hashlib.sha1()
     for file in sorted(path.rglob("*.json")) if path.is_dir() else [path]:
         digest.update(str(file.relative_to(path) if path.is_dir() else "").encode() + file.read_bytes())

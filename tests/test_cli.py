@@ -100,6 +100,13 @@ def test_set_errors_are_usage_errors_naming_the_field(capsys):
     assert status == 2 and err.startswith("lpn: error: --set: train_targets must be one of")
 
 
+def test_search_options_out_of_range_are_usage_errors(capsys):
+    status, _, err = run(capsys, "eval", "pattern_2d", "--data", "pattern", "--density", "1.5")
+    assert status == 2 and "argument --density: expected a number in [0, 1], got 1.5" in err
+    status, _, err = run(capsys, "solve", "pattern_2d", "task.json", "--lr", "-1")
+    assert status == 2 and "argument --lr: expected a positive number, got -1" in err
+
+
 def test_train_writes_a_checkpoint_and_reports_evaluation(trained, capsys):
     meta = read_meta(trained)
     assert meta["step"] == 2 and Config.from_dict(meta["config"]) == TINY

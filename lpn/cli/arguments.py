@@ -43,6 +43,16 @@ def positive_float(text: str) -> float:
     return value
 
 
+def probability(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text}")
+    return value
+
+
 def count(text: str) -> int:
     return whole_number(text, 0)
 
@@ -53,7 +63,7 @@ def add_search_args(parser, steps_help: str) -> None:
     parser.add_argument("--search", choices=tuple(SEARCHES), default="gradient",
                         help=f"test-time search (paper §3): {methods} (default gradient)")
     parser.add_argument("--steps", type=count, default=100, help=steps_help)
-    parser.add_argument("--lr", type=float, default=None,
+    parser.add_argument("--lr", type=positive_float, default=None,
                         help="gradient search learning rate (default: the config's search_lr)")
     parser.add_argument("--samples", type=positive_int, default=None,
                         help="candidates for random (default 250) and sampling (default 100)")

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from lpn.cli import UsageError
-from lpn.cli.arguments import CHECKPOINT_HELP, add_search_args, paragraph, positive_int, use_compile_cache
+from lpn.cli.arguments import CHECKPOINT_HELP, add_search_args, paragraph, positive_int, probability, use_compile_cache
 from lpn.tasks.sources import GENERATED
 
 
@@ -36,7 +36,7 @@ def add_parser(commands) -> None:
                    help="the first N tasks only (generated data: N tasks, default 256)")
     p.add_argument("--batch-size", type=positive_int, default=16,
                    help="tasks searched at once at 10x10 and below (default 16); proportionally fewer for larger grids")
-    p.add_argument("--density", type=float, default=None,
+    p.add_argument("--density", type=probability, default=None,
                    help="pattern density of generated pattern tasks (OOD study; default the config's)")
     p.add_argument("--pairs", type=positive_int, default=None,
                    help="given pairs per generated task, before its query (default: the config's num_pairs)")

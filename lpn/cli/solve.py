@@ -28,8 +28,8 @@ def cmd_solve(args) -> None:
 
     from lpn.checkpoint import load_model
     from lpn.evaluate import predict_tasks
-    from lpn.report import draw_test, render_blocks, use_colour
     from lpn.methods import describe, search_method
+    from lpn.report import draw_test, render_blocks, use_colour
 
     use_compile_cache()
     model, _, checkpoint = load_model(args.checkpoint)
@@ -64,5 +64,3 @@ def task_that_fits(path: str, cfg):
 def plural(n: int, noun: str) -> str:
     return f"{n} {noun}{'' if n == 1 else 's'}"
 
-
-# The terminal renderer, as it was in lpn/cli.py (lpn.report takes it over).

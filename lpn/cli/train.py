@@ -9,6 +9,7 @@ from pathlib import Path
 
 from lpn.cli import UsageError
 from lpn.cli.arguments import count, paragraph, positive_float, positive_int, use_compile_cache
+from lpn.config import PRESETS
 from lpn.tasks.sources import GENERATED
 
 
@@ -23,7 +24,7 @@ def add_parser(commands) -> None:
         epilog="examples:\n  lpn train --preset pattern_2d --steps 2000\n"
                "  lpn train --preset pattern_2d --steps 4000 --resume\n"
                "  lpn train --preset pattern --set learning_rate=1e-3 batch_size=32 train_search_steps=1")
-    p.add_argument("--preset", help="pattern_2d, pattern, pattern_ood or arc (optional with --resume --out)")
+    p.add_argument("--preset", help=f"{', '.join(PRESETS)} (optional with --resume --out)")
     p.add_argument("--steps", type=positive_int, default=1000,
                    help="total training steps, counting those of a resumed run (default 1000)")
     p.add_argument("--out", help="run directory for checkpoints (default runs/PRESET)")
@@ -59,7 +60,8 @@ def add_parser(commands) -> None:
 
 
 def overridden(cfg, items):
-    """`cfg` with `--set key=value` items applied (`lpn.config.apply_overrides`), errors as usage errors."""
+    """`cfg` with `--set key=value` items applied (`lpn.config.parse_overrides`, then `Config`'s own
+    checks), each error a usage error."""
     from lpn.config import parse_overrides
 
     try:
