@@ -6,6 +6,7 @@ solving reuse its checkpoint and each other's compiled programs (same shapes, sa
 """
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -352,3 +353,13 @@ def test_an_interrupted_evaluation_resumes_where_it_stopped(trained, tmp_path, c
             == json.loads((whole / "submission.json").read_text()))
     status, _, err = run(capsys, *argv[:-4], "--steps", 3, "--batch-size", 1, "--out", resumed, "--resume")
     assert status == 2 and "other settings" in err
+
+
+def test_a_reader_that_closes_the_pipe_early_gets_no_error_line():
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ, PYTHONPATH=root)
+    run = subprocess.Popen([sys.executable, "-m", "lpn", "tasks", "list"], cwd=root, env=env,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    run.stdout.close()  # before the command has printed anything: like `lpn tasks list | head -0`
+    err = run.stderr.read()
+    assert run.wait(timeout=120) == 141 and err == b""

@@ -92,7 +92,8 @@ def interrupted(err: KeyboardInterrupt) -> str:
 
 
 def main(argv=None) -> int:
-    """Runs one command; returns the exit status (0 ok, 1 failed, 2 bad usage, 130 interrupted).
+    """Runs one command; returns the exit status (0 ok, 1 failed, 2 bad usage, 130 interrupted,
+    141 output pipe closed).
     With --debug or LPN_DEBUG=1, an error in a command is raised instead, traceback and all."""
     debug = os.environ.get("LPN_DEBUG") == "1"
     try:
@@ -105,6 +106,9 @@ def main(argv=None) -> int:
     except KeyboardInterrupt as err:
         print(interrupted(err), file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `lpn params | head`: the reader has what it wanted; say nothing
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so exit's flush cannot fail
+        return 141
     except Exception as err:
         if debug:
             raise
