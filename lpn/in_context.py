@@ -41,7 +41,9 @@ TTT_LEARNING_RATE = 1e-4  # the paper's TTT rate (App H); not a Config field, wh
 
 
 class InContext(eqx.Module):
-    """The in-context model, built from a `Config` like `LPN` (see the module docstring)."""
+    """The in-context model, built from a `Config` like `LPN` (see the module docstring). Invariant
+    to the order of the given pairs (their context tokens carry no position); takes any number of
+    them through the pair mask."""
 
     encoder: Encoder
     decoder: Decoder
