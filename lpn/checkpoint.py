@@ -37,6 +37,7 @@ import safetensors.numpy
 from safetensors import SafetensorError
 
 from lpn.config import Config, architecture_diff
+from lpn.in_context import ARCHITECTURES, architecture_name
 from lpn.model import LPN
 
 FORMAT = "lpn-checkpoint"
@@ -113,6 +114,8 @@ def save_checkpoint(run_dir, model: LPN, *, step: int = 0, opt_state=None, metri
         sha256[OPTIMIZER] = _write_tensors(tmp / OPTIMIZER, {f"{i}": np.asarray(x) for i, x in enumerate(jax.tree.leaves(opt_state))})
     meta = {"format": FORMAT, "format_version": FORMAT_VERSION, "step": int(step),
             "config": model.config.to_dict(), "metrics": metrics or {}, **(extra or {}), "sha256": sha256}
+    if not isinstance(model, LPN):  # an LPN checkpoint stays as it was: no key means LPN
+        meta["architecture"] = architecture_name(model)
     (tmp / META).write_text(json.dumps(meta, indent=2, default=float) + "\n")
     if final.exists():
         shutil.rmtree(final)
@@ -185,6 +188,10 @@ def read_meta(path) -> dict:
     if version != FORMAT_VERSION:
         raise CheckpointError(f"{path}: checkpoint format version {version!r} is unknown; this lpn reads version {FORMAT_VERSION}")
     _check_config(meta, file)
+    architecture = meta.get("architecture", "lpn")
+    if not isinstance(architecture, str) or architecture not in ARCHITECTURES:
+        raise CheckpointError(f"{file}: 'architecture' is {architecture!r}, which this lpn does not know; "
+                              f"known: {', '.join(ARCHITECTURES)}")
     step, sha256 = meta.get("step"), meta.get("sha256")
     if not isinstance(step, int) or isinstance(step, bool) or step < 0:
         raise CheckpointError(f"{file}: 'step' must be a whole number >= 0, got {step!r}")
@@ -198,7 +205,8 @@ def read_meta(path) -> dict:
 
 def load_checkpoint(path, config: Config | None = None) -> tuple[LPN, dict]:
     """Loads (model, metadata). If `config` is given, its architecture must equal the checkpoint's,
-    and the model carries `config` (so training settings may change, e.g. to fine-tune)."""
+    and the model carries `config` (so training settings may change, e.g. to fine-tune). The model's
+    class is the one the metadata's "architecture" names in `ARCHITECTURES` (none: `LPN`)."""
     path = resolve(path)
     meta = read_meta(path)
     saved = Config.from_dict(meta["config"])
@@ -207,7 +215,7 @@ def load_checkpoint(path, config: Config | None = None) -> tuple[LPN, dict]:
         if diff:
             raise CheckpointError(f"{path}: architecture does not match the config; checkpoint vs requested: {diff}")
         saved = config
-    template = eqx.filter_eval_shape(LPN, saved, jax.random.key(0))
+    template = eqx.filter_eval_shape(ARCHITECTURES[meta.get("architecture", "lpn")], saved, jax.random.key(0))
     model = _fill(template, _read_tensors(path / WEIGHTS, meta["sha256"][WEIGHTS]), path / WEIGHTS)
     return model, meta
 

@@ -256,6 +256,13 @@ class Encoder(eqx.Module):
 
     def __call__(self, input_RC, output_RC, input_shape, output_shape):
         """Returns (mu_H, logvar_H); logvar is zeros for a non-variational encoder."""
+        summary_D = self.summary(input_RC, output_RC, input_shape, output_shape)
+        mu_H = summary_D @ self.w_mu
+        logvar_H = jnp.zeros_like(mu_H) if self.w_logvar is None else summary_D @ self.w_logvar
+        return mu_H.astype(jnp.float32), logvar_H.astype(jnp.float32)
+
+    def summary(self, input_RC, output_RC, input_shape, output_shape):
+        """(D,) the normalised CLS output: the pair's embedding, before the latent heads."""
         rows, cols = input_RC.shape
         tables = self.tables
         # Tokens [cls, rows_in, rows_out, cols_in, cols_out, input cells, output cells].
@@ -269,10 +276,7 @@ class Encoder(eqx.Module):
         ])
         mask_LL = jnp.broadcast_to(valid_L, (valid_L.size, valid_L.size))
         x_LD, _ = run_blocks(self.blocks, x_LD, mask_LL, keep_last=slice(0, 1))
-        summary_D = layer_norm(x_LD[0])
-        mu_H = summary_D @ self.w_mu
-        logvar_H = jnp.zeros_like(mu_H) if self.w_logvar is None else summary_D @ self.w_logvar
-        return mu_H.astype(jnp.float32), logvar_H.astype(jnp.float32)
+        return layer_norm(x_LD[0])
 
 
 class Decoder(eqx.Module):
@@ -325,21 +329,30 @@ class Decoder(eqx.Module):
     def prefix(self, z_H, input_RC, input_shape):
         """Tokens [rows_in, cols_in, input cells, latent] and their mask. Latent is the last; with
         `z_H` None its token is zeros."""
+        latent_1D = jnp.zeros((1, self.head_cells.shape[0])) if z_H is None else self.latent_token(z_H)[None]
+        return self.conditioned_prefix(latent_1D, jnp.ones(1, bool), input_RC, input_shape)
+
+    def conditioned_prefix(self, cond_LD, cond_valid_L, input_RC, input_shape):
+        """Tokens [rows_in, cols_in, input cells, conditioning block] and their validity. The
+        block's last token is the one the row-count head reads: LPN's latent, or the in-context
+        model's read token after its context tokens (lpn/in_context.py)."""
         rows, cols = input_RC.shape
-        x_LD = jnp.concatenate([
-            embed_shape(self.tables, input_shape, 0),
-            embed_grid(self.tables, input_RC, 0),
-            jnp.zeros((1, self.w_latent.shape[1])) if z_H is None else self.latent_token(z_H)[None],
-        ])
-        valid_L = jnp.concatenate([jnp.ones(2, bool), cell_valid(input_shape, rows, cols), jnp.ones(1, bool)])
+        x_LD = jnp.concatenate([embed_shape(self.tables, input_shape, 0), embed_grid(self.tables, input_RC, 0), cond_LD])
+        valid_L = jnp.concatenate([jnp.ones(2, bool), cell_valid(input_shape, rows, cols), cond_valid_L])
         return x_LD, valid_L
 
     def sequence(self, z_H, input_RC, input_shape, output_RC, output_shape):
         """The whole teacher-forced sequence (L = 2·R·C + 4, D) and its (L, L) attention mask.
         The token of the last padded cell is left out: it would predict nothing and no other token
         sees it (the authors' sequence keeps it, one token longer)."""
-        rows, cols = input_RC.shape
-        prefix_LD, prefix_valid = self.prefix(z_H, input_RC, input_shape)
+        return self.sequence_after(self.prefix(z_H, input_RC, input_shape), input_RC.shape, output_RC, output_shape)
+
+    def sequence_after(self, prefix, grid_shape, output_RC, output_shape):
+        """`sequence` from a prefix (tokens, validity) whose last token is the read (latent) token:
+        prefix tokens see every valid prefix token; the output half, from the read token on, sees
+        the valid prefix and, causally, itself."""
+        rows, cols = grid_shape
+        prefix_LD, prefix_valid = prefix
         next_r, next_c = next_positions(output_shape, rows, cols)
         cells = self.cell_token(output_RC.reshape(-1)[:-1], next_r[:-1], next_c[:-1])
         x_LD = jnp.concatenate([prefix_LD, embed_shape(self.tables, output_shape, 1), cells])
@@ -367,10 +380,11 @@ class Decoder(eqx.Module):
         x_LD = x_LD.at[latent_at].set(latent_D)
         return self.logits(x_LD, mask_LL, output_shape, input_RC.shape, first_qkv=qkv)
 
-    def logits(self, x_LD, mask_LL, output_shape, grid_shape, first_qkv=None):
-        """The heads' logits from a token sequence (split out so tests can differentiate by token)."""
+    def logits(self, x_LD, mask_LL, output_shape, grid_shape, first_qkv=None, latent_at=None):
+        """The heads' logits from a token sequence (split out so tests can differentiate by token).
+        `latent_at`: the index of the read (latent) token, by default LPN's, R·C + 2."""
         rows, cols = grid_shape
-        latent_at = rows * cols + 2  # the last layer computes the output half only
+        latent_at = rows * cols + 2 if latent_at is None else latent_at  # the last layer computes the output half only
         h_LD, _ = run_blocks(self.blocks, x_LD, mask_LL, keep_last=slice(latent_at, None), first_qkv=first_qkv)
         row_logits = self.heads(h_LD[0])[0]
         col_logits = self.heads(h_LD[1])[1]
@@ -416,8 +430,13 @@ def num_params(model) -> int:
 def pair_log_prob(model: LPN, z_H, input_RC, input_shape, output_RC, output_shape):
     """log p(y | x, z) as in the authors' code (§3.1): row + column log-probabilities plus the MEAN
     log-probability of the valid output cells."""
-    rows, cols = input_RC.shape
-    row_logits, col_logits, cell_logits = model.decoder(z_H, input_RC, input_shape, output_RC, output_shape)
+    return output_log_prob(model.decoder(z_H, input_RC, input_shape, output_RC, output_shape), output_RC, output_shape)
+
+
+def output_log_prob(logits, output_RC, output_shape):
+    """`pair_log_prob` from the decoder's teacher-forced (row, column, cell) logits."""
+    row_logits, col_logits, cell_logits = logits
+    rows, cols = output_RC.shape
     lp_rows = jax.nn.log_softmax(row_logits)[output_shape[0] - 1]
     lp_cols = jax.nn.log_softmax(col_logits)[output_shape[1] - 1]
     lp_cells = jnp.take_along_axis(jax.nn.log_softmax(cell_logits), output_RC[..., None].astype(jnp.int32), -1)[..., 0]
@@ -433,8 +452,13 @@ def encode_pairs(model: LPN, pairs):
 def generate(model: LPN, z_H, input_RC, input_shape):
     """Greedy decoding with a key/value cache. Returns (grid_RC, shape_2): the grid is zero
     outside the predicted shape."""
-    dec, (rows, cols) = model.decoder, input_RC.shape
-    x_LD, valid_L = dec.prefix(z_H, input_RC, input_shape)
+    return generate_after(model.decoder, model.decoder.prefix(z_H, input_RC, input_shape), input_RC.shape)
+
+
+def generate_after(dec: Decoder, prefix, grid_shape):
+    """Greedy decoding with a key/value cache after a prefix (tokens, validity) of
+    `Decoder.conditioned_prefix`, whose last token the row-count head reads; `generate` for LPN."""
+    (rows, cols), (x_LD, valid_L) = grid_shape, prefix
     mask_LL = jnp.broadcast_to(valid_L, (valid_L.size, valid_L.size))  # all see valid input + latent
     h_LD, prefix_caches = run_blocks(dec.blocks, x_LD, mask_LL, keep_last=slice(-1, None))
     length = valid_L.size + 1 + rows * cols  # the prefix, rows_out, cols_out, R·C - 1 cells

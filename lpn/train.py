@@ -1,7 +1,9 @@
 """Training (paper §2, Algorithm 2): the leave-one-out loss with β·KL, optionally refining each
 leave-one-out latent by K steps of gradient search first ("Grad K"). Not in the paper:
 `Config.train_targets = "last"` predicts only each task's last pair from the others, the shape of
-test time, for N - 1 encodings and one decoding a task instead of N of each.
+test time, for N - 1 encodings and one decoding a task instead of N of each. The architecture is a
+value, `LPN` by default: another model class (`lpn.in_context.InContext`) brings its own
+`task_loss`, which `loss_function` picks.
 
 `train_chunk` runs k optimiser steps inside one `jit` as a `lax.scan`, generating the tasks on the
 device; `train` is the Python loop around it with a progress bar, periodic evaluation, checkpoints
@@ -35,6 +37,7 @@ from jax.sharding import NamedSharding, PartitionSpec
 from lpn.checkpoint import CheckpointError, load_checkpoint, load_opt_state, resolve, save_checkpoint
 from lpn.config import Config
 from lpn.devices import training_devices
+from lpn.in_context import ARCHITECTURES, architecture_name
 from lpn.model import LPN, encode_pairs, pair_log_prob
 from lpn.pattern import pattern_batch
 from lpn.search import gradient_search
@@ -191,8 +194,16 @@ def last_pair_loss(model: LPN, pairs, key, cfg: Config, noise_scale=1.0):
     return recon, kl
 
 
+def loss_function(model, cfg: Config) -> Callable:
+    """`fn(model, pairs, key, cfg, noise_scale) -> (reconstruction, kl)` for `model`'s architecture:
+    LPN's losses above, or the `task_loss` method another architecture brings (lpn/in_context.py)."""
+    if isinstance(model, LPN):
+        return last_pair_loss if cfg.train_targets == "last" else task_loss
+    return type(model).task_loss
+
+
 def batch_loss(model: LPN, batch, key, cfg: Config, noise_scale=1.0):
-    loss_fn = last_pair_loss if cfg.train_targets == "last" else task_loss
+    loss_fn = loss_function(model, cfg)
     keys = jax.random.split(key, batch.inputs.shape[0])
     recon_B, kl_B = jax.vmap(lambda pairs, k: loss_fn(model, pairs, k, cfg, noise_scale))(batch, keys)
     recon, kl = recon_B.mean(), kl_B.mean()
@@ -223,10 +234,13 @@ def data_sharding(devices=None):
     return NamedSharding(mesh, PartitionSpec("data")), NamedSharding(mesh, PartitionSpec())
 
 
-def init_state(cfg: Config, key, devices=None, optimizer: optax.GradientTransformation | None = None) -> TrainState:
-    """A fresh model and the state of `optimizer` (default `make_optimizer(cfg)`) for it, at step 0."""
+def init_state(cfg: Config, key, devices=None, optimizer: optax.GradientTransformation | None = None,
+               architecture: type = LPN) -> TrainState:
+    """A fresh model of class `architecture` (`LPN`, or a value of `lpn.in_context.ARCHITECTURES`)
+    and the state of `optimizer` (default `make_optimizer(cfg)`) for it, at step 0."""
+    architecture_name(architecture)  # refuses a class that checkpoints could not name
     k_model, k_train = jax.random.split(key)
-    model = LPN(cfg, k_model)
+    model = architecture(cfg, k_model)
     opt_state = (optimizer or make_optimizer(cfg)).init(eqx.filter(model, eqx.is_array))
     return replicate(TrainState(model, opt_state, jnp.array(0), k_train), devices)
 
@@ -298,7 +312,7 @@ def train(cfg: Config, steps: int, *, seed: int = 0, out_dir=None, resume: bool 
           optimizer: optax.GradientTransformation | None = None, data: Callable | Iterator | None = None,
           chunk: int = 50, checkpoints: Checkpoints = Checkpoints(), evaluation: Evaluation | None = None,
           deadline: Deadline | None = None, callback: Callable | None = None, progress: bool = True,
-          devices=None) -> tuple[TrainState, list[Record]]:
+          devices=None, architecture: type = LPN) -> tuple[TrainState, list[Record]]:
     """Trains for `steps` total steps (counting those of a resumed run); returns the final state and
     the history, one `Record` a chunk.
 
@@ -313,6 +327,8 @@ def train(cfg: Config, steps: int, *, seed: int = 0, out_dir=None, resume: bool 
         bar, evaluates when due and calls `callback(record, state)`.
       checkpoints, evaluation, deadline: see `Checkpoints`, `Evaluation` and `Deadline`; the run's
         end, and a deadline's, also evaluate and save.
+      architecture: the model class, `LPN` or `lpn.in_context.InContext` (a value of
+        `lpn.in_context.ARCHITECTURES`); a resumed run must be of the same one.
 
     A NaN loss raises `TrainingDiverged`; the last checkpoint written stays intact. With `out_dir`,
     SIGINT (Ctrl-C) or SIGTERM ends the run at the end of the running chunk: a checkpoint is saved
@@ -325,9 +341,9 @@ def train(cfg: Config, steps: int, *, seed: int = 0, out_dir=None, resume: bool 
     devices = training_devices(cfg.batch_size, cfg.micro_batch_size, devices)
     check_options(out_dir, resume, optimizer, deadline)
     if resume:
-        state = resume_state(out_dir, cfg, devices, optimizer)
+        state = resume_state(out_dir, cfg, devices, optimizer, architecture)
     else:
-        state = init_state(cfg, jax.random.key(seed), devices, optimizer)
+        state = init_state(cfg, jax.random.key(seed), devices, optimizer, architecture)
     sample_batch, host_batches = (data, None) if data is None or callable(data) else (None, data)
     history, done = [], int(state.step)
     last_saved = done if resume else 0
@@ -474,11 +490,17 @@ class Budget:
 
 
 def with_config(tree, cfg: Config):
-    """`tree` with every `LPN` in it carrying `cfg`, whose architecture must be theirs: a model, or
-    a training state, whose optimiser moments are shaped like the model, config included."""
-    structure = jax.tree.structure(eqx.filter_eval_shape(LPN, cfg, jax.random.key(0)))
-    return jax.tree.map(lambda m: jax.tree.unflatten(structure, jax.tree.leaves(m)) if isinstance(m, LPN) else m,
-                        tree, is_leaf=lambda x: isinstance(x, LPN))
+    """`tree` with every model in it (of any of `ARCHITECTURES`) carrying `cfg`, whose architecture
+    must be theirs: a model, or a training state, whose optimiser moments are shaped like the model,
+    config included."""
+    classes = tuple(ARCHITECTURES.values())
+
+    def carry(m):
+        structure = jax.tree.structure(eqx.filter_eval_shape(type(m), cfg, jax.random.key(0)))
+        return jax.tree.unflatten(structure, jax.tree.leaves(m))
+
+    return jax.tree.map(lambda m: carry(m) if isinstance(m, classes) else m, tree,
+                        is_leaf=lambda x: isinstance(x, classes))
 
 
 def check_finite(values: dict, model: LPN, steps: tuple[int, int], checkpoint_dir=None):
@@ -496,11 +518,16 @@ def all_finite(tree):
     return jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(eqx.filter(tree, eqx.is_array))]))
 
 
-def resume_state(out_dir, cfg: Config, devices=None, optimizer: optax.GradientTransformation | None = None) -> TrainState:
+def resume_state(out_dir, cfg: Config, devices=None, optimizer: optax.GradientTransformation | None = None,
+                 architecture: type = LPN) -> TrainState:
     """The training state of the latest checkpoint in `out_dir`, continued under `cfg` (whose
     architecture must match the checkpoint's) and `optimizer` (default `make_optimizer(cfg)`), which
-    must be the run's: its state is read back into that optimiser's structure."""
+    must be the run's: its state is read back into that optimiser's structure. The checkpoint's
+    model must be of class `architecture`."""
     model, meta = load_checkpoint(out_dir, cfg)
+    if type(model) is not architecture:
+        raise CheckpointError(f"{resolve(out_dir)}: holds a {architecture_name(model)} model, not the "
+                              f"{architecture_name(architecture)} model this run asks to resume")
     template = (optimizer or make_optimizer(cfg)).init(eqx.filter(model, eqx.is_array))
     hint = " (resuming needs the optimizer the run was trained with)"
     try:

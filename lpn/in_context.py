@@ -1,0 +1,192 @@
+"""The in-context (transductive) baseline and its test-time training (paper §3.6, v3 App H).
+
+`InContext` is LPN without the latent bottleneck: LPN's per-pair encoder gives one embedding per
+given pair (its normalised CLS output, projected to the decoder's width by a bias-free matrix), and
+the embeddings enter LPN's decoder as M context tokens, followed by a learned read token that takes
+the place of LPN's latent token (the row-count head reads it):
+
+    [rows_in, cols_in, R·C input cells, M context tokens, read, rows_out, cols_out, R·C - 1 cells]
+
+Context tokens carry no position and see the valid input tokens, each other and the read token,
+masked by the pair mask; everything else is LPN's decoder at the same config. Attention treats the
+context tokens as a set, so the model is invariant to the order of the given pairs (up to float
+rounding) and takes any number of them, counts never seen in training included; masked slots are
+invisible. It keeps LPN's encoder and decoder modules minus the latent heads (`w_mu`, `w_logvar`,
+`w_latent`, `b_latent` are None), so its parameter count is LPN's minus those plus the projection
+and the read token.
+
+Training uses the leave-one-out objective of `lpn.train` with no KL term: pair i is predicted from
+x_i and the embeddings of the other valid pairs (pair i's own context token is masked out).
+`test_time_train` (TTT) fine-tunes every parameter on one task's given pairs with that loss, then
+`ttt_batch` predicts each task's test input with its tuned copy.
+
+`ARCHITECTURES` maps the names that checkpoints (and later the CLI) use to the model classes.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import optax
+
+from lpn.config import Config
+from lpn.model import LPN, Decoder, Encoder, _normal, generate_after, output_log_prob
+from lpn.search import GRADIENT_COST
+
+TTT_LEARNING_RATE = 1e-4  # the paper's TTT rate (App H); not a Config field, which would bump the checkpoint format
+
+
+class InContext(eqx.Module):
+    """The in-context model, built from a `Config` like `LPN` (see the module docstring). Invariant
+    to the order of the given pairs (their context tokens carry no position); takes any number of
+    them through the pair mask."""
+
+    encoder: Encoder
+    decoder: Decoder
+    w_context: jax.Array  # (D_enc, D_dec) pair embedding -> context token
+    read: jax.Array  # (D_dec,) the token the row-count head reads
+    config: Config = eqx.field(static=True)
+
+    def __init__(self, config: Config, key):
+        k_enc, k_dec, k_ctx, k_read = jax.random.split(key, 4)
+        encoder, decoder = Encoder(config, k_enc), Decoder(config, k_dec)
+        self.encoder = eqx.tree_at(lambda e: (e.w_mu, e.w_logvar), encoder, (None, None), is_leaf=lambda x: x is None)
+        self.decoder = eqx.tree_at(lambda d: (d.w_latent, d.b_latent), decoder, (None, None), is_leaf=lambda x: x is None)
+        self.w_context = _normal(k_ctx, (config.enc_width, config.dec_width), 1 / math.sqrt(config.enc_width))
+        self.read = _normal(k_read, (config.dec_width,), 1 / math.sqrt(config.dec_width))
+        self.config = config
+
+    def task_loss(self, pairs, key, cfg: Config, noise_scale=1.0):
+        """`lpn.train`'s task loss for this architecture: (leave-one-out reconstruction, KL = 0).
+        `key` and `noise_scale` are unused (nothing is sampled)."""
+        if cfg.train_targets != "all" or cfg.train_search_steps:
+            raise ValueError("the in-context model trains with train_targets='all' and train_search_steps=0 "
+                             f"(got {cfg.train_targets!r} and {cfg.train_search_steps})")
+        recon = leave_one_out_loss(self, pairs)
+        return recon, jnp.zeros_like(recon)
+
+
+ARCHITECTURES: dict[str, type] = {"lpn": LPN, "in-context": InContext}
+
+
+def architecture_name(model_or_class) -> str:
+    """The `ARCHITECTURES` name of a model or model class."""
+    cls = model_or_class if isinstance(model_or_class, type) else type(model_or_class)
+    for name, known in ARCHITECTURES.items():
+        if cls is known:
+            return name
+    raise ValueError(f"{cls.__name__} is not an architecture of lpn; known: {', '.join(ARCHITECTURES)}")
+
+
+def embed_pairs(model: InContext, pairs):
+    """(N, D_dec) one context token per pair slot of one task."""
+    summary_ND = jax.vmap(model.encoder.summary)(pairs.inputs, pairs.outputs, pairs.input_shapes, pairs.output_shapes)
+    return summary_ND @ model.w_context
+
+
+def prefix(model: InContext, context_ND, context_mask_N, input_RC, input_shape):
+    """The decoder's prefix (tokens, validity) for one input given the context tokens."""
+    cond_LD = jnp.concatenate([context_ND, model.read[None]])
+    cond_valid_L = jnp.concatenate([context_mask_N.astype(bool), jnp.ones(1, bool)])
+    return model.decoder.conditioned_prefix(cond_LD, cond_valid_L, input_RC, input_shape)
+
+
+def pair_log_prob(model: InContext, context_ND, context_mask_N, input_RC, input_shape, output_RC, output_shape):
+    """log p(y | x, context), the same terms as `lpn.model.pair_log_prob`."""
+    start = prefix(model, context_ND, context_mask_N, input_RC, input_shape)
+    x_LD, mask_LL = model.decoder.sequence_after(start, input_RC.shape, output_RC, output_shape)
+    logits = model.decoder.logits(x_LD, mask_LL, output_shape, input_RC.shape, latent_at=start[0].shape[0] - 1)
+    return output_log_prob(logits, output_RC, output_shape)
+
+
+def leave_one_out_loss(model: InContext, pairs, weights_N=None):
+    """Mean over the pairs selected by `weights_N` (default: the pair mask) of -log p(y_i | x_i, the
+    other selected pairs' embeddings)."""
+    mask_N = (pairs.pair_mask if weights_N is None else weights_N > 0).astype(bool)
+    context_ND = embed_pairs(model, pairs)
+    others_NN = mask_N[None, :] & ~jnp.eye(mask_N.size, dtype=bool)
+    lp_N = jax.vmap(pair_log_prob, in_axes=(None, None, 0, 0, 0, 0, 0))(
+        model, context_ND, others_NN, pairs.inputs, pairs.input_shapes, pairs.outputs, pairs.output_shapes)
+    return -jnp.sum(jnp.where(mask_N, lp_N, 0.0)) / jnp.maximum(mask_N.sum(), 1)
+
+
+def predict(model: InContext, pairs, input_RC, input_shape, weights_N=None):
+    """Greedy prediction for one test input from one task's given pairs: (grid_RC, shape_2)."""
+    mask_N = pairs.pair_mask if weights_N is None else weights_N > 0
+    start = prefix(model, embed_pairs(model, pairs), mask_N, input_RC, input_shape)
+    return generate_after(model.decoder, start, input_RC.shape)
+
+
+class TTTTrace(NamedTuple):
+    """One task's test-time training.
+
+    model: the tuned `InContext` model.
+    losses: (S + 1,) the leave-one-out loss before each of the S Adam steps and after the last.
+    num_evals: () decoder evaluations spent, on `lpn.search`'s rule: each of the S gradients costs
+        GRADIENT_COST per given pair, the last loss one per given pair.
+    """
+
+    model: InContext
+    losses: jax.Array
+    num_evals: jax.Array
+
+
+def test_time_train(model: InContext, pairs, key=None, *, steps: int, learning_rate=None, weights_N=None) -> TTTTrace:
+    """TTT (§3.6): `steps` Adam steps on every parameter, on the leave-one-out loss of one task's
+    given pairs (`weights_N`, default the pair mask), at `learning_rate` (default
+    `TTT_LEARNING_RATE`, the paper's 1e-4). `key` is unused (the loss samples nothing); it keeps
+    the search methods' signature. With steps=0 the model is returned unchanged."""
+    optimizer = optax.adam(TTT_LEARNING_RATE if learning_rate is None else learning_rate)
+    params, static = eqx.partition(model, eqx.is_array)
+
+    def loss(params):
+        return leave_one_out_loss(eqx.combine(params, static), pairs, weights_N)
+
+    def step(carry, _):
+        params, opt_state = carry
+        value, grads = jax.value_and_grad(loss)(params)
+        updates, opt_state = optimizer.update(grads, opt_state, params)
+        return (optax.apply_updates(params, updates), opt_state), value
+
+    (params, _), losses_S = jax.lax.scan(step, (params, optimizer.init(params)), length=steps)
+    losses = jnp.concatenate([losses_S, loss(params)[None]])
+    given = jnp.sum(pairs.pair_mask if weights_N is None else weights_N > 0)
+    return TTTTrace(eqx.combine(params, static), losses, (given * (GRADIENT_COST * steps + 1)).astype(jnp.int32))
+
+
+class TTTPrediction(NamedTuple):
+    """`ttt_batch`'s result, each field with a leading task axis B: the predicted grids (B, R, C)
+    and shapes (B, 2), the loss traces (B, S + 1) and the decoder evaluations (B,), the final
+    prediction not counted (as for the LPN search)."""
+
+    grids: jax.Array
+    shapes: jax.Array
+    losses: jax.Array
+    num_evals: jax.Array
+
+
+@eqx.filter_jit
+def _ttt_batch(model, batch, inputs_BRC, shapes_B2, steps, learning_rate, chunk):
+    def one(task):
+        pairs, input_RC, shape_2 = task
+        trace = test_time_train(model, pairs, steps=steps, learning_rate=learning_rate)
+        grid, shape = predict(trace.model, pairs, input_RC, shape_2)
+        return TTTPrediction(grid, shape, trace.losses, trace.num_evals)
+
+    return jax.lax.map(one, (batch, inputs_BRC, shapes_B2), batch_size=chunk)
+
+
+def ttt_batch(model: InContext, batch, inputs_BRC, shapes_B2, *, steps: int, learning_rate=None,
+              chunk: int = 8) -> TTTPrediction:
+    """TTT on every task of `batch` (given pairs, a `Batch`), then a prediction of each task's test
+    input (`inputs_BRC`, true shapes `shapes_B2`) by its own tuned copy of the parameters. Jitted;
+    tasks are vmapped `chunk` at a time, so memory holds `chunk` copies of the parameters and
+    their Adam moments."""
+    batch = jax.tree.map(jnp.asarray, batch)
+    size = batch.inputs.shape[0]
+    return _ttt_batch(model, batch, jnp.asarray(inputs_BRC), jnp.asarray(shapes_B2), steps,
+                      TTT_LEARNING_RATE if learning_rate is None else float(learning_rate), min(chunk, size))
