@@ -17,7 +17,7 @@ and the read token.
 
 Training uses the leave-one-out objective of `lpn.train` with no KL term: pair i is predicted from
 x_i and the embeddings of the other valid pairs (pair i's own context token is masked out).
-`test_time_train` (TTT) fine-tunes every parameter on one task's given pairs with that loss, then
+`ttt` (TTT) fine-tunes every parameter on one task's given pairs with that loss, then
 `ttt_batch` predicts each task's test input with its tuned copy.
 
 `ARCHITECTURES` maps the names that checkpoints (and later the CLI) use to the model classes.
@@ -135,7 +135,7 @@ class TTTTrace(NamedTuple):
     num_evals: jax.Array
 
 
-def test_time_train(model: InContext, pairs, key=None, *, steps: int, learning_rate=None, weights_N=None) -> TTTTrace:
+def ttt(model: InContext, pairs, key=None, *, steps: int, learning_rate=None, weights_N=None) -> TTTTrace:
     """TTT (§3.6): `steps` Adam steps on every parameter, on the leave-one-out loss of one task's
     given pairs (`weights_N`, default the pair mask), at `learning_rate` (default
     `TTT_LEARNING_RATE`, the paper's 1e-4). `key` is unused (the loss samples nothing); it keeps
@@ -173,7 +173,7 @@ class TTTPrediction(NamedTuple):
 def _ttt_batch(model, batch, inputs_BRC, shapes_B2, steps, learning_rate, chunk):
     def one(task):
         pairs, input_RC, shape_2 = task
-        trace = test_time_train(model, pairs, steps=steps, learning_rate=learning_rate)
+        trace = ttt(model, pairs, steps=steps, learning_rate=learning_rate)
         grid, shape = predict(trace.model, pairs, input_RC, shape_2)
         return TTTPrediction(grid, shape, trace.losses, trace.num_evals)
 

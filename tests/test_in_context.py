@@ -116,7 +116,7 @@ def test_ttt_with_zero_steps_is_the_in_context_prediction(model):
 
 def test_ttt_lowers_the_leave_one_out_loss_of_its_task_and_counts_its_evaluations(model):
     pairs = task_pairs(3, 4)
-    trace = eqx.filter_jit(ic.test_time_train)(model, pairs, steps=8, learning_rate=3e-3)
+    trace = eqx.filter_jit(ic.ttt)(model, pairs, steps=8, learning_rate=3e-3)
     assert trace.losses.shape == (9,)
     assert trace.losses[-1] < trace.losses[0] - 0.1
     np.testing.assert_allclose(trace.losses[-1], loo_loss(trace.model, pairs), rtol=1e-5)
