@@ -12,6 +12,9 @@
    the tasks spread over all devices and on one.
 4. The training step's FLOP rate (XLA's cost analysis of one whole-batch gradient, checked against
    an analytic count) as a fraction of a 2048x2048 fp32 matmul's rate measured in the same run.
+5. Test-time training (TTT) of the in-context model (`lpn.in_context.ttt`, every parameter, Adam)
+   against LPN's gradient search (the latent only) at equal steps over the same 32 `pattern_2d`
+   tasks, both on one device: seconds per task and their ratio (equal decoder evaluations).
 
 Every measurement compiles ahead of time (compile time reported on its own), runs once to warm up,
 then reports the minimum over several repeats: the minimum is the least disturbed by other jobs on
@@ -38,6 +41,7 @@ import jax.numpy as jnp
 
 from lpn.config import PRESETS, Config
 from lpn.devices import spread_tasks, training_devices
+from lpn.in_context import InContext, ttt
 from lpn.model import LPN, Decoder, generate, generate_reference
 from lpn.pattern import pattern_batch
 from lpn.search import gradient_search, log_prob
@@ -150,6 +154,36 @@ def bench_search(steps: int, num_tasks: int, repeats: int, devices: list) -> dic
             "speedup": AUTHORS_SEARCH_S / timing.best_s}
 
 
+def bench_ttt(steps: int, num_tasks: int, repeats: int) -> dict:
+    """`steps` of TTT (in-context model) and of LPN gradient search over the same `num_tasks`
+    pattern_2d tasks, each vmapped over the tasks and jitted on one device, timed in alternation."""
+    cfg = PRESETS["pattern_2d"]
+    k_model, k_tasks, k_search = jax.random.split(jax.random.key(0), 3)
+    lpn_model, in_context = LPN(cfg, k_model), InContext(cfg, k_model)
+    batch = pattern_batch(k_tasks, cfg, num_tasks)
+    keys = jax.random.split(k_search, num_tasks)
+
+    def search(model, batch, keys):
+        trace = jax.vmap(lambda pairs, key: gradient_search(model, pairs, key, steps=steps))(batch, keys)
+        return trace.best_score, trace.num_evals
+
+    def tune(model, batch):
+        trace = jax.vmap(lambda pairs: ttt(model, pairs, steps=steps))(batch)
+        return trace.losses, trace.num_evals
+
+    compiled = {"lpn": jax.jit(search).lower(lpn_model, batch, keys).compile(),
+                "ttt": jax.jit(tune).lower(in_context, batch).compile()}
+    args = {"lpn": (lpn_model, batch, keys), "ttt": (in_context, batch)}
+    evals = {name: int(jnp.mean(compiled[name](*args[name])[1])) for name in compiled}  # also the warm-up
+    best = {"lpn": [], "ttt": []}
+    for _ in range(repeats):  # alternating rounds, so a change of load falls on both
+        for name in best:
+            best[name].append(measure(None, args[name], 1, warmup=0, compiled=compiled[name]).best_s)
+    lpn_s, ttt_s = min(best["lpn"]), min(best["ttt"])
+    return {"tasks": num_tasks, "steps": steps, "lpn_s": lpn_s, "ttt_s": ttt_s, "ratio": ttt_s / lpn_s,
+            "evals_per_task": evals}
+
+
 def xla_flops(fn: Callable, args: tuple) -> float:
     """FLOPs of `fn(*args)` by XLA's cost analysis of the lowered program (no compile needed)."""
     cost = jax.jit(fn).lower(*args).cost_analysis()
@@ -258,6 +292,12 @@ def print_report(results: dict):
         analytic = f"{f['analytic'] / 1e9:.1f}" if f["analytic"] else "-"
         print(f"   {f['name']:<19} {f['xla'] / 1e9:>11.1f} {analytic:>9} {f['seconds']:>8.3f} "
               f"{f['flops_per_s'] / 1e9:>8.1f} {f['fraction']:>8.0%}")
+    print()
+    t = results["ttt"]
+    print(f"5. TTT against LPN gradient search, {t['steps']} steps over {t['tasks']} pattern_2d tasks, one device: "
+          f"LPN {t['lpn_s'] / t['tasks'] * 1e3:.1f} ms a task, TTT {t['ttt_s'] / t['tasks'] * 1e3:.1f} ms a task, "
+          f"TTT/LPN {t['ratio']:.2f}x (decoder evaluations a task: LPN {t['evals_per_task']['lpn']}, "
+          f"TTT {t['evals_per_task']['ttt']})")
 
 
 def training_runs(quick: bool) -> list:
@@ -312,11 +352,13 @@ def run(quick: bool) -> dict:
     device_sets = [everywhere, everywhere[:1]] if len(everywhere) > 1 else [everywhere]
     searches = [bench_search(100, 32, 2 if quick else 5, d) for d in device_sets]
     search = searches[0]
+    tuning = bench_ttt(100, 32, 2 if quick else 5)
     matmul = best_matmul(matmul_first, bench_matmul(2048, 3 if quick else 10))
     env = {"mode": "quick" if quick else "full", "devices": ", ".join(str(d) for d in jax.devices()),
            "cpus": os.cpu_count(), "jax": jax.__version__, "python": platform.python_version(),
            "load_start": load_start, "load_end": os.getloadavg()[0]}
     return {"env": env, "decoding": decoding, "training": training, "searches": searches, "matmul": matmul,
+            "ttt": tuning,
             "flops": flop_rates(training, runs, search, matmul)}
 
 
