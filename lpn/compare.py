@@ -1,4 +1,5 @@
-"""Search methods and budgets compared on the same tasks (paper §3.4, Table 11).
+"""Search methods, budgets and baselines compared on the same tasks (paper §3.4, Table 11;
+§3.6, Tables 2-3).
 
 `compare_methods` runs a list of search methods on one set of tasks with one key, so rows differ
 only in the search, and reports per row the decoder evaluations each task spent
@@ -13,9 +14,12 @@ On generated tasks the search and the decoding of the two attempts are two jitte
 every row, which saves most of the compile time on a large decoder. The metrics are
 `evaluate_batch`'s.
 
-The default list is Table 11's five methods at each budget (gradient or local-search steps, or
-candidates for the samplers, as the paper's columns), Table 1's random search around the mean
-latent at the same budgets, and the mean latent alone (Grad 0).
+The default list for an LPN is Table 11's five methods at each budget (gradient or local-search
+steps, or candidates for the samplers, as the paper's columns), Table 1's random search around the
+mean latent at the same budgets, and the mean latent alone (Grad 0); for an in-context model, its
+prediction and TTT at each budget. A row may carry its own model, so `baseline_methods` puts LPN's
+search and the in-context model's TTT in one table, on one budget axis: TTT's evaluations are
+counted on the search's rule (a gradient step three a pair, `lpn.in_context.TTTTrace`).
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ import contextlib
 import functools
 import time
 from dataclasses import dataclass
-from typing import Callable, Mapping, NamedTuple, Sequence
+from typing import Any, Callable, Mapping, NamedTuple, Sequence
 
 import equinox as eqx
 import jax
@@ -34,9 +38,10 @@ from tqdm.auto import tqdm
 from lpn.devices import first, spread_tasks
 from lpn.evaluate import TaskMetrics, mean_metrics, predict_tasks, split_query, task_metrics
 from lpn.grids import Batch, Task
-from lpn.methods import SEARCHES
+from lpn.methods import row
 from lpn.model import LPN
 from lpn.scoring import score_predictions
+from lpn.search import SearchTrace
 
 BUDGETS = (10, 50, 100, 400)
 METRICS = {"top1": "top-1 exact match", "top2": "pass@2 (top-2 exact match)", "shape": "shape accuracy",
@@ -44,23 +49,29 @@ METRICS = {"top1": "top-1 exact match", "top2": "pass@2 (top-2 exact match)", "s
 
 
 class SearchMethod(NamedTuple):
-    """One row: `method(model, pairs, key, **options)`, any function of `lpn.search`. `family` joins
-    rows into one line of the plot (default: the label); `budget` is shown beside the point.
-    A plain (label, method, options) tuple is accepted wherever a `SearchMethod` is."""
+    """One row: `method(model, pairs, key, **options)`, any function of `lpn.methods`' tables.
+    `family` joins rows into one line of the plot (default: the label); `budget` is shown beside
+    the point; `model`, if given, is the row's own model (e.g. an in-context model's TTT beside an
+    LPN's search), else the one `compare_methods` is given. A plain (label, method, options) tuple
+    is accepted wherever a `SearchMethod` is."""
 
     label: str
     method: Callable
     options: Mapping | None = None
     family: str | None = None
     budget: int | None = None
+    model: Any = None
 
     @classmethod
-    def named(cls, name: str, budget: int | None = None, optimizer=None) -> SearchMethod:
-        """The search `name` of `lpn.methods.SEARCHES` at `budget` (steps or candidates; default
-        optimiser Adam lr 0.1, b2 0.9), labelled with its Table 11 name."""
-        row = SEARCHES[name]
-        label = row.label if row.budget is None else f"{row.label} {budget}"
-        return cls(label, row.method, row.options(budget, optimizer), row.label, budget if row.budget else 0)
+    def named(cls, name: str, budget: int | None = None, optimizer=None, model=None) -> SearchMethod:
+        """The method `name` of `lpn.methods` at `budget` (steps or candidates), labelled with its
+        name in the paper's tables. The table is `model`'s (default LPN's), and `model` becomes
+        the row's own. Without `optimizer`, gradient searches use Adam lr 0.1, b2 0.9 and TTT Adam
+        at the model's `ttt_lr`."""
+        found = row(name, LPN if model is None else model)
+        label = found.label if found.budget is None else f"{found.label} {budget}"
+        return cls(label, found.method, found.options(budget, optimizer), found.label,
+                   budget if found.budget else 0, model)
 
 
 class ComparisonRow(NamedTuple):
@@ -119,6 +130,27 @@ def table_11_methods(budgets: Sequence[int] = BUDGETS, optimizer=None) -> list[S
     return methods
 
 
+def baseline_methods(in_context_model, budgets: Sequence[int] = (10, 100), optimizer=None,
+                     lpn_budgets: Sequence[int] | None = None) -> list[SearchMethod]:
+    """The paper's central comparison (Tables 2-3, §3.6): LPN's mean latent and gradient search at
+    `lpn_budgets` steps (default `budgets`; the rows run on `compare_methods`' model, an LPN), then
+    the in-context model's prediction and its TTT at `budgets` steps (rows that carry
+    `in_context_model`). `optimizer` drives the gradient searches (default Adam lr 0.1, b2 0.9);
+    TTT uses Adam at the in-context model's `ttt_lr`."""
+    lpn_budgets = budgets if lpn_budgets is None else lpn_budgets
+    methods = [SearchMethod.named("none"), *(SearchMethod.named("gradient", b, optimizer) for b in lpn_budgets)]
+    methods.append(SearchMethod.named("none", model=in_context_model))
+    methods += [SearchMethod.named("ttt", b, model=in_context_model) for b in budgets]
+    return methods
+
+
+def default_methods(model, budgets: Sequence[int] = BUDGETS, optimizer=None) -> list[SearchMethod]:
+    """`table_11_methods` for an LPN; for an in-context model, its prediction and TTT at `budgets`."""
+    if isinstance(model, LPN):
+        return table_11_methods(budgets, optimizer)
+    return [SearchMethod.named("none", model=model), *(SearchMethod.named("ttt", b, optimizer, model) for b in budgets)]
+
+
 _open_clocks: list[list[float]] = []
 
 
@@ -145,12 +177,16 @@ def _compile_clock():
         _open_clocks.remove(clock)
 
 
+def _for_decoding(trace):
+    """A search's path (latents, scores) is dropped: the decoding needs only the best latents, and
+    without it the traces' shapes do not depend on the search. A `TTTTrace` is kept whole."""
+    return trace._replace(latents=None, scores=None) if isinstance(trace, SearchTrace) else trace
+
+
 @eqx.filter_jit
 def _search(model, spec, keys, method, options):
-    """The vmapped search. Its path (latents, scores) is dropped: the decoding needs only the best
-    latents, and without it the traces' shapes do not depend on the method."""
-    one = lambda pairs, key: method(model, pairs, key, **dict(options))._replace(latents=None, scores=None)
-    return jax.vmap(one)(spec, keys)
+    """The vmapped search, its trace as `_for_decoding` keeps it."""
+    return jax.vmap(lambda pairs, key: _for_decoding(method(model, pairs, key, **dict(options))))(spec, keys)
 
 
 @eqx.filter_jit
@@ -173,7 +209,7 @@ def _metrics(model: LPN, data, key, method, options) -> TaskMetrics:
                        float(np.mean(list(evals.values()))))
 
 
-def compare_methods(model: LPN, data: Batch | Sequence[Task], key, methods=None, *, budgets=None,
+def compare_methods(model, data: Batch | Sequence[Task], key, methods=None, *, budgets=None,
                     optimizer=None, progress: bool = False) -> Comparison:
     """Runs every method on the same tasks with the same key and measures each.
 
@@ -181,15 +217,16 @@ def compare_methods(model: LPN, data: Batch | Sequence[Task], key, methods=None,
         data: a `Batch` of generated tasks (each task's last pair is the query, the others the
             specification; metrics of `evaluate_batch`) or a list of `Task`s (searched on their
             train pairs, scored on their test pairs by `lpn.scoring`: pass@2 is the per-task score).
+        model: the model the rows run on, unless a row carries its own (an LPN or an in-context model).
         methods: `SearchMethod`s or (label, method, options) tuples with distinct labels; default
-            `table_11_methods(budgets, optimizer)`.
+            `default_methods(model, budgets, optimizer)` (Table 11 for an LPN).
         budgets, optimizer: the default list's budgets (default 10, 50, 100, 400) and optimiser.
     Returns a `Comparison`: `.table()`, `.to_dict()`, `.row(label)`, and `lpn.report.plot_comparison` draws it.
     Options must be hashable and reused as objects (see `default_optimizer`) for compiled programs
     to be reused across calls.
     """
     if methods is None:
-        methods = table_11_methods(BUDGETS if budgets is None else budgets, optimizer)
+        methods = default_methods(model, BUDGETS if budgets is None else budgets, optimizer)
     elif budgets is not None or optimizer is not None:
         raise ValueError("budgets and optimizer build the default method list; put them in `methods` instead")
     methods = [SearchMethod(*m) for m in methods]
@@ -200,7 +237,7 @@ def compare_methods(model: LPN, data: Batch | Sequence[Task], key, methods=None,
     for m in tqdm(methods, desc="search methods", disable=not progress):
         with _compile_clock() as compiling:
             start = time.perf_counter()
-            out = _metrics(model, data, key, m.method, dict(m.options or {}))
+            out = _metrics(model if m.model is None else m.model, data, key, m.method, dict(m.options or {}))
             elapsed = time.perf_counter() - start
         rows.append(ComparisonRow(
             m.label, m.family or m.label, m.budget, out.num_evals, out.top1, out.top2, out.shape, out.pixel,

@@ -26,8 +26,8 @@ import numpy as np
 
 from lpn.devices import first, spread_tasks
 from lpn.grids import Batch
+from lpn.in_context import TTTTrace, answer
 from lpn.model import LPN, generate
-from lpn.search import no_search
 
 
 def split_query(batch: Batch):
@@ -49,11 +49,27 @@ def pixel_accuracy(grid_RC, shape, truth_RC, true_shape):
     return jnp.sum(in_true & in_pred & (grid_RC == truth_RC)) / jnp.sum(in_true)
 
 
-def attempts(model: LPN, trace, input_RC, input_shape):
-    """Decodes attempts 1 and 2 (the trace's best and second latents): grids (2, R, C), shapes (2, 2).
-    Where no distinct second latent exists, attempt 2 repeats attempt 1."""
+def attempts(model, trace, input_RC, input_shape):
+    """Decodes attempts 1 and 2 of a method's trace on one input: grids (2, R, C), shapes (2, 2).
+    A `SearchTrace` gives its best and second latents (where no distinct second latent exists,
+    attempt 2 repeats attempt 1); a `TTTTrace` (in-context model, `lpn.in_context`) gives its tuned
+    model's one greedy answer, as both attempts, so its pass@2 is its top-1."""
+    if isinstance(trace, TTTTrace):
+        grid, shape = answer(trace, input_RC, input_shape)
+        return jnp.stack([grid, grid]), jnp.stack([shape, shape])
     second = jnp.where(jnp.isfinite(trace.second_score), trace.second, trace.best)
     return jax.vmap(lambda z: generate(model, z, input_RC, input_shape))(jnp.stack([trace.best, second]))
+
+
+def method_or_default(model, method, options: dict):
+    """(method, options), where no method means the model's "none" row of `lpn.methods`: LPN's
+    mean latent, or the in-context model's prediction."""
+    if method is not None:
+        return method, options
+    from lpn.methods import row
+
+    default = row("none", model)
+    return default.method, {**default.fixed, **options}
 
 
 class TaskMetrics(NamedTuple):
@@ -89,10 +105,23 @@ def _evaluate(model, batch, keys, method, options):
     return jax.vmap(one)(spec, query, keys)
 
 
-def evaluate_batch(model: LPN, batch: Batch, key, method=no_search, **options) -> TaskMetrics:
-    """Mean metrics of `method` (any search function) over the tasks of `batch`."""
-    model, (batch, keys), n = spread_tasks(model, batch, jax.random.split(key, batch.inputs.shape[0]))
-    return mean_metrics(jax.device_get(first(_evaluate(model, batch, keys, method, tuple(sorted(options.items()))), n)))
+def evaluate_batch(model, batch: Batch, key, method=None, *, tasks_per_call: int | None = None,
+                   **options) -> TaskMetrics:
+    """Mean metrics of `method` (any function of `lpn.methods`' tables; default the model's "none"
+    row) over the tasks of `batch`, `tasks_per_call` at a time (default all: one compiled call; TTT
+    holds a copy of the parameters per task, so bound it there). Task i's key is the i-th of
+    `key`'s split however the tasks are grouped, so the metrics do not depend on the grouping."""
+    method, options = method_or_default(model, method, options)
+    size = batch.inputs.shape[0]
+    keys = jax.random.split(key, size)
+    per_call = size if tasks_per_call is None else min(tasks_per_call, size)
+    parts = []
+    for start in range(0, size, per_call):
+        index = np.minimum(np.arange(start, start + per_call), size - 1)  # the last call repeats a task
+        placed, (part, part_keys), n = spread_tasks(model, jax.tree.map(lambda a: a[index], batch), keys[index])
+        metrics = _evaluate(placed, part, part_keys, method, tuple(sorted(options.items())))
+        parts.append(jax.tree.map(lambda a: np.asarray(a)[: min(per_call, size - start)], jax.device_get(first(metrics, n))))
+    return mean_metrics(jax.tree.map(lambda *a: np.concatenate(a), *parts))
 
 
 @eqx.filter_jit
@@ -118,12 +147,13 @@ def _bucket(side: int, cfg) -> tuple[int, int]:
     return min(fits[0], cfg.max_rows), min(fits[0], cfg.max_cols)
 
 
-def predict_tasks(model: LPN, tasks, key, method=no_search, batch_size: int = 16, progress: bool = False,
+def predict_tasks(model, tasks, key, method=None, batch_size: int = 16, progress: bool = False,
                   on_batch=None, **options):
     """Two attempts for every test input of every task, searching on each task's train pairs.
 
-    Returns ({task name: [[attempt_1, attempt_2] per test input]}, {task name: decoder evaluations
-    spent}). Grids must fit the model: filter first.
+    `method` is any function of `lpn.methods`' tables (default the model's "none" row). Returns
+    ({task name: [[attempt_1, attempt_2] per test input]}, {task name: decoder evaluations spent}).
+    Grids must fit the model: filter first.
 
     Tasks are grouped by size and padded to the smallest of `BUCKETS` their grids fit, not to the
     model's maximum: padding is masked, so the objective is the same, and a 10x10 task costs about
@@ -138,6 +168,7 @@ def predict_tasks(model: LPN, tasks, key, method=no_search, batch_size: int = 16
     """
     from tqdm.auto import tqdm
 
+    method, options = method_or_default(model, method, options)
     cfg = model.config
     full = (cfg.max_rows, cfg.max_cols)
     groups: dict[tuple[int, int], list] = {}
@@ -307,10 +338,11 @@ def write_results(out: Path, results: dict, predictions=None) -> None:
 
 
 def eval_generated(model, data: str, seed: int, num_tasks: int, method, options, head: dict, out: Path,
-                   density=None, pairs=None) -> None:
+                   density=None, pairs=None, tasks_per_call: int | None = None) -> None:
     """Metrics of the search on `num_tasks` fresh generated tasks (`data`: pattern, procedural or
     strings) of the model's own config, printed and written to `out`/results.json with `head`.
-    `density` and `pairs` (default the config's) shape the generated tasks."""
+    `density` and `pairs` (default the config's) shape the generated tasks; `tasks_per_call` bounds
+    the tasks of one compiled call (`evaluate_batch`)."""
     from lpn import __version__
     from lpn.tasks.sources import query_batch
 
@@ -318,7 +350,7 @@ def eval_generated(model, data: str, seed: int, num_tasks: int, method, options,
     batch = query_batch(cfg, data, seed, num_tasks, density, pairs)
     pairs = batch.inputs.shape[1] - 1  # given pairs; the last slot is the query
     started = time.perf_counter()
-    metrics = evaluate_batch(model, batch, jax.random.key(seed), method, **options)
+    metrics = evaluate_batch(model, batch, jax.random.key(seed), method, tasks_per_call=tasks_per_call, **options)
     runtime = time.perf_counter() - started
     density = cfg.pattern_density if density is None else density
     version = f"generated by lpn {__version__} ({data}, seed {seed}" + (

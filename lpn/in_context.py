@@ -17,14 +17,19 @@ and the read token.
 
 Training uses the leave-one-out objective of `lpn.train` with no KL term: pair i is predicted from
 x_i and the embeddings of the other valid pairs (pair i's own context token is masked out).
-`ttt` (TTT) fine-tunes every parameter on one task's given pairs with that loss, then
-`ttt_batch` predicts each task's test input with its tuned copy.
+`ttt` (TTT) fine-tunes every parameter on one task's given pairs with that loss, and `answer`
+predicts a test input with the tuned copy. `ttt` has the signature of the `lpn.search` methods and
+its `TTTTrace` is decoded by `lpn.evaluate.attempts`, so TTT (and, at 0 steps, the plain in-context
+prediction) runs wherever a search does: `evaluate_batch`, `predict_tasks`, `compare_methods`,
+`lpn eval --search ttt`, vmapped over tasks and spread over the devices, each task with its own
+copy of the parameters and their Adam moments (memory grows with the tasks of one call).
 
 `ARCHITECTURES` maps the names that checkpoints (and later the CLI) use to the model classes.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import NamedTuple
 
@@ -36,9 +41,6 @@ import optax
 from lpn.config import Config
 from lpn.model import LPN, Decoder, Encoder, _normal, generate_after, output_log_prob
 from lpn.search import GRADIENT_COST
-
-TTT_LEARNING_RATE = 1e-4  # the paper's TTT rate (App H); not a Config field, which would bump the checkpoint format
-
 
 class InContext(eqx.Module):
     """The in-context model, built from a `Config` like `LPN` (see the module docstring). Invariant
@@ -122,25 +124,45 @@ def predict(model: InContext, pairs, input_RC, input_shape, weights_N=None):
 
 
 class TTTTrace(NamedTuple):
-    """One task's test-time training.
+    """One task's test-time training, and what its prediction needs.
 
     model: the tuned `InContext` model.
+    context, context_mask: (N, D_dec) the given pairs' context tokens under the tuned model, and
+        which of them are given; `answer` decodes a test input from them.
     losses: (S + 1,) the leave-one-out loss before each of the S Adam steps and after the last.
     num_evals: () decoder evaluations spent, on `lpn.search`'s rule: each of the S gradients costs
-        GRADIENT_COST per given pair, the last loss one per given pair.
+        GRADIENT_COST per given pair, the last loss one per given pair (so 0 steps spend as many as
+        LPN's mean latent, which is scored once).
     """
 
     model: InContext
+    context: jax.Array
+    context_mask: jax.Array
     losses: jax.Array
     num_evals: jax.Array
 
 
-def ttt(model: InContext, pairs, key=None, *, steps: int, learning_rate=None, weights_N=None) -> TTTTrace:
-    """TTT (§3.6): `steps` Adam steps on every parameter, on the leave-one-out loss of one task's
-    given pairs (`weights_N`, default the pair mask), at `learning_rate` (default
-    `TTT_LEARNING_RATE`, the paper's 1e-4). `key` is unused (the loss samples nothing); it keeps
-    the search methods' signature. With steps=0 the model is returned unchanged."""
-    optimizer = optax.adam(TTT_LEARNING_RATE if learning_rate is None else learning_rate)
+def ttt_optimizer(learning_rate):
+    """Adam at `learning_rate` (the paper's TTT optimiser). One object per rate given as a number:
+    options are static arguments of the jitted programs, so reusing the object reuses their compiled
+    code (as `lpn.search.default_optimizer`)."""
+    if isinstance(learning_rate, jax.Array):
+        return optax.adam(learning_rate)
+    return _adam(float(learning_rate))
+
+
+@functools.cache
+def _adam(learning_rate: float):
+    return optax.adam(learning_rate)
+
+
+def ttt(model: InContext, pairs, key=None, *, steps: int = 100, optimizer=None, weights_N=None) -> TTTTrace:
+    """TTT (§3.6): `steps` updates of every parameter by `optimizer` (any optax transformation;
+    default Adam at the config's `ttt_lr`, the paper's 1e-4) on the leave-one-out loss of one task's
+    given pairs (`weights_N`, default the pair mask). `key` is unused (the loss samples nothing); it
+    keeps the search methods' signature, so `ttt` is a row of `lpn.methods` beside them. With
+    steps=0 the model is unchanged and `answer` gives the in-context prediction."""
+    optimizer = ttt_optimizer(model.config.ttt_lr) if optimizer is None else optimizer
     params, static = eqx.partition(model, eqx.is_array)
 
     def loss(params):
@@ -153,40 +175,14 @@ def ttt(model: InContext, pairs, key=None, *, steps: int, learning_rate=None, we
         return (optax.apply_updates(params, updates), opt_state), value
 
     (params, _), losses_S = jax.lax.scan(step, (params, optimizer.init(params)), length=steps)
+    tuned = eqx.combine(params, static)
+    mask_N = pairs.pair_mask if weights_N is None else weights_N > 0
     losses = jnp.concatenate([losses_S, loss(params)[None]])
-    given = jnp.sum(pairs.pair_mask if weights_N is None else weights_N > 0)
-    return TTTTrace(eqx.combine(params, static), losses, (given * (GRADIENT_COST * steps + 1)).astype(jnp.int32))
+    num_evals = (jnp.sum(mask_N) * (GRADIENT_COST * steps + 1)).astype(jnp.int32)
+    return TTTTrace(tuned, embed_pairs(tuned, pairs), mask_N.astype(bool), losses, num_evals)
 
 
-class TTTPrediction(NamedTuple):
-    """`ttt_batch`'s result, each field with a leading task axis B: the predicted grids (B, R, C)
-    and shapes (B, 2), the loss traces (B, S + 1) and the decoder evaluations (B,), the final
-    prediction not counted (as for the LPN search)."""
-
-    grids: jax.Array
-    shapes: jax.Array
-    losses: jax.Array
-    num_evals: jax.Array
-
-
-@eqx.filter_jit
-def _ttt_batch(model, batch, inputs_BRC, shapes_B2, steps, learning_rate, chunk):
-    def one(task):
-        pairs, input_RC, shape_2 = task
-        trace = ttt(model, pairs, steps=steps, learning_rate=learning_rate)
-        grid, shape = predict(trace.model, pairs, input_RC, shape_2)
-        return TTTPrediction(grid, shape, trace.losses, trace.num_evals)
-
-    return jax.lax.map(one, (batch, inputs_BRC, shapes_B2), batch_size=chunk)
-
-
-def ttt_batch(model: InContext, batch, inputs_BRC, shapes_B2, *, steps: int, learning_rate=None,
-              chunk: int = 8) -> TTTPrediction:
-    """TTT on every task of `batch` (given pairs, a `Batch`), then a prediction of each task's test
-    input (`inputs_BRC`, true shapes `shapes_B2`) by its own tuned copy of the parameters. Jitted;
-    tasks are vmapped `chunk` at a time, so memory holds `chunk` copies of the parameters and
-    their Adam moments."""
-    batch = jax.tree.map(jnp.asarray, batch)
-    size = batch.inputs.shape[0]
-    return _ttt_batch(model, batch, jnp.asarray(inputs_BRC), jnp.asarray(shapes_B2), steps,
-                      TTT_LEARNING_RATE if learning_rate is None else float(learning_rate), min(chunk, size))
+def answer(trace: TTTTrace, input_RC, input_shape):
+    """The tuned model's greedy prediction for one test input: (grid_RC, shape_2)."""
+    start = prefix(trace.model, trace.context, trace.context_mask, input_RC, input_shape)
+    return generate_after(trace.model.decoder, start, input_RC.shape)

@@ -1,45 +1,56 @@
-"""The test-time search methods by name (paper §3): one table that `lpn eval --search NAME`,
-`lpn solve` and `lpn.compare.table_11_methods` all read.
+"""The test-time methods by name (paper §3, §3.6): one table per architecture, which `lpn eval
+--search NAME`, `lpn solve`, `lpn train`'s evaluation and `lpn.compare` all read.
 
-A row is a search function of `lpn.search` (one signature, one `SearchTrace`), the option its budget
-sets (`steps` or `num_samples`), the options fixed for it (e.g. starting from a prior sample), and
-whether it takes an optax optimiser. Adding a method is adding a row.
+A row is a function with the signature of the `lpn.search` methods, `method(model, pairs, key,
+**options)`, returning a trace that `lpn.evaluate.attempts` decodes (a `SearchTrace` of latents for
+LPN, a `TTTTrace` of tuned parameters for the in-context model); the option its budget sets (`steps`
+or `num_samples`); the options fixed for it (e.g. starting from a prior sample); and, for methods
+driven by an optax optimiser, how to build it from a learning rate and which config field holds
+that rate's default. Adding a method is adding a row; adding an architecture is adding a table.
 """
 
 from __future__ import annotations
 
 from typing import Callable, Mapping, NamedTuple
 
-from lpn import search
+from lpn import in_context, search
+from lpn.in_context import InContext
+from lpn.model import LPN
 
 
 class Search(NamedTuple):
-    """One search method: `method(model, pairs, key, **options(budget, optimizer))`."""
+    """One method: `method(model, pairs, key, **options(budget, optimizer))`."""
 
     method: Callable
-    label: str  # its name in the paper's Table 11
+    label: str  # its name in the paper's tables (Table 11 for LPN's searches)
     help: str  # one phrase for `--help`
     budget: str | None = None  # the option a budget sets: "steps" or "num_samples"; None takes none
     default_budget: int | None = None  # for samplers, when the command line gives no --samples
     fixed: Mapping = {}
-    optimizer: bool = False  # takes an optax optimiser (`optimizer=`)
+    optimizer: Callable | None = None  # learning rate -> its optax optimiser; None: takes none
+    optimizer_name: str = ""  # that optimiser in words, for results files
+    lr_field: str = "search_lr"  # the Config field holding the default learning rate
 
     def options(self, budget: int | None = None, optimizer=None) -> dict:
-        """The keyword options of `method` for `budget` (steps or candidates) and `optimizer`."""
+        """The keyword options of `method` for `budget` (steps or candidates) and `optimizer`
+        (ignored by rows that take none; without one the method uses its own default: Adam lr
+        0.1, b2 0.9 for the gradient searches, Adam at the config's `ttt_lr` for TTT)."""
         options = dict(self.fixed)
         if self.budget is not None:
             options[self.budget] = budget
-        if self.optimizer:
-            options["optimizer"] = search.default_optimizer() if optimizer is None else optimizer
+        if self.optimizer is not None and optimizer is not None:
+            options["optimizer"] = optimizer
         return options
 
 
-SEARCHES: dict[str, Search] = {
+SEARCHES: dict[str, Search] = {  # LPN's searches of its latent space (Table 11)
     "none": Search(search.no_search, "mean latent", "the encoder's mean latent"),
     "gradient": Search(search.gradient_search, "LPN (encoder init + gradient)",
-                       "Adam on log p(y|x,z) from the mean latent", "steps", optimizer=True),
+                       "Adam on log p(y|x,z) from the mean latent", "steps",
+                       optimizer=search.default_optimizer, optimizer_name="adam(b2=0.9)"),
     "prior-gradient": Search(search.gradient_search, "Gaussian init + gradient", "the same from a prior sample",
-                             "steps", fixed={"from_prior": True}, optimizer=True),
+                             "steps", fixed={"from_prior": True},
+                             optimizer=search.default_optimizer, optimizer_name="adam(b2=0.9)"),
     "random": Search(search.random_search, "random search", "samples around the mean latent", "num_samples", 250),
     "local": Search(search.local_search, "encoder init + local", "hill-climb", "steps"),
     "prior-local": Search(search.local_search, "Gaussian init + local", "the same from a prior sample", "steps",
@@ -48,23 +59,51 @@ SEARCHES: dict[str, Search] = {
                        "num_samples", 100),
 }
 
+IN_CONTEXT: dict[str, Search] = {  # the in-context baseline (§3.6): its prediction, and TTT
+    "none": Search(in_context.ttt, "in-context", "the in-context model's prediction (in-context model)",
+                   fixed={"steps": 0}),
+    "ttt": Search(in_context.ttt, "TTT", "test-time training: Adam on every parameter (in-context model)", "steps",
+                  optimizer=in_context.ttt_optimizer, optimizer_name="adam", lr_field="ttt_lr"),
+}
 
-def search_method(name: str, cfg, steps: int = 100, lr=None, samples=None):
-    """(method, options, settings) of the search called `name`: a search function of `lpn.search`,
-    its keyword options, and a JSON-able description of both. `steps` is the budget of step-wise
-    searches, `samples` (default the row's) that of samplers, `lr` (default `cfg.search_lr`) the
-    learning rate of Adam (b2 0.9) in gradient searches."""
-    row = SEARCHES[name]
+METHODS: dict[type, dict[str, Search]] = {LPN: SEARCHES, InContext: IN_CONTEXT}
+
+
+def methods_for(architecture) -> dict[str, Search]:
+    """The table of a model or model class."""
+    cls = architecture if isinstance(architecture, type) else type(architecture)
+    if cls not in METHODS:
+        raise ValueError(f"no test-time methods are known for {cls.__name__}")
+    return METHODS[cls]
+
+
+def row(name: str, architecture=LPN) -> Search:
+    """The row `name` of `architecture`'s table; KeyError saying which names it has."""
+    table = methods_for(architecture)
+    if name not in table:
+        cls = architecture if isinstance(architecture, type) else type(architecture)
+        kind = "an LPN" if cls is LPN else f"an {in_context.architecture_name(cls)} model"
+        raise KeyError(f"search {name!r} does not apply to {kind}; it takes: {', '.join(table)}")
+    return table[name]
+
+
+def search_method(name: str, cfg, steps: int = 100, lr=None, samples=None, architecture=LPN):
+    """(method, options, settings) of the method called `name` for `architecture` (a model class or
+    model; default LPN): a function with the search signature, its keyword options, and a JSON-able
+    description of both. `steps` is the budget of step-wise methods, `samples` (default the row's)
+    that of samplers, `lr` (default the config's field for the row: `search_lr` for LPN's gradient
+    searches, `ttt_lr` for TTT) the learning rate of the row's optimiser."""
+    found = row(name, architecture)
     settings, budget, optimizer = {"search": name}, None, None
-    if row.budget == "num_samples":
-        budget = settings["samples"] = samples or row.default_budget
-    elif row.budget == "steps":
+    if found.budget == "num_samples":
+        budget = settings["samples"] = samples or found.default_budget
+    elif found.budget == "steps":
         budget = settings["steps"] = steps
-    if row.optimizer:
-        lr = cfg.search_lr if lr is None else lr
-        optimizer = search.default_optimizer(lr)
-        settings.update(lr=lr, optimizer="adam(b2=0.9)")
-    return row.method, row.options(budget, optimizer), settings
+    if found.optimizer is not None:
+        lr = getattr(cfg, found.lr_field) if lr is None else lr
+        optimizer = found.optimizer(lr)
+        settings.update(lr=lr, optimizer=found.optimizer_name)
+    return found.method, found.options(budget, optimizer), settings
 
 
 def describe(settings: dict) -> str:

@@ -105,18 +105,20 @@ def test_ttt_with_zero_steps_is_the_in_context_prediction(model):
     tasks = [task_pairs(3, 4, seed=s) for s in range(3)]
     batch = jax.tree.map(lambda *xs: jnp.stack(xs), *tasks)
     queries = task_pairs(3, 3, seed=9)
-    out = ic.ttt_batch(model, batch, queries.inputs, queries.input_shapes, steps=0, chunk=2)
+    tune = eqx.filter_jit(jax.vmap(lambda pairs: ic.ttt(model, pairs, steps=0)))
+    traces = tune(batch)
+    answers = eqx.filter_jit(jax.vmap(ic.answer))(traces, queries.inputs, queries.input_shapes)
     for i, pairs in enumerate(tasks):
         grid, shape = predict(model, pairs, queries.inputs[i], queries.input_shapes[i])
-        np.testing.assert_array_equal(out.grids[i], grid)
-        np.testing.assert_array_equal(out.shapes[i], shape)
-    np.testing.assert_allclose(out.losses[:, 0], [loo_loss(model, p) for p in tasks], rtol=1e-5)
-    np.testing.assert_array_equal(out.num_evals, 3)
+        np.testing.assert_array_equal(answers[0][i], grid)
+        np.testing.assert_array_equal(answers[1][i], shape)
+    np.testing.assert_allclose(traces.losses[:, 0], [loo_loss(model, p) for p in tasks], rtol=1e-5)
+    np.testing.assert_array_equal(traces.num_evals, 3)
 
 
 def test_ttt_lowers_the_leave_one_out_loss_of_its_task_and_counts_its_evaluations(model):
     pairs = task_pairs(3, 4)
-    trace = eqx.filter_jit(ic.ttt)(model, pairs, steps=8, learning_rate=3e-3)
+    trace = eqx.filter_jit(ic.ttt)(model, pairs, steps=8, optimizer=ic.ttt_optimizer(3e-3))
     assert trace.losses.shape == (9,)
     assert trace.losses[-1] < trace.losses[0] - 0.1
     np.testing.assert_allclose(trace.losses[-1], loo_loss(trace.model, pairs), rtol=1e-5)

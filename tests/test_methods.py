@@ -1,11 +1,15 @@
 """The one table of search methods by name, read by the CLI and by `lpn.compare`."""
 
+import optax
 import pytest
 from conftest import TINY
 
 from lpn import search
 from lpn.compare import BUDGETS, SearchMethod, table_11_methods
-from lpn.methods import SEARCHES, describe, search_method
+from lpn import in_context
+from lpn.in_context import InContext
+from lpn.methods import IN_CONTEXT, SEARCHES, describe, methods_for, search_method
+from lpn.model import LPN
 
 
 def test_names_give_the_search_its_options_and_settings():
@@ -32,7 +36,10 @@ def test_table_11_rows_come_from_the_table():
                                        {"steps": 5, "from_prior": True}, "Gaussian init + local", 5)
     lpn = rows[-1]
     assert lpn.label == "LPN (encoder init + gradient) 5" and lpn.method is search.gradient_search
-    assert lpn.options == {"steps": 5, "optimizer": search.default_optimizer()}
+    assert lpn.options == {"steps": 5}  # gradient_search's own default: Adam lr 0.1, b2 0.9
+    sgd = optax.sgd(0.1)
+    assert SearchMethod.named("gradient", 5, sgd).options == {"steps": 5, "optimizer": sgd}
+    assert SearchMethod.named("local", 5, sgd).options == {"steps": 5}  # takes no optimiser
     assert {r.family for r in rows[1:]} == {SEARCHES[name].label for name in SEARCHES if name != "none"}
 
 
@@ -50,3 +57,29 @@ def test_every_row_takes_its_options(tiny_model):
 def test_an_unknown_name_is_a_key_error():
     with pytest.raises(KeyError):
         search_method("nope", TINY)
+
+
+def test_each_architecture_has_its_table_and_refuses_the_others_names():
+    assert methods_for(LPN) is SEARCHES and methods_for(InContext) is IN_CONTEXT
+    method, options, settings = search_method("ttt", TINY, steps=5, architecture=InContext)
+    assert method is in_context.ttt and settings == {"search": "ttt", "steps": 5, "lr": TINY.ttt_lr,
+                                                     "optimizer": "adam"}
+    assert options == {"steps": 5, "optimizer": in_context.ttt_optimizer(TINY.ttt_lr)}
+    assert search_method("ttt", TINY, 5, lr=1e-3, architecture=InContext)[2]["lr"] == 1e-3
+    assert search_method("none", TINY, architecture=InContext)[:2] == (in_context.ttt, {"steps": 0})
+    with pytest.raises(KeyError, match="'gradient' does not apply to an in-context model; it takes: none, ttt"):
+        search_method("gradient", TINY, architecture=InContext)
+    with pytest.raises(KeyError, match="'ttt' does not apply to an LPN; it takes: none, gradient"):
+        search_method("ttt", TINY)
+
+
+def test_every_in_context_row_takes_its_options():
+    import jax
+
+    from lpn.pattern import pattern_batch
+
+    model = InContext(TINY, jax.random.key(0))
+    pairs = jax.tree.map(lambda a: a[0], pattern_batch(jax.random.key(0), TINY, 1))
+    for name, row in IN_CONTEXT.items():
+        trace = row.method(model, pairs, jax.random.key(1), **row.options(2))
+        assert trace.losses.shape == ((3,) if row.budget else (1,)), name
