@@ -114,3 +114,33 @@ def test_plot_has_one_point_per_row_and_one_line_per_family(default):
     with pytest.raises(ValueError, match="metric"):
         plot_comparison(default, ax=ax, metric="accuracy")
     plt.close(fig)
+
+
+def test_baseline_rows_put_lpn_and_ttt_on_one_budget_axis(tiny_model, batch):
+    from lpn.compare import baseline_methods
+    from lpn.in_context import InContext, ttt
+
+    in_context = InContext(TINY, jax.random.key(5))
+    key = jax.random.key(4)
+    result = compare_methods(tiny_model, batch, key, baseline_methods(in_context, (2,)))
+    assert [r.label for r in result.rows] == ["mean latent", "LPN (encoder init + gradient) 2", "in-context", "TTT 2"]
+    assert result.row("in-context").num_evals == result.row("mean latent").num_evals == SPEC_PAIRS
+    assert result.row("TTT 2").num_evals == result.row("LPN (encoder init + gradient) 2").num_evals == SPEC_PAIRS * 7
+    assert result.row("TTT 2").family == "TTT" and result.row("in-context").budget == 0
+    for label, model, method, options in [("in-context", in_context, None, {}),
+                                          ("TTT 2", in_context, ttt, {"steps": 2}),
+                                          ("LPN (encoder init + gradient) 2", tiny_model, gradient_search, {"steps": 2})]:
+        expected = evaluate_batch(model, batch, key, method, **options)
+        row = result.row(label)
+        assert (row.top1, row.top2, row.shape) == pytest.approx((expected.top1, expected.top2, expected.shape)), label
+        assert row.pixel == pytest.approx(expected.pixel, rel=1e-5), label
+    assert result.row("TTT 2").top1 == result.row("TTT 2").top2  # one answer: attempt 2 repeats it
+    tasks = compare_methods(tiny_model, pattern_tasks(1, TINY, 3, num_pairs=SPEC_PAIRS), key, baseline_methods(in_context, (1,)))
+    assert tasks.row("TTT 1").num_evals == SPEC_PAIRS * 4 and tasks.num_tasks == 3
+
+
+def test_an_in_context_model_defaults_to_its_prediction_and_ttt(batch):
+    from lpn.in_context import InContext
+
+    result = compare_methods(InContext(TINY, jax.random.key(5)), batch, jax.random.key(4), budgets=(1,))
+    assert [r.label for r in result.rows] == ["in-context", "TTT 1"]

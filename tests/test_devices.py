@@ -100,3 +100,47 @@ def test_two_devices_give_the_answers_of_one():
     """, LPN_CPU_DEVICES="2")
     assert result.returncode == 0, result.stderr[-3000:]
     assert "agree" in result.stdout
+
+
+def test_ttt_and_in_context_training_on_two_devices_give_the_answers_of_one():
+    result = run_python("""
+        import sys
+        import jax, jax.numpy as jnp, numpy as np
+        sys.path.insert(0, "tests")
+        from conftest import TINY
+        import lpn
+        from lpn.evaluate import evaluate_batch, predict_tasks, _evaluate
+        from lpn.in_context import InContext, ttt
+        from lpn.pattern import pattern_batch, pattern_tasks
+        from lpn.train import init_state, train, train_chunk
+
+        devices = jax.devices()
+        assert len(devices) == 2, devices
+        model = InContext(TINY, jax.random.key(0))
+        batch = pattern_batch(jax.random.key(1), TINY, 5)  # 5 tasks: one padding task on 2 devices
+        key = jax.random.key(2)
+
+        options = (("optimizer", lpn.in_context.ttt_optimizer(1e-3)), ("steps", 3))
+        metrics = evaluate_batch(model, batch, key, ttt, **dict(options))
+        per_task = _evaluate(model, batch, jax.random.split(key, 5), ttt, options)  # one device, no spreading
+        for name, value in metrics._asdict().items():
+            np.testing.assert_allclose(value, float(jnp.mean(getattr(per_task, name).astype(jnp.float32))), rtol=1e-5)
+        grouped = evaluate_batch(model, batch, key, ttt, tasks_per_call=2, **dict(options))
+        np.testing.assert_allclose(list(grouped), list(metrics), rtol=1e-5)
+
+        tasks = pattern_tasks(0, TINY, 3)
+        two, evals = predict_tasks(model, tasks, key, ttt, batch_size=4, **dict(options))
+        one, _ = predict_tasks(model, tasks, key, ttt, batch_size=1, **dict(options))  # a task a call: one device
+        for name in two:
+            for a, b in zip(two[name], one[name]):
+                np.testing.assert_array_equal(a[0], b[0])
+        assert set(evals.values()) == {3 * (3 * 3 + 1)}  # 3 given pairs, 3 steps of 3, the last loss
+
+        state, history = train(TINY, 2, chunk=2, progress=False, architecture=InContext)  # batch 8: both devices
+        one, metrics_one = train_chunk(init_state(TINY, jax.random.key(0), devices[:1], architecture=InContext),
+                                       TINY, 2, devices=tuple(devices[:1]))
+        np.testing.assert_allclose(history[-1].loss, float(np.mean(metrics_one.loss)), rtol=1e-5)
+        print("agree")
+    """, LPN_CPU_DEVICES="2")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "agree" in result.stdout
