@@ -1,8 +1,9 @@
 """The `lpn` command line, run in-process through `main([...])`.
 
-One tiny run is trained once for the module (the conftest's TINY config, reached from the pattern_2d
-preset through --set, so its compiled programs are shared with the training tests); evaluation and
-solving reuse its checkpoint and each other's compiled programs (same shapes, same options).
+One tiny run of each architecture (LPN and the in-context baseline) is trained once for the module
+(the conftest's TINY config, reached from the pattern_2d preset through --set, so its compiled
+programs are shared with the training tests); evaluation and solving reuse its checkpoint and each
+other's compiled programs (same shapes, same options).
 """
 
 import json
@@ -11,6 +12,8 @@ import shutil
 import subprocess
 import sys
 
+import equinox as eqx
+import jax
 import numpy as np
 import pytest
 from conftest import TINY
@@ -19,6 +22,8 @@ from lpn.checkpoint import read_meta
 from lpn.cli import main
 from lpn.config import Config, apply_overrides, get_preset
 from lpn.grids import PALETTE
+from lpn.in_context import InContext
+from lpn.model import num_params
 from lpn.report import grid_rows
 from lpn.tasks.sources import host_batches, query_batch
 from lpn.train import TrainingDiverged
@@ -51,6 +56,16 @@ def trained(tmp_path_factory):
     return out
 
 
+@pytest.fixture(scope="module")
+def in_context_run(tmp_path_factory):
+    """A run directory of the in-context baseline trained for 2 steps."""
+    out = tmp_path_factory.mktemp("cli") / "in-context"
+    status = main(["train", "--preset", "pattern_2d", "--arch", "in-context", "--steps", "2", "--out", str(out),
+                   "--set", *TINY_SET, *EVAL])
+    assert status == 0
+    return out
+
+
 @pytest.fixture
 def task_file(tmp_path):
     path = tmp_path / "flip.json"
@@ -77,6 +92,10 @@ def test_params_prints_true_counts_and_the_papers_figures(capsys):
     assert status == 0
     assert "254,664" in out and "44,604,928" in out
     assert "178M" in out and "4x" in out
+    header, row = out.splitlines()[:2]
+    baseline = num_params(eqx.filter_eval_shape(InContext, PRESET, jax.random.key(0)))
+    assert "in-context" in header and row.startswith("pattern_2d") and f"{baseline:,}" in row.split()
+    assert baseline != 254_664 and "read token" in out
 
 
 def test_set_converts_each_field_to_its_type():
@@ -363,3 +382,94 @@ def test_a_reader_that_closes_the_pipe_early_gets_no_error_line():
     run.stdout.close()  # before the command has printed anything: like `lpn tasks list | head -0`
     err = run.stderr.read()
     assert run.wait(timeout=120) == 141 and err == b""
+
+
+def test_train_in_context_records_its_architecture_and_its_evaluation(in_context_run):
+    meta = read_meta(in_context_run)
+    assert meta["architecture"] == "in-context" and meta["step"] == 2
+    assert {"top1_in_context", "top1_ttt"} <= set(meta["metrics"])
+    assert not {"top1_mean_latent", "top1_gradient", "top2_gradient"} & set(meta["metrics"])
+
+
+def test_resume_keeps_the_runs_architecture_and_refuses_another(in_context_run, trained, capsys):
+    status, out, err = run(capsys, "train", "--out", in_context_run, "--resume", "--steps", 4, *EVAL)
+    assert status == 0, err
+    baseline = num_params(eqx.filter_eval_shape(InContext, TINY, jax.random.key(0)))
+    assert f"an in-context model of {baseline:,} parameters" in out
+    assert "final (step 4)" in out and "top-1 in-context prediction" in out and "after TTT (2 steps)" in out
+    assert "mean latent" not in out
+    assert read_meta(in_context_run)["step"] == 4 and read_meta(in_context_run)["architecture"] == "in-context"
+    for run_dir, arch, saved in ((in_context_run, "lpn", "in-context"), (trained, "in-context", "lpn")):
+        status, _, err = run(capsys, "train", "--out", run_dir, "--resume", "--arch", arch, "--steps", 6)
+        assert status == 2 and f"--arch {arch} does not match the run in {run_dir}" in err
+        assert f"which trains the {saved} model" in err
+
+
+@pytest.mark.parametrize("setting", ["train_targets=last", "train_search_steps=1"])
+def test_options_the_in_context_model_refuses_are_usage_errors(setting, tmp_path, capsys):
+    out = tmp_path / "run"
+    status, _, err = run(capsys, "train", "--preset", "pattern_2d", "--arch", "in-context", "--out", out,
+                         "--set", *TINY_SET, setting)
+    field = setting.partition("=")[0]
+    assert status == 2 and err.count("\n") == 1 and f"lpn: error: {setting}: the in-context model" in err
+    assert f"--set {field}=" in err and not out.exists()
+
+
+def test_eval_in_context_prediction_and_ttt_on_fresh_tasks(in_context_run, tmp_path, capsys, monkeypatch):
+    import lpn.evaluate
+
+    calls, real = [], lpn.evaluate.eval_generated
+
+    def spy(*args, **kwargs):
+        calls.append(kwargs.get("tasks_per_call"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(lpn.evaluate, "eval_generated", spy)
+    for search in (["--search", "none"], ["--search", "ttt", "--steps", 2]):
+        out_dir = tmp_path / search[1]
+        status, out, err = run(capsys, "eval", in_context_run, "--data", "pattern", *search, "--limit", 8,
+                               "--batch-size", 4, "--out", out_dir)
+        assert status == 0, err
+        assert "an in-context model" in out and "top-1 exact" in out
+        results = json.loads((out_dir / "results.json").read_text())
+        assert results["architecture"] == "in-context" and results["num_tasks"] == 8
+        assert results["parameters"] == num_params(eqx.filter_eval_shape(InContext, TINY, jax.random.key(0)))
+        scores = results["scores"]
+        assert 0 <= scores["top1"] <= 1 and scores["top2"] == scores["top1"]  # one answer: pass@2 is top-1
+    assert results["search_settings"] == {"search": "ttt", "steps": 2, "lr": TINY.ttt_lr, "optimizer": "adam"}
+    assert calls == [4, 4]  # TTT's tasks go in calls of --batch-size
+
+
+def test_eval_of_an_lpn_on_fresh_tasks_is_one_call_and_records_its_architecture(trained, tmp_path, capsys,
+                                                                                  monkeypatch):
+    import lpn.evaluate
+
+    calls, real = [], lpn.evaluate.eval_generated
+    monkeypatch.setattr(lpn.evaluate, "eval_generated",
+                        lambda *a, **k: calls.append(k.get("tasks_per_call")) or real(*a, **k))
+    status, _, err = run(capsys, "eval", trained, "--data", "pattern", "--search", "gradient", "--steps", 2,
+                         "--limit", 8, "--batch-size", 4, "--out", tmp_path)
+    assert status == 0, err
+    assert calls == [None] and json.loads((tmp_path / "results.json").read_text())["architecture"] == "lpn"
+
+
+def test_solve_with_ttt_on_an_in_context_checkpoint(in_context_run, task_file, capsys):
+    status, out, err = run(capsys, "solve", in_context_run, task_file, "--search", "ttt", "--steps", 2)
+    assert status == 0, err
+    assert "search ttt (steps 2, lr 0.0001)" in out and "attempt 2 repeats attempt 1" in out
+    assert "attempt 1" in out and "attempt 2" in out and "5 0 4" in out
+    status, out, err = run(capsys, "solve", in_context_run, task_file, "--steps", 2)  # its default: ttt
+    assert status == 0 and "search ttt (steps 2" in out, err
+
+
+def test_a_search_of_another_architecture_is_a_usage_error(in_context_run, trained, task_file, capsys):
+    status, _, err = run(capsys, "eval", in_context_run, "--data", "pattern", "--search", "gradient")
+    assert status == 2 and err == (f"lpn: error: --search gradient does not apply to an in-context model "
+                                   f"({in_context_run}); it takes: none, ttt\n")
+    status, _, err = run(capsys, "solve", trained, task_file, "--search", "ttt")
+    assert status == 2 and f"--search ttt does not apply to an LPN ({trained}); it takes: none, gradient" in err
+
+
+def test_search_help_lists_each_architectures_methods(capsys):
+    status, out, _ = run(capsys, "eval", "--help")
+    assert status == 0 and "an in-context model: none" in " ".join(out.split()) and "ttt =" in out

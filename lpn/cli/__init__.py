@@ -1,5 +1,6 @@
-"""The `lpn` command line: parameter counts, training, ARC-style evaluation, solving one task in the
-terminal, and the procedural task families. Run `lpn --help`, or `lpn COMMAND --help`.
+"""The `lpn` command line: parameter counts, training (an LPN or the in-context baseline), ARC-style
+evaluation, solving one task in the terminal, and the procedural task families. Run `lpn --help`,
+or `lpn COMMAND --help`.
 
 Each command is a module of this package holding its parser beside its `cmd_*` function, a thin
 layer over the library (`lpn.train.train`, `lpn.evaluate`, `lpn.scoring`, `lpn.tasks`), imported by
@@ -34,6 +35,8 @@ examples:
   lpn train --preset pattern_2d --steps 2000 --eval-every 500
   lpn train --preset pattern --data procedural --set learning_rate=1e-3 batch_size=32
   lpn eval runs/pattern_2d --data pattern --search gradient --steps 100
+  lpn train --preset pattern --arch in-context --out runs/pattern-in-context
+  lpn eval runs/pattern-in-context --data pattern --search ttt --steps 10
   lpn eval runs/arc --data arc-agi-1/evaluation --search gradient --steps 100
   lpn solve runs/arc task.json
   lpn tasks gallery gravity --out gravity.png

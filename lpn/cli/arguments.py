@@ -8,7 +8,10 @@ import os
 import textwrap
 from pathlib import Path
 
-from lpn.methods import SEARCHES
+from lpn.cli import UsageError
+from lpn.in_context import InContext, architecture_name
+from lpn.methods import METHODS
+from lpn.model import LPN
 
 CHECKPOINT_HELP = ("a checkpoint directory, a run directory (its latest checkpoint), or the name of a shipped "
                    "model: pattern_2d, pattern, arc_small")
@@ -57,18 +60,47 @@ def count(text: str) -> int:
     return whole_number(text, 0)
 
 
+# The search each architecture runs when the command line names none, and `lpn train` evaluates.
+DEFAULT_SEARCH = {LPN: "gradient", InContext: "ttt"}
+
+
+def kind(model_or_class) -> str:
+    """The architecture in words, with its article: "an LPN", "an in-context model"."""
+    cls = model_or_class if isinstance(model_or_class, type) else type(model_or_class)
+    return "an LPN" if cls is LPN else f"an {architecture_name(cls)} model"
+
+
 def add_search_args(parser, steps_help: str) -> None:
-    """--search NAME (a row of `lpn.methods.SEARCHES`) and its budget, learning rate and seed."""
-    methods = "; ".join(f"{name} = {row.help}" for name, row in SEARCHES.items())
-    parser.add_argument("--search", choices=tuple(SEARCHES), default="gradient",
-                        help=f"test-time search (paper §3): {methods} (default gradient)")
+    """--search NAME (a row of one of `lpn.methods.METHODS`' tables) and its budget, learning rate
+    and seed."""
+    names = tuple(dict.fromkeys(name for table in METHODS.values() for name in table))
+    tables = "; ".join(f"{kind(cls)}: " + ", ".join(f"{name} = {row.help.removesuffix(' (in-context model)')}"
+                                                     for name, row in table.items())
+                       for cls, table in METHODS.items())
+    defaults = " and ".join(f"{name} for {kind(cls)}" for cls, name in DEFAULT_SEARCH.items())
+    parser.add_argument("--search", choices=names, default=None,
+                        help=f"test-time method (paper §3, §3.6), by architecture. {tables} (default {defaults})")
     parser.add_argument("--steps", type=count, default=100, help=steps_help)
     parser.add_argument("--lr", type=positive_float, default=None,
-                        help="gradient search learning rate (default: the config's search_lr)")
+                        help="learning rate of gradient search (default: the config's search_lr) and of ttt "
+                             "(default: the config's ttt_lr)")
     parser.add_argument("--samples", type=positive_int, default=None,
                         help="candidates for random (default 250) and sampling (default 100)")
     parser.add_argument("--seed", type=int, default=0,
                         help="random seed of the search and of generated tasks (default 0)")
+
+
+def chosen_search(args, model) -> tuple:
+    """(name, method, options, settings) of `--search` for the loaded `model` (default its
+    architecture's `DEFAULT_SEARCH`); a name of another architecture's table is a usage error."""
+    from lpn.methods import methods_for, search_method
+
+    name = args.search or DEFAULT_SEARCH[type(model)]
+    table = methods_for(model)
+    if name not in table:
+        raise UsageError(f"--search {name} does not apply to {kind(model)} ({args.checkpoint}); "
+                         f"it takes: {', '.join(table)}")
+    return (name, *search_method(name, model.config, args.steps, args.lr, args.samples, architecture=type(model)))
 
 
 def use_compile_cache() -> None:

@@ -9,7 +9,8 @@ import sys
 from pathlib import Path
 
 from lpn.cli import UsageError
-from lpn.cli.arguments import CHECKPOINT_HELP, add_search_args, paragraph, positive_int, probability, use_compile_cache
+from lpn.cli.arguments import (CHECKPOINT_HELP, add_search_args, chosen_search, kind, paragraph, positive_int,
+                               probability, use_compile_cache)
 from lpn.tasks.sources import GENERATED
 
 
@@ -18,24 +19,27 @@ def add_parser(commands) -> None:
         "eval", help="score a checkpoint on ARC-AGI, JSON tasks or fresh generated tasks",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description=paragraph(
-            "Searches each task's latent program on its train pairs and predicts two attempts per test "
-            "input. ARC data and JSON tasks are filtered to the model's grid size (skipped tasks are "
+            "Searches each task's latent program on its train pairs (an LPN) or fine-tunes on them (the "
+            "in-context baseline, --search ttt) and predicts two attempts per test input. ARC data and JSON tasks are filtered to the model's grid size (skipped tasks are "
             "listed), checked for leakage against the checkpoint's training data, scored with the official "
             "pass@2 rule (both the per-task and the per-output average), and written to --out as "
             "submission.json and results.json. Generated data (pattern, procedural, strings) is made fresh "
             "for the checkpoint's config."),
         epilog="examples:\n  lpn eval runs/arc --data arc-agi-1/evaluation --search gradient --steps 100\n"
                "  lpn eval runs/pattern_2d --data pattern --search none\n"
-               "  lpn eval runs/arc --data my_tasks/ --search random --samples 500")
+               "  lpn eval runs/arc --data my_tasks/ --search random --samples 500\n"
+               "  lpn eval runs/in-context --data pattern --search ttt --steps 10 --lr 1e-4")
     p.add_argument("checkpoint", help=CHECKPOINT_HELP)
     p.add_argument("--data", required=True,
                    help="arc-agi-1/training, arc-agi-1/evaluation, arc-agi-2/training, arc-agi-2/evaluation, "
                         "pattern, procedural, strings, or a .json task file or a folder of them")
-    add_search_args(p, "gradient or local search steps (default 100)")
+    add_search_args(p, "gradient or local search steps, or ttt's training steps (default 100)")
     p.add_argument("--limit", type=positive_int, default=None,
                    help="the first N tasks only (generated data: N tasks, default 256)")
     p.add_argument("--batch-size", type=positive_int, default=16,
-                   help="tasks searched at once at 10x10 and below (default 16); proportionally fewer for larger grids")
+                   help="tasks searched at once at 10x10 and below (default 16); proportionally fewer for larger grids. "
+                        "On generated data it bounds the tasks of one call for the in-context model only (TTT "
+                        "holds a copy of the parameters per task); an LPN searches them all in one call")
     p.add_argument("--density", type=probability, default=None,
                    help="pattern density of generated pattern tasks (OOD study; default the config's)")
     p.add_argument("--pairs", type=positive_int, default=None,
@@ -55,24 +59,27 @@ def cmd_eval(args) -> None:
 
     from lpn.checkpoint import load_model, read_run
     from lpn.evaluate import eval_generated
-    from lpn.methods import describe, search_method
+    from lpn.in_context import InContext, architecture_name
+    from lpn.methods import describe
     from lpn.model import num_params
 
     use_compile_cache()
     check_data_arg(args.data)
     model, meta, checkpoint = load_model(args.checkpoint)
     cfg = model.config
-    method, options, settings = search_method(args.search, cfg, args.steps, args.lr, args.samples)
-    out = Path(args.out or Path("runs") / "eval" / f"{_slug(args.data)}-{args.search}")
+    name, method, options, settings = chosen_search(args, model)
+    out = Path(args.out or Path("runs") / "eval" / f"{_slug(args.data)}-{name}")
     devices = jax.local_devices()
-    head = {"checkpoint": str(checkpoint), "step": meta.get("step"),
+    head = {"checkpoint": str(checkpoint), "step": meta.get("step"), "architecture": architecture_name(model),
             "preset": read_run(checkpoint.parent).get("preset"), "parameters": num_params(model),
             "config": cfg.to_dict(), "search_settings": settings,
             "device": f"{len(devices)} x {devices[0].device_kind} ({devices[0].platform}), {os.cpu_count()} CPU cores"}
-    print(f"model: {checkpoint} (step {meta.get('step')}); search: {describe(settings)}")
+    print(f"model: {checkpoint} ({kind(model)}, step {meta.get('step')}); search: {describe(settings)}")
     if args.data in GENERATED:
+        # TTT tunes a copy of the parameters per task, so its tasks go in calls of --batch-size
+        per_call = args.batch_size if isinstance(model, InContext) else None
         return eval_generated(model, args.data, args.seed, args.limit or 256, method, options, head, out,
-                              density=args.density, pairs=args.pairs)
+                              density=args.density, pairs=args.pairs, tasks_per_call=per_call)
     eval_tasks(args, model, meta, checkpoint, method, options, head, out)
 
 

@@ -6,19 +6,20 @@ from __future__ import annotations
 import shutil
 
 from lpn.cli import UsageError
-from lpn.cli.arguments import CHECKPOINT_HELP, add_search_args, paragraph, use_compile_cache
+from lpn.cli.arguments import CHECKPOINT_HELP, add_search_args, chosen_search, paragraph, use_compile_cache
 
 
 def add_parser(commands) -> None:
     p = commands.add_parser(
         "solve", help="solve one JSON task and draw its grids in the terminal",
         description=paragraph(
-            "Searches the latent program of one ARC JSON task ({\"train\": [...], \"test\": [...]}) and "
-            "prints its pairs, both attempts and, if known, the expected output, as coloured grids "
+            "Searches the latent program of one ARC JSON task ({\"train\": [...], \"test\": [...]}) with an "
+            "LPN, or fine-tunes the in-context baseline on its train pairs (--search ttt), and prints its "
+            "pairs, both attempts and, if known, the expected output, as coloured grids "
             "(plain digits when the output is not a terminal, with NO_COLOR set, or with --no-color)."))
     p.add_argument("checkpoint", help=CHECKPOINT_HELP)
     p.add_argument("task", help="a .json file holding one task")
-    add_search_args(p, "gradient or local search steps (default 100)")
+    add_search_args(p, "gradient or local search steps, or ttt's training steps (default 100)")
     p.add_argument("--no-color", action="store_true", help="print digits instead of colours")
     p.set_defaults(run=cmd_solve)
 
@@ -28,17 +29,20 @@ def cmd_solve(args) -> None:
 
     from lpn.checkpoint import load_model
     from lpn.evaluate import predict_tasks
-    from lpn.methods import describe, search_method
+    from lpn.in_context import InContext
+    from lpn.methods import describe
     from lpn.report import draw_test, render_blocks, use_colour
 
     use_compile_cache()
     model, _, checkpoint = load_model(args.checkpoint)
+    _, method, options, settings = chosen_search(args, model)
     task = task_that_fits(args.task, model.config)
-    method, options, settings = search_method(args.search, model.config, args.steps, args.lr, args.samples)
     predictions, evals = predict_tasks(model, [task], jax.random.key(args.seed), method, batch_size=1, **options)
     colour, width = use_colour(args.no_color), shutil.get_terminal_size((120, 24)).columns
     print(f"task {task.name}: {plural(len(task.train), 'train pair')}, {plural(len(task.test), 'test input')}; "
           f"model {checkpoint}; search {describe(settings)}, {evals[task.name]:,} decoder evaluations")
+    if isinstance(model, InContext) and any(len(a) == 2 for a in predictions[task.name]):
+        print("the in-context model gives one answer per test input: attempt 2 repeats attempt 1")
     for i, pair in enumerate(task.train):
         print(f"\ntrain pair {i}")
         print(render_blocks([("input", pair.input), ("output", pair.output)], colour, width))

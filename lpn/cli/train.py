@@ -1,4 +1,5 @@
-"""`lpn train`: trains a model from a preset (`lpn.train.train`) with a progress bar, evaluation on
+"""`lpn train`: trains an LPN or the in-context baseline (`--arch`, a name of
+`lpn.in_context.ARCHITECTURES`) from a preset (`lpn.train.train`) with a progress bar, evaluation on
 fresh tasks and checkpoints, resumable, with `--set key=value` config overrides."""
 
 from __future__ import annotations
@@ -6,25 +7,39 @@ from __future__ import annotations
 import argparse
 import itertools
 from pathlib import Path
+from typing import NamedTuple
 
 from lpn.cli import UsageError
-from lpn.cli.arguments import count, paragraph, positive_float, positive_int, use_compile_cache
+from lpn.cli.arguments import DEFAULT_SEARCH, count, kind, paragraph, positive_float, positive_int, use_compile_cache
 from lpn.config import PRESETS
+from lpn.in_context import ARCHITECTURES, InContext, architecture_name
+from lpn.model import LPN
 from lpn.tasks.sources import GENERATED
+
+# Config fields an architecture trains with only, and their one value: the in-context model's
+# leave-one-out loss predicts every pair and has no latent to search (`InContext.task_loss`).
+TRAINS_WITH = {InContext: {"train_targets": "all", "train_search_steps": 0}}
 
 
 def add_parser(commands) -> None:
     p = commands.add_parser(
-        "train", help="train a model from a preset, with a progress bar, evaluation and checkpoints",
+        "train", help="train an LPN or the in-context baseline from a preset, with a progress bar, evaluation "
+                      "and checkpoints",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description=paragraph(
-            "Trains an LPN (paper §2) from a preset config (see `lpn params`), writing checkpoints to "
-            "--out. Every --eval-every steps, and at the end, it reports top-1 accuracy on fresh tasks "
-            "with the mean latent and with gradient search."),
+            "Trains an LPN (paper §2), or the in-context baseline (§3.6, --arch in-context), from a preset "
+            "config (see `lpn params`), writing checkpoints to --out. Every --eval-every steps, and at the "
+            "end, it reports top-1 accuracy on fresh tasks: an LPN's with the mean latent and with gradient "
+            "search, the in-context model's from its prediction and after test-time training (TTT)."),
         epilog="examples:\n  lpn train --preset pattern_2d --steps 2000\n"
                "  lpn train --preset pattern_2d --steps 4000 --resume\n"
+               "  lpn train --preset pattern --arch in-context --steps 2000 --out runs/pattern-in-context\n"
                "  lpn train --preset pattern --set learning_rate=1e-3 batch_size=32 train_search_steps=1")
     p.add_argument("--preset", help=f"{', '.join(PRESETS)} (optional with --resume --out)")
+    p.add_argument("--arch", choices=tuple(ARCHITECTURES), default=None,
+                   help="the model: lpn (latent program network, §2) or in-context (the baseline of §3.6, "
+                        "conditioned on the pairs' embeddings with no latent; trains with train_targets=all and "
+                        "train_search_steps=0). Default lpn, or the resumed run's")
     p.add_argument("--steps", type=positive_int, default=1000,
                    help="total training steps, counting those of a resumed run (default 1000)")
     p.add_argument("--out", help="run directory for checkpoints (default runs/PRESET)")
@@ -41,7 +56,8 @@ def add_parser(commands) -> None:
                    help="evaluate every N steps and at the end; 0 turns it off (default 500)")
     p.add_argument("--eval-tasks", type=positive_int, default=256, help="fresh tasks per evaluation (default 256)")
     p.add_argument("--eval-search-steps", type=count, default=100,
-                   help="gradient search steps in evaluation (default 100)")
+                   help="gradient search steps (an LPN) or TTT steps (the in-context model) in evaluation "
+                        "(default 100)")
     p.add_argument("--eval-pairs", type=positive_int, default=None,
                    help="given pairs per evaluation task, before its query (default: the config's num_pairs)")
     p.add_argument("--save-every", type=positive_int, default=500,
@@ -74,8 +90,41 @@ def overridden(cfg, items):
         raise UsageError(f"--set: {err}") from None
 
 
-def training_plan(args):
-    """(config, run directory, data source, first step) from the train arguments, checked."""
+class Plan(NamedTuple):
+    """What `lpn train` runs: the config, the run directory, the data source, the first step and the
+    model class."""
+
+    cfg: object
+    out: Path
+    data: str
+    start: int
+    architecture: type
+
+
+def chosen_architecture(args, out: Path) -> type:
+    """The class `--arch` names; a resumed run's checkpoint names its own, which --arch may omit
+    but not contradict."""
+    from lpn.checkpoint import read_meta
+
+    if not args.resume:
+        return ARCHITECTURES[args.arch or "lpn"]
+    saved = read_meta(out).get("architecture", "lpn")
+    if args.arch is not None and args.arch != saved:
+        raise UsageError(f"--arch {args.arch} does not match the run in {out}, which trains the {saved} model "
+                         f"(omit --arch to continue it, or pass --out DIR to start another)")
+    return ARCHITECTURES[saved]
+
+
+def check_trainable(architecture: type, cfg) -> None:
+    """Refuses, before compiling, config fields `architecture` cannot train with (`TRAINS_WITH`)."""
+    for field, value in TRAINS_WITH.get(architecture, {}).items():
+        if getattr(cfg, field) != value:
+            raise UsageError(f"{field}={getattr(cfg, field)}: the {architecture_name(architecture)} model trains "
+                             f"with {field}={value} only (set by the preset or --set; pass --set {field}={value})")
+
+
+def training_plan(args) -> Plan:
+    """The `Plan` of the train arguments, checked."""
     from lpn.checkpoint import read_meta, read_run
     from lpn.config import Config, architecture_diff, get_preset
     from lpn.tasks.family import MIN_SIDE
@@ -101,8 +150,10 @@ def training_plan(args):
             raise UsageError(f"{out} already holds a training run; pass --resume to continue it, "
                              f"or --out DIR to start another")
         base, start = preset, 0
+    architecture = chosen_architecture(args, out)
     data = args.data or run.get("data", "pattern")
     cfg = overridden(base, args.set)
+    check_trainable(architecture, cfg)
     changed = architecture_diff(base, cfg) if args.resume else {}
     if changed:
         raise UsageError(f"--set changes the architecture of the run in {out} (checkpoint vs requested: {changed}); "
@@ -114,11 +165,13 @@ def training_plan(args):
     if data == "procedural" and min(cfg.max_rows, cfg.max_cols) < MIN_SIDE:
         raise UsageError(f"--data procedural needs grids of at least {MIN_SIDE} cells per side; this config has "
                          f"{cfg.max_rows}x{cfg.max_cols} (use --data pattern or strings, or a larger preset)")
-    return cfg, out, data, start
+    return Plan(cfg, out, data, start, architecture)
 
 
-def make_eval_fn(cfg, data: str, args):
-    """Top-1 on fresh tasks with the mean latent and with gradient search, for `lpn.train.Evaluation`."""
+def make_eval_fn(cfg, data: str, args, architecture: type = LPN):
+    """Top-1 on fresh tasks, for `lpn.train.Evaluation`: an LPN's with the mean latent and with
+    gradient search (and its pass@2), the in-context model's from its prediction and after TTT (whose
+    one answer makes pass@2 its top-1)."""
     import jax
 
     from lpn.checkpoint import as_loaded
@@ -128,13 +181,16 @@ def make_eval_fn(cfg, data: str, args):
 
     batch = query_batch(cfg, data, 1_000_003 + args.seed, args.eval_tasks, pairs=args.eval_pairs)
     key = jax.random.key(args.seed)
-    method, options, _ = search_method("gradient", cfg, args.eval_search_steps)
+    method, options, _ = search_method(DEFAULT_SEARCH[architecture], cfg, args.eval_search_steps,
+                                       architecture=architecture)
 
     def eval_fn(model):
         model = as_loaded(model)
-        mean = evaluate_batch(model, batch, key)
+        plain = evaluate_batch(model, batch, key)
         searched = evaluate_batch(model, batch, key, method, **options)
-        return {"top1_mean_latent": mean.top1, "top1_gradient": searched.top1, "top2_gradient": searched.top2}
+        if architecture is LPN:
+            return {"top1_mean_latent": plain.top1, "top1_gradient": searched.top1, "top2_gradient": searched.top2}
+        return {"top1_in_context": plain.top1, "top1_ttt": searched.top1}
 
     return eval_fn
 
@@ -144,6 +200,9 @@ def format_metrics(values: dict, search_steps: int) -> str:
     if "top1_mean_latent" in values:
         text += (f"; top-1 mean latent {values['top1_mean_latent']:.1%}, gradient search ({search_steps} steps) "
                  f"{values['top1_gradient']:.1%} (pass@2 {values['top2_gradient']:.1%})")
+    if "top1_in_context" in values:
+        text += (f"; top-1 in-context prediction {values['top1_in_context']:.1%}, after TTT ({search_steps} steps) "
+                 f"{values['top1_ttt']:.1%} (one answer: pass@2 is top-1)")
     return text
 
 
@@ -153,21 +212,21 @@ def cmd_train(args) -> None:
     from tqdm.auto import tqdm
 
     from lpn.checkpoint import read_run, write_run
-    from lpn.model import LPN, num_params
+    from lpn.model import num_params
     from lpn.tasks.sources import host_batches
     from lpn.train import Checkpoints, Deadline, Evaluation, train
 
     use_compile_cache()
-    cfg, out, data, start = training_plan(args)
+    cfg, out, data, start, architecture = training_plan(args)
     batches = None
     if data != "pattern":
         batches = host_batches(cfg, data, [args.seed, start])
         batches = itertools.chain([next(batches)], batches)  # a generator that cannot fit fails before compiling
-    eval_fn = make_eval_fn(cfg, data, args) if args.eval_every else None
-    count = num_params(eqx.filter_eval_shape(LPN, cfg, jax.random.key(0)))
+    eval_fn = make_eval_fn(cfg, data, args, architecture) if args.eval_every else None
+    count = num_params(eqx.filter_eval_shape(architecture, cfg, jax.random.key(0)))
     devices = jax.local_devices()
     name = args.preset or read_run(out).get("preset") or "run"
-    print(f"lpn train: {name}, {count:,} parameters, data {data}, {len(devices)} {devices[0].platform} "
+    print(f"lpn train: {name}, {kind(architecture)} of {count:,} parameters, data {data}, {len(devices)} {devices[0].platform} "
           f"device(s), batch {cfg.batch_size}, checkpoints in {out}" + (f", resuming at step {start}" if start else ""))
     if args.set:
         print(f"  config overrides: {' '.join(args.set)}")
@@ -177,7 +236,7 @@ def cmd_train(args) -> None:
     write_run(out, cfg, data, preset=args.preset, seed=args.seed, overrides=args.set, fresh=not args.resume)
 
     def report(record, state):
-        if "top1_mean_latent" in record.evaluation:
+        if record.evaluation:
             tqdm.write(f"step {record.step}: {format_metrics(record.to_dict(), args.eval_search_steps)}")
 
     run = read_run(out)  # each checkpoint carries its run's data sources, so a copied one keeps them
@@ -186,7 +245,8 @@ def cmd_train(args) -> None:
     state, history = train(cfg, args.steps, seed=args.seed, out_dir=out, resume=args.resume, data=batches,
                            chunk=args.chunk, checkpoints=Checkpoints(args.save_every, metadata),
                            evaluation=Evaluation(eval_fn, args.eval_every) if eval_fn else None,
-                           deadline=None if minutes is None else Deadline(60 * minutes, fit), callback=report)
+                           deadline=None if minutes is None else Deadline(60 * minutes, fit), callback=report,
+                           architecture=architecture)
     final, fitted = history[-1], state.model.config
     if args.time_budget is not None and final.step < args.steps:
         decay = f", its learning rate decayed by step {fitted.lr_decay_steps}" if fitted.lr_decay_steps else ""
