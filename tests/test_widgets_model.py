@@ -199,7 +199,8 @@ def test_compare_searches_runs_each_method(model, task):
 # search comparison of LPN's searches with TTT of an in-context model
 
 
-TTT_ADAM = ttt_optimizer(1e-3)  # given, not the config's ttt_lr: a larger step, so the losses move
+TTT_ADAM = ttt_optimizer(1e-3)  # given, not the config's ttt_lr: a larger step, so the losses move (and no
+# dependence on that field, which even 0 steps read when no optimizer is given)
 
 
 @pytest.fixture(scope="module")
@@ -209,7 +210,7 @@ def ic_model():
 
 @pytest.fixture(scope="module")
 def mixed(model, ic_model, task):
-    return compare_searches(model, task, {"mean": no_search, "in-context": (ic_model, ttt, {"steps": 0}),
+    return compare_searches(model, task, {"mean": no_search, "in-context": (ic_model, ttt, {"steps": 0, "optimizer": TTT_ADAM}),
                                           "TTT 3": (ic_model, ttt, {"steps": 3, "optimizer": TTT_ADAM})})
 
 
