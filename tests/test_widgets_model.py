@@ -16,14 +16,18 @@ jax = pytest.importorskip("jax")
 
 from lpn import make_task  # noqa: E402
 from lpn.config import Config  # noqa: E402
+from lpn.in_context import InContext, answer, predict, ttt, ttt_optimizer  # noqa: E402
 from lpn.model import LPN  # noqa: E402
-from lpn.search import SearchTrace, log_prob, no_search  # noqa: E402
+from lpn.search import GRADIENT_COST, SearchTrace, log_prob, no_search  # noqa: E402
 from lpn.train import Record  # noqa: E402
 from lpn.widgets import (  # noqa: E402
     SearchComparison, SearchPlayer, compare_searches, decode_grids, edit_grid, explore_latent, latent_program,
     training_dashboard,
 )
+from lpn.widgets.dashboard import GROUPS  # noqa: E402
 from lpn.widgets.encoding import decode_grid  # noqa: E402
+from lpn.widgets.layout import judge  # noqa: E402
+from lpn.widgets.task_model import TaskModel  # noqa: E402
 from lpn.widgets.projection import fit_plane, grid_points, square_extent  # noqa: E402
 
 TINY = Config(max_rows=4, max_cols=4, latent_dim=2, enc_layers=1, dec_layers=1, enc_heads=2, dec_heads=2,
@@ -173,7 +177,7 @@ def test_comparison_plots_best_so_far_against_evaluations_and_judges_attempts(tr
     view = SearchComparison(model, task, {"GA": flat, "worse": worse})
     ga, bad = view.curves
     assert ga["label"] == "GA" and ga["x"][-1] == int(trace.num_evals) and len(ga["x"]) == 9
-    assert ga["y"] == sorted(ga["y"]) and ga["y"][-1] == pytest.approx(float(trace.best_score))
+    assert ga["y"] == sorted(ga["y"]) and ga["y"][-1] == pytest.approx(float(trace.best_score) / 2)  # per pair
     assert bad["x"][-1] == 10
     assert [s["label"] for s in view.stats] == ["GA", "worse"]
     assert all(v in ("correct", "wrong", "shape") for s in view.stats for v in s["verdicts"])
@@ -182,13 +186,98 @@ def test_comparison_plots_best_so_far_against_evaluations_and_judges_attempts(tr
     for section in view.sections:  # merged layouts point at their own grids
         test_input = grids[section["rows"][0]["items"][0]["grid"]]
         assert np.array_equal(test_input, task.test[0].input)
-    assert "best log p so far" in view.to_html()
+    assert "mean log p per given pair" in view.to_html() and "LPN: best so far" in view.note
+    assert "TTT" not in view.note  # no TTT row, no TTT note
 
 
 def test_compare_searches_runs_each_method(model, task):
     view = compare_searches(model, task, {"mean latent": no_search})
     (row,) = view.stats
     assert row["label"] == "mean latent" and row["evals"] == 2 and len(row["verdicts"]) == 1
+
+
+# search comparison of LPN's searches with TTT of an in-context model
+
+
+TTT_ADAM = ttt_optimizer(1e-3)  # given, not the config's ttt_lr: a larger step, so the losses move (and no
+# dependence on that field, which even 0 steps read when no optimizer is given)
+
+
+@pytest.fixture(scope="module")
+def ic_model():
+    return InContext(TINY, jax.random.key(1))
+
+
+@pytest.fixture(scope="module")
+def mixed(model, ic_model, task):
+    return compare_searches(model, task, {"mean": no_search, "in-context": (ic_model, ttt, {"steps": 0, "optimizer": TTT_ADAM}),
+                                          "TTT 3": (ic_model, ttt, {"steps": 3, "optimizer": TTT_ADAM})})
+
+
+def shown_attempts(view, label):
+    """The attempt grids of row `label`'s section, in order."""
+    (section,) = [s for s in view.sections if s["title"] == label]
+    grids = decode_grids(view.grids)
+    return [grids[i["grid"]] for i in section["rows"][0]["items"] if i["caption"].startswith("attempt")]
+
+
+def test_comparison_mixes_lpn_searches_and_ttt_rows(mixed):
+    assert [s["label"] for s in mixed.stats] == ["mean", "in-context", "TTT 3"]
+    assert [s["kind"] for s in mixed.stats] == [c["kind"] for c in mixed.curves] == ["LPN", "TTT", "TTT"]
+    assert [c["label"] for c in mixed.curves] == ["mean", "in-context (leave-one-out)", "TTT 3 (leave-one-out)"]
+    assert [s["title"] for s in mixed.sections] == ["mean", "in-context", "TTT 3"]
+    for row in mixed.stats[1:]:  # one answer, judged once; the table says attempt 2 repeats it
+        assert len(row["verdicts"]) == 1 and row["verdicts"][0] in ("correct", "wrong", "shape")
+        assert "attempt 2 repeats attempt 1" in row["note"]
+    assert "leave-one-out" in mixed.note and "not a best so far" in mixed.note
+
+
+def test_ttt_curve_is_minus_the_loss_after_each_step_against_evaluations(mixed, model, task):
+    trace = mixed.traces["TTT 3"]
+    curve = mixed.curves[2]
+    assert len(curve["x"]) == len(curve["y"]) == 3 + 1
+    assert curve["x"] == [2 * GRADIENT_COST * k for k in (1, 2, 3)] + [int(trace.num_evals)]  # 2 given pairs
+    assert curve["x"][-1] == 2 * (GRADIENT_COST * 3 + 1)
+    assert curve["y"] == pytest.approx((-np.asarray(trace.losses)).tolist())
+    assert curve["y"][-1] > curve["y"][0]  # training on the pairs raised their likelihood
+    assert mixed.stats[2]["log_p"] == pytest.approx(curve["y"][-1]) and mixed.stats[2]["evals"] == curve["x"][-1]
+    in_context = mixed.curves[1]
+    assert in_context["x"] == [2] and in_context["y"] == pytest.approx([-float(mixed.traces["in-context"].losses[0])])
+    mean = mixed.curves[0]  # the LPN row on the same axis: its objective per given pair
+    assert mean["y"] == pytest.approx([float(mixed.traces["mean"].best_score) / 2])
+
+
+def test_ttt_row_shows_the_tuned_models_answer_and_steps_0_the_in_context_prediction(mixed, ic_model, task):
+    task_model = TaskModel(ic_model, task)
+    input_RC, input_shape = task_model.padded(task.test[0].input)
+    trace = jax.tree.map(jax.numpy.asarray, mixed.traces["TTT 3"])  # the widget keeps numpy, answer() wants jax
+    out, shape = answer(trace, input_RC, input_shape)
+    (shown,) = shown_attempts(mixed, "TTT 3")
+    assert np.array_equal(shown, np.asarray(out)[: shape[0], : shape[1]])
+    out, shape = predict(ic_model, task_model.pairs, input_RC, input_shape)
+    (shown,) = shown_attempts(mixed, "in-context")
+    assert np.array_equal(shown, np.asarray(out)[: shape[0], : shape[1]])
+    assert mixed.stats[1]["verdicts"] == [judge(shown, task.test[0].output)[1]]
+
+
+def test_comparison_html_draws_the_lpn_and_ttt_curves_with_the_note(mixed):
+    html = mixed.to_html()
+    assert html.count("<polyline") == 3
+    for label in ("mean", "in-context (leave-one-out)", "TTT 3 (leave-one-out)"):
+        assert f">{label}</text>" in html
+    assert "mean log p per given pair" in html and "not a best so far" in html
+    assert html.count("attempt 2 repeats attempt 1") >= 2
+
+
+def test_a_row_with_its_own_lpn_is_searched_and_decoded_with_that_model(model, task):
+    other = LPN(TINY, jax.random.key(7))
+    view = compare_searches(model, task, {"own": no_search, "other": (other, no_search, {})})
+    own, theirs = (view.traces[k] for k in ("own", "other"))
+    assert theirs[0] is other
+    other_task = TaskModel(other, task)
+    assert np.array_equal(shown_attempts(view, "other")[0], other_task.decode(theirs[1].best)[0])
+    assert view.curves[1]["y"] == pytest.approx([float(other_task.score(theirs[1].best)[0]) / 2])
+    assert not np.allclose(own.best, theirs[1].best)
 
 
 # training dashboard
@@ -208,6 +297,18 @@ def test_dashboard_records_metrics_groups_charts_and_shows_samples(model, task):
     assert [i["caption"].split(" ")[0] for i in items] == ["test", "attempt", "truth"]
     assert 0 <= dashboard.overhead < 1
     assert "accuracy" in dashboard.to_html()
+
+
+def test_every_top1_and_top2_key_goes_to_the_one_accuracy_chart():
+    dashboard = training_dashboard()
+    evaluation = {"top1_mean_latent": 0.1, "top1_gradient": 0.3, "top2_gradient": 0.4, "top1_in_context": 0.2,
+                  "top1_ttt": 0.25, "top1": 0.5, "top10": 0.0}
+    dashboard.records.append({"step": 10, "loss": 1.0, **evaluation})
+    dashboard.push()
+    accuracy = [names for title, names in dashboard.groups if title == "accuracy"]
+    assert accuracy == [["top1", "top1_gradient", "top1_in_context", "top1_mean_latent", "top1_ttt", "top2_gradient"]]
+    assert [title for title, _ in dashboard.groups] == ["loss", "accuracy", "top10"]  # no prefix, its own chart
+    assert GROUPS["accuracy"][:2] == ("top1", "top2")
 
 
 def test_dashboard_thins_a_long_history_but_keeps_the_last_point():

@@ -9,7 +9,7 @@ one-call helper, and renders as static SVG where no kernel runs. This package is
     latent_program(model, task)           grid -> grid at the task's latent, e.g. as `predict=` above
     explore_latent(model, task)           LatentExplorer: click the log p map to decode a latent
     show_search(model, task, method)      SearchPlayer: replay a SearchTrace step by step
-    compare_searches(model, task, {...})  SearchComparison: methods and budgets side by side
+    compare_searches(model, task, {...})  SearchComparison: searches, budgets and TTT side by side
     training_dashboard(sample_tasks)      TrainingDashboard: pass as train(..., callback=...)
 """
 

@@ -31,6 +31,16 @@ GROUPS = {
     "accuracy": ("top1", "top2", "pixel", "shape", "accuracy"),
     "gradient norm": ("grad_norm",),
 }
+# Keys that join a group by their prefix: `lpn train`'s evaluation names each method's accuracy,
+# e.g. top1_mean_latent, top1_gradient, top2_gradient (LPN) or top1_in_context, top1_ttt.
+PREFIXES = {"accuracy": ("top1_", "top2_")}
+
+
+def group_keys(title: str, keys) -> list[str]:
+    """The keys of `keys` charted under `title`: its named metrics in `GROUPS` order, then those
+    its `PREFIXES` match, sorted."""
+    named = [k for k in GROUPS[title] if k in keys]
+    return named + sorted(k for k in keys if k not in named and k.startswith(PREFIXES.get(title, ())))
 
 
 class TrainingDashboard(GridWidget):
@@ -77,8 +87,8 @@ class TrainingDashboard(GridWidget):
             stride = -(-len(records) // self.max_points)
             records = records[::stride] + ([records[-1]] if (len(records) - 1) % stride else [])
         keys = sorted({k for r in self.records for k in r} - {"step"})
-        grouped = [[title, [k for k in names if k in keys]] for title, names in GROUPS.items()]
-        known = {k for _, names in GROUPS.items() for k in names}
+        grouped = [[title, group_keys(title, keys)] for title in GROUPS]
+        known = {k for _, names in grouped for k in names}
         groups = [g for g in grouped if g[1]] + [[k, [k]] for k in keys if k not in known]
         last = self.records[-1]
         status = f"step {last['step']}" + "".join(f" · {k} {v:.4g}" for k, v in last.items() if k in ("loss", "kl"))

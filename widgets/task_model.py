@@ -1,7 +1,8 @@
 """One model and one task, with the jitted `lpn` functions a widget calls on them.
 
 Widgets hold no maths: decoding is `lpn.model.generate`, scoring is `lpn.search.log_prob`,
-encoding is `lpn.model.encode_pairs`, searching is any `lpn.search` method. This module only pads
+encoding is `lpn.model.encode_pairs`, searching is any `lpn.search` method (or, for an in-context
+model, `lpn.in_context.ttt`, whose answer is `lpn.in_context.answer`). This module only pads
 the task for the model and jits those calls once per process (module-level functions, so a second
 widget reuses the compiled code); a widget that calls them while it is built answers its first
 click at once.
@@ -15,6 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from lpn.grids import Task, batch_pairs, pad_grid, unpad
+from lpn.in_context import TTTTrace, answer
 from lpn.model import encode_pairs, generate
 from lpn.search import default_optimizer, gradient_search, log_prob, mean_latent
 
@@ -44,13 +46,21 @@ def _gradient_search(model, pairs, start_H, learning_rate, key, steps):
 
 
 @eqx.filter_jit
+def _answer(model, context_ND, context_mask_N, input_RC, input_shape):
+    # Not the whole trace: its losses (S + 1,) would compile a program per step count.
+    return answer(TTTTrace(model, context_ND, context_mask_N, None, None), input_RC, input_shape)
+
+
+@eqx.filter_jit
 def _run(method, model, pairs, key, options):
     return method(model, pairs, key, **options)
 
 
 class TaskModel:
     """`model` applied to `task`: its train pairs are the specification, test pair `test_index`
-    the query whose input is decoded."""
+    the query whose input is decoded. `model` is an `LPN` or an `lpn.in_context.InContext` model
+    (padded alike by its config; the latent methods `decode`, `score`, `pair_latents` and
+    `gradient_search` are LPN's, `run` and `answer` serve both)."""
 
     def __init__(self, model, task: Task, test_index: int | None = 0):
         """`test_index=None` for a task used only as a specification (no query to decode)."""
@@ -65,15 +75,26 @@ class TaskModel:
         self.pairs = jax.tree.map(lambda a: jnp.asarray(a[0]), batch)
         self.latent_dim = cfg.latent_dim
 
-    def apply(self, z_H, grid) -> np.ndarray:
-        """The greedy output of latent `z_H` on any input `grid` (padded to the model's size)."""
+    def padded(self, grid) -> tuple[jax.Array, jax.Array]:
+        """`grid` padded to the model's size, and its shape; ValueError if it does not fit."""
         cfg = self.model.config
         grid = np.asarray(grid, np.uint8)
         if grid.shape[0] > cfg.max_rows or grid.shape[1] > cfg.max_cols:
             raise ValueError(f"grid {grid.shape[0]}x{grid.shape[1]} exceeds the model's {cfg.max_rows}x{cfg.max_cols}")
-        out, shape = jax.device_get(_decode(self.model, jnp.asarray(z_H, jnp.float32),
-                                            jnp.asarray(pad_grid(grid, cfg.max_rows, cfg.max_cols)),
-                                            jnp.asarray(grid.shape, jnp.int32)))
+        return jnp.asarray(pad_grid(grid, cfg.max_rows, cfg.max_cols)), jnp.asarray(grid.shape, jnp.int32)
+
+    def apply(self, z_H, grid) -> np.ndarray:
+        """The greedy output of latent `z_H` on any input `grid` (padded to the model's size)."""
+        out, shape = jax.device_get(_decode(self.model, jnp.asarray(z_H, jnp.float32), *self.padded(grid)))
+        return unpad(out, shape).astype(np.uint8)
+
+    def answer(self, trace: TTTTrace) -> np.ndarray:
+        """A `TTTTrace`'s one answer on the query input (`lpn.in_context.answer`: its tuned model's
+        greedy output), cropped to its shape."""
+        if not isinstance(trace, TTTTrace):
+            raise TypeError(f"expected a TTTTrace of lpn.in_context.ttt, got {type(trace).__name__}")
+        input_RC, input_shape = self.padded(self.query.input)
+        out, shape = jax.device_get(_answer(trace.model, trace.context, trace.context_mask, input_RC, input_shape))
         return unpad(out, shape).astype(np.uint8)
 
     def decode(self, z_KH) -> list[np.ndarray]:
@@ -110,8 +131,9 @@ class TaskModel:
         return jax.device_get(trace)
 
     def run(self, method, key=None, **options):
-        """Any `lpn.search` method on this task's train pairs, jitted: `method(model, pairs, key,
-        **options)`. Returns its `SearchTrace` as numpy."""
+        """Any `lpn.search` method (or `lpn.in_context.ttt` on an in-context model) on this task's
+        train pairs, jitted: `method(model, pairs, key, **options)`. Returns its trace as numpy (a
+        `SearchTrace`, or a `TTTTrace` whose tuned model `answer` decodes)."""
         key = jax.random.key(0) if key is None else key
         return jax.device_get(_run(method, self.model, self.pairs, key, options))
 
