@@ -7,7 +7,8 @@ are made with `mkdir`, so they honour the umask (`tempfile.mkdtemp` would make t
 
 Loading trusts nothing it reads; every failure is a `CheckpointError` naming the file and what is
 wrong with it:
-- `config.json` records every `Config` field and loading fills none with a default: each field
+- `config.json` records every `Config` field and loading fills none with a default (the one
+  exception, the fields format 3 added to a format-2 file, is below): each field
   changes the parameters, the training, the generated tasks or the search, so a default that moved
   would silently change what the checkpoint means (a missing `pattern_size` once meant evaluating a
   2x2-pattern model on 4x4 patterns). Unknown fields and values of the wrong type are refused too.
@@ -18,7 +19,14 @@ wrong with it:
   no `..`, no symlink leading out of the run directory.
 - Format version 1 (before the hashes) is refused with the command that upgrades it:
   `upgrade_checkpoint` checks the weights load into the config's model, completes the config with
-  fields given explicitly, and records the hashes of the files as they are then.
+  fields given explicitly (those format 3 added as for format 2, below), and records the hashes of
+  the files as they are then.
+- Format version 2 (before Sample N and no-encoder training, and `ttt_lr`) loads as it is: its
+  config gains exactly the four fields format 3 added (`FORMAT_3_FIELDS`), with the values that
+  reproduce its run, as neither mode existed (train_samples=0, train_sample_sigma=0.5 unused,
+  train_prior_latents=False) and the paper's test-time rate (ttt_lr=1e-4, a test-time setting like
+  search_lr). A version-2 config lacking any other field is refused like any other. The file stays
+  as it is; the metadata read from it says version 3.
 """
 
 from __future__ import annotations
@@ -41,7 +49,9 @@ from lpn.in_context import ARCHITECTURES, architecture_name
 from lpn.model import LPN
 
 FORMAT = "lpn-checkpoint"
-FORMAT_VERSION = 2  # 2 added the weights' SHA-256 and a config with every field
+FORMAT_VERSION = 3  # 2 added the weights' SHA-256 and a config with every field; 3 added train_samples,
+# train_sample_sigma, train_prior_latents and ttt_lr
+FORMAT_3_FIELDS = {"train_samples": 0, "train_sample_sigma": 0.5, "train_prior_latents": False, "ttt_lr": 1e-4}
 KEEP = 2  # checkpoints kept in a run directory
 WEIGHTS, OPTIMIZER, META = "model.safetensors", "optimizer.safetensors", "config.json"
 
@@ -173,9 +183,19 @@ def _check_config(meta: dict, file: Path) -> Config:
         raise CheckpointError(f"{file}: config does not fit this lpn ({err})") from None
 
 
+def with_format_3_fields(config):
+    """A config of an older format (a dict of its fields) completed with the fields format 3 added,
+    each with the value that reproduces the run (`FORMAT_3_FIELDS`), where it lacks them; no other."""
+    if not isinstance(config, dict):
+        return config  # refused by `_check_config`
+    return {**config, **{name: value for name, value in FORMAT_3_FIELDS.items() if name not in config}}
+
+
 def read_meta(path) -> dict:
     """The checkpoint's metadata (`config.json`), checked: format, version, a complete and well-typed
-    config, the step, and the hashes of the weight files (checked against the files by the loaders)."""
+    config, the step, and the hashes of the weight files (checked against the files by the loaders).
+    A version-2 file is read as version 3: its config gains the four fields version 3 added, with the
+    values that reproduce its run (`FORMAT_3_FIELDS`), and the returned metadata says version 3."""
     path = resolve(path)
     file = path / META
     meta = _read_json(file)
@@ -185,8 +205,11 @@ def read_meta(path) -> dict:
             f"{file}: checkpoint format version 1 records no hash of its weights; upgrade it once with "
             f"python -c \"from lpn.checkpoint import upgrade_checkpoint; upgrade_checkpoint({str(path)!r})\""
         )
-    if version != FORMAT_VERSION:
-        raise CheckpointError(f"{path}: checkpoint format version {version!r} is unknown; this lpn reads version {FORMAT_VERSION}")
+    if version == 2 and "config" in meta:
+        meta = dict(meta, format_version=FORMAT_VERSION, config=with_format_3_fields(meta["config"]))
+    if version not in (2, FORMAT_VERSION):
+        raise CheckpointError(f"{path}: checkpoint format version {version!r} is unknown; this lpn reads versions "
+                              f"2 and {FORMAT_VERSION}")
     _check_config(meta, file)
     architecture = meta.get("architecture", "lpn")
     if not isinstance(architecture, str) or architecture not in ARCHITECTURES:
@@ -237,8 +260,10 @@ def upgrade_checkpoint(path, **fields) -> Path:
     """Rewrites a format-1 checkpoint's `config.json` as the current format and returns its folder.
 
     The config is completed with `fields`, which must be exactly the fields it lacks (nothing is filled
-    by default: pass the values the run used), the weights must load into that config's model, and the
-    SHA-256 of each weights file is recorded as the file is now. The weights files stay byte-identical.
+    by default: pass the values the run used), except the four that format 3 added, filled as for a
+    format-2 checkpoint (`FORMAT_3_FIELDS`) unless given. The weights must load into that config's
+    model, and the SHA-256 of each weights file is recorded as the file is now. The weights files stay
+    byte-identical.
     """
     path = resolve(path)
     file = path / META
@@ -251,11 +276,11 @@ def upgrade_checkpoint(path, **fields) -> Path:
     given = sorted(set(fields) & set(saved))
     if given:
         raise CheckpointError(f"{file}: the config already records {', '.join(given)}; pass only the fields it lacks")
-    lacking = [f for f in Config().to_dict() if f not in saved and f not in fields]
+    lacking = [f for f in Config().to_dict() if f not in saved and f not in fields and f not in FORMAT_3_FIELDS]
     if lacking:
         raise CheckpointError(f"{file}: the config lacks {', '.join(lacking)}; pass the values the run used, "
                               f"as upgrade_checkpoint(path, {lacking[0]}=...)")
-    meta = dict(meta, format_version=FORMAT_VERSION, config={**saved, **fields})
+    meta = dict(meta, format_version=FORMAT_VERSION, config=with_format_3_fields({**saved, **fields}))
     cfg = _check_config(meta, file)
     _fill(eqx.filter_eval_shape(LPN, cfg, jax.random.key(0)), _read_tensors(path / WEIGHTS, None), path / WEIGHTS)
     sha256 = {name: hashlib.sha256((path / name).read_bytes()).hexdigest()

@@ -58,6 +58,9 @@ class Config:
     train_search_steps: int = 0  # K of "Grad K" training; 0 is plain mean aggregation
     train_search_lr: float = 0.1  # inner Adam (b2 = 0.9) learning rate
     train_search_stop_gradient: bool = True  # False lets gradients flow through the update (Grad K **)
+    train_samples: int = 0  # N of "Sample N" (§2.3): (N + 1)(n - 1) decodings a pair, see `lpn.train.refine`; 0 = off
+    train_sample_sigma: float = 0.5  # Sample N's candidates: mean + sigma * eps (the authors' code, §1.7)
+    train_prior_latents: bool = False  # "no encoder" (§2.3, Fig 2): pair latents are N(0, I) draws, not encodings
 
     # Pattern task generator (§2.5)
     pattern_size: int = 4
@@ -65,6 +68,7 @@ class Config:
 
     # Test-time search defaults (§3.2)
     search_lr: float = 0.1
+    ttt_lr: float = 1e-4  # test-time training of the in-context model (App H: 1e-4; 1e-5 for pattern OOD)
 
     def __post_init__(self):
         for f in dataclasses.fields(self):
@@ -73,6 +77,9 @@ class Config:
             # A numpy number (a sweep over np.arange) is stored as the plain Python value, so that the
             # config saves as JSON and loads back as the same types.
             object.__setattr__(self, f.name, kind(getattr(self, f.name)))
+        if self.train_samples and self.train_search_steps:
+            raise ConfigError(f"train_samples and train_search_steps cannot both be > 0 (the training is Sample N or "
+                              f"Grad K), got {self.train_samples} and {self.train_search_steps}")
 
     @property
     def enc_width(self) -> int:
@@ -129,9 +136,11 @@ FIELD_RULES = {
     "train_targets": (f"one of {', '.join(map(repr, TRAIN_TARGETS))}", lambda v: v in TRAIN_TARGETS),
     "latent_noise_warmup": _AT_LEAST_0, "weight_decay": _AT_LEAST_0, "grad_clip": _POSITIVE,
     "kl_coeff": _AT_LEAST_0, "train_search_steps": _AT_LEAST_0, "train_search_lr": _POSITIVE,
-    "train_search_stop_gradient": _BOOL,
+    "train_search_stop_gradient": _BOOL, "train_samples": _AT_LEAST_0, "train_sample_sigma": _POSITIVE,
+    "train_prior_latents": _BOOL,
     "pattern_size": _AT_LEAST_1,  # that it fits the grid is checked by `lpn.pattern`, its one user
     "pattern_density": ("in [0, 1]", lambda v: 0 <= v <= 1), "search_lr": _POSITIVE,
+    "ttt_lr": _POSITIVE,
 }
 _KINDS = {bool: "true or false", int: "an integer", float: "a finite number", str: "a string"}
 
@@ -153,7 +162,7 @@ def _check_field(name: str, value, kind: type) -> None:
 
 
 # The fields that fix the model's parameters; a checkpoint must match them. The rest (learning rates,
-# Grad K, batch size, task generator) may change between runs, e.g. Grad 0 training then Grad 1
+# Grad K, Sample N, batch size, task generator) may change between runs, e.g. Grad 0 training then Grad 1
 # fine-tuning as in the paper's ARC schedule (§2.3).
 ARCHITECTURE = (
     "max_rows", "max_cols", "latent_dim", "variational", "latent_bias",
@@ -179,7 +188,7 @@ PRESETS: dict[str, Config] = {
     # Pattern OOD study (Table 3): trained at density 0.5. 154,496 parameters.
     "pattern_ood": Config(
         enc_layers=4, enc_heads=8, enc_head_dim=8, enc_mlp_factor=2.0,
-        dec_heads=8, dec_head_dim=4, pattern_density=0.5,
+        dec_heads=8, dec_head_dim=4, pattern_density=0.5, ttt_lr=1e-5,
     ),
     # The paper's ARC model (Table 16), without RoPE (see README). About 44.6M parameters.
     "arc": Config(

@@ -177,18 +177,23 @@ def score_candidates(model: LPN, z_KH, pairs, weights_N=None, chunk: int = 32):
     return jax.lax.map(lambda z: log_prob(model, z, pairs, weights_N), z_KH, batch_size=min(chunk, z_KH.shape[0]))
 
 
-def random_search(model: LPN, pairs, key, *, num_samples=250, scale=0.5, from_prior=False,
+def random_search(model: LPN, pairs, key, *, num_samples=250, scale=0.5, start=None, from_prior=False,
                   weights_N=None, chunk: int = 32) -> SearchTrace:
-    """Scores the start latent and `num_samples` candidates start + scale·eps (§3.3); from the prior,
-    the candidates are N(0, I) draws instead. One step, K = num_samples + 1 candidates, scored
-    `chunk` at a time."""
+    """Scores the start latent (`start`, default the encoder's mean latent) and `num_samples`
+    candidates start + scale·eps (§3.3); from the prior, the candidates are N(0, I) draws instead.
+    One step, K = num_samples + 1 candidates, scored `chunk` at a time. Training's "Sample N"
+    (`lpn.train.refine`) runs it from each leave-one-out latent."""
+    if start is not None and from_prior:
+        raise ValueError("random_search: pass start or from_prior, not both (from the prior, no candidate is "
+                         "centred on a start)")
     k_start, k_eps = jax.random.split(key)
     dim = model.config.latent_dim
     eps = jax.random.normal(k_eps, (num_samples, dim))
     if from_prior:
         z_KH = jnp.concatenate([jax.random.normal(k_start, (1, dim)), eps])
     else:
-        z_KH = start_latents(model, pairs, k_start)[:1] + jnp.concatenate([jnp.zeros((1, dim)), scale * eps])
+        start_1H = start_latents(model, pairs, k_start, start=start)[:1]
+        z_KH = start_1H + jnp.concatenate([jnp.zeros((1, dim)), scale * eps])
     scores_K = score_candidates(model, z_KH, pairs, weights_N, chunk)
     return _finish(z_KH[None], scores_K[None], (num_samples + 1) * num_pairs(pairs))
 

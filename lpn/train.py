@@ -1,5 +1,8 @@
-"""Training (paper §2, Algorithm 2): the leave-one-out loss with β·KL, optionally refining each
-leave-one-out latent by K steps of gradient search first ("Grad K"). Not in the paper:
+"""Training (paper §2, Algorithm 2): the leave-one-out loss with β·KL. Table 1's training modes
+refine each leave-one-out latent on the other pairs before it predicts its pair (`refine`): K steps
+of gradient search ("Grad K", `Config.train_search_steps`) or the best of N samples around it
+("Sample N", `Config.train_samples`). Fig 2's "no encoder" training (`Config.train_prior_latents`)
+builds the leave-one-out means from N(0, I) draws instead of the encoder's latents. Not in the paper:
 `Config.train_targets = "last"` predicts only each task's last pair from the others, the shape of
 test time, for N - 1 encodings and one decoding a task instead of N of each. The architecture is a
 value, `LPN` by default: another model class (`lpn.in_context.InContext`) brings its own
@@ -40,7 +43,7 @@ from lpn.devices import training_devices
 from lpn.in_context import ARCHITECTURES, architecture_name
 from lpn.model import LPN, encode_pairs, pair_log_prob
 from lpn.pattern import pattern_batch
-from lpn.search import gradient_search
+from lpn.search import gradient_search, random_search
 
 
 class TrainState(NamedTuple):
@@ -140,27 +143,55 @@ def sample_latents(mu_NH, logvar_NH, key, cfg: Config, noise_scale=1.0):
     return mu_NH + cfg.variational * noise_NH
 
 
-def refine(model: LPN, pairs, z_H, key, cfg: Config):
-    """Grad K: K Adam steps on the log-likelihood of `pairs` (the other pairs) from z_H; the best
-    latent of the path (start included) is returned. By default the move is a constant
-    (stop-gradient): the encoder still learns through z_H, the decoder gets no second-order terms."""
-    inner = jax.lax.stop_gradient(model) if cfg.train_search_stop_gradient else model
-    trace = gradient_search(inner, pairs, key, steps=cfg.train_search_steps, start=z_H,
-                            optimizer=optax.adam(cfg.train_search_lr, b2=0.9))
-    if cfg.train_search_stop_gradient:
-        return z_H + jax.lax.stop_gradient(trace.best - z_H)
-    return trace.best
+def refine(model: LPN, pairs, z_H, key, cfg: Config, num_samples: int | None = None):
+    """The leave-one-out latent z_H, refined on the log-likelihood of `pairs` (the other pairs, those
+    that built it) as `cfg` says, the best latent seen being returned:
+
+    - Sample N (`cfg.train_samples`, or `num_samples` if given, 0 included): the best of z_H and N
+      candidates z_H + sigma·eps (`random_search`), for (N + 1) decodings of each other pair;
+    - Grad K (`cfg.train_search_steps`): K Adam steps from z_H (`gradient_search`), the path's best;
+    - neither: z_H itself.
+
+    The move from z_H is a constant (stop-gradient), always for Sample N and by default for Grad K:
+    the encoder still learns through z_H, the decoder gets no second-order terms. Grad K ** (without
+    `cfg.train_search_stop_gradient`) differentiates through the steps."""
+    num_samples = (cfg.train_samples or None) if num_samples is None else num_samples
+    stop = num_samples is not None or cfg.train_search_stop_gradient
+    inner = jax.lax.stop_gradient(model) if stop else model
+    if num_samples is not None:
+        trace = random_search(inner, pairs, key, num_samples=num_samples, scale=cfg.train_sample_sigma, start=z_H)
+    elif cfg.train_search_steps:
+        trace = gradient_search(inner, pairs, key, steps=cfg.train_search_steps, start=z_H,
+                                optimizer=optax.adam(cfg.train_search_lr, b2=0.9))
+    else:
+        return z_H
+    return z_H + jax.lax.stop_gradient(trace.best - z_H) if stop else trace.best
 
 
-def task_loss(model: LPN, pairs, key, cfg: Config, noise_scale=1.0):
-    """Leave-one-out loss of one task: each pair is predicted from the latent of the others.
-    `noise_scale` multiplies the sampling noise of the latents (see `Config.latent_noise_warmup`)."""
+def pair_latents(mu_NH, logvar_NH, key, cfg: Config, noise_scale=1.0):
+    """Each pair's latent before aggregation: a sample of its posterior (`sample_latents`), or, for
+    "no encoder" training (`cfg.train_prior_latents`), an N(0, I) draw that ignores the encoder."""
+    if cfg.train_prior_latents:
+        return jax.random.normal(key, mu_NH.shape)
+    return sample_latents(mu_NH, logvar_NH, key, cfg, noise_scale)
+
+
+def task_latents(model: LPN, pairs, key, cfg: Config, noise_scale=1.0, num_samples: int | None = None):
+    """(z_NH, mu_NH, logvar_NH): the latent each pair is predicted from (the others' mean, refined by
+    `refine`) and the pairs' posteriors."""
     k_sample, k_search = jax.random.split(key)
     mu_NH, logvar_NH = encode_pairs(model, pairs)
-    z_NH, _ = leave_one_out(sample_latents(mu_NH, logvar_NH, k_sample, cfg, noise_scale), pairs.pair_mask)
-    if cfg.train_search_steps:
-        keys = jax.random.split(k_search, z_NH.shape[0])
-        z_NH = jax.vmap(lambda others, z, k: refine(model, others, z, k, cfg))(other_pairs(pairs), z_NH, keys)
+    z_NH, _ = leave_one_out(pair_latents(mu_NH, logvar_NH, k_sample, cfg, noise_scale), pairs.pair_mask)
+    keys = jax.random.split(k_search, z_NH.shape[0])
+    z_NH = jax.vmap(lambda others, z, k: refine(model, others, z, k, cfg, num_samples))(other_pairs(pairs), z_NH, keys)
+    return z_NH, mu_NH, logvar_NH
+
+
+def task_loss(model: LPN, pairs, key, cfg: Config, noise_scale=1.0, num_samples: int | None = None):
+    """Leave-one-out loss of one task: each pair is predicted from the latent of the others.
+    `noise_scale` multiplies the sampling noise of the latents (see `Config.latent_noise_warmup`);
+    `num_samples` forces Sample N with that N (see `refine`)."""
+    z_NH, mu_NH, logvar_NH = task_latents(model, pairs, key, cfg, noise_scale, num_samples)
     recon_N = -jax.vmap(pair_log_prob, in_axes=(None, 0, 0, 0, 0, 0))(
         model, z_NH, pairs.inputs, pairs.input_shapes, pairs.outputs, pairs.output_shapes
     )
@@ -170,11 +201,12 @@ def task_loss(model: LPN, pairs, key, cfg: Config, noise_scale=1.0):
     return jnp.sum(mask_N * recon_N) / count, jnp.sum(mask_N * kl_N) / count
 
 
-def last_pair_loss(model: LPN, pairs, key, cfg: Config, noise_scale=1.0):
+def last_pair_loss(model: LPN, pairs, key, cfg: Config, noise_scale=1.0, num_samples: int | None = None):
     """The loss in the shape of test time: the last valid pair is predicted from the mean latent of
     the others, and only they are encoded. Each task gives one prediction instead of N, for the
     work of N - 1 encodings and one decoding instead of N of each: with 2 pairs, half the cost of
-    `task_loss`, so a step can hold twice the tasks (`Config.train_targets = "last"`)."""
+    `task_loss`, so a step can hold twice the tasks (`Config.train_targets = "last"`). The training
+    modes apply as in `task_loss`."""
     n = pairs.pair_mask.shape[0]
     if n < 2:
         raise ValueError(f"train_targets='last' needs at least 2 pairs per task, got {n}")
@@ -182,12 +214,10 @@ def last_pair_loss(model: LPN, pairs, key, cfg: Config, noise_scale=1.0):
     target = n - 1 - jnp.argmax(pairs.pair_mask[::-1])  # the last valid pair
     context = jax.tree.map(lambda a: a[others_index(n)[target]], pairs)
     mu_MH, logvar_MH = encode_pairs(model, context)
-    z_MH = sample_latents(mu_MH, logvar_MH, k_sample, cfg, noise_scale)
+    z_MH = pair_latents(mu_MH, logvar_MH, k_sample, cfg, noise_scale)
     mask_M = context.pair_mask.astype(jnp.float32)
     count = jnp.maximum(mask_M.sum(), 1.0)
-    z_H = mask_M @ z_MH / count
-    if cfg.train_search_steps:
-        z_H = refine(model, context, z_H, k_search, cfg)
+    z_H = refine(model, context, mask_M @ z_MH / count, k_search, cfg, num_samples)
     recon = -pair_log_prob(model, z_H, pairs.inputs[target], pairs.input_shapes[target],
                            pairs.outputs[target], pairs.output_shapes[target])
     kl = jnp.sum(mask_M * jax.vmap(kl_divergence)(mu_MH, logvar_MH)) / count if cfg.variational else 0.0 * recon

@@ -199,7 +199,7 @@ def test_format_1_is_refused_with_how_to_upgrade_and_the_upgrade_loads_the_same_
     weights_before = weights(run_dir).read_bytes()
     upgrade_checkpoint(run_dir, adam_b2=TINY.adam_b2, train_targets="all")
     model, meta = load_checkpoint(run_dir)
-    assert model.config == TINY and meta["format_version"] == 2 and weights(run_dir).read_bytes() == weights_before
+    assert model.config == TINY and meta["format_version"] == 3 and weights(run_dir).read_bytes() == weights_before
     assert_same_leaves(model, tiny_model)
     load_opt_state(run_dir, adam_state(tiny_model))  # its optimiser state was hashed too
 
@@ -210,6 +210,58 @@ def test_upgrade_refuses_weights_that_do_not_load(run_dir):
     with pytest.raises(CheckpointError, match="not a safetensors file"):
         upgrade_checkpoint(run_dir)
     assert json.loads((resolve(run_dir) / "config.json").read_text())["format_version"] == 1
+
+
+FORMAT_3 = ("train_samples", "train_sample_sigma", "train_prior_latents", "ttt_lr")  # the fields format 3 added
+
+
+def as_format_2(run_dir, *dropped):
+    """Rewrites the checkpoint's config.json as format 2 wrote it, without the fields format 3 added
+    and without `dropped`."""
+    edit_meta(run_dir, lambda meta: dict(meta, format_version=2, config={
+        k: v for k, v in meta["config"].items() if k not in FORMAT_3 + dropped}))
+
+
+def test_format_2_loads_as_it_is_with_the_fields_format_3_added_as_its_run_had_them(run_dir, tiny_model):
+    as_format_2(run_dir)
+    file = resolve(run_dir) / "config.json"
+    before = file.read_bytes()
+    model, meta = load_checkpoint(run_dir)
+    assert model.config == TINY and meta["format_version"] == 3
+    assert {k: meta["config"][k] for k in FORMAT_3} == {
+        "train_samples": 0, "train_sample_sigma": 0.5, "train_prior_latents": False, "ttt_lr": 1e-4}
+    assert_same_leaves(model, tiny_model)
+    load_opt_state(run_dir, adam_state(tiny_model))
+    assert read_meta(run_dir)["format_version"] == 3 and file.read_bytes() == before  # nothing to upgrade
+
+
+@pytest.mark.parametrize("dropped", ["adam_b2", "pattern_size"])
+def test_format_2_lacking_any_other_field_is_refused(run_dir, dropped):
+    as_format_2(run_dir, dropped)
+    with pytest.raises(CheckpointError, match=rf"config does not fit this lpn \(missing config fields: {dropped}\)$"):
+        load_checkpoint(run_dir)
+
+
+def test_only_format_2_has_the_new_fields_filled(run_dir):
+    edit_meta(run_dir, lambda meta: dict(meta, config={k: v for k, v in meta["config"].items() if k != "ttt_lr"}))
+    with pytest.raises(CheckpointError, match="missing config fields: ttt_lr"):
+        load_checkpoint(run_dir)
+    edit_meta(run_dir, lambda meta: dict(meta, format_version=4))
+    with pytest.raises(CheckpointError, match="format version 4 is unknown; this lpn reads versions 2 and 3"):
+        load_checkpoint(run_dir)
+
+
+@pytest.mark.parametrize("given", [{}, {"ttt_lr": 1e-5}], ids=["filled", "given"])
+def test_upgrading_format_1_fills_the_fields_format_3_added_as_for_format_2(run_dir, tiny_model, given):
+    as_format_1(run_dir, "adam_b2", *FORMAT_3)
+    with pytest.raises(CheckpointError, match="lacks adam_b2; pass the values the run used"):
+        upgrade_checkpoint(run_dir)
+    upgrade_checkpoint(run_dir, adam_b2=TINY.adam_b2, **given)
+    model, meta = load_checkpoint(run_dir)
+    assert model.config == TINY.replace(**given) and meta["format_version"] == 3
+    saved = json.loads((resolve(run_dir) / "config.json").read_text())
+    assert saved["format_version"] == 3 and saved["config"]["train_samples"] == 0
+    assert_same_leaves(model, tiny_model)
 
 
 @pytest.mark.parametrize("command", [["eval", "CKPT", "--data", "pattern"], ["solve", "CKPT", "TASK"]])

@@ -43,6 +43,13 @@ def test_every_field_has_a_rule():
     ("variational", 1, "variational must be true or false, got 1"),
     ("num_pairs", True, "num_pairs must be an integer, got True"),
     ("enc_mlp_factor", "4", "enc_mlp_factor must be a finite number, got '4'"),
+    ("train_samples", -1, "train_samples must be >= 0, got -1"),
+    ("train_samples", 2.0, "train_samples must be an integer, got 2.0"),
+    ("train_sample_sigma", 0.0, "train_sample_sigma must be > 0, got 0.0"),
+    ("train_sample_sigma", -0.5, "train_sample_sigma must be > 0, got -0.5"),
+    ("train_prior_latents", 1, "train_prior_latents must be true or false, got 1"),
+    ("ttt_lr", 0.0, "ttt_lr must be > 0, got 0.0"),
+    ("ttt_lr", math.nan, "ttt_lr must be a finite number, got nan"),
 ])
 def test_bad_values_name_the_field_the_value_and_what_is_allowed(field, value, message):
     with pytest.raises(ConfigError, match=f"^{message}$"):
@@ -56,6 +63,23 @@ def test_edges_and_off_values_are_accepted():
                  adam_b2=0.0, kl_coeff=0.0, weight_decay=0.0, pattern_density=0.0, train_search_steps=0,
                  latent_noise_warmup=0, learning_rate=1, batch_size=np.int64(4))
     assert cfg.batch_size == 4 and Config(pattern_density=1.0).pattern_density == 1.0
+
+
+def test_sample_n_and_grad_k_training_are_exclusive():
+    message = (r"^train_samples and train_search_steps cannot both be > 0 \(the training is Sample N or Grad K\), "
+               r"got 5 and 1$")
+    with pytest.raises(ConfigError, match=message):
+        Config(train_samples=5, train_search_steps=1)
+    with pytest.raises(ConfigError, match=message):
+        PRESETS["pattern"].replace(train_search_steps=1).replace(train_samples=5)
+    assert Config(train_samples=5, train_prior_latents=True).train_samples == 5  # no encoder combines with either
+    assert Config(train_search_steps=1, train_prior_latents=True).train_search_steps == 1
+
+
+def test_new_fields_defaults_and_the_ood_presets_ttt_rate():
+    cfg = Config()
+    assert (cfg.train_samples, cfg.train_sample_sigma, cfg.train_prior_latents, cfg.ttt_lr) == (0, 0.5, False, 1e-4)
+    assert PRESETS["pattern_ood"].ttt_lr == 1e-5 and PRESETS["pattern"].ttt_lr == 1e-4
 
 
 @pytest.mark.parametrize("path", PRETRAINED, ids=lambda p: p.parent.name)
@@ -77,12 +101,24 @@ def test_a_pattern_larger_than_the_grid_is_refused_where_patterns_are_made():
     ("max_rows=0", "max_rows must be in 1..30, got 0"),
     ("latent_dim=-3", "latent_dim must be >= 1, got -3"),
     ("learning_rate=nan", "learning_rate must be a finite number, got nan"),
+    ("train_samples=-1", "train_samples must be >= 0, got -1"),
+    ("train_prior_latents=maybe", "train_prior_latents takes true or false, got 'maybe'"),
 ])
 def test_cli_set_reports_a_bad_value_in_one_line_before_training(tmp_path, capsys, item, message):
     out = tmp_path / "run"
     status = main(["train", "--preset", "pattern", "--steps", "1", "--out", str(out), "--set", item])
     err = capsys.readouterr().err
     assert status == 2 and err.count("\n") == 1 and message in err, err
+    assert not out.exists()
+
+
+def test_cli_set_reports_sample_n_with_grad_k_in_one_line(tmp_path, capsys):
+    out = tmp_path / "run"
+    status = main(["train", "--preset", "pattern", "--steps", "1", "--out", str(out),
+                   "--set", "train_samples=5", "train_search_steps=1"])
+    err = capsys.readouterr().err
+    assert status == 2 and err.count("\n") == 1, err
+    assert "train_samples and train_search_steps cannot both be > 0" in err
     assert not out.exists()
 
 
