@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import functools
 import math
-from typing import NamedTuple
+from typing import ClassVar, NamedTuple
 
 import equinox as eqx
 import jax
@@ -62,12 +62,19 @@ class InContext(eqx.Module):
         self.read = _normal(k_read, (config.dec_width,), 1 / math.sqrt(config.dec_width))
         self.config = config
 
+    # The Config fields this model trains with only, and their one value: its leave-one-out loss
+    # predicts every pair and has no latent to search, sample or draw from the prior. `lpn train`
+    # checks them before compiling.
+    TRAINS_WITH: ClassVar[dict] = {"train_targets": "all", "train_search_steps": 0, "train_samples": 0,
+                                   "train_prior_latents": False}
+
     def task_loss(self, pairs, key, cfg: Config, noise_scale=1.0):
         """`lpn.train`'s task loss for this architecture: (leave-one-out reconstruction, KL = 0).
         `key` and `noise_scale` are unused (nothing is sampled)."""
-        if cfg.train_targets != "all" or cfg.train_search_steps:
-            raise ValueError("the in-context model trains with train_targets='all' and train_search_steps=0 "
-                             f"(got {cfg.train_targets!r} and {cfg.train_search_steps})")
+        wrong = {f: getattr(cfg, f) for f, v in self.TRAINS_WITH.items() if getattr(cfg, f) != v}
+        if wrong:
+            raise ValueError("the in-context model trains with " + ", ".join(f"{f}={v!r}" for f, v in self.TRAINS_WITH.items())
+                             + "; got " + ", ".join(f"{f}={v!r}" for f, v in wrong.items()))
         recon = leave_one_out_loss(self, pairs)
         return recon, jnp.zeros_like(recon)
 

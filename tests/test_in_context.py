@@ -164,6 +164,8 @@ def test_an_unknown_architecture_is_refused(tmp_path, model):
         load_checkpoint(folder)
 
 
-def test_training_options_only_lpn_has_are_refused(model):
-    with pytest.raises(ValueError, match="train_targets='all'"):
-        model.task_loss(task_pairs(3, 3), jax.random.key(0), TINY.replace(train_targets="last"))
+@pytest.mark.parametrize("change", [{"train_targets": "last"}, {"train_search_steps": 1}, {"train_samples": 5},
+                                    {"train_prior_latents": True}])
+def test_training_options_only_lpn_has_are_refused(model, change):
+    with pytest.raises(ValueError, match="the in-context model trains with train_targets='all'.*; got " + "".join(change)):
+        model.task_loss(task_pairs(3, 3), jax.random.key(0), TINY.replace(**change))

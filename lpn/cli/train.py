@@ -12,14 +12,9 @@ from typing import NamedTuple
 from lpn.cli import UsageError
 from lpn.cli.arguments import DEFAULT_SEARCH, count, kind, paragraph, positive_float, positive_int, use_compile_cache
 from lpn.config import PRESETS
-from lpn.in_context import ARCHITECTURES, InContext, architecture_name
+from lpn.in_context import ARCHITECTURES, architecture_name
 from lpn.model import LPN
 from lpn.tasks.sources import GENERATED
-
-# Config fields an architecture trains with only, and their one value: the in-context model's
-# leave-one-out loss predicts every pair and has no latent to search (`InContext.task_loss`).
-TRAINS_WITH = {InContext: {"train_targets": "all", "train_search_steps": 0}}
-
 
 def add_parser(commands) -> None:
     p = commands.add_parser(
@@ -116,8 +111,8 @@ def chosen_architecture(args, out: Path) -> type:
 
 
 def check_trainable(architecture: type, cfg) -> None:
-    """Refuses, before compiling, config fields `architecture` cannot train with (`TRAINS_WITH`)."""
-    for field, value in TRAINS_WITH.get(architecture, {}).items():
+    """Refuses, before compiling, config fields `architecture` cannot train with (its `TRAINS_WITH`)."""
+    for field, value in getattr(architecture, "TRAINS_WITH", {}).items():
         if getattr(cfg, field) != value:
             raise UsageError(f"{field}={getattr(cfg, field)}: the {architecture_name(architecture)} model trains "
                              f"with {field}={value} only (set by the preset or --set; pass --set {field}={value})")
