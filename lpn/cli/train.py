@@ -179,10 +179,13 @@ def make_eval_fn(cfg, data: str, args, architecture: type = LPN):
     method, options, _ = search_method(DEFAULT_SEARCH[architecture], cfg, args.eval_search_steps,
                                        architecture=architecture)
 
+    # TTT holds a copy of the parameters and their Adam moments per task: 32 tasks a call bound it.
+    per_call = None if architecture is LPN else 32
+
     def eval_fn(model):
         model = as_loaded(model)
         plain = evaluate_batch(model, batch, key)
-        searched = evaluate_batch(model, batch, key, method, **options)
+        searched = evaluate_batch(model, batch, key, method, tasks_per_call=per_call, **options)
         if architecture is LPN:
             return {"top1_mean_latent": plain.top1, "top1_gradient": searched.top1, "top2_gradient": searched.top2}
         return {"top1_in_context": plain.top1, "top1_ttt": searched.top1}
