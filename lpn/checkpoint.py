@@ -24,9 +24,10 @@ wrong with it:
 - Format version 2 (before Sample N and no-encoder training, and `ttt_lr`) loads as it is: its
   config gains exactly the four fields format 3 added (`FORMAT_3_FIELDS`), with the values that
   reproduce its run, as neither mode existed (train_samples=0, train_sample_sigma=0.5 unused,
-  train_prior_latents=False) and the paper's test-time rate (ttt_lr=1e-4, a test-time setting like
-  search_lr). A version-2 config lacking any other field is refused like any other. The file stays
-  as it is; the metadata read from it says version 3.
+  train_prior_latents=False) and the TTT rate lpn used before format 3 (ttt_lr=1e-4, the paper's for
+  pattern and ARC; a version-2 checkpoint of a `pattern_ood` config gets it too, where a fresh one
+  gets the paper's 1e-5 for OOD). A version-2 config lacking any other field, or already recording
+  one of the four, is refused. The file stays as it is; the metadata read from it says version 3.
 """
 
 from __future__ import annotations
@@ -205,7 +206,11 @@ def read_meta(path) -> dict:
             f"{file}: checkpoint format version 1 records no hash of its weights; upgrade it once with "
             f"python -c \"from lpn.checkpoint import upgrade_checkpoint; upgrade_checkpoint({str(path)!r})\""
         )
-    if version == 2 and "config" in meta:
+    if version == 2 and isinstance(meta.get("config"), dict):
+        early = [name for name in FORMAT_3_FIELDS if name in meta["config"]]
+        if early:
+            raise CheckpointError(f"{file}: says format version 2, but its config records {', '.join(early)}, "
+                                  f"which version 3 added; the file was edited or written by another tool")
         meta = dict(meta, format_version=FORMAT_VERSION, config=with_format_3_fields(meta["config"]))
     if version not in (2, FORMAT_VERSION):
         raise CheckpointError(f"{path}: checkpoint format version {version!r} is unknown; this lpn reads versions "

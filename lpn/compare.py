@@ -35,8 +35,7 @@ import jax
 import numpy as np
 from tqdm.auto import tqdm
 
-from lpn.devices import first, spread_tasks
-from lpn.evaluate import TaskMetrics, mean_metrics, predict_tasks, split_query, task_metrics
+from lpn.evaluate import TaskMetrics, mean_metrics, per_task_in_groups, predict_tasks, split_query, task_metrics
 from lpn.grids import Batch, Task
 from lpn.methods import row
 from lpn.model import LPN
@@ -66,7 +65,7 @@ class SearchMethod(NamedTuple):
     def named(cls, name: str, budget: int | None = None, optimizer=None, model=None) -> SearchMethod:
         """The method `name` of `lpn.methods` at `budget` (steps or candidates), labelled with its
         name in the paper's tables. The table is `model`'s (default LPN's), and `model` becomes
-        the row's own. Without `optimizer`, gradient searches use Adam lr 0.1, b2 0.9 and TTT Adam
+        the row's own. Without `optimizer`, gradient searches use Adam (b2 0.9) at the model's `search_lr` and TTT Adam
         at the model's `ttt_lr`."""
         found = row(name, LPN if model is None else model)
         label = found.label if found.budget is None else f"{found.label} {budget}"
@@ -123,7 +122,7 @@ TABLE_11 = ("sampling", "prior-gradient", "local", "prior-local", "random", "gra
 
 def table_11_methods(budgets: Sequence[int] = BUDGETS, optimizer=None) -> list[SearchMethod]:
     """The default rows: the mean latent, then each family of `TABLE_11` at every budget, labelled
-    with its Table 11 name. `optimizer` (an optax transformation; default Adam lr 0.1, b2 0.9)
+    with its Table 11 name. `optimizer` (an optax transformation; default Adam, b2 0.9, at the model's `search_lr`)
     drives both gradient searches."""
     methods = [SearchMethod.named("none")]
     methods += [SearchMethod.named(name, b, optimizer) for name in TABLE_11 for b in budgets]
@@ -135,7 +134,7 @@ def baseline_methods(in_context_model, budgets: Sequence[int] = (10, 100), optim
     """The paper's central comparison (Tables 2-3, §3.6): LPN's mean latent and gradient search at
     `lpn_budgets` steps (default `budgets`; the rows run on `compare_methods`' model, an LPN), then
     the in-context model's prediction and its TTT at `budgets` steps (rows that carry
-    `in_context_model`). `optimizer` drives the gradient searches (default Adam lr 0.1, b2 0.9);
+    `in_context_model`). `optimizer` drives the gradient searches (default Adam, b2 0.9, at the LPN's `search_lr`);
     TTT uses Adam at the in-context model's `ttt_lr`."""
     lpn_budgets = budgets if lpn_budgets is None else lpn_budgets
     methods = [SearchMethod.named("none"), *(SearchMethod.named("gradient", b, optimizer) for b in lpn_budgets)]
@@ -178,9 +177,12 @@ def _compile_clock():
 
 
 def _for_decoding(trace):
-    """A search's path (latents, scores) is dropped: the decoding needs only the best latents, and
-    without it the traces' shapes do not depend on the search. A `TTTTrace` is kept whole."""
-    return trace._replace(latents=None, scores=None) if isinstance(trace, SearchTrace) else trace
+    """What the decoding needs, so the traces' shapes do not depend on the method's budget and one
+    decoding program serves every row of an architecture: a search's best latents without its path
+    (latents, scores), a `TTTTrace` without its losses."""
+    if isinstance(trace, SearchTrace):
+        return trace._replace(latents=None, scores=None)
+    return trace._replace(losses=None)
 
 
 @eqx.filter_jit
@@ -192,25 +194,27 @@ def _search(model, spec, keys, method, options):
 @eqx.filter_jit
 def _score(model, traces, query):
     """`evaluate_batch`'s per-task metrics from searched traces; their shapes do not depend on the
-    method, so this compiles once for all rows."""
+    method (`_for_decoding`), so this compiles once for all rows of an architecture."""
     return jax.vmap(lambda trace, q: task_metrics(model, trace, q))(traces, query)
 
 
-def _metrics(model: LPN, data, key, method, options) -> TaskMetrics:
+def _metrics(model, data, key, method, options, tasks_per_call) -> TaskMetrics:
     if isinstance(data, Batch):
-        keys = jax.random.split(key, data.inputs.shape[0])  # as evaluate_batch splits it
-        placed, (data, keys), n = spread_tasks(model, data, keys)
-        spec, query = split_query(data)
-        traces = _search(placed, spec, keys, method, tuple(sorted(options.items())))
-        return mean_metrics(jax.device_get(first(_score(placed, traces, query), n)))
-    predictions, evals = predict_tasks(model, data, key, method, **options)
+        options = tuple(sorted(options.items()))
+
+        def run(placed, part, keys):
+            spec, query = split_query(part)
+            return _score(placed, _search(placed, spec, keys, method, options), query)
+
+        return mean_metrics(per_task_in_groups(run, model, data, key, tasks_per_call))  # evaluate_batch's keys
+    predictions, evals = predict_tasks(model, data, key, method, batch_size=tasks_per_call or 16, **options)
     score = score_predictions(data, predictions)
     return TaskMetrics(score.top1, score.per_task, score.shape_accuracy, score.pixel_accuracy,
                        float(np.mean(list(evals.values()))))
 
 
 def compare_methods(model, data: Batch | Sequence[Task], key, methods=None, *, budgets=None,
-                    optimizer=None, progress: bool = False) -> Comparison:
+                    optimizer=None, tasks_per_call: int | None = None, progress: bool = False) -> Comparison:
     """Runs every method on the same tasks with the same key and measures each.
 
     Args:
@@ -221,6 +225,8 @@ def compare_methods(model, data: Batch | Sequence[Task], key, methods=None, *, b
         methods: `SearchMethod`s or (label, method, options) tuples with distinct labels; default
             `default_methods(model, budgets, optimizer)` (Table 11 for an LPN).
         budgets, optimizer: the default list's budgets (default 10, 50, 100, 400) and optimiser.
+        tasks_per_call: tasks searched in one compiled call (default: a whole `Batch`, 16 of a task
+            list); bound it for TTT, which holds a copy of the parameters per task.
     Returns a `Comparison`: `.table()`, `.to_dict()`, `.row(label)`, and `lpn.report.plot_comparison` draws it.
     Options must be hashable and reused as objects (see `default_optimizer`) for compiled programs
     to be reused across calls.
@@ -233,11 +239,19 @@ def compare_methods(model, data: Batch | Sequence[Task], key, methods=None, *, b
     labels = [m.label for m in methods]
     if not methods or len(set(labels)) != len(labels):
         raise ValueError(f"methods need distinct labels, got {labels}")
+    if isinstance(data, Batch):
+        grid = data.inputs.shape[-2:]
+        for m in methods:
+            cfg = (model if m.model is None else m.model).config
+            if (cfg.max_rows, cfg.max_cols) != grid:
+                raise ValueError(f"row {m.label!r}: its model takes {cfg.max_rows}x{cfg.max_cols} grids, the tasks are "
+                                 f"padded to {grid[0]}x{grid[1]}")
     rows = []
     for m in tqdm(methods, desc="search methods", disable=not progress):
         with _compile_clock() as compiling:
             start = time.perf_counter()
-            out = _metrics(model if m.model is None else m.model, data, key, m.method, dict(m.options or {}))
+            out = _metrics(model if m.model is None else m.model, data, key, m.method, dict(m.options or {}),
+                           tasks_per_call)
             elapsed = time.perf_counter() - start
         rows.append(ComparisonRow(
             m.label, m.family or m.label, m.budget, out.num_evals, out.top1, out.top2, out.shape, out.pixel,

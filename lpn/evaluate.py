@@ -105,23 +105,35 @@ def _evaluate(model, batch, keys, method, options):
     return jax.vmap(one)(spec, query, keys)
 
 
-def evaluate_batch(model, batch: Batch, key, method=None, *, tasks_per_call: int | None = None,
-                   **options) -> TaskMetrics:
-    """Mean metrics of `method` (any function of `lpn.methods`' tables; default the model's "none"
-    row) over the tasks of `batch`, `tasks_per_call` at a time (default all: one compiled call; TTT
-    holds a copy of the parameters per task, so bound it there). Task i's key is the i-th of
-    `key`'s split however the tasks are grouped, so the metrics do not depend on the grouping."""
-    method, options = method_or_default(model, method, options)
+def per_task_in_groups(run, model, batch: Batch, key, tasks_per_call: int | None = None):
+    """`run(placed_model, batch, keys)` (a jitted program returning arrays with a leading task axis)
+    over the tasks of `batch`, `tasks_per_call` at a time (default all), each group spread over the
+    devices; returns its per-task outputs as numpy, concatenated. Task i's key is the i-th of `key`'s
+    split however the tasks are grouped, and the last group repeats a task to keep one shape (one
+    compiled program), so grouping changes the results only by float rounding."""
     size = batch.inputs.shape[0]
+    if tasks_per_call is not None and tasks_per_call < 1:
+        raise ValueError(f"tasks_per_call must be at least 1, got {tasks_per_call}")
     keys = jax.random.split(key, size)
     per_call = size if tasks_per_call is None else min(tasks_per_call, size)
     parts = []
     for start in range(0, size, per_call):
-        index = np.minimum(np.arange(start, start + per_call), size - 1)  # the last call repeats a task
+        index = np.minimum(np.arange(start, start + per_call), size - 1)
         placed, (part, part_keys), n = spread_tasks(model, jax.tree.map(lambda a: a[index], batch), keys[index])
-        metrics = _evaluate(placed, part, part_keys, method, tuple(sorted(options.items())))
-        parts.append(jax.tree.map(lambda a: np.asarray(a)[: min(per_call, size - start)], jax.device_get(first(metrics, n))))
-    return mean_metrics(jax.tree.map(lambda *a: np.concatenate(a), *parts))
+        out = jax.device_get(first(run(placed, part, part_keys), n))
+        parts.append(jax.tree.map(lambda a: np.asarray(a)[: min(per_call, size - start)], out))
+    return jax.tree.map(lambda *a: np.concatenate(a), *parts)
+
+
+def evaluate_batch(model, batch: Batch, key, method=None, *, tasks_per_call: int | None = None,
+                   **options) -> TaskMetrics:
+    """Mean metrics of `method` (any function of `lpn.methods`' tables; default the model's "none"
+    row) over the tasks of `batch`, `tasks_per_call` at a time (default all: one compiled call; TTT
+    holds a copy of the parameters per task, so bound it there; see `per_task_in_groups`)."""
+    method, options = method_or_default(model, method, options)
+    options = tuple(sorted(options.items()))
+    run = lambda placed, part, keys: _evaluate(placed, part, keys, method, options)
+    return mean_metrics(per_task_in_groups(run, model, batch, key, tasks_per_call))
 
 
 @eqx.filter_jit

@@ -91,6 +91,12 @@ def architecture_name(model_or_class) -> str:
     raise ValueError(f"{cls.__name__} is not an architecture of lpn; known: {', '.join(ARCHITECTURES)}")
 
 
+def describe_architecture(model_or_class) -> str:
+    """The architecture in words, with its article: "an LPN", "an in-context model"."""
+    name = architecture_name(model_or_class)
+    return "an LPN" if name == "lpn" else f"an {name} model"
+
+
 def embed_pairs(model: InContext, pairs):
     """(N, D_dec) one context token per pair slot of one task."""
     summary_ND = jax.vmap(model.encoder.summary)(pairs.inputs, pairs.outputs, pairs.input_shapes, pairs.output_shapes)

@@ -33,8 +33,8 @@ class Search(NamedTuple):
 
     def options(self, budget: int | None = None, optimizer=None) -> dict:
         """The keyword options of `method` for `budget` (steps or candidates) and `optimizer`
-        (ignored by rows that take none; without one the method uses its own default: Adam lr
-        0.1, b2 0.9 for the gradient searches, Adam at the config's `ttt_lr` for TTT)."""
+        (ignored by rows that take none; without one the method uses its own default: Adam, b2
+        0.9, at the config's `search_lr` for the gradient searches, Adam at its `ttt_lr` for TTT)."""
         options = dict(self.fixed)
         if self.budget is not None:
             options[self.budget] = budget
@@ -81,9 +81,8 @@ def row(name: str, architecture=LPN) -> Search:
     """The row `name` of `architecture`'s table; KeyError saying which names it has."""
     table = methods_for(architecture)
     if name not in table:
-        cls = architecture if isinstance(architecture, type) else type(architecture)
-        kind = "an LPN" if cls is LPN else f"an {in_context.architecture_name(cls)} model"
-        raise KeyError(f"search {name!r} does not apply to {kind}; it takes: {', '.join(table)}")
+        raise KeyError(f"search {name!r} does not apply to {in_context.describe_architecture(architecture)}; "
+                       f"it takes: {', '.join(table)}")
     return table[name]
 
 

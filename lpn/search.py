@@ -143,14 +143,15 @@ def gradient_search(model: LPN, pairs, key, *, steps=100, optimizer=None, clip=1
 
     Args:
         steps: number of updates S-1; the trace has S = steps + 1 points per start.
-        optimizer: any `optax.GradientTransformation` (default Adam lr 0.1, b2 0.9). Schedules work.
+        optimizer: any `optax.GradientTransformation` (default Adam at the config's `search_lr`,
+            b2 0.9). Schedules work.
         clip: max global norm of each start's latent gradient, or None. Clipping is per task and
             per start, unlike the authors' code, which clips across the whole batch.
         start, from_prior, num_random_starts, start_scale, per_pair_starts: see `start_latents`.
         weights_N: which pairs the objective sums over (default: all given pairs).
     Returns a `SearchTrace` whose best latent is the best seen along the path, start included.
     """
-    optimizer = default_optimizer() if optimizer is None else optimizer
+    optimizer = default_optimizer(model.config.search_lr) if optimizer is None else optimizer
     if clip is not None:
         optimizer = optax.chain(optax.clip_by_global_norm(clip), optimizer)
     z_KH = start_latents(model, pairs, key, start=start, from_prior=from_prior, start_scale=start_scale,

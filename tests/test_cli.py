@@ -386,7 +386,7 @@ def test_a_reader_that_closes_the_pipe_early_gets_no_error_line():
 
 def test_train_in_context_records_its_architecture_and_its_evaluation(in_context_run):
     meta = read_meta(in_context_run)
-    assert meta["architecture"] == "in-context" and meta["step"] == 2
+    assert meta["architecture"] == "in-context" and meta["step"] >= 2  # a later test resumes this run
     assert {"top1_in_context", "top1_ttt"} <= set(meta["metrics"])
     assert not {"top1_mean_latent", "top1_gradient", "top2_gradient"} & set(meta["metrics"])
 

@@ -36,7 +36,7 @@ def test_table_11_rows_come_from_the_table():
                                        {"steps": 5, "from_prior": True}, "Gaussian init + local", 5)
     lpn = rows[-1]
     assert lpn.label == "LPN (encoder init + gradient) 5" and lpn.method is search.gradient_search
-    assert lpn.options == {"steps": 5}  # gradient_search's own default: Adam lr 0.1, b2 0.9
+    assert lpn.options == {"steps": 5}  # gradient_search's own default: Adam (b2 0.9) at the config's search_lr
     sgd = optax.sgd(0.1)
     assert SearchMethod.named("gradient", 5, sgd).options == {"steps": 5, "optimizer": sgd}
     assert SearchMethod.named("local", 5, sgd).options == {"steps": 5}  # takes no optimiser

@@ -83,9 +83,29 @@ def test_sample_n_predicts_each_pair_from_the_best_candidate_of_the_other_pairs(
 
 
 def test_sample_n_trains_the_encoder_through_the_mean(model, task):
-    cfg = TINY.replace(train_samples=4)
-    grads = encoder_grads(task_loss, model, task, jax.random.key(4), cfg)
-    assert bool(jnp.all(jnp.isfinite(grads))) and float(jnp.abs(grads).max()) > 0
+    """The chosen latent is the mean moved by a constant: every weight's gradient is that of
+    reconstructing from `mean + stop_gradient(chosen - mean)`, the mean differentiable."""
+    from lpn.model import encode_pairs, pair_log_prob
+    from lpn.train import kl_divergence
+
+    cfg, key = TINY.replace(train_samples=4), jax.random.key(4)
+    chosen_NH = task_latents(model, task, key, cfg)[0]
+    k_sample, _ = jax.random.split(key)
+    mask_N = task.pair_mask.astype(jnp.float32)
+
+    def by_hand(model):
+        mu_NH, logvar_NH = encode_pairs(model, task)
+        mean_NH = leave_one_out(sample_latents(mu_NH, logvar_NH, k_sample, cfg), task.pair_mask)[0]
+        z_NH = mean_NH + jax.lax.stop_gradient(chosen_NH - mean_NH)
+        recon_N = -jax.vmap(pair_log_prob, in_axes=(None, 0, 0, 0, 0, 0))(
+            model, z_NH, task.inputs, task.input_shapes, task.outputs, task.output_shapes)
+        kl_N = jax.vmap(kl_divergence)(mu_NH, logvar_NH)
+        return (jnp.sum(mask_N * recon_N) + cfg.kl_coeff * jnp.sum(mask_N * kl_N)) / mask_N.sum()
+
+    grads = eqx.filter_jit(eqx.filter_grad(total(task_loss, cfg)))(model, task, key)
+    assert_trees_close(grads, eqx.filter_jit(eqx.filter_grad(by_hand))(model), rtol=1e-4, atol=1e-6)
+    encoder = encoder_grads(task_loss, model, task, key, cfg)
+    assert bool(jnp.all(jnp.isfinite(encoder))) and float(jnp.abs(encoder).max()) > 0
 
 
 def test_no_encoder_latents_are_prior_draws_and_reconstruction_ignores_the_encoder(model, task):

@@ -9,7 +9,7 @@ import textwrap
 from pathlib import Path
 
 from lpn.cli import UsageError
-from lpn.in_context import InContext, architecture_name
+from lpn.in_context import InContext, describe_architecture
 from lpn.methods import METHODS
 from lpn.model import LPN
 
@@ -64,20 +64,14 @@ def count(text: str) -> int:
 DEFAULT_SEARCH = {LPN: "gradient", InContext: "ttt"}
 
 
-def kind(model_or_class) -> str:
-    """The architecture in words, with its article: "an LPN", "an in-context model"."""
-    cls = model_or_class if isinstance(model_or_class, type) else type(model_or_class)
-    return "an LPN" if cls is LPN else f"an {architecture_name(cls)} model"
-
-
 def add_search_args(parser, steps_help: str) -> None:
     """--search NAME (a row of one of `lpn.methods.METHODS`' tables) and its budget, learning rate
     and seed."""
     names = tuple(dict.fromkeys(name for table in METHODS.values() for name in table))
-    tables = "; ".join(f"{kind(cls)}: " + ", ".join(f"{name} = {row.help.removesuffix(' (in-context model)')}"
+    tables = "; ".join(f"{describe_architecture(cls)}: " + ", ".join(f"{name} = {row.help.removesuffix(' (in-context model)')}"
                                                      for name, row in table.items())
                        for cls, table in METHODS.items())
-    defaults = " and ".join(f"{name} for {kind(cls)}" for cls, name in DEFAULT_SEARCH.items())
+    defaults = " and ".join(f"{name} for {describe_architecture(cls)}" for cls, name in DEFAULT_SEARCH.items())
     parser.add_argument("--search", choices=names, default=None,
                         help=f"test-time method (paper §3, §3.6), by architecture. {tables} (default {defaults})")
     parser.add_argument("--steps", type=count, default=100, help=steps_help)
@@ -98,7 +92,7 @@ def chosen_search(args, model) -> tuple:
     name = args.search or DEFAULT_SEARCH[type(model)]
     table = methods_for(model)
     if name not in table:
-        raise UsageError(f"--search {name} does not apply to {kind(model)} ({args.checkpoint}); "
+        raise UsageError(f"--search {name} does not apply to {describe_architecture(model)} ({args.checkpoint}); "
                          f"it takes: {', '.join(table)}")
     return (name, *search_method(name, model.config, args.steps, args.lr, args.samples, architecture=type(model)))
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from lpn.cli import UsageError
 from lpn.cli.arguments import count, paragraph, positive_int, use_compile_cache
 
 
@@ -34,9 +35,14 @@ def cmd_demo(args) -> None:
 
     from lpn.checkpoint import load_model
     from lpn.demo import run_demo
+    from lpn.in_context import architecture_name
+    from lpn.model import LPN
 
     use_compile_cache()
     model, meta, checkpoint = load_model(args.model)
+    if not isinstance(model, LPN):
+        raise UsageError(f"lpn demo shows an LPN's latent space and its search; {checkpoint} holds an "
+                         f"{architecture_name(model)} model (try lpn eval or lpn solve with --search ttt)")
     seed = secrets.randbelow(10**6) if args.seed is None else args.seed
     print(f"lpn demo: model {args.model} ({model.config.latent_dim}-D latent, trained {meta.get('step')} steps); "
           f"solving {args.tasks} fresh {model.config.max_rows}x{model.config.max_cols} pattern tasks, seed {seed}")

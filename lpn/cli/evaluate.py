@@ -9,8 +9,9 @@ import sys
 from pathlib import Path
 
 from lpn.cli import UsageError
-from lpn.cli.arguments import (CHECKPOINT_HELP, add_search_args, chosen_search, kind, paragraph, positive_int,
+from lpn.cli.arguments import (CHECKPOINT_HELP, add_search_args, chosen_search, paragraph, positive_int,
                                probability, use_compile_cache)
+from lpn.in_context import describe_architecture
 from lpn.tasks.sources import GENERATED
 
 
@@ -74,7 +75,7 @@ def cmd_eval(args) -> None:
             "preset": read_run(checkpoint.parent).get("preset"), "parameters": num_params(model),
             "config": cfg.to_dict(), "search_settings": settings,
             "device": f"{len(devices)} x {devices[0].device_kind} ({devices[0].platform}), {os.cpu_count()} CPU cores"}
-    print(f"model: {checkpoint} ({kind(model)}, step {meta.get('step')}); search: {describe(settings)}")
+    print(f"model: {checkpoint} ({describe_architecture(model)}, step {meta.get('step')}); search: {describe(settings)}")
     if args.data in GENERATED:
         # TTT tunes a copy of the parameters per task, so its tasks go in calls of --batch-size
         per_call = args.batch_size if isinstance(model, InContext) else None

@@ -41,7 +41,7 @@ def cmd_solve(args) -> None:
     colour, width = use_colour(args.no_color), shutil.get_terminal_size((120, 24)).columns
     print(f"task {task.name}: {plural(len(task.train), 'train pair')}, {plural(len(task.test), 'test input')}; "
           f"model {checkpoint}; search {describe(settings)}, {evals[task.name]:,} decoder evaluations")
-    if isinstance(model, InContext) and any(len(a) == 2 for a in predictions[task.name]):
+    if isinstance(model, InContext):
         print("the in-context model gives one answer per test input: attempt 2 repeats attempt 1")
     for i, pair in enumerate(task.train):
         print(f"\ntrain pair {i}")

@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import NamedTuple
 
 from lpn.cli import UsageError
-from lpn.cli.arguments import DEFAULT_SEARCH, count, kind, paragraph, positive_float, positive_int, use_compile_cache
+from lpn.cli.arguments import DEFAULT_SEARCH, count, paragraph, positive_float, positive_int, use_compile_cache
 from lpn.config import PRESETS
-from lpn.in_context import ARCHITECTURES, architecture_name
+from lpn.in_context import ARCHITECTURES, InContext, architecture_name, describe_architecture
 from lpn.model import LPN
 from lpn.tasks.sources import GENERATED
 
@@ -33,8 +33,9 @@ def add_parser(commands) -> None:
     p.add_argument("--preset", help=f"{', '.join(PRESETS)} (optional with --resume --out)")
     p.add_argument("--arch", choices=tuple(ARCHITECTURES), default=None,
                    help="the model: lpn (latent program network, §2) or in-context (the baseline of §3.6, "
-                        "conditioned on the pairs' embeddings with no latent; trains with train_targets=all and "
-                        "train_search_steps=0). Default lpn, or the resumed run's")
+                        "conditioned on the pairs' embeddings with no latent; trains with "
+                        + " ".join(f"{f}={v}" for f, v in InContext.TRAINS_WITH.items())
+                        + "). Default lpn, or the resumed run's")
     p.add_argument("--steps", type=positive_int, default=1000,
                    help="total training steps, counting those of a resumed run (default 1000)")
     p.add_argument("--out", help="run directory for checkpoints (default runs/PRESET)")
@@ -224,7 +225,7 @@ def cmd_train(args) -> None:
     count = num_params(eqx.filter_eval_shape(architecture, cfg, jax.random.key(0)))
     devices = jax.local_devices()
     name = args.preset or read_run(out).get("preset") or "run"
-    print(f"lpn train: {name}, {kind(architecture)} of {count:,} parameters, data {data}, {len(devices)} {devices[0].platform} "
+    print(f"lpn train: {name}, {describe_architecture(architecture)} of {count:,} parameters, data {data}, {len(devices)} {devices[0].platform} "
           f"device(s), batch {cfg.batch_size}, checkpoints in {out}" + (f", resuming at step {start}" if start else ""))
     if args.set:
         print(f"  config overrides: {' '.join(args.set)}")
