@@ -242,6 +242,13 @@ def test_format_2_lacking_any_other_field_is_refused(run_dir, dropped):
         load_checkpoint(run_dir)
 
 
+def test_format_2_recording_a_field_format_3_added_is_refused(run_dir):
+    as_format_2(run_dir)
+    edit_meta(run_dir, lambda meta: dict(meta, config=dict(meta["config"], train_samples=5)))
+    with pytest.raises(CheckpointError, match="says format version 2, but its config records train_samples"):
+        load_checkpoint(run_dir)
+
+
 def test_only_format_2_has_the_new_fields_filled(run_dir):
     edit_meta(run_dir, lambda meta: dict(meta, config={k: v for k, v in meta["config"].items() if k != "ttt_lr"}))
     with pytest.raises(CheckpointError, match="missing config fields: ttt_lr"):

@@ -473,3 +473,8 @@ def test_a_search_of_another_architecture_is_a_usage_error(in_context_run, train
 def test_search_help_lists_each_architectures_methods(capsys):
     status, out, _ = run(capsys, "eval", "--help")
     assert status == 0 and "an in-context model: none" in " ".join(out.split()) and "ttt =" in out
+
+
+def test_demo_refuses_an_in_context_model_with_a_usage_error(in_context_run, capsys, tmp_path):
+    status, _, err = run(capsys, "demo", "--model", in_context_run, "--out", tmp_path / "demo.html")
+    assert status == 2 and "lpn demo shows an LPN's latent space" in err and "an in-context model" in err

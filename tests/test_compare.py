@@ -144,3 +144,14 @@ def test_an_in_context_model_defaults_to_its_prediction_and_ttt(batch):
 
     result = compare_methods(InContext(TINY, jax.random.key(5)), batch, jax.random.key(4), budgets=(1,))
     assert [r.label for r in result.rows] == ["in-context", "TTT 1"]
+
+
+def test_a_row_whose_model_does_not_fit_the_tasks_is_refused(tiny_model, batch):
+    from lpn.compare import SearchMethod
+    from lpn.in_context import InContext
+
+    small = InContext(TINY.replace(max_rows=TINY.max_rows - 1), jax.random.key(5))
+    with pytest.raises(ValueError, match="row 'in-context': its model takes"):
+        compare_methods(tiny_model, batch, jax.random.key(4), [SearchMethod.named("none", model=small)])
+    with pytest.raises(ValueError, match="tasks_per_call must be at least 1, got 0"):
+        evaluate_batch(tiny_model, batch, jax.random.key(4), tasks_per_call=0)
