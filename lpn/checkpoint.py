@@ -347,13 +347,13 @@ def read_run(out: Path) -> dict:
 
 
 def write_run(out: Path, cfg: Config, data: str, *, preset: str | None, seed: int, overrides=(),
-              fresh: bool = True) -> None:
-    """Records the preset, data source, seed, config and `--set` overrides of a run in `run.json`;
-    `lpn eval` reads its training sources from it. Unless `fresh`, the run so far keeps its preset
-    and adds its data source and overrides to those recorded."""
+              fresh: bool = True, architecture: str = "lpn") -> None:
+    """Records the architecture (its `ARCHITECTURES` name), preset, data source, seed, config and
+    `--set` overrides of a run in `run.json`; `lpn eval` reads its training sources from it. Unless
+    `fresh`, the run so far keeps its preset and adds its data source and overrides to those recorded."""
     run = {} if fresh else read_run(out)
     sources = sorted(set(run.get("train_sources", [])) | {f"generated:{data}"})
-    run.update({"preset": run.get("preset", preset), "data": data, "train_sources": sources,
+    run.update({"architecture": architecture, "preset": run.get("preset", preset), "data": data, "train_sources": sources,
                 "seed": seed, "config": cfg.to_dict(),
                 "overrides": run.get("overrides", []) + list(overrides or [])})
     out.mkdir(parents=True, exist_ok=True)

@@ -133,6 +133,7 @@ def test_train_writes_a_checkpoint_and_reports_evaluation(trained, capsys):
     assert "top1_gradient" in meta["metrics"] and "top1_mean_latent" in meta["metrics"]
     run_info = json.loads((trained / "run.json").read_text())
     assert run_info["train_sources"] == ["generated:pattern"] and run_info["preset"] == "pattern_2d"
+    assert run_info["architecture"] == "lpn"
     # The checkpoint itself carries its sources, so a copy of it elsewhere keeps them.
     assert meta["train_sources"] == ["generated:pattern"] and meta["preset"] == "pattern_2d"
 
@@ -387,6 +388,7 @@ def test_a_reader_that_closes_the_pipe_early_gets_no_error_line():
 def test_train_in_context_records_its_architecture_and_its_evaluation(in_context_run):
     meta = read_meta(in_context_run)
     assert meta["architecture"] == "in-context" and meta["step"] >= 2  # a later test resumes this run
+    assert json.loads((in_context_run / "run.json").read_text())["architecture"] == "in-context"
     assert {"top1_in_context", "top1_ttt"} <= set(meta["metrics"])
     assert not {"top1_mean_latent", "top1_gradient", "top2_gradient"} & set(meta["metrics"])
 

@@ -232,7 +232,8 @@ def cmd_train(args) -> None:
     if start >= args.steps:
         print(f"{out} is already at step {start} (--steps {args.steps}): nothing to do")
         return
-    write_run(out, cfg, data, preset=args.preset, seed=args.seed, overrides=args.set, fresh=not args.resume)
+    write_run(out, cfg, data, preset=args.preset, seed=args.seed, overrides=args.set, fresh=not args.resume,
+              architecture=architecture_name(architecture))
 
     def report(record, state):
         if record.evaluation:
