@@ -207,7 +207,8 @@ def _metrics(model, data, key, method, options, tasks_per_call) -> TaskMetrics:
             return _score(placed, _search(placed, spec, keys, method, options), query)
 
         return mean_metrics(per_task_in_groups(run, model, data, key, tasks_per_call))  # evaluate_batch's keys
-    predictions, evals = predict_tasks(model, data, key, method, batch_size=tasks_per_call or 16, **options)
+    # A row's own `batch_size` option (predict_tasks' tasks a call) wins over `tasks_per_call`.
+    predictions, evals = predict_tasks(model, data, key, method, **{"batch_size": tasks_per_call or 16, **options})
     score = score_predictions(data, predictions)
     return TaskMetrics(score.top1, score.per_task, score.shape_accuracy, score.pixel_accuracy,
                        float(np.mean(list(evals.values()))))

@@ -86,6 +86,10 @@ def test_task_lists_are_scored_on_their_test_pairs(tiny_model):
     (row,) = result.rows
     assert result.num_tasks == 3 and row.num_evals == 2
     assert 0 <= row.top1 <= row.top2 <= 1
+    # A row's own predict_tasks option `batch_size` beside compare_methods' tasks_per_call: the same answers.
+    again = compare_methods(tiny_model, tasks, jax.random.key(0), [("mean", no_search, {"batch_size": 1})],
+                            tasks_per_call=2)
+    assert again.rows[0][3:8] == row[3:8]
 
 
 def test_table_and_dict_name_every_row(default):
