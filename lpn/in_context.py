@@ -24,7 +24,8 @@ prediction) runs wherever a search does: `evaluate_batch`, `predict_tasks`, `com
 `lpn eval --search ttt`, vmapped over tasks and spread over the devices, each task with its own
 copy of the parameters and their Adam moments (memory grows with the tasks of one call).
 
-`ARCHITECTURES` maps the names that checkpoints (and later the CLI) use to the model classes.
+`ARCHITECTURES` maps the names that checkpoints and the CLI (`lpn train --arch`) use to the model
+classes.
 """
 
 from __future__ import annotations
@@ -141,7 +142,7 @@ class TTTTrace(NamedTuple):
 
     model: the tuned `InContext` model.
     context, context_mask: (N, D_dec) the given pairs' context tokens under the tuned model, and
-        which of them are given; `answer` decodes a test input from them.
+        (N,) which of them are given; `answer` decodes a test input from them.
     losses: (S + 1,) the leave-one-out loss before each of the S Adam steps and after the last.
     num_evals: () decoder evaluations spent, on `lpn.search`'s rule: each of the S gradients costs
         GRADIENT_COST per given pair, the last loss one per given pair (so 0 steps spend as many as
