@@ -58,24 +58,31 @@ def test_import_asks_for_one_cpu_device_per_core_unless_told_otherwise():
     assert bad.returncode != 0 and "LPN_CPU_DEVICES='many'" in bad.stderr
 
 
-def test_two_devices_give_the_answers_of_one():
-    result = run_python("""
-        import sys
-        import jax, jax.numpy as jnp, numpy as np
-        sys.path.insert(0, "tests")
-        from conftest import TINY
-        import lpn
-        from lpn.evaluate import evaluate_batch, predict_tasks, _evaluate
-        from lpn.model import LPN
-        from lpn.pattern import pattern_batch, pattern_tasks
-        from lpn.search import gradient_search, search_batch, _search_batch
-        from lpn.train import train, train_chunk, init_state
+# The start of a two-device script: a tiny model of class {model}, 5 tasks (one padding task on 2
+# devices) and a key.
+TWO_DEVICES = """
+import sys
+import jax, jax.numpy as jnp, numpy as np
+sys.path.insert(0, "tests")
+from conftest import TINY
+import lpn
+from lpn.evaluate import evaluate_batch, predict_tasks, _evaluate
+from lpn.in_context import InContext, ttt
+from lpn.model import LPN
+from lpn.pattern import pattern_batch, pattern_tasks
+from lpn.search import gradient_search, search_batch, _search_batch
+from lpn.train import init_state, train, train_chunk
 
-        devices = jax.devices()
-        assert len(devices) == 2, devices
-        model = LPN(TINY, jax.random.key(0))
-        batch = pattern_batch(jax.random.key(1), TINY, 5)  # 5 tasks: one padding task on 2 devices
-        key = jax.random.key(2)
+devices = jax.devices()
+assert len(devices) == 2, devices
+model = {model}(TINY, jax.random.key(0))
+batch = pattern_batch(jax.random.key(1), TINY, 5)
+key = jax.random.key(2)
+"""
+
+
+def test_two_devices_give_the_answers_of_one():
+    result = run_python(TWO_DEVICES.format(model="LPN") + textwrap.dedent("""
 
         spread = search_batch(gradient_search, model, batch, key, steps=3)
         assert spread.best.shape == (5, TINY.latent_dim)
@@ -97,28 +104,13 @@ def test_two_devices_give_the_answers_of_one():
         one, metrics_one = train_chunk(init_state(TINY, jax.random.key(0), devices[:1]), TINY, 2, devices=tuple(devices[:1]))
         np.testing.assert_allclose(history[-1].loss, float(np.mean(metrics_one.loss)), rtol=1e-5)
         print("agree")
-    """, LPN_CPU_DEVICES="2")
+    """), LPN_CPU_DEVICES="2")
     assert result.returncode == 0, result.stderr[-3000:]
     assert "agree" in result.stdout
 
 
 def test_ttt_and_in_context_training_on_two_devices_give_the_answers_of_one():
-    result = run_python("""
-        import sys
-        import jax, jax.numpy as jnp, numpy as np
-        sys.path.insert(0, "tests")
-        from conftest import TINY
-        import lpn
-        from lpn.evaluate import evaluate_batch, predict_tasks, _evaluate
-        from lpn.in_context import InContext, ttt
-        from lpn.pattern import pattern_batch, pattern_tasks
-        from lpn.train import init_state, train, train_chunk
-
-        devices = jax.devices()
-        assert len(devices) == 2, devices
-        model = InContext(TINY, jax.random.key(0))
-        batch = pattern_batch(jax.random.key(1), TINY, 5)  # 5 tasks: one padding task on 2 devices
-        key = jax.random.key(2)
+    result = run_python(TWO_DEVICES.format(model="InContext") + textwrap.dedent("""
 
         options = (("optimizer", lpn.in_context.ttt_optimizer(1e-3)), ("steps", 3))
         metrics = evaluate_batch(model, batch, key, ttt, **dict(options))
@@ -141,6 +133,6 @@ def test_ttt_and_in_context_training_on_two_devices_give_the_answers_of_one():
                                        TINY, 2, devices=tuple(devices[:1]))
         np.testing.assert_allclose(history[-1].loss, float(np.mean(metrics_one.loss)), rtol=1e-5)
         print("agree")
-    """, LPN_CPU_DEVICES="2")
+    """), LPN_CPU_DEVICES="2")
     assert result.returncode == 0, result.stderr[-3000:]
     assert "agree" in result.stdout
