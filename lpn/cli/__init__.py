@@ -40,6 +40,7 @@ examples:
   lpn eval runs/arc --data arc-agi-1/evaluation --search gradient --steps 100
   lpn solve runs/arc task.json
   lpn tasks gallery gravity --out gravity.png
+  lpn reproduce table1 --scale cpu --out results/table1
 
 Failures print one line, `lpn: error: ...`, and exit with status 1 (2 for usage errors);
 run `lpn --debug COMMAND ...` (or set LPN_DEBUG=1) to see the traceback instead.
@@ -48,13 +49,13 @@ LPN_COMPILE_CACHE= to turn it off)."""
 
 
 def build_parser() -> Parser:
-    from lpn.cli import demo, evaluate, params, solve, tasks, train
+    from lpn.cli import demo, evaluate, params, reproduce, solve, tasks, train
 
     parser = Parser(prog="lpn", description=MAIN_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--debug", action="store_true",
                         help="show an error's traceback instead of one line (also LPN_DEBUG=1)")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", title="commands")
-    for module in (params, demo, train, evaluate, solve, tasks):
+    for module in (params, demo, train, evaluate, solve, tasks, reproduce):
         module.add_parser(commands)
     return parser
 

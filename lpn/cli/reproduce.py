@@ -1,0 +1,61 @@
+"""`lpn reproduce`: the paper's experiments (Tables 1-3, 11, Figures 2-3) from one command, beside
+the paper's numbers (`lpn.experiments`, `lpn.reproduce`)."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+
+from lpn.cli import UsageError
+from lpn.cli.arguments import positive_int
+
+EXAMPLES = """\
+examples:
+  lpn reproduce --list
+  lpn reproduce table1 --scale smoke --out /tmp/table1
+  lpn reproduce table1 --scale cpu --out results/table1
+  lpn reproduce fig2 --scale cpu --out results/fig2 --models results/table1/models
+  lpn reproduce table11 --scale cpu --out results/table11 --model runs/pattern
+
+Each experiment trains its models once a seed (into --models, default OUT/models; an experiment
+needing a model another one trained, at the same scale, finds it there), evaluates every cell,
+and writes OUT/results.json, OUT/table.md (ours beside the paper's) and OUT/figure.png.
+An interrupted run continues with the same command and --resume."""
+
+
+def add_parser(commands) -> None:
+    p = commands.add_parser("reproduce", help="run one of the paper's experiments, beside the paper's numbers",
+                            description="Runs one of the paper's experiments at a scale (smoke: a minute, checks the "
+                                        "pipeline; cpu: a laptop, within the minutes --list says; paper: the paper's "
+                                        "sizes, for a GPU) and writes its table beside the paper's.",
+                            epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("experiment", nargs="?", help="table1, fig2, table2, table3, fig3 or table11 (see --list)")
+    p.add_argument("--list", action="store_true", help="each experiment, what it measures and its cost per scale")
+    p.add_argument("--scale", choices=("smoke", "cpu", "paper"), default="cpu", help="sizes to run at (default cpu)")
+    p.add_argument("--out", help="folder for results.json, table.md and figure.png")
+    p.add_argument("--seeds", type=positive_int, help="training seeds 0..N-1 (default: the scale's, 1 / 2 / 3)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out, skipping what it has done")
+    p.add_argument("--models", help="folder of trained models to reuse and add to (default OUT/models)")
+    p.add_argument("--model", help="a checkpoint to search instead of training (experiments of one model: table11)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(run=cmd_reproduce)
+
+
+def cmd_reproduce(args) -> None:
+    from lpn.cli.arguments import use_compile_cache
+    from lpn.reproduce import listing, run
+
+    if args.list:
+        print(listing())
+        return
+    if not args.experiment:
+        raise UsageError("name an experiment (see `lpn reproduce --list`)")
+    if not args.out:
+        raise UsageError("--out DIR is required: the folder for results.json, table.md and figure.png")
+    use_compile_cache()
+    command = "lpn " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:2] == ["reproduce"] else ""
+    log = lambda line: print(line, flush=True)  # noqa: E731
+    results = run(args.experiment, args.scale, args.out, seeds=args.seeds, resume=args.resume, models=args.models,
+                  model=args.model, progress=not args.quiet, log=log, command=command)
+    print(f"wrote {args.out}/results.json, table.md and figure.png ({results['seconds'] / 60:.1f} min)")

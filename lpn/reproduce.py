@@ -1,0 +1,396 @@
+"""Runs an experiment of `lpn.experiments` and writes its results beside the paper's (`lpn reproduce`).
+
+For each seed, each training the experiment's cells need is trained once into the models folder,
+under a name fixed by what it is (architecture, config, steps, seed, data), so a second experiment
+needing the same model (Figure 2 after Table 1, Figure 3 after Table 3) loads it instead, and a
+training stopped half way resumes from its last checkpoint. The cells of one model are grouped:
+one gradient search at the largest budget answers every smaller one (`lpn.search.truncate`); the
+other methods run once per budget. Every group's numbers go to `results.json` as they come (an
+atomic write), so `--resume` skips what is done.
+
+Seed s trains with seed s and tests on tasks of seed 10000 + s; within a seed every cell sees the
+same tasks and the same key, so cells differ only in their model and method.
+
+Written to the output folder: `results.json` (every number of every seed, the scale's config, the
+package versions, devices and wall times), `table.md` (ours, mean and std over seeds, beside the
+paper's, and which of the paper's orderings hold) and `figure.png`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import time
+from dataclasses import asdict
+from datetime import datetime, timezone
+from pathlib import Path
+
+import equinox as eqx
+import jax
+import numpy as np
+
+from lpn.evaluate import TaskMetrics, evaluate_batch, mean_metrics, per_task_in_groups, split_query, task_metrics
+from lpn.experiments import Experiment, Row, Column, get_experiment
+from lpn.in_context import ARCHITECTURES
+from lpn.methods import search_method
+from lpn.search import truncate
+
+EVAL_SEED = 10_000  # seed s tests on the tasks of seed EVAL_SEED + s
+CUT = ("gradient", "prior-gradient")  # searches whose smaller budgets are cut from one run
+PER_CALL = {"ttt": 32}
+# The training modes' fields, set to the scale's for evaluation, where they play no part.
+TRAINING_FIELDS = ("train_search_steps", "train_search_lr", "train_search_stop_gradient", "train_samples",
+                   "train_sample_sigma", "train_prior_latents")  # tasks a compiled call for methods that hold a copy of the model per task
+
+
+class ResultsMismatch(ValueError):
+    """--resume into a folder whose results are of another experiment, scale or setting."""
+
+
+def cell_method(row: Row, column: Column) -> tuple[str, int]:
+    """(search name, budget) of a cell; budget 0 of a search that takes steps is the model's plain prediction."""
+    name = column.search or row.search
+    budget = column.budget if row.budget is None else row.budget
+    if budget == 0 and name in ("gradient", "ttt"):
+        name = "none"
+    return name, budget
+
+
+def model_name(label: str, architecture: str, cfg, steps: int, seed: int, data: str) -> str:
+    """A folder name fixed by what the model is, readable by its label."""
+    what = json.dumps({"architecture": architecture, "config": cfg.to_dict(), "steps": steps, "seed": seed,
+                       "data": data}, sort_keys=True)
+    slug = "".join(ch if ch.isalnum() else "-" for ch in label.lower()).strip("-")
+    return f"{slug}-s{seed}-{hashlib.sha256(what.encode()).hexdigest()[:10]}"
+
+
+def train_or_load(exp: Experiment, label: str, scale: str, seed: int, models: Path, progress: bool, log):
+    """(model, seconds spent training now) for training `label` at `scale` and `seed`, trained once."""
+    from lpn.checkpoint import load_checkpoint
+    from lpn.tasks.sources import host_batches
+    from lpn.train import Checkpoints, train
+
+    training, sizes = exp.training(label), exp.scales[scale]
+    cfg = sizes.config().replace(**training.changes)
+    folder = models / model_name(label, training.architecture, cfg, sizes.steps, seed, exp.data)
+    done = folder / "done.json"
+    if done.exists():
+        return load_checkpoint(folder)[0], 0.0
+    log(f"training {label} (seed {seed}, {sizes.steps} steps) into {folder}")
+    tick = time.monotonic()
+    data = None if exp.data == "pattern" else host_batches(cfg, exp.data, seed)
+    train(cfg, sizes.steps, seed=seed, out_dir=folder, resume=(folder / "latest").exists(), data=data,
+          checkpoints=Checkpoints(every=max(sizes.steps // 4, 50)), progress=progress,
+          architecture=ARCHITECTURES[training.architecture])
+    seconds = time.monotonic() - tick
+    _write_json(done, {"label": label, "seed": seed, "steps": sizes.steps, "seconds": seconds})
+    return load_checkpoint(folder)[0], seconds
+
+
+@eqx.filter_jit
+def _cut_metrics(model, batch, keys, method, options, budgets):
+    spec, query = split_query(batch)
+
+    def one(pairs, q, key):
+        trace = method(model, pairs, key, **dict(options))
+        return tuple(task_metrics(model, truncate(trace, b), q) for b in budgets)
+
+    return jax.vmap(one)(spec, query, keys)
+
+
+def group_metrics(model, batch, key, name: str, budgets, cfg) -> dict[int, TaskMetrics]:
+    """{budget: mean metrics} of method `name` of the model's table on `batch`."""
+    architecture = type(model)
+    if name in CUT:
+        method, options, _ = search_method(name, cfg, steps=max(budgets), architecture=architecture)
+        options = tuple(sorted(options.items()))
+        run = lambda placed, part, keys: _cut_metrics(placed, part, keys, method, options, tuple(budgets))  # noqa: E731
+        per_budget = per_task_in_groups(run, model, batch, key)
+        return {b: mean_metrics(m) for b, m in zip(budgets, per_budget)}
+    found = {}
+    for b in budgets:
+        method, options, _ = search_method(name, cfg, steps=b, samples=b, architecture=architecture)
+        found[b] = evaluate_batch(model, batch, key, method, tasks_per_call=PER_CALL.get(name), **options)
+    return found
+
+
+def test_batch(exp: Experiment, cfg, scale: str, seed: int, column: Column):
+    from lpn.tasks.sources import query_batch
+
+    sizes = exp.scales[scale]
+    pairs = sizes.pairs if column.pairs is None else column.pairs
+    return query_batch(cfg, exp.data, EVAL_SEED + seed, sizes.tasks, density=column.density, pairs=pairs)
+
+
+def settings(exp: Experiment, scale: str, model=None) -> dict:
+    """What fixes the numbers of a run: a resumed run must have the same."""
+    sizes = exp.scales[scale]
+    given = {} if model is None else {"model": str(model)}
+    return {**given, "experiment": exp.name, "scale": scale, "data": exp.data, "preset": sizes.preset,
+            "config": sizes.config().to_dict(), "steps": sizes.steps, "tasks": sizes.tasks, "pairs": sizes.pairs,
+            "trainings": {t.label: {"architecture": t.architecture, "changes": dict(t.changes)} for t in exp.trainings},
+            "eval_seed": f"{EVAL_SEED} + seed"}
+
+
+def environment() -> dict:
+    import equinox
+    import optax
+
+    import lpn
+
+    devices = jax.devices()
+    return {"lpn": lpn.__version__, "jax": jax.__version__, "equinox": equinox.__version__, "optax": optax.__version__,
+            "numpy": np.__version__, "python": platform.python_version(), "platform": platform.platform(),
+            "devices": f"{len(devices)} x {devices[0].device_kind}" if devices else "none",
+            "data": "generated by lpn's own task generators (lpn.pattern, lpn.tasks.strings)"}
+
+
+def start(out: Path, exp: Experiment, scale: str, resume: bool, command: str, model=None) -> dict:
+    file = out / "results.json"
+    if file.exists() and not resume:
+        raise ValueError(f"{file} exists: pass --resume to continue that run, or choose another --out")
+    if resume and file.exists():
+        results = json.loads(file.read_text())
+        if results.get("settings") != settings(exp, scale, model):
+            raise ResultsMismatch(f"{file} holds a run of other settings (experiment, scale, config or trainings) "
+                                  f"than {exp.name} --scale {scale}: choose another --out")
+        results["command"] = command
+        return results
+    return {"settings": settings(exp, scale, model), "command": command, "started": _now(), "environment": environment(),
+            "seeds": {}, "trainings": {}}
+
+
+def run(name: str, scale: str, out, *, seeds: int | None = None, resume: bool = False, models=None,
+        model=None, progress: bool = True, log=print, command: str = "") -> dict:
+    """Runs experiment `name` at `scale` ("smoke", "cpu" or "paper") for `seeds` seeds (default the
+    scale's) into folder `out`, training into `models` (default OUT/models) or, for an experiment of
+    one training, searching the checkpoint `model` instead. Returns the results written to
+    OUT/results.json, after writing OUT/table.md and OUT/figure.png."""
+    exp = get_experiment(name)
+    if scale not in exp.scales:
+        raise ValueError(f"{name} has no scale {scale!r}; it has: {', '.join(exp.scales)}")
+    sizes = exp.scales[scale]
+    seeds = sizes.seeds if seeds is None else seeds
+    if seeds < 1:
+        raise ValueError(f"--seeds must be at least 1, got {seeds}")
+    if model is not None and len(exp.trainings) != 1:
+        raise ValueError(f"--model replaces the one model an experiment trains; {name} trains {len(exp.trainings)}")
+    out = Path(out)
+    models = out / "models" if models is None else Path(models)
+    out.mkdir(parents=True, exist_ok=True)
+    results = start(out, exp, scale, resume, command, model)
+    tick = time.monotonic()
+    for seed in range(seeds):
+        done = results["seeds"].setdefault(str(seed), {})
+        for training in exp.trainings:
+            cells = [(r, c) for r, c in exp.cells(scale) if r.training == training.label]
+            todo = [(r, c) for r, c in cells if c.label not in done.get(r.label, {})]
+            if not todo:
+                continue
+            net = _load(model) if model is not None else None
+            if net is None:
+                net, seconds = train_or_load(exp, training.label, scale, seed, models, progress, log)
+                if seconds:
+                    results["trainings"].setdefault(training.label, {})[str(seed)] = {"seconds": round(seconds, 1)}
+            _evaluate_cells(exp, scale, seed, net, todo, done, log)
+            _write_json(out / "results.json", results)
+    results["seconds"] = round(results.get("seconds", 0.0) + time.monotonic() - tick, 1)
+    results["finished"] = _now()
+    results["summary"] = summary(exp, scale, results)
+    _write_json(out / "results.json", results)
+    write_table(out / "table.md", exp, results)
+    write_figure(out / "figure.png", exp, results)
+    return results
+
+
+def _load(path):
+    from lpn.checkpoint import load_model
+
+    return load_model(path)[0]
+
+
+def _evaluate_cells(exp, scale, seed, model, cells, done, log):
+    """Runs `cells` of one model, grouped by method and test tasks, into `done[row][column]`. The
+    model carries the scale's config, whatever its training mode was (searches read only sizes and
+    test-time rates from it), so the trainings of one architecture share compiled programs."""
+    from lpn.config import architecture_diff
+    from lpn.train import with_config
+
+    base = exp.scales[scale].config()
+    if not architecture_diff(model.config, base):  # not so for a --model checkpoint of its own sizes
+        model = with_config(model, model.config.replace(**{f: getattr(base, f) for f in TRAINING_FIELDS}))
+    cfg = model.config
+    groups: dict[tuple, list] = {}
+    for r, c in cells:
+        name, budget = cell_method(r, c)
+        groups.setdefault((name, c.density, c.pairs), []).append((r, c, budget))
+    key = jax.random.key(seed)
+    for (name, density, pairs), members in groups.items():
+        tick = time.monotonic()
+        batch = test_batch(exp, cfg, scale, seed, members[0][1])
+        budgets = sorted({b for _, _, b in members})
+        found = group_metrics(model, batch, key, name, budgets, cfg)
+        seconds = time.monotonic() - tick
+        for r, c, b in members:
+            done.setdefault(r.label, {})[c.label] = {**found[b]._asdict(), "search": name, "budget": b,
+                                                     "group_seconds": round(seconds, 2)}
+        log(f"seed {seed}: {', '.join(f'{r.label} / {c.label} {found[b].top1:.1%}' for r, c, b in members)} "
+            f"({seconds:.0f} s)")
+
+
+def summary(exp: Experiment, scale: str, results: dict) -> dict:
+    """{row: {column: {"mean", "std", "n", "paper"}}} of top-1 exact match in %, over the seeds run."""
+    table = {}
+    for r, c in exp.cells(scale):
+        values = [s[r.label][c.label]["top1"] * 100 for s in results["seeds"].values()
+                  if c.label in s.get(r.label, {})]
+        paper = exp.paper.get((r.label, c.label))
+        table.setdefault(r.label, {})[c.label] = {
+            "mean": float(np.mean(values)) if values else None, "std": float(np.std(values)) if values else None,
+            "n": len(values), "paper": None if paper is None else {"mean": paper[0], "std": paper[1]}}
+    return table
+
+
+def claims(exp: Experiment, table: dict) -> list[tuple[str, bool | None, str]]:
+    """(text, holds, numbers) for each of the paper's orderings: None where a cell is missing."""
+    found = []
+    for claim in exp.claims:
+        (br, bc), (wr, wc) = claim.better, claim.worse
+        better, worse = table[br][bc], table[wr][wc]
+        if better["mean"] is None or worse["mean"] is None:
+            found.append((claim.text, None, "not run"))
+            continue
+        paper = ""
+        if better["paper"] and worse["paper"]:
+            paper = f"; paper {better['paper']['mean']:.1f} vs {worse['paper']['mean']:.1f}"
+        found.append((claim.text, better["mean"] > worse["mean"],
+                      f"ours {better['mean']:.1f} vs {worse['mean']:.1f}{paper}"))
+    return found
+
+
+def _cell_text(cell: dict) -> str:
+    ours = "–" if cell["mean"] is None else f"**{cell['mean']:.1f}**" + (f" ± {cell['std']:.1f}" if cell["n"] > 1 else "")
+    paper = cell["paper"]
+    if paper is None:
+        return ours
+    std = "" if paper["std"] is None else f" ± {paper['std']:.1f}"
+    return f"{ours}<br>paper {paper['mean']:.1f}{std}"
+
+
+def write_table(path: Path, exp: Experiment, results: dict) -> None:
+    scale = results["settings"]["scale"]
+    table, sizes = results["summary"], exp.scales[scale]
+    columns = [c for c in exp.columns if any(c.label in row for row in table.values())]
+    seeds = len(results["seeds"])
+    env = results["environment"]
+    cfg = sizes.config()
+    lines = [f"# {exp.title}", "",
+             f"`{results['command'] or f'lpn reproduce {exp.name} --scale {scale}'}`", "",
+             f"Scale `{scale}`: {cfg.max_rows}x{cfg.max_cols} grids"
+             + (f", {cfg.pattern_size}x{cfg.pattern_size} patterns" if exp.data == "pattern" else "")
+             + f", latent {cfg.latent_dim}, {cfg.enc_layers}+{cfg.dec_layers} layers of width {cfg.enc_width}, "
+               f"{sizes.steps} training steps of {cfg.batch_size} tasks, {sizes.tasks} test tasks a cell, "
+               f"{seeds} seed{'s' * (seeds > 1)} (mean ± std of top-1 exact match %, the paper's metric for "
+               f"generated tasks). lpn {env['lpn']}, jax {env['jax']}, {env['devices']}; "
+               f"{results.get('seconds', 0) / 60:.0f} min.", "",
+             f"Paper: {exp.source}.", "",
+             "| | " + " | ".join(c.label for c in columns) + " |",
+             "|---|" + "---|" * len(columns)]
+    for row in exp.rows:
+        cells = table[row.label]
+        lines.append(f"| {row.label} | " + " | ".join(_cell_text(cells[c.label]) if c.label in cells else ""
+                                                     for c in columns) + " |")
+    found = claims(exp, table)
+    if found:
+        lines += ["", "The paper's orderings at this scale:", ""]
+        for text, holds, numbers in found:
+            verdict = {True: "holds", False: "does not hold", None: "not run"}[holds]
+            lines.append(f"- {verdict}: {text} ({numbers})")
+    path.write_text("\n".join(lines) + "\n")
+
+
+def plot(exp: Experiment, results: dict):
+    """A matplotlib figure of two panels, ours and the paper's: one line per row across the
+    columns, with ± std bars. `results` is a `run`'s (or its results.json, loaded)."""
+    import matplotlib.pyplot as plt
+
+    table = results["summary"]
+    columns = [c.label for c in exp.columns if any(c.label in row for row in table.values())]
+    fig, axes = plt.subplots(1, 2, figsize=(max(9.0, 1.1 * len(columns) * 2), 4.2), sharey=True)
+    scale = results["settings"]["scale"]
+    for ax, title, pick in ((axes[0], f"ours ({scale} scale, {_count(len(results['seeds']), 'seed')})", lambda c: c),
+                            (axes[1], "paper", lambda c: c["paper"])):
+        for i, row in enumerate(exp.rows):
+            xs, ys, es = [], [], []
+            for x, label in enumerate(columns):
+                cell = table[row.label].get(label)
+                value = pick(cell) if cell else None
+                if value and value["mean"] is not None:
+                    xs.append(x), ys.append(value["mean"]), es.append(value["std"] or 0.0)
+            if xs:
+                ax.errorbar(xs, ys, yerr=es, marker="o", ms=4, capsize=3, label=row.label, color=f"C{i}")
+        ax.set_title(title)
+        tilt = len(columns) > 6
+        ax.set_xticks(range(len(columns)), columns, rotation=30 if tilt else 0, ha="right" if tilt else "center",
+                      fontsize=8)
+        ax.set_xlabel(exp.x_label)
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("top-1 exact match %")
+    axes[0].set_ylim(-3, 103)
+    axes[1].legend(fontsize=7, loc="best")
+    fig.suptitle(exp.title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def write_figure(path: Path, exp: Experiment, results: dict) -> None:
+    import matplotlib.pyplot as plt
+
+    fig = plot(exp, results)
+    tmp = path.with_name(f".{path.name}.tmp.png")
+    fig.savefig(tmp, dpi=110)
+    plt.close(fig)
+    os.replace(tmp, path)
+
+
+def listing() -> str:
+    """Each experiment, what it measures, and its estimated cost per scale."""
+    from lpn.experiments import EXPERIMENTS
+
+    lines = []
+    for exp in EXPERIMENTS.values():
+        lines.append(f"{exp.name:<8} {exp.title}")
+        lines.append(f"{'':<8} measures {exp.measures}")
+        lines.append(f"{'':<8} trains {len(exp.trainings)} model(s) a seed; {len(exp.cells('paper'))} cells")
+        for scale, sizes in exp.scales.items():
+            lines.append(f"{'':<8} --scale {scale:<6} about {_duration(sizes.minutes)} on {sizes.where} "
+                         f"({sizes.seeds} seed{'s' * (sizes.seeds > 1)}, {sizes.steps} steps, {sizes.tasks} test tasks)")
+    return "\n".join(lines)
+
+
+def _count(n: int, what: str) -> str:
+    return f"{n} {what}{'s' * (n != 1)}"
+
+
+def _duration(minutes: float) -> str:
+    return f"{minutes:.0f} min" if minutes < 90 else f"{minutes / 60:.0f} h"
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _write_json(path: Path, value) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(value, indent=1, default=_plain))
+    os.replace(tmp, path)
+
+
+def _plain(value):
+    if isinstance(value, (np.floating, np.integer)):
+        return value.item()
+    if hasattr(value, "__dataclass_fields__"):
+        return asdict(value)
+    raise TypeError(f"{type(value).__name__} is not JSON")

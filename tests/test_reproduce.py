@@ -1,0 +1,184 @@
+"""`lpn reproduce`: the experiment specs agree with themselves and the methods' tables, the runner
+trains each model once, writes results.json / table.md / figure.png with the paper's numbers, and
+resumes where it stopped."""
+
+import json
+
+import jax
+import numpy as np
+import pytest
+
+from lpn.cli import main
+from lpn.experiments import EXPERIMENTS, TABLE_11_ROWS, Column, Row, get_experiment
+from lpn.in_context import ARCHITECTURES
+from lpn.methods import row as method_row
+from lpn.reproduce import cell_method, claims, model_name, summary
+from lpn.search import gradient_search, truncate
+
+
+@pytest.mark.parametrize("exp", EXPERIMENTS.values(), ids=lambda e: e.name)
+def test_each_spec_is_whole(exp):
+    """Every row trains a model the experiment lists, with a method that model has; every paper
+    number and claim names a cell the experiment runs; every scale builds a valid config."""
+    labels = {t.label for t in exp.trainings}
+    assert len(labels) == len(exp.trainings)
+    assert len({r.label for r in exp.rows}) == len(exp.rows) and len({c.label for c in exp.columns}) == len(exp.columns)
+    cells = {(r.label, c.label) for r, c in exp.cells("paper")}
+    for r, c in exp.cells("paper"):
+        assert r.training in labels
+        name, _ = cell_method(r, c)
+        method_row(name, ARCHITECTURES[exp.training(r.training).architecture])  # KeyError if it has no such method
+    assert set(exp.paper) <= cells, set(exp.paper) - cells
+    for claim in exp.claims:
+        assert claim.better in cells and claim.worse in cells
+    assert set(exp.scales) == {"smoke", "cpu", "paper"}
+    for sizes in exp.scales.values():
+        for training in exp.trainings:
+            sizes.config().replace(**training.changes)  # ConfigError if a mode does not fit the scale
+
+
+def test_paper_numbers_are_the_papers():
+    assert get_experiment("table1").paper[("Grad 1", "Grad 100")] == (99.5, 0.5)
+    assert get_experiment("table2").paper[("TTT", "Grad 100")] == (11.8, 1.9)
+    assert get_experiment("table3").paper[("LPN Grad 1", "1.0 · Grad 100")] == (88.0, 5.3)
+    assert get_experiment("fig2").paper[("Grad 0", "Grad 100, prior init")] == (32.5, None)
+    assert get_experiment("table11").paper[("Encoder Sampling", "400")] == (10.62, None)
+    with pytest.raises(ValueError, match="unknown experiment 'table9'.*table1"):
+        get_experiment("table9")
+
+
+def test_a_budget_of_0_is_the_plain_prediction_and_a_row_may_fix_its_budget():
+    assert cell_method(Row("r", "t"), Column("Grad 0", 0)) == ("none", 0)
+    assert cell_method(Row("r", "t", "ttt"), Column("Grad 0", 0)) == ("none", 0)
+    assert cell_method(Row("r", "t", "ttt"), Column("Grad 10", 10)) == ("ttt", 10)
+    assert cell_method(Row("r", "t"), Column("Sample 250", 250, "random")) == ("random", 250)
+    assert cell_method(Row("r", "t", "prior-gradient"), Column("Grad 0", 0)) == ("prior-gradient", 0)
+    assert cell_method(Row("r", "t", "gradient", budget=100), Column("3", pairs=3)) == ("gradient", 100)
+
+
+def test_model_names_are_fixed_by_what_is_trained(tiny_cfg):
+    a = model_name("Grad 1 ⋆⋆", "lpn", tiny_cfg, 500, 0, "pattern")
+    assert a == model_name("Grad 1 ⋆⋆", "lpn", tiny_cfg, 500, 0, "pattern") and a.startswith("grad-1-s0-")
+    others = [model_name("Grad 1 ⋆⋆", "lpn", tiny_cfg, 500, 1, "pattern"),
+              model_name("Grad 1 ⋆⋆", "in-context", tiny_cfg, 500, 0, "pattern"),
+              model_name("Grad 1 ⋆⋆", "lpn", tiny_cfg.replace(train_search_steps=1), 500, 0, "pattern"),
+              model_name("Grad 1 ⋆⋆", "lpn", tiny_cfg, 400, 0, "pattern"),
+              model_name("Grad 1 ⋆⋆", "lpn", tiny_cfg, 500, 0, "strings")]
+    assert len({a, *others}) == 6
+
+
+def test_a_cut_gradient_search_is_the_shorter_search(tiny_model, random_pairs):
+    key = jax.random.key(3)
+    long, short = gradient_search(tiny_model, random_pairs, key, steps=12), gradient_search(tiny_model, random_pairs, key, steps=4)
+    cut = truncate(long, 4)
+    np.testing.assert_allclose(cut.latents, short.latents, atol=1e-5)
+    np.testing.assert_allclose(cut.scores, short.scores, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(cut.best, short.best, atol=1e-5)
+    assert int(cut.num_evals) == int(short.num_evals)
+    assert truncate(long, 0).latents.shape[0] == 1
+    with pytest.raises(ValueError, match="12-step search to 13"):
+        truncate(long, 13)
+
+
+def test_claims_compare_our_means_and_quote_the_papers():
+    exp = get_experiment("table2")
+    results = {"seeds": {"0": {}, "1": {}}}
+    for seed, scores in {"0": (0.2, 0.5), "1": (0.4, 0.7)}.items():
+        for r, c in exp.cells("cpu"):
+            results["seeds"][seed].setdefault(r.label, {})[c.label] = {"top1": scores[r.label == "LPN Grad 1"]}
+    table = summary(exp, "cpu", results)
+    assert table["LPN Grad 1"]["Grad 10"] == {"mean": pytest.approx(60.0), "std": pytest.approx(10.0), "n": 2,
+                                             "paper": {"mean": 86.1, "std": 1.5}}
+    found = {text: (holds, numbers) for text, holds, numbers in claims(exp, table)}
+    holds, numbers = found["LPN with Grad 10 search beats the in-context model"]
+    assert holds is True and numbers == "ours 60.0 vs 30.0; paper 86.1 vs 77.7"
+    assert found["TTT degrades with more steps: 10 above 100"][0] is False  # 30.0 vs 30.0: not above
+
+
+def test_list_says_what_each_experiment_measures_and_costs(capsys):
+    assert main(["reproduce", "--list"]) == 0
+    out = capsys.readouterr().out
+    for name in EXPERIMENTS:
+        assert f"\n{name} " in f"\n{out}"
+    assert out.count("--scale cpu") == len(EXPERIMENTS) and "on 2-core CPU" in out and "on one GPU" in out
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["reproduce"], "name an experiment"),
+    (["reproduce", "table1"], "--out DIR is required"),
+    (["reproduce", "table7", "--out", "{tmp}"], "unknown experiment 'table7'"),
+    (["reproduce", "table1", "--out", "{tmp}", "--model", "pattern_2d"], "table1 trains 6"),
+    (["reproduce", "table1", "--out", "{tmp}", "--seeds", "0"], "at least 1"),
+])
+def test_bad_commands_are_one_line_errors(argv, message, tmp_path, capsys):
+    status = main([a.replace("{tmp}", str(tmp_path / "out")) for a in argv])
+    err = capsys.readouterr().err
+    assert status in (1, 2) and message in err and err.count("\n") == 1
+
+
+@pytest.fixture(scope="module")
+def table1_smoke(tmp_path_factory):
+    out = tmp_path_factory.mktemp("reproduce") / "table1"
+    assert main(["reproduce", "table1", "--scale", "smoke", "--out", str(out), "--quiet"]) == 0
+    return out
+
+
+def test_table1_smoke_writes_results_table_and_figure(table1_smoke):
+    results = json.loads((table1_smoke / "results.json").read_text())
+    exp = get_experiment("table1")
+    assert results["settings"]["experiment"] == "table1" and results["settings"]["scale"] == "smoke"
+    assert results["environment"]["jax"] == jax.__version__
+    assert set(results["trainings"]) == {t.label for t in exp.trainings}
+    cells = results["seeds"]["0"]
+    assert sum(len(row) for row in cells.values()) == 36
+    cell = cells["Grad 1"]["Grad 20"]
+    assert 0 <= cell["top1"] <= cell["top2"] <= 1 and cell["search"] == "gradient" and cell["budget"] == 20
+    assert cells["Grad 1"]["Sample 250"]["search"] == "random" and cells["Grad 0"]["Grad 0"]["search"] == "none"
+    # cut budgets count the evaluations of their own length: 3 pairs x (3 x 20 + 1)
+    assert cell["num_evals"] == 3 * 61 and cells["Grad 1"]["Grad 100"]["num_evals"] == 3 * 301
+    assert results["summary"]["Grad 1"]["Grad 100"]["paper"] == {"mean": 99.5, "std": 0.5}
+    table = (table1_smoke / "table.md").read_text()
+    assert table.startswith("# Table 1") and "paper 99.5 ± 0.5" in table and "| Sample 25 |" in table
+    assert "The paper's orderings at this scale" in table
+    assert (table1_smoke / "figure.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert len(list((table1_smoke / "models").glob("*/done.json"))) == 6
+
+
+def test_a_second_run_needs_resume_and_then_redoes_nothing(table1_smoke, capsys):
+    assert main(["reproduce", "table1", "--scale", "smoke", "--out", str(table1_smoke)]) == 1
+    assert "results.json exists: pass --resume" in capsys.readouterr().err
+    results = json.loads((table1_smoke / "results.json").read_text())
+    del results["seeds"]["0"]["Grad 5"]["Grad 20"], results["seeds"]["0"]["Sample 5"]  # as if stopped there
+    (table1_smoke / "results.json").write_text(json.dumps(results))
+    assert main(["reproduce", "table1", "--scale", "smoke", "--out", str(table1_smoke), "--resume", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "training" not in out  # every model was trained already
+    evaluated = [line for line in out.splitlines() if line.startswith("seed 0:")]
+    assert len(evaluated) == 4 and "Grad 5 / Grad 20" in evaluated[0] and "Grad 5 / Grad 1 " not in out
+    assert all("Sample 5 /" in line for line in evaluated[1:])
+    again = json.loads((table1_smoke / "results.json").read_text())
+    assert sum(len(row) for row in again["seeds"]["0"].values()) == 36
+
+
+def test_fig2_reuses_table1s_models_and_a_mismatched_resume_is_refused(table1_smoke, tmp_path, capsys):
+    out = tmp_path / "fig2"
+    status = main(["reproduce", "fig2", "--scale", "smoke", "--out", str(out), "--models",
+                   str(table1_smoke / "models"), "--quiet"])
+    assert status == 0 and "training" not in capsys.readouterr().out
+    table = json.loads((out / "results.json").read_text())["summary"]
+    assert table["Grad 1"]["Grad 100, encoder init"]["paper"] == {"mean": 99.5, "std": None}
+    assert main(["reproduce", "table1", "--scale", "smoke", "--out", str(out), "--resume"]) == 1
+    assert "holds a run of other settings" in capsys.readouterr().err
+
+
+def test_table11_searches_a_given_checkpoint(table1_smoke, tmp_path, capsys):
+    checkpoint = next((table1_smoke / "models").glob("grad-1-s0-*"))
+    out = tmp_path / "t11"
+    assert main(["reproduce", "table11", "--scale", "smoke", "--out", str(out), "--model", str(checkpoint), "--quiet"]) == 0
+    results = json.loads((out / "results.json").read_text())
+    assert results["settings"]["model"] == str(checkpoint) and "training" not in capsys.readouterr().out
+    assert not (out / "models").exists()
+    table = results["summary"]
+    assert set(table) == {label for label, _ in TABLE_11_ROWS}
+    assert all(set(row) == {"10"} for row in table.values())  # the smoke scale's one column
+    assert "| Encoder Sampling |" in (out / "table.md").read_text()
