@@ -1,5 +1,5 @@
 """The teaching notebooks stay clean and listed: committed without outputs or execution counts, and
-named 01_... to 06_... as the READMEs name them. (Running them is `notebooks/conftest.py`'s job.)"""
+named 01_... to 07_... as the READMEs name them. (Running them is the root `conftest.py`'s job.)"""
 
 import re
 from pathlib import Path
@@ -9,7 +9,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
-NAME = re.compile(r"\b(0[1-6])_[a-z0-9_]+\.ipynb\b")
+NAME = re.compile(r"\b(0[1-7])_[a-z0-9_]+\.ipynb\b")
 
 
 def named_in(readme: Path) -> dict[str, set[str]]:
@@ -24,7 +24,7 @@ def test_notebooks_exist_and_are_numbered():
     assert NOTEBOOKS, "no notebooks in notebooks/"
     names = [nb.name for nb in NOTEBOOKS]
     for name in names:
-        assert NAME.fullmatch(name), f"{name}: notebooks are named 01_topic.ipynb to 06_topic.ipynb"
+        assert NAME.fullmatch(name), f"{name}: notebooks are named 01_topic.ipynb to 07_topic.ipynb"
     numbers = [name[:2] for name in names]
     assert len(set(numbers)) == len(numbers), f"two notebooks share a number: {names}"
 
@@ -51,5 +51,5 @@ def test_readmes_name_the_notebooks_that_exist(readme):
     if readme == "notebooks/README.md":
         missing = sorted(set(present) - set(named))
         assert not missing, f"{readme} does not list {[present[n] for n in missing]}"
-        if len(present) == 6:
+        if len(present) == 7:
             assert set(named) == set(present), f"{readme} lists notebooks that do not exist"
