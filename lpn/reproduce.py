@@ -116,7 +116,7 @@ def group_metrics(model, batch, key, name: str, budgets, cfg) -> dict[int, TaskM
     return found
 
 
-def test_batch(exp: Experiment, cfg, scale: str, seed: int, column: Column):
+def task_batch(exp: Experiment, cfg, scale: str, seed: int, column: Column):
     from lpn.tasks.sources import query_batch
 
     sizes = exp.scales[scale]
@@ -229,7 +229,7 @@ def _evaluate_cells(exp, scale, seed, model, cells, done, log):
     key = jax.random.key(seed)
     for (name, density, pairs), members in groups.items():
         tick = time.monotonic()
-        batch = test_batch(exp, cfg, scale, seed, members[0][1])
+        batch = task_batch(exp, cfg, scale, seed, members[0][1])
         budgets = sorted({b for _, _, b in members})
         found = group_metrics(model, batch, key, name, budgets, cfg)
         seconds = time.monotonic() - tick
