@@ -33,8 +33,8 @@ class Training:
 @dataclass(frozen=True)
 class Row:
     """A table row: `training`'s model searched with `search` (a name of `lpn.methods`' table for its
-    architecture; a budget of 0 means the model's plain prediction), in `columns` (default all), at
-    the columns' budgets or its own `budget`."""
+    architecture; "gradient" or "ttt" at a budget of 0 is the model's plain prediction), in `columns`
+    (default all), at the columns' budgets or its own `budget`."""
 
     label: str
     training: str
@@ -138,7 +138,7 @@ TABLE_1 = Experiment(
     name="table1",
     title="Table 1: pattern task, training mode x inference (exact match %)",
     measures="how training with Grad K / Sample N shapes the latent space for test-time gradient search",
-    source="Table 1 (lpn-paper.md §4.1): 10x10 grids, 4x4 patterns, 20k steps, 3 seeds",
+    source="Table 1, with Table 5's Sample 25 row (lpn-paper.md §4.1): 10x10 grids, 4x4 patterns, 20k steps, 3 seeds",
     data="pattern",
     trainings=TABLE_1_TRAININGS,
     rows=tuple(Row(t.label, t.label) for t in TABLE_1_TRAININGS),
@@ -176,7 +176,8 @@ FIG_2 = Experiment(
     name="fig2",
     title="Figure 2: encoder initialisation against prior initialisation, Grad 100 (exact match %)",
     measures="what the encoder's starting point is worth to gradient search, per training mode",
-    source="Figure 2 (lpn-paper.md §4.2, exact values from the authors' plotting code)",
+    source="Figure 2 (lpn-paper.md §4.2, exact values from the authors' plotting code). The paper's prior start is "
+           "the mean of the pairs' N(0, I) draws, N(0, I/n); ours is one N(0, I) draw (`lpn.search`'s Gaussian init)",
     data="pattern",
     trainings=TABLE_1_TRAININGS,
     rows=tuple(Row(t.label, t.label) for t in TABLE_1_TRAININGS),
@@ -189,7 +190,7 @@ FIG_2 = Experiment(
     }.items() for c, v in zip(("Grad 0", "Grad 100, prior init", "Grad 100, encoder init"), row)},
     claims=tuple(Claim(f"the encoder's start beats a prior start for Grad 100 ({t.label} training)",
                        (t.label, "Grad 100, encoder init"), (t.label, "Grad 100, prior init"))
-                 for t in TABLE_1_TRAININGS[:2]),
+                 for t in TABLE_1_TRAININGS),
 )
 
 _LPN_GRAD = (Training("LPN Grad 0"), Training("LPN Grad 1", {"train_search_steps": 1}),
@@ -289,10 +290,10 @@ TABLE_3 = Experiment(
 # specifications at density 0.5: the same trainings as Table 3's, shared through `--models`.
 SPEC_SIZES = (1, 2, 3, 5, 7, 11, 15, 19)
 _FIG_3_PAPER = {  # read from the plot (lpn-paper.md §4.5): approximate, sizes the text names only
-    "LPN Grad 100": {1: 75, 3: 88, 7: 88, 11: 88, 15: 88, 19: 88},
+    "LPN Grad 100": {1: 75, **{n: 88 for n in SPEC_SIZES[1:]}},
     "LPN Grad 0": {1: 35, 19: 50},
     "TTT Grad 100": {1: 0, 2: 0, 15: 70, 19: 70},
-    "In-Context": {3: 20},
+    "In-Context": {n: 20 if n == 3 else 0 for n in SPEC_SIZES},
 }
 
 FIG_3 = Experiment(
@@ -305,7 +306,8 @@ FIG_3 = Experiment(
     rows=(Row("LPN Grad 0", "LPN Grad 1", "none"), Row("LPN Grad 100", "LPN Grad 1", "gradient", budget=100),
           Row("In-Context", "In-Context", "none"), Row("TTT Grad 100", "In-Context", "ttt", budget=100)),
     columns=tuple(Column(str(n), density=1.0, pairs=n) for n in SPEC_SIZES),
-    scales={**_OOD_SCALES, "cpu": Scale("pattern_ood", dict(_CPU, **_OOD), steps=500, tasks=128, seeds=2, minutes=15)},
+    scales={**_OOD_SCALES, "cpu": Scale("pattern_ood", dict(_CPU, **_OOD), steps=500, tasks=128, seeds=2, minutes=15),
+            "paper": Scale("pattern_ood", {}, steps=100_000, tasks=96, seeds=3, minutes=8 * 60, where="one GPU")},
     paper={(r, str(n)): (float(v), None) for r, points in _FIG_3_PAPER.items() for n, v in points.items()},
     claims=(
         Claim("LPN with Grad 100 beats TTT 100 with 3 given pairs", ("LPN Grad 100", "3"), ("TTT Grad 100", "3")),
@@ -334,10 +336,10 @@ TABLE_11 = Experiment(
     measures="which start (encoder or prior) and which update (gradient or local mutation) search best",
     source="Table 11 (lpn-paper.md §3.4, §4.6): the ARC evaluation set, one seed; ours: the pattern task",
     data="pattern",
-    trainings=(Training("LPN Grad 1", {"train_search_steps": 1}),),
-    rows=tuple(Row(label, "LPN Grad 1", name) for label, name in TABLE_11_ROWS),
+    trainings=(TABLE_1_TRAININGS[1],),  # Table 1's Grad 1 model: `--models` shares it
+    rows=tuple(Row(label, "Grad 1", name) for label, name in TABLE_11_ROWS),
     columns=tuple(Column(str(b), b) for b in (10, 50, 100, 200, 400)),
-    scales={**TABLE_1.scales,  # one model, but the sampling and local searches run once a budget
+    scales={  # one model, but the sampling and local searches run once a budget
             "smoke": Scale("pattern", _SMOKE, steps=3, tasks=8, seeds=1, minutes=1, columns=("10",)),
             "cpu": Scale("pattern", _CPU, steps=500, tasks=256, seeds=2, minutes=20),
             "paper": Scale("pattern", {}, steps=20_000, tasks=256, seeds=3, minutes=2 * 60, where="one GPU")},

@@ -175,12 +175,13 @@ def gradient_search(model: LPN, pairs, key, *, steps=100, optimizer=None, clip=1
 def truncate(trace: SearchTrace, steps: int) -> SearchTrace:
     """The trace `gradient_search` returns with `steps` updates, cut from a longer run's: its first
     steps + 1 points, the best and second among them, and the evaluations those cost. The first
-    updates of a longer run are the same updates, so one run answers every smaller budget."""
+    updates of a longer run are the same updates (for an optimiser whose schedule does not depend
+    on the run's length), so one run answers every smaller budget."""
     total = trace.latents.shape[0] - 1
     if not 0 <= steps <= total:
         raise ValueError(f"cannot cut a {total}-step search to {steps} steps")
-    per_start = trace.num_evals // (GRADIENT_COST * total + 1)
-    return _finish(trace.latents[: steps + 1], trace.scores[: steps + 1], per_start * (GRADIENT_COST * steps + 1))
+    per_point = trace.num_evals // (GRADIENT_COST * total + 1)  # starts x pairs
+    return _finish(trace.latents[: steps + 1], trace.scores[: steps + 1], per_point * (GRADIENT_COST * steps + 1))
 
 
 def score_candidates(model: LPN, z_KH, pairs, weights_N=None, chunk: int = 32):

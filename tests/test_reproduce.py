@@ -149,15 +149,18 @@ def test_a_second_run_needs_resume_and_then_redoes_nothing(table1_smoke, capsys)
     assert "results.json exists: pass --resume" in capsys.readouterr().err
     results = json.loads((table1_smoke / "results.json").read_text())
     del results["seeds"]["0"]["Grad 5"]["Grad 20"], results["seeds"]["0"]["Sample 5"]  # as if stopped there
+    results["seeds"]["0"]["Grad 0"]["Sample 250"]["budget"] = 100  # as if the spec had changed since
     (table1_smoke / "results.json").write_text(json.dumps(results))
     assert main(["reproduce", "table1", "--scale", "smoke", "--out", str(table1_smoke), "--resume", "--quiet"]) == 0
     out = capsys.readouterr().out
     assert "training" not in out  # every model was trained already
     evaluated = [line for line in out.splitlines() if line.startswith("seed 0:")]
-    assert len(evaluated) == 4 and "Grad 5 / Grad 20" in evaluated[0] and "Grad 5 / Grad 1 " not in out
-    assert all("Sample 5 /" in line for line in evaluated[1:])
+    assert len(evaluated) == 5 and "Grad 0 / Sample 250" in evaluated[0] and "Grad 5 / Grad 20" in evaluated[1]
+    assert "Grad 5 / Grad 1 " not in out and all("Sample 5 /" in line for line in evaluated[2:])
     again = json.loads((table1_smoke / "results.json").read_text())
     assert sum(len(row) for row in again["seeds"]["0"].values()) == 36
+    assert again["seeds"]["0"]["Grad 0"]["Sample 250"]["budget"] == 250
+    assert len(again["sessions"]) == 1 and again["seconds"] > results["seconds"]
 
 
 def test_fig2_reuses_table1s_models_and_a_mismatched_resume_is_refused(table1_smoke, tmp_path, capsys):
