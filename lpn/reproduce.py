@@ -173,7 +173,6 @@ def start(out: Path, exp: Experiment, scale: str, resume: bool, command: str, mo
         if results.get("settings") != settings(exp, scale, model):
             raise ResultsMismatch(f"{file} holds a run of other settings (experiment, scale, config or trainings) "
                                   f"than {exp.name} --scale {scale}: choose another --out")
-        results["command"] = command
         results.setdefault("sessions", []).append({"started": _now(), "command": command, "environment": environment()})
         return results
     return {"settings": settings(exp, scale, model), "command": command, "started": _now(), "environment": environment(),
@@ -288,21 +287,32 @@ def summary(exp: Experiment, scale: str, results: dict) -> dict:
     return table
 
 
-def claims(exp: Experiment, table: dict) -> list[tuple[str, bool | None, str]]:
-    """(text, holds, numbers) for each of the paper's orderings: None where a cell is missing."""
+HOLDS, REVERSED, TOO_CLOSE, NOT_RUN = "holds", "reversed", "too close to call", "not run"
+
+
+def claims(exp: Experiment, table: dict) -> list[tuple[str, str, str]]:
+    """(text, verdict, numbers) for each of the paper's orderings. The verdict is HOLDS where our
+    better cell's mean exceeds the other's by more than their two stds added (the seeds' spreads
+    do not overlap), REVERSED where it falls short by that much, TOO_CLOSE between, and NOT_RUN where
+    a cell was not run at this scale."""
     found = []
     for claim in exp.claims:
         (br, bc), (wr, wc) = claim.better, claim.worse
         better, worse = table.get(br, {}).get(bc), table.get(wr, {}).get(wc)
         if better is None or worse is None or better["mean"] is None or worse["mean"] is None:
-            found.append((claim.text, None, "not run"))
+            found.append((claim.text, NOT_RUN, "not run"))
             continue
+        gap, spread = better["mean"] - worse["mean"], better["std"] + worse["std"]
+        verdict = HOLDS if gap > spread else REVERSED if -gap > spread else TOO_CLOSE
         paper = ""
         if better["paper"] and worse["paper"]:
             paper = f"; paper {better['paper']['mean']:.1f} vs {worse['paper']['mean']:.1f}"
-        found.append((claim.text, better["mean"] > worse["mean"],
-                      f"ours {better['mean']:.1f} vs {worse['mean']:.1f}{paper}"))
+        found.append((claim.text, verdict, f"ours {_mean_std(better)} vs {_mean_std(worse)}{paper}"))
     return found
+
+
+def _mean_std(cell: dict) -> str:
+    return f"{cell['mean']:.1f}" + (f" ± {cell['std']:.1f}" if cell["n"] > 1 else "")
 
 
 def _cell_text(cell: dict) -> str:
@@ -344,9 +354,9 @@ def write_table(path: Path, exp: Experiment, results: dict) -> None:
                                                      for c in columns) + " |")
     found = claims(exp, table)
     if found:
-        lines += ["", "The paper's orderings at this scale:", ""]
-        for text, holds, numbers in found:
-            verdict = {True: "holds", False: "does not hold", None: "not run"}[holds]
+        lines += ["", "The paper's orderings at this scale (\"holds\" where the two cells' mean ± std do not "
+                      "overlap, \"reversed\" where they do not overlap the other way):", ""]
+        for text, verdict, numbers in found:
             lines.append(f"- {verdict}: {text} ({numbers})")
     path.write_text("\n".join(lines) + "\n")
 

@@ -89,10 +89,17 @@ def test_claims_compare_our_means_and_quote_the_papers():
     table = summary(exp, "cpu", results)
     assert table["LPN Grad 1"]["Grad 10"] == {"mean": pytest.approx(60.0), "std": pytest.approx(10.0), "n": 2,
                                              "paper": {"mean": 86.1, "std": 1.5}}
-    found = {text: (holds, numbers) for text, holds, numbers in claims(exp, table)}
-    holds, numbers = found["LPN with Grad 10 search beats the in-context model"]
-    assert holds is True and numbers == "ours 60.0 vs 30.0; paper 86.1 vs 77.7"
-    assert found["TTT degrades with more steps: 10 above 100"][0] is False  # 30.0 vs 30.0: not above
+    found = {text: (verdict, numbers) for text, verdict, numbers in claims(exp, table)}
+    verdict, numbers = found["LPN with Grad 10 search beats the in-context model"]
+    assert verdict == "holds" and numbers == "ours 60.0 ± 10.0 vs 30.0 ± 10.0; paper 86.1 vs 77.7"
+    assert found["TTT degrades with more steps: 10 above 100"][0] == "too close to call"  # 30.0 vs 30.0
+    table["LPN Grad 1"]["Grad 10"].update(mean=5.0, std=1.0)
+    table["In-Context"]["Grad 0"]["std"] = 30.0  # 5 ± 1 against 30 ± 30: the spreads overlap
+    assert dict((t, v) for t, v, _ in claims(exp, table))["LPN with Grad 10 search beats the in-context model"] == \
+        "too close to call"
+    table["In-Context"]["Grad 0"]["std"] = 1.0
+    assert dict((t, v) for t, v, _ in claims(exp, table))["LPN with Grad 10 search beats the in-context model"] == \
+        "reversed"
 
 
 def test_list_says_what_each_experiment_measures_and_costs(capsys):
