@@ -144,8 +144,8 @@ TABLE_1 = Experiment(
     rows=tuple(Row(t.label, t.label) for t in TABLE_1_TRAININGS),
     columns=(*map(_GRAD, (0, 1, 5, 20, 100)), Column("Sample 250", 250, "random")),
     scales={
-        "smoke": Scale("pattern", _SMOKE, steps=3, tasks=8, seeds=1, minutes=1.5),
-        "cpu": Scale("pattern", _CPU, steps=500, tasks=256, seeds=2, minutes=30),
+        "smoke": Scale("pattern", _SMOKE, steps=3, tasks=8, seeds=1, minutes=2),
+        "cpu": Scale("pattern", _CPU, steps=500, tasks=256, seeds=2, minutes=25),
         "paper": Scale("pattern", {}, steps=20_000, tasks=256, seeds=3, minutes=6 * 60, where="one GPU"),
     },
     paper={(r, c): v for r, row in {
@@ -212,8 +212,8 @@ TABLE_2 = Experiment(
     rows=(*_BASELINE_ROWS, *(Row(t.label, t.label) for t in _LPN_GRAD)),
     columns=tuple(map(_GRAD, (0, 10, 100))),
     scales={
-        "smoke": Scale("pattern", dict(_SMOKE, **_STRINGS), steps=3, tasks=8, seeds=1, minutes=1),
-        "cpu": Scale("pattern", dict(_CPU, **_STRINGS), steps=500, tasks=256, seeds=2, minutes=15),
+        "smoke": Scale("pattern", dict(_SMOKE, **_STRINGS), steps=3, tasks=8, seeds=1, minutes=2),
+        "cpu": Scale("pattern", dict(_CPU, **_STRINGS), steps=500, tasks=256, seeds=2, minutes=5),
         "paper": Scale("pattern", _STRINGS, steps=20_000, tasks=256, seeds=3, minutes=4 * 60, where="one GPU"),
     },
     paper={("In-Context", "Grad 0"): (77.7, 1.2), **{(r, c): v for r, row in {
@@ -236,8 +236,8 @@ _OOD_LPN = (Training("LPN Grad 0"), Training("LPN Grad 1", {"train_search_steps"
 _OOD = dict(pattern_density=0.5, ttt_lr=1e-5)  # the pattern_ood preset's task and TTT rate
 DENSITIES = (0.5, 0.75, 1.0)
 _OOD_SCALES = {
-    "smoke": Scale("pattern_ood", dict(_SMOKE, **_OOD), steps=3, tasks=8, seeds=1, minutes=1.5),
-    "cpu": Scale("pattern_ood", dict(_CPU, **_OOD), steps=500, tasks=256, seeds=2, minutes=25),
+    "smoke": Scale("pattern_ood", dict(_SMOKE, **_OOD), steps=3, tasks=8, seeds=1, minutes=3),
+    "cpu": Scale("pattern_ood", dict(_CPU, **_OOD), steps=500, tasks=256, seeds=2, minutes=8),
     "paper": Scale("pattern_ood", {}, steps=100_000, tasks=96, seeds=3, minutes=24 * 60, where="one GPU"),
 }
 
@@ -306,7 +306,8 @@ FIG_3 = Experiment(
     rows=(Row("LPN Grad 0", "LPN Grad 1", "none"), Row("LPN Grad 100", "LPN Grad 1", "gradient", budget=100),
           Row("In-Context", "In-Context", "none"), Row("TTT Grad 100", "In-Context", "ttt", budget=100)),
     columns=tuple(Column(str(n), density=1.0, pairs=n) for n in SPEC_SIZES),
-    scales={**_OOD_SCALES, "cpu": Scale("pattern_ood", dict(_CPU, **_OOD), steps=500, tasks=128, seeds=2, minutes=15),
+    scales={"smoke": Scale("pattern_ood", dict(_SMOKE, **_OOD), steps=3, tasks=8, seeds=1, minutes=5),
+            "cpu": Scale("pattern_ood", dict(_CPU, **_OOD), steps=500, tasks=128, seeds=2, minutes=8),
             "paper": Scale("pattern_ood", {}, steps=100_000, tasks=96, seeds=3, minutes=8 * 60, where="one GPU")},
     paper={(r, str(n)): (float(v), None) for r, points in _FIG_3_PAPER.items() for n, v in points.items()},
     claims=(
