@@ -67,26 +67,38 @@ def model_name(label: str, architecture: str, cfg, steps: int, seed: int, data: 
 
 
 def train_or_load(exp: Experiment, label: str, scale: str, seed: int, models: Path, progress: bool, log):
-    """(model, seconds spent training now) for training `label` at `scale` and `seed`, trained once."""
+    """(model, what its training did) for training `label` at `scale` and `seed`, trained once:
+    {"seconds": spent now} (nothing when it was trained before) and, where the training diverged,
+    {"diverged": the error, "step": the step of the last good checkpoint, which is the model}.
+    A training that diverges before its first checkpoint raises `TrainingDiverged`."""
     from lpn.checkpoint import load_checkpoint
     from lpn.tasks.sources import host_batches
-    from lpn.train import Checkpoints, train
+    from lpn.train import Checkpoints, TrainingDiverged, train
 
     training, sizes = exp.training(label), exp.scales[scale]
     cfg = sizes.config().replace(**training.changes)
     folder = models / model_name(label, training.architecture, cfg, sizes.steps, seed, exp.data)
     done = folder / "done.json"
     if done.exists():
-        return load_checkpoint(folder)[0], 0.0
+        record = json.loads(done.read_text())
+        return load_checkpoint(folder)[0], {k: record[k] for k in ("diverged", "step") if k in record}
     log(f"training {label} (seed {seed}, {sizes.steps} steps) into {folder}")
     tick = time.monotonic()
     data = None if exp.data == "pattern" else host_batches(cfg, exp.data, seed)
-    train(cfg, sizes.steps, seed=seed, out_dir=folder, resume=(folder / "latest").exists(), data=data,
-          checkpoints=Checkpoints(every=max(sizes.steps // 4, 50)), progress=progress,
-          architecture=ARCHITECTURES[training.architecture])
-    seconds = time.monotonic() - tick
-    _write_json(done, {"label": label, "seed": seed, "steps": sizes.steps, "seconds": seconds})
-    return load_checkpoint(folder)[0], seconds
+    record = {"label": label, "seed": seed, "steps": sizes.steps}
+    try:
+        train(cfg, sizes.steps, seed=seed, out_dir=folder, resume=(folder / "latest").exists(), data=data,
+              checkpoints=Checkpoints(every=max(sizes.steps // 4, 50)), progress=progress,
+              architecture=ARCHITECTURES[training.architecture])
+    except TrainingDiverged as err:
+        if not (folder / "latest").exists():
+            raise
+        meta = load_checkpoint(folder)[1]
+        record.update(diverged=str(err), step=meta["step"])
+        log(f"{label} (seed {seed}) diverged; its cells use the checkpoint of step {meta['step']}")
+    record["seconds"] = time.monotonic() - tick
+    _write_json(done, record)
+    return load_checkpoint(folder)[0], {k: record[k] for k in ("seconds", "diverged", "step") if k in record}
 
 
 @eqx.filter_jit
@@ -209,9 +221,11 @@ def run(name: str, scale: str, out, *, seeds: int | None = None, resume: bool = 
                 continue
             net = _load(model) if model is not None else None
             if net is None:
-                net, seconds = train_or_load(exp, training.label, scale, seed, models, progress, log)
-                if seconds:
-                    results["trainings"].setdefault(training.label, {})[str(seed)] = {"seconds": round(seconds, 1)}
+                net, record = train_or_load(exp, training.label, scale, seed, models, progress, log)
+                if "seconds" in record:
+                    record["seconds"] = round(record["seconds"], 1)
+                if record:
+                    results["trainings"].setdefault(training.label, {}).setdefault(str(seed), {}).update(record)
             _evaluate_cells(exp, scale, seed, net, todo, done, log, save)
     results["finished"] = _now()
     results["summary"] = summary(exp, scale, results)
@@ -352,6 +366,11 @@ def write_table(path: Path, exp: Experiment, results: dict) -> None:
         cells = table[row.label]
         lines.append(f"| {row.label} | " + " | ".join(_cell_text(cells[c.label]) if c.label in cells else ""
                                                      for c in columns) + " |")
+    for label, seeds in results.get("trainings", {}).items():
+        for seed, record in seeds.items():
+            if "diverged" in record:
+                lines += ["", f"{label}, seed {seed}: {record['diverged'].split(';')[0]}; its cells use the "
+                              f"checkpoint of step {record['step']}."]
     found = claims(exp, table)
     if found:
         lines += ["", "The paper's orderings at this scale (\"holds\" where the two cells' mean ± std do not "

@@ -192,3 +192,27 @@ def test_table11_searches_a_given_checkpoint(table1_smoke, tmp_path, capsys):
     assert set(table) == {label for label, _ in TABLE_11_ROWS}
     assert all(set(row) == {"10"} for row in table.values())  # the smoke scale's one column
     assert "| Encoder Sampling |" in (out / "table.md").read_text()
+
+
+def test_a_diverged_training_is_recorded_and_its_last_good_checkpoint_evaluated(tmp_path, capsys, monkeypatch):
+    import lpn.train
+    from lpn.checkpoint import save_checkpoint
+    from lpn.model import LPN
+
+    def diverges(cfg, steps, *, out_dir, **kwargs):
+        save_checkpoint(out_dir, LPN(cfg, jax.random.key(0)), step=2)
+        raise lpn.train.TrainingDiverged(f"training diverged between steps 2 and 3 (loss nan, ...); the last good "
+                                         f"checkpoint is {out_dir}/step-00000002")
+
+    monkeypatch.setattr(lpn.train, "train", diverges)
+    out = tmp_path / "t11"
+    assert main(["reproduce", "table11", "--scale", "smoke", "--out", str(out), "--quiet"]) == 0
+    assert "Grad 1 (seed 0) diverged; its cells use the checkpoint of step 2" in capsys.readouterr().out
+    results = json.loads((out / "results.json").read_text())
+    assert results["trainings"]["Grad 1"]["0"]["step"] == 2
+    assert results["trainings"]["Grad 1"]["0"]["diverged"].startswith("training diverged between steps 2 and 3")
+    assert len(results["summary"]["Encoder Sampling"]) == 1
+    assert "Grad 1, seed 0: training diverged between steps 2 and 3 (loss nan, ...); its cells use the checkpoint " \
+           "of step 2." in (out / "table.md").read_text()
+    # a second run finds the training done, and diverged
+    assert main(["reproduce", "table11", "--scale", "smoke", "--out", str(out), "--resume", "--quiet"]) == 0
