@@ -238,7 +238,7 @@ _OOD = dict(pattern_density=0.5, ttt_lr=1e-5)  # the pattern_ood preset's task a
 DENSITIES = (0.5, 0.75, 1.0)
 _OOD_SCALES = {
     "smoke": Scale("pattern_ood", dict(_SMOKE, **_OOD), steps=3, tasks=8, seeds=1, minutes=3),
-    "cpu": Scale("pattern_ood", dict(_CPU, **_OOD), steps=2000, tasks=256, seeds=2, minutes=25),
+    "cpu": Scale("pattern_ood", dict(_CPU, **_OOD), steps=2000, tasks=256, seeds=2, minutes=20),
     "paper": Scale("pattern_ood", {}, steps=100_000, tasks=96, seeds=3, minutes=24 * 60, where="one GPU"),
 }
 
@@ -308,7 +308,7 @@ FIG_3 = Experiment(
           Row("In-Context", "In-Context", "none"), Row("TTT Grad 100", "In-Context", "ttt", budget=100)),
     columns=tuple(Column(str(n), density=1.0, pairs=n) for n in SPEC_SIZES),
     scales={"smoke": Scale("pattern_ood", dict(_SMOKE, **_OOD), steps=3, tasks=8, seeds=1, minutes=5),
-            "cpu": Scale("pattern_ood", dict(_CPU, **_OOD), steps=2000, tasks=128, seeds=2, minutes=10),
+            "cpu": Scale("pattern_ood", dict(_CPU, **_OOD), steps=2000, tasks=128, seeds=2, minutes=12),
             "paper": Scale("pattern_ood", {}, steps=100_000, tasks=96, seeds=3, minutes=8 * 60, where="one GPU")},
     paper={(r, str(n)): (float(v), None) for r, points in _FIG_3_PAPER.items() for n, v in points.items()},
     claims=(
