@@ -71,7 +71,7 @@ def train_or_load(exp: Experiment, label: str, scale: str, seed: int, models: Pa
     {"seconds": spent now} (nothing when it was trained before) and, where the training diverged,
     {"diverged": the error, "step": the step of the last good checkpoint, which is the model}.
     A training that diverges before its first checkpoint raises `TrainingDiverged`."""
-    from lpn.checkpoint import load_checkpoint
+    from lpn.checkpoint import load_checkpoint, read_meta
     from lpn.tasks.sources import host_batches
     from lpn.train import Checkpoints, TrainingDiverged, train
 
@@ -93,9 +93,8 @@ def train_or_load(exp: Experiment, label: str, scale: str, seed: int, models: Pa
     except TrainingDiverged as err:
         if not (folder / "latest").exists():
             raise
-        meta = load_checkpoint(folder)[1]
-        record.update(diverged=str(err), step=meta["step"])
-        log(f"{label} (seed {seed}) diverged; its cells use the checkpoint of step {meta['step']}")
+        record.update(diverged=str(err), step=read_meta(folder)["step"])
+        log(f"{label} (seed {seed}) diverged; its cells use the checkpoint of step {record['step']}")
     record["seconds"] = time.monotonic() - tick
     _write_json(done, record)
     return load_checkpoint(folder)[0], {k: record[k] for k in ("seconds", "diverged", "step") if k in record}
@@ -210,6 +209,7 @@ def run(name: str, scale: str, out, *, seeds: int | None = None, resume: bool = 
     models = out / "models" if models is None else Path(models)
     out.mkdir(parents=True, exist_ok=True)
     results = start(out, exp, scale, resume, command, model)
+    given = _load(model) if model is not None else None
     clock = Clock(results)
     save = lambda: _write_json(out / "results.json", clock.stamp())  # noqa: E731
     for seed in range(seeds):
@@ -219,7 +219,7 @@ def run(name: str, scale: str, out, *, seeds: int | None = None, resume: bool = 
             todo = [(r, c) for r, c in cells if not _is_done(done, r, c)]
             if not todo:
                 continue
-            net = _load(model) if model is not None else None
+            net = given
             if net is None:
                 net, record = train_or_load(exp, training.label, scale, seed, models, progress, log)
                 if "seconds" in record:
