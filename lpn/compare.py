@@ -35,7 +35,8 @@ import jax
 import numpy as np
 from tqdm.auto import tqdm
 
-from lpn.evaluate import TaskMetrics, mean_metrics, per_task_in_groups, predict_tasks, split_query, task_metrics
+from lpn.evaluate import (TaskMetrics, mean_metrics, per_task_in_groups, predict_tasks, split_query, task_metrics,
+                          tta_metrics)
 from lpn.grids import Batch, Task
 from lpn.methods import row
 from lpn.model import LPN
@@ -86,6 +87,7 @@ class ComparisonRow(NamedTuple):
     pixel: float
     seconds: float  # the run, compilation excluded
     compile_seconds: float  # tracing and compiling, 0 when the program was already compiled
+    differs: float = 0.0  # attempt 2 is a different grid from attempt 1
 
 
 @dataclass(frozen=True)
@@ -199,6 +201,9 @@ def _score(model, traces, query):
 
 
 def _metrics(model, data, key, method, options, tasks_per_call) -> TaskMetrics:
+    if options.get("tta", 1) > 1 and isinstance(data, Batch):  # views vote on Tasks: `tta_metrics`
+        options = dict(options)
+        return tta_metrics(model, data, key, method, options.pop("tta"), tasks_per_call or 16, **options)
     if isinstance(data, Batch):
         options = tuple(sorted(options.items()))
 
@@ -211,7 +216,7 @@ def _metrics(model, data, key, method, options, tasks_per_call) -> TaskMetrics:
     predictions, evals = predict_tasks(model, data, key, method, **{"batch_size": tasks_per_call or 16, **options})
     score = score_predictions(data, predictions)
     return TaskMetrics(score.top1, score.per_task, score.shape_accuracy, score.pixel_accuracy,
-                       float(np.mean(list(evals.values()))))
+                       float(np.mean(list(evals.values()))), score.distinct, score.rescued)
 
 
 def compare_methods(model, data: Batch | Sequence[Task], key, methods=None, *, budgets=None,
@@ -224,7 +229,10 @@ def compare_methods(model, data: Batch | Sequence[Task], key, methods=None, *, b
             train pairs, scored on their test pairs by `lpn.scoring`: pass@2 is the per-task score).
         model: the model the rows run on, unless a row carries its own (an LPN or an in-context model).
         methods: `SearchMethod`s or (label, method, options) tuples with distinct labels; default
-            `default_methods(model, budgets, optimizer)` (Table 11 for an LPN).
+            `default_methods(model, budgets, optimizer)` (Table 11 for an LPN). A row whose options
+            hold `tta=N` (N > 1) searches every task under N views that vote (`lpn.tta`,
+            `predict_tasks`), e.g. `("gradient 100, 8 views", gradient_search, {"steps": 100, "tta": 8})`;
+            its evaluations add up over the views.
         budgets, optimizer: the default list's budgets (default 10, 50, 100, 400) and optimiser.
         tasks_per_call: tasks searched in one compiled call (default: a whole `Batch`, 16 of a task
             list); bound it for TTT, which holds a copy of the parameters per task.
@@ -256,6 +264,6 @@ def compare_methods(model, data: Batch | Sequence[Task], key, methods=None, *, b
             elapsed = time.perf_counter() - start
         rows.append(ComparisonRow(
             m.label, m.family or m.label, m.budget, out.num_evals, out.top1, out.top2, out.shape, out.pixel,
-            max(elapsed - compiling[0], 0.0), compiling[0]))
+            max(elapsed - compiling[0], 0.0), compiling[0], out.differs))
     num_tasks = data.inputs.shape[0] if isinstance(data, Batch) else len(data)
     return Comparison(tuple(rows), num_tasks)

@@ -5,7 +5,9 @@ latent attempt 2; outputs are decoded greedily with the cached decoder.
 Metrics, each a fraction over tasks:
     top1, top2: exact match (shape and every cell) of attempt 1, of either attempt (pass@2);
     shape: the shape of attempt 1 is right;
-    pixel: cells of the true output that attempt 1 colours right (cells outside its shape are wrong).
+    pixel: cells of the true output that attempt 1 colours right (cells outside its shape are wrong);
+    differs: the two attempts are different grids (see `attempts`);
+    rescued: attempt 2 is exact where attempt 1 is not (top2 - top1).
 
 `Progress`, `score_and_print`, `write_results` and `eval_generated` run `lpn eval`'s resumable
 evaluation of ARC and JSON tasks and of fresh generated ones, and write its results.
@@ -26,8 +28,8 @@ import numpy as np
 
 from lpn.devices import first, spread_tasks
 from lpn.grids import Batch
-from lpn.in_context import TTTTrace, answer
-from lpn.model import LPN, generate
+from lpn.in_context import TTTTrace, prefix
+from lpn.model import LPN, generate, runner_up_after
 
 
 def split_query(batch: Batch):
@@ -35,6 +37,20 @@ def split_query(batch: Batch):
     spec = jax.tree.map(lambda a: a[:, :-1], batch)
     query = jax.tree.map(lambda a: a[:, -1], batch)
     return spec, query
+
+
+def batch_as_tasks(batch: Batch, prefix: str = "task") -> list:
+    """Generated tasks as `Task`s: each task's last pair slot (the query, `split_query`) its test
+    pair, the other real slots its train pairs; named PREFIX-0, PREFIX-1, ... in batch order."""
+    from lpn.grids import Pair, Task, unpad
+
+    batch = jax.tree.map(np.asarray, batch)
+    tasks = []
+    for i in range(batch.inputs.shape[0]):
+        pairs = [Pair(unpad(batch.inputs[i, n], batch.input_shapes[i, n]), unpad(batch.outputs[i, n], batch.output_shapes[i, n]))
+                 for n in range(batch.inputs.shape[1]) if batch.pair_mask[i, n]]
+        tasks.append(Task(tuple(pairs[:-1]), (pairs[-1],), f"{prefix}-{i}"))
+    return tasks
 
 
 def exact(grid_RC, shape, truth_RC, true_shape):
@@ -49,16 +65,34 @@ def pixel_accuracy(grid_RC, shape, truth_RC, true_shape):
     return jnp.sum(in_true & in_pred & (grid_RC == truth_RC)) / jnp.sum(in_true)
 
 
-def attempts(model, trace, input_RC, input_shape):
+CANDIDATES = 8  # the highest-scoring latents of a search decoded for attempt 2
+
+
+def attempts(model, trace, input_RC, input_shape, candidates: int = CANDIDATES):
     """Decodes attempts 1 and 2 of a method's trace on one input: grids (2, R, C), shapes (2, 2).
-    A `SearchTrace` gives its best and second latents (where no distinct second latent exists,
-    attempt 2 repeats attempt 1); a `TTTTrace` (in-context model, `lpn.in_context`) gives its tuned
-    model's one greedy answer, as both attempts, so its pass@2 is its top-1."""
+
+    Attempt 1 is the greedy answer of the best latent (or of the TTT-tuned model). Attempt 2 is a
+    different grid, so that ARC's second try is not the first one again: a `SearchTrace`'s
+    `candidates` highest-scoring latents (across steps and starts) are decoded, and attempt 2 is the
+    grid of the best-scoring one whose grid differs from attempt 1; where none differs (a search that
+    converged, or a single latent), it is the decoder's runner-up answer for the best latent (the
+    greedy answer changed at its least certain decision, `lpn.model.runner_up_after`). A `TTTTrace`
+    (in-context model, `lpn.in_context`) gives its tuned model's greedy answer and runner-up."""
     if isinstance(trace, TTTTrace):
-        grid, shape = answer(trace, input_RC, input_shape)
-        return jnp.stack([grid, grid]), jnp.stack([shape, shape])
-    second = jnp.where(jnp.isfinite(trace.second_score), trace.second, trace.best)
-    return jax.vmap(lambda z: generate(model, z, input_RC, input_shape))(jnp.stack([trace.best, second]))
+        start = prefix(trace.model, trace.context, trace.context_mask, input_RC, input_shape)
+        (grid, shape, _), (grid2, shape2, _) = runner_up_after(trace.model.decoder, start, input_RC.shape)
+        return jnp.stack([grid, grid2]), jnp.stack([shape, shape2])
+    flat_z = trace.latents.reshape(-1, trace.latents.shape[-1])
+    flat_s = trace.scores.reshape(-1)
+    top_s, index = jax.lax.top_k(jnp.where(jnp.isfinite(flat_s), flat_s, -jnp.inf), min(candidates, flat_s.size))
+    (grid, shape, _), (spare, spare_shape, _) = runner_up_after(
+        model.decoder, model.decoder.prefix(trace.best, input_RC, input_shape), input_RC.shape)
+    grids, shapes = jax.vmap(lambda z: generate(model, z, input_RC, input_shape))(flat_z[index])
+    differs = (jnp.any(grids != grid, axis=(1, 2)) | jnp.any(shapes != shape, axis=1)) & (top_s > -jnp.inf)
+    j = jnp.argmax(differs)
+    grid2 = jnp.where(differs[j], grids[j], spare)
+    shape2 = jnp.where(differs[j], shapes[j], spare_shape)
+    return jnp.stack([grid, grid2]), jnp.stack([shape, shape2])
 
 
 def method_or_default(model, method, options: dict):
@@ -81,6 +115,8 @@ class TaskMetrics(NamedTuple):
     shape: float
     pixel: float
     num_evals: float
+    differs: float = 0.0
+    rescued: float = 0.0
 
 
 def task_metrics(model: LPN, trace, query) -> TaskMetrics:
@@ -90,6 +126,7 @@ def task_metrics(model: LPN, trace, query) -> TaskMetrics:
     return TaskMetrics(
         top1=hits[0], top2=hits.any(), shape=jnp.all(shapes[0] == query.output_shapes),
         pixel=pixel_accuracy(grids[0], shapes[0], query.outputs, query.output_shapes), num_evals=trace.num_evals,
+        differs=jnp.any(grids[0] != grids[1]) | jnp.any(shapes[0] != shapes[1]), rescued=hits[1] & ~hits[0],
     )
 
 
@@ -103,6 +140,18 @@ def _evaluate(model, batch, keys, method, options):
     spec, query = split_query(batch)
     one = lambda pairs, q, key: task_metrics(model, method(model, pairs, key, **dict(options)), q)
     return jax.vmap(one)(spec, query, keys)
+
+
+def tta_metrics(model, batch: Batch, key, method, tta: int, batch_size: int = 16, **options) -> TaskMetrics:
+    """`evaluate_batch`'s metrics with `tta` views voting: the generated tasks are predicted as
+    `Task`s (`batch_as_tasks`, `predict_tasks(..., tta=tta)`) and scored by `lpn.scoring`."""
+    from lpn.scoring import score_predictions
+
+    tasks = batch_as_tasks(batch)
+    predictions, evals = predict_tasks(model, tasks, key, method, batch_size=batch_size, tta=tta, **options)
+    score = score_predictions(tasks, predictions)
+    return TaskMetrics(score.top1, score.per_task, score.shape_accuracy, score.pixel_accuracy,
+                       float(np.mean(list(evals.values()))), score.distinct, score.rescued)
 
 
 def per_task_in_groups(run, model, batch: Batch, key, tasks_per_call: int | None = None):
@@ -136,12 +185,18 @@ def evaluate_batch(model, batch: Batch, key, method=None, *, tasks_per_call: int
     return mean_metrics(per_task_in_groups(run, model, batch, key, tasks_per_call))
 
 
+def confidence(trace):
+    """How well a method's trace explains the given pairs, for voting across TTA views: the search
+    objective of an LPN's best latent, minus the final leave-one-out loss of TTT."""
+    return -trace.losses[-1] if isinstance(trace, TTTTrace) else trace.best_score
+
+
 @eqx.filter_jit
 def _predict(model, spec, test_inputs, test_shapes, keys, method, options):
     def one(pairs, inputs_TRC, shapes_T2, key):
         trace = method(model, pairs, key, **dict(options))
         grids, shapes = jax.vmap(lambda x, s: attempts(model, trace, x, s))(inputs_TRC, shapes_T2)
-        return grids, shapes, trace.num_evals
+        return grids, shapes, trace.num_evals, confidence(trace)
 
     return jax.vmap(one)(spec, test_inputs, test_shapes, keys)
 
@@ -160,12 +215,16 @@ def _bucket(side: int, cfg) -> tuple[int, int]:
 
 
 def predict_tasks(model, tasks, key, method=None, batch_size: int = 16, progress: bool = False,
-                  on_batch=None, **options):
+                  on_batch=None, tta: int = 1, tta_seed: int = 0, **options):
     """Two attempts for every test input of every task, searching on each task's train pairs.
 
     `method` is any function of `lpn.methods`' tables (default the model's "none" row). Returns
     ({task name: [[attempt_1, attempt_2] per test input]}, {task name: decoder evaluations spent}).
     Grids must fit the model: filter first.
+
+    With `tta` > 1, each task is searched under `tta` views (the identity and `tta` - 1 symmetries
+    with colour permutations, `lpn.tta.views(tta, tta_seed)`), each view's attempts are mapped back
+    and the views vote for attempts 1 and 2 (`lpn.tta`); a task's evaluations add up over its views.
 
     Tasks are grouped by size and padded to the smallest of `BUCKETS` their grids fit, not to the
     model's maximum: padding is masked, so the objective is the same, and a 10x10 task costs about
@@ -174,13 +233,27 @@ def predict_tasks(model, tasks, key, method=None, batch_size: int = 16, progress
     maximum. Each bucket runs `batch_size` tasks at a time at 10x10 and below, proportionally fewer
     at larger sizes (`tasks_per_call`), tasks sorted by their number of pairs so that a batch pads
     few pair slots; one compiled program per bucket and pair count. After each batch,
-    `on_batch(predictions, evals)` (if given) receives that batch's finished tasks, e.g. to save
-    them so that an interrupted evaluation can skip them when it starts again. With `progress`, a
-    bar counts the finished tasks batch by batch and names the size being searched.
+    `on_batch(predictions, evals)` (if given) receives that batch's finished tasks (with TTA: the
+    tasks whose every view is finished), e.g. to save them so that an interrupted evaluation can
+    skip them when it starts again. With `progress`, a bar counts the finished tasks (views) batch
+    by batch and names the size being searched.
     """
+    method, options = method_or_default(model, method, options)
+    if tta <= 1:
+        done = None if on_batch is None else (lambda predictions, evals, _confidence: on_batch(predictions, evals))
+        predictions, evals, _ = _predict_all(model, tasks, key, method, batch_size, progress, done, options)
+        return predictions, evals
+    from lpn.tta import Voter, view_tasks, views
+
+    voter = Voter(views(tta, tta_seed), on_batch)
+    _predict_all(model, view_tasks(tasks, voter.views), key, method, batch_size, progress, voter.add, options)
+    return {t.name: voter.predictions[t.name] for t in tasks}, {t.name: voter.evals[t.name] for t in tasks}
+
+
+def _predict_all(model, tasks, key, method, batch_size, progress, on_batch, options):
+    """predict_tasks without TTA: (predictions, evals, confidence), `on_batch` taking all three."""
     from tqdm.auto import tqdm
 
-    method, options = method_or_default(model, method, options)
     cfg = model.config
     full = (cfg.max_rows, cfg.max_cols)
     groups: dict[tuple[int, int], list] = {}
@@ -188,27 +261,30 @@ def predict_tasks(model, tasks, key, method=None, batch_size: int = 16, progress
         groups.setdefault(_bucket(_needed_side(task), cfg), []).append(task)
     bar = tqdm(total=len(tasks), unit="task", desc="predict", disable=not progress)
 
-    def finished(predictions, evals):  # after every batch: the bar, then the caller's hook
+    def finished(predictions, evals, confidence):  # after every batch: the bar, then the caller's hook
         bar.update(len(predictions))
         if on_batch is not None:
-            on_batch(predictions, evals)
+            on_batch(predictions, evals, confidence)
 
-    predictions, evals = {}, {}
+    predictions, evals, confidence = {}, {}, {}
     for (size, group), k in zip(sorted(groups.items()), jax.random.split(key, len(groups))):
         grows = size != full
         bar.set_postfix(grids=f"{size[0]}x{size[1]}", tasks=len(group))
-        got, spent, too_big = _predict_padded(model, group, k, method, batch_size, size, options,
-                                              finished, hold_back=grows)
+        got, spent, sure, too_big = _predict_padded(model, group, k, method, batch_size, size, options,
+                                                    finished, hold_back=grows)
         if too_big and grows:
             bar.set_postfix(grids=f"{full[0]}x{full[1]}", tasks=len(too_big), redo="outgrown")
-            again, again_spent, _ = _predict_padded(model, too_big, k, method, batch_size, full, options,
-                                                    finished, spent_before=spent)
+            again, again_spent, again_sure, _ = _predict_padded(model, too_big, k, method, batch_size, full, options,
+                                                                finished, spent_before=spent)
             got.update(again)
             spent.update(again_spent)
+            sure.update(again_sure)
         predictions.update(got)
         evals.update(spent)
+        confidence.update(sure)
     bar.close()
-    return {t.name: predictions[t.name] for t in tasks}, {t.name: evals[t.name] for t in tasks}
+    names = [t.name for t in tasks]
+    return ({n: predictions[n] for n in names}, {n: evals[n] for n in names}, {n: confidence[n] for n in names})
 
 
 def tasks_per_call(batch_size: int, rows: int, cols: int) -> int:
@@ -221,7 +297,8 @@ def tasks_per_call(batch_size: int, rows: int, cols: int) -> int:
 
 def _predict_padded(model, tasks, key, method, batch_size, size, options, on_batch=None, hold_back=False,
                     spent_before=None):
-    """predict_tasks for tasks padded to `size`: (predictions, evals, tasks whose answer outgrew it).
+    """predict_tasks for tasks padded to `size`: (predictions, evals, confidence, tasks whose answer
+    outgrew it).
     Evaluations in `spent_before` are added to a task's; with `hold_back`, tasks whose answer
     outgrew `size` are not passed to `on_batch` (they will be recomputed)."""
     from lpn.grids import batch_pairs
@@ -230,7 +307,7 @@ def _predict_padded(model, tasks, key, method, batch_size, size, options, on_bat
     # Tasks with as many pairs side by side: a batch computes every pair slot of its largest task.
     tasks = sorted(tasks, key=lambda t: (t.num_pairs, len(t.test)))
     batch_size = min(tasks_per_call(batch_size, rows, cols), len(tasks))
-    predictions, evals, too_big = {}, {}, []
+    predictions, evals, sure, too_big = {}, {}, {}, []
     starts = range(0, len(tasks), batch_size)
     for start, k in zip(starts, jax.random.split(key, len(starts))):
         chunk = list(tasks[start:start + batch_size])
@@ -241,7 +318,7 @@ def _predict_padded(model, tasks, key, method, batch_size, size, options, on_bat
         tests = batch_pairs([[p._replace(output=None) for p in t.test] for t in chunk], rows, cols, num_tests)
         # The model placed once on the devices serves every later batch (placing it again is a no-op).
         model, args, n = spread_tasks(model, spec, tests.inputs, tests.input_shapes, jax.random.split(k, batch_size))
-        grids, shapes, spent = jax.device_get(first(_predict(model, *args, method, tuple(sorted(options.items()))), n))
+        grids, shapes, spent, confident = jax.device_get(first(_predict(model, *args, method, tuple(sorted(options.items()))), n))
         for i, task in enumerate(tasks[start:start + batch_size]):
             shown = shapes[i, : len(task.test)]
             if (shown[..., 0] > rows).any() or (shown[..., 1] > cols).any():
@@ -251,11 +328,13 @@ def _predict_padded(model, tasks, key, method, batch_size, size, options, on_bat
                 for t in range(len(task.test))
             ]
             evals[task.name] = int(spent[i]) + (spent_before or {}).get(task.name, 0)
+            sure[task.name] = float(confident[i])
         if on_batch is not None:
             held = {t.name for t in too_big} if hold_back else set()
             finished = [t.name for t in tasks[start:start + batch_size] if t.name not in held]
-            on_batch({n: predictions[n] for n in finished}, {n: evals[n] for n in finished})
-    return predictions, evals, too_big
+            on_batch({n: predictions[n] for n in finished}, {n: evals[n] for n in finished},
+                     {n: sure[n] for n in finished})
+    return predictions, evals, sure, too_big
 
 
 class Progress:
@@ -309,10 +388,10 @@ class Progress:
                 {t.name: self.tasks[t.name]["decoder_evaluations"] for t in tasks})
 
 
-def predict(model, tasks, key, method, batch_size, options, on_batch=None):
+def predict(model, tasks, key, method, batch_size, options, on_batch=None, tta: int = 1):
     """`predict_tasks` with a progress bar, at most `batch_size` tasks a call."""
-    return predict_tasks(model, tasks, key, method, batch_size=min(batch_size, len(tasks)), progress=True,
-                         on_batch=on_batch, **options)
+    return predict_tasks(model, tasks, key, method, batch_size=min(batch_size, len(tasks) * tta), progress=True,
+                         on_batch=on_batch, tta=tta, **options)
 
 
 def score_and_print(tasks, predictions, version: str, table: bool, out: Path):
@@ -350,11 +429,13 @@ def write_results(out: Path, results: dict, predictions=None) -> None:
 
 
 def eval_generated(model, data: str, seed: int, num_tasks: int, method, options, head: dict, out: Path,
-                   density=None, pairs=None, tasks_per_call: int | None = None) -> None:
+                   density=None, pairs=None, tasks_per_call: int | None = None, tta: int = 1) -> None:
     """Metrics of the search on `num_tasks` fresh generated tasks (`data`: pattern, procedural or
     strings) of the model's own config, printed and written to `out`/results.json with `head`.
     `density` and `pairs` (default the config's) shape the generated tasks; `tasks_per_call` bounds
-    the tasks of one compiled call (`evaluate_batch`)."""
+    the tasks of one compiled call (`evaluate_batch`). With `tta` > 1 the tasks are predicted as
+    `Task`s under `tta` views that vote (`predict_tasks`) and scored by `lpn.scoring` (one test
+    output a task, so its per-task scores are these metrics)."""
     from lpn import __version__
     from lpn.tasks.sources import query_batch
 
@@ -362,13 +443,19 @@ def eval_generated(model, data: str, seed: int, num_tasks: int, method, options,
     batch = query_batch(cfg, data, seed, num_tasks, density, pairs)
     pairs = batch.inputs.shape[1] - 1  # given pairs; the last slot is the query
     started = time.perf_counter()
-    metrics = evaluate_batch(model, batch, jax.random.key(seed), method, tasks_per_call=tasks_per_call, **options)
+    if tta > 1:
+        metrics = tta_metrics(model, batch, jax.random.key(seed), method, tta, tasks_per_call or 16, **options)
+    else:
+        metrics = evaluate_batch(model, batch, jax.random.key(seed), method, tasks_per_call=tasks_per_call, **options)
     runtime = time.perf_counter() - started
     density = cfg.pattern_density if density is None else density
     version = f"generated by lpn {__version__} ({data}, seed {seed}" + (
         f", density {density})" if data == "pattern" else ")")
-    print(f"{num_tasks} fresh {data} tasks of {pairs} given pairs and a query, {version}")
+    print(f"{num_tasks} fresh {data} tasks of {pairs} given pairs and a query, {version}"
+          + (f"; {tta} views voting" if tta > 1 else ""))
     print(f"top-1 exact {metrics.top1:.2%}, pass@2 {metrics.top2:.2%}, shape {metrics.shape:.2%}, "
           f"pixel {metrics.pixel:.2%}; {metrics.num_evals:.0f} decoder evaluations per task; {runtime:.1f} s")
+    print(f"attempt 2 differs from attempt 1 on {metrics.differs:.2%} of tasks and solves {metrics.rescued:.2%} "
+          f"that attempt 1 missed")
     write_results(out, {"data": data, "dataset_version": version, "num_tasks": num_tasks, "given_pairs": pairs,
-                        **head, "runtime_seconds": runtime, "scores": metrics._asdict()})
+                        "tta": tta, **head, "runtime_seconds": runtime, "scores": metrics._asdict()})

@@ -40,6 +40,7 @@ class TaskScore:
     top1: tuple[bool, ...]  # the first attempt exact
     shape_ok: tuple[bool, ...]  # the first attempt has the right shape
     pixels: tuple[float, ...]  # fraction of the first attempt's cells right (0 on a wrong shape)
+    distinct: tuple[bool, ...] = ()  # two attempts given, and they differ
 
     @property
     def num_outputs(self) -> int:
@@ -80,6 +81,21 @@ class ArcScore:
     def pixel_accuracy(self) -> float:
         return self._per_task("pixels")
 
+    def _per_output(self, count) -> float:
+        total = sum(t.num_outputs for t in self.tasks)
+        return sum(count(t) for t in self.tasks) / total if total else 0.0
+
+    @property
+    def distinct(self) -> float:
+        """The share of test outputs whose two attempts differ."""
+        return self._per_output(lambda t: sum(t.distinct))
+
+    @property
+    def rescued(self) -> float:
+        """The share of test outputs that attempt 2 solves and attempt 1 missed (pass@2 - top-1,
+        per output)."""
+        return self._per_output(lambda t: sum(s and not f for s, f in zip(t.solved, t.top1)))
+
     @property
     def fully_solved(self) -> int:
         """Tasks with every test output solved (the ARC-AGI-1 README's rule)."""
@@ -95,6 +111,8 @@ class ArcScore:
             f"top-1 exact (per task):                           {self.top1:7.2%}",
             f"shape accuracy, attempt 1 (per task):             {self.shape_accuracy:7.2%}",
             f"pixel accuracy, attempt 1 (per task):             {self.pixel_accuracy:7.2%}",
+            f"attempt 2 differs from attempt 1 (per output):    {self.distinct:7.2%}",
+            f"attempt 2 solves what attempt 1 missed (per out): {self.rescued:7.2%}",
         ])
 
     def table(self) -> str:
@@ -111,6 +129,7 @@ class ArcScore:
         return {
             "per_task": self.per_task, "per_output": self.per_output, "fully_solved": self.fully_solved,
             "top1": self.top1, "shape_accuracy": self.shape_accuracy, "pixel_accuracy": self.pixel_accuracy,
+            "attempt2_differs": self.distinct, "attempt2_rescues": self.rescued,
             "tasks": {t.name: [bool(s) for s in t.solved] for t in self.tasks},
         }
 
@@ -135,7 +154,7 @@ def score_task(task: Task, attempts_per_output: Sequence[Sequence]) -> TaskScore
         raise ValueError(
             f"task {task.name!r}: {len(attempts_per_output)} predictions for {len(task.test)} test outputs"
         )
-    solved, top1, shape_ok, pixels = [], [], [], []
+    solved, top1, shape_ok, pixels, distinct = [], [], [], [], []
     for i, pair in enumerate(task.test):
         if pair.output is None:
             raise ValueError(f"task {task.name!r}: test output {i} is unknown, so it cannot be scored")
@@ -150,7 +169,12 @@ def score_task(task: Task, attempts_per_output: Sequence[Sequence]) -> TaskScore
         top1.append(bool(exact) and exact[0])
         shape_ok.append(right_shape)
         pixels.append(float((first == pair.output).mean()) if right_shape else 0.0)
-    return TaskScore(task.name, tuple(solved), tuple(top1), tuple(shape_ok), tuple(pixels))
+        distinct.append(len(grids) == 2 and not _same(grids[0], grids[1]))
+    return TaskScore(task.name, tuple(solved), tuple(top1), tuple(shape_ok), tuple(pixels), tuple(distinct))
+
+
+def _same(a, b) -> bool:
+    return a is not None and b is not None and a.shape == b.shape and bool((a == b).all())
 
 
 def score_predictions(tasks: Sequence[Task], predictions: Mapping[str, Sequence[Sequence]]) -> ArcScore:
