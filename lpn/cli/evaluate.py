@@ -37,6 +37,12 @@ def add_parser(commands) -> None:
     add_search_args(p, "gradient or local search steps, or ttt's training steps (default 100)")
     p.add_argument("--limit", type=positive_int, default=None,
                    help="the first N tasks only (generated data: N tasks, default 256)")
+    p.add_argument("--smallest", type=positive_int, default=None,
+                   help="ARC/JSON data: the N tasks whose largest grid is smallest (ties by name), after the size filter")
+    p.add_argument("--tta", type=positive_int, default=1, metavar="N",
+                   help="test-time augmentation: search every task under N views (the identity, then symmetries of "
+                        "the square with colour permutations, black fixed), map the answers back and vote for the two "
+                        "attempts (default 1: no augmentation). Costs N times the search")
     p.add_argument("--batch-size", type=positive_int, default=16,
                    help="tasks searched at once at 10x10 and below (default 16); proportionally fewer for larger grids. "
                         "On generated data it bounds the tasks of one call for the in-context model only (TTT "
@@ -79,8 +85,10 @@ def cmd_eval(args) -> None:
     if args.data in GENERATED:
         # TTT tunes a copy of the parameters per task, so its tasks go in calls of --batch-size
         per_call = args.batch_size if isinstance(model, InContext) else None
+        if args.smallest:
+            raise UsageError("--smallest picks among ARC or JSON tasks; generated data takes --limit")
         return eval_generated(model, args.data, args.seed, args.limit or 256, method, options, head, out,
-                              density=args.density, pairs=args.pairs, tasks_per_call=per_call)
+                              density=args.density, pairs=args.pairs, tasks_per_call=per_call, tta=args.tta)
     eval_tasks(args, model, meta, checkpoint, method, options, head, out)
 
 
@@ -100,13 +108,17 @@ def eval_tasks(args, model, meta, checkpoint, method, options, head, out) -> Non
         leakage = check_sources(meta, checkpoint, args.data, args.allow_leakage)
     except LeakageError as err:
         raise LeakageError(str(err).replace("pass allow=True", "pass --allow-leakage")) from None
-    tasks = list(dataset.tasks[: args.limit])
+    tasks = list(dataset.tasks)
+    if args.smallest:
+        tasks = sorted(tasks, key=lambda t: (_largest_side(t), t.name))[: args.smallest]
+    tasks = tasks[: args.limit]
     if not tasks:
         raise UsageError(f"no task of {args.data} fits the model's {cfg.max_rows}x{cfg.max_cols} grids")
     try:
         progress = Progress(out / "progress.json", {"checkpoint": str(checkpoint), "data": args.data,
                                                      "dataset_version": dataset.version, "search_settings": settings,
-                                                     "seed": args.seed}, resume=args.resume)
+                                                     "seed": args.seed, "tta": args.tta, "smallest": args.smallest},
+                                    resume=args.resume)
     except ValueError as err:
         raise UsageError(str(err)) from None
     todo = [t for t in tasks if t.name not in progress.tasks]
@@ -114,7 +126,7 @@ def eval_tasks(args, model, meta, checkpoint, method, options, head, out) -> Non
         print(f"resuming: {len(tasks) - len(todo)} of {len(tasks)} tasks were predicted before ({progress.path})")
     try:
         if todo:
-            predict(model, todo, jax.random.key(args.seed), method, args.batch_size, options, progress.add)
+            predict(model, todo, jax.random.key(args.seed), method, args.batch_size, options, progress.add, tta=args.tta)
     except KeyboardInterrupt:
         progress.save()
         print(f"lpn: {len(progress.tasks)} of {len(tasks)} tasks saved in {progress.path}; "
@@ -122,12 +134,17 @@ def eval_tasks(args, model, meta, checkpoint, method, options, head, out) -> Non
         raise
     runtime = progress.save()
     predictions, evals = progress.predictions(tasks)
-    results = {"data": args.data, "dataset_version": dataset.version, "num_tasks": len(tasks), **head,
+    results = {"data": args.data, "dataset_version": dataset.version, "num_tasks": len(tasks), "tta": args.tta,
+               "smallest": args.smallest, **head,
                **leakage, "runtime_seconds": runtime, "decoder_evaluations": sum(evals.values()),
                "skipped": [s._asdict() for s in dataset.skipped]}
     results["scores"] = score_and_print(tasks, predictions, dataset.version, args.table, out)
     print(f"runtime {runtime:.1f} s for {len(tasks)} tasks ({sum(evals.values()):,} decoder evaluations)")
     write_results(out, results, predictions)
+
+
+def _largest_side(task) -> int:
+    return max(max(g.shape) for p in (*task.train, *task.test) for g in p if g is not None)
 
 
 def check_data_arg(data: str) -> None:
