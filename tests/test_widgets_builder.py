@@ -84,10 +84,20 @@ def test_pairs_are_added_deleted_and_moved_and_the_selection_follows(task):
     assert np.array_equal(builder.task.train[0].input, task.train[0].input)
     builder.delete_pair("train", 0)
     assert builder.task.num_pairs == 2 and builder.selected == ["train", 0, "input"]
-    with pytest.raises(IndexError, match="train pair 5 does not exist: the task has 2 train pairs"):
+    with pytest.raises(IndexError, match="no train pair at index 5: the task has 2 train pairs"):
         builder.delete_pair("train", 5)
     with pytest.raises(ValueError, match="split must be one of"):
         builder.add_pair("validation")
+    builder.select("train", 1, "output")
+    builder.delete_pair("train", 0)
+    assert builder.selected == ["train", 0, "output"]  # it follows its pair
+    builder.delete_pair("train", 0)
+    assert builder.task.num_pairs == 0 and builder.selected == ["test", 0, "input"]
+    for _ in range(3):
+        builder.delete_pair("test", 0)
+    assert builder.selected == [] and builder.value is None and shown(builder) == []
+    with pytest.raises(ValueError, match="no grid is selected: add a pair first"):
+        builder.paint([(0, 0)])
 
 
 def test_the_selected_grid_is_painted_filled_resized_and_copied_with_one_undo_history(task):
@@ -127,7 +137,7 @@ def test_the_browser_sends_the_same_commands_and_sees_errors_as_a_message(task):
     builder._handle_custom_msg({"op": "paint", "cells": [[0, 0]], "colour": 5}, [])
     assert builder.task.train[1].input[0, 0] == 5 and builder.message == ""
     builder._handle_custom_msg({"op": "delete_pair", "split": "test", "index": 9}, [])
-    assert builder.message == "test pair 9 does not exist: the task has 2 test pairs"
+    assert builder.message == "no test pair at index 9: the task has 2 test pairs"
     with pytest.raises(ValueError, match="unknown task builder command 'explode'"):
         builder._on_message(builder, {"op": "explode"}, [])  # ipywidgets would only log it
 
@@ -201,8 +211,7 @@ def test_grids_larger_than_the_model_get_a_message_not_a_crash(model):
     builder = build_task(model=model)
     builder.select("train", 0, "output")
     builder.resize(5, 3)
-    assert builder.problem == ("train pair 1 output is 5x3, larger than the model's 4x4 grids: shrink it, "
-                               "or use a larger model")
+    assert builder.problem == "pair 1 output is 5x3, larger than the model's 4x4 grids: shrink it, or use a larger model"
     with pytest.raises(ValueError, match="larger than the model's 4x4"):
         builder.solve()
     builder._handle_custom_msg({"op": "solve"}, [])

@@ -151,7 +151,8 @@ class TaskBuilder(GridWidget):
         if self._selected and self._selected[0] == split and self._selected[1] >= index:
             # the selection follows its pair, or moves to a neighbour when its own pair went
             at = self._selected[1] - (self._selected[1] > index or index == len(rest))
-            selected = (split, at, "input") if rest else self._first_grid(split, rest)
+            side = self._selected[2] if self._selected[1] != index else "input"
+            selected = (split, at, side) if rest else self._first_grid(split, rest)
         else:
             selected = self._selected
         self._edit(split, rest, selected)
@@ -242,8 +243,9 @@ class TaskBuilder(GridWidget):
             for i, pair in enumerate(pairs):
                 for side, grid in zip(SIDES, pair):
                     if grid is not None and (grid.shape[0] > cfg.max_rows or grid.shape[1] > cfg.max_cols):
-                        return (f"{split} pair {i + 1} {side} is {grid.shape[0]}x{grid.shape[1]}, larger than the "
-                                f"model's {cfg.max_rows}x{cfg.max_cols} grids: shrink it, or use a larger model")
+                        label = f"pair {i + 1}" if split == "train" else f"test {i + 1}"  # as the widget labels it
+                        return (f"{label} {side} is {grid.shape[0]}x{grid.shape[1]}, larger than the model's "
+                                f"{cfg.max_rows}x{cfg.max_cols} grids: shrink it, or use a larger model")
         return ""
 
     def solve(self, method: str | None = None, *, steps: int | None = None, key=None) -> Solution:
@@ -269,7 +271,7 @@ class TaskBuilder(GridWidget):
     def _check_index(self, split: str, index: int) -> None:
         count = len(self._pairs(split))
         if not 0 <= index < count:
-            raise IndexError(f"{split} pair {index} does not exist: the task has {count} {split} pairs")
+            raise IndexError(f"no {split} pair at index {index}: the task has {count} {split} pairs")
 
     def _first_grid(self, split: str, rest: list) -> tuple | None:
         other = self._test if split == "train" else self._train
