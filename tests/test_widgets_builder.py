@@ -66,6 +66,9 @@ def test_a_new_builder_has_one_blank_train_pair_and_one_test_input(task):
     from_task = build_task(task)
     assert same(from_task.task, task) and from_task.task_name == "demo"
     assert (from_task.num_train, from_task.num_test) == (2, 2)
+    html = from_task.to_html()  # the static fallback: every grid as SVG, the unknown output as "?"
+    assert html.count("<svg") == 8 and html.count("lpn-missing") == 1 and "<h4>demo</h4>" in html
+    assert html == from_task._repr_html_()
 
 
 def test_pairs_are_added_deleted_and_moved_and_the_selection_follows(task):
