@@ -76,3 +76,18 @@ def test_errors_for_malformed_files(tmp_path):
     assert "expected an object" in bad(tmp_path, [1, 2])
     with pytest.raises(TaskFileError, match="cannot read"):
         load_json_task(tmp_path / "missing.json")
+
+
+def test_pasted_text_or_a_dict_parse_like_a_file_and_name_where_they_came_from():
+    from lpn.tasks.json_tasks import parse_json_task
+
+    task = parse_json_task(json.dumps(GOOD), name="pasted")
+    assert task.name == "pasted" and task.test[0].output is None
+    np.testing.assert_array_equal(parse_json_task(GOOD).train[0].input, [[1, 2], [3, 4]])
+    assert parse_json_task({"only": GOOD}).name == "only"  # a collection of one
+    with pytest.raises(TaskFileError, match=r"^the box: not valid JSON: Expecting value at line 1, column 11"):
+        parse_json_task('{"train": ]', where="the box")
+    with pytest.raises(TaskFileError, match="JSON: holds 2 tasks, expected one"):
+        parse_json_task({"a": GOOD, "b": GOOD})
+    with pytest.raises(TaskFileError, match=r"JSON: task 'task', test pair 0 input: cell \(row 0, col 1\) is \"6\""):
+        parse_json_task({"train": GOOD["train"], "test": [{"input": [[5, "6"]]}]})

@@ -6,6 +6,7 @@ one-call helper, and renders as static SVG where no kernel runs. This package is
 
     show_task(task, predictions)          TaskView: pairs, test inputs, attempts beside the truth
     edit_grid(grid, predict=f)            GridEditor: paint, fill, resize, undo; `.value` is the grid
+    build_task(task, model=model)         TaskBuilder: a whole task by hand, ARC JSON in and out, "solve"
     latent_program(model, task)           grid -> grid at the task's latent, e.g. as `predict=` above
     explore_latent(model, task)           LatentExplorer: click the log p map to decode a latent
     show_search(model, task, method)      SearchPlayer: replay a SearchTrace step by step
@@ -21,6 +22,7 @@ except ImportError as err:
 from .encoding import decode_grids, encode_grids
 from .grid_editor import GridEditor, edit_grid
 from .static import grid_svg
+from .task_builder import TaskBuilder, build_task
 from .task_view import TaskView, show_task
 
 
@@ -44,7 +46,7 @@ def __getattr__(name):
 
 
 __all__ = [
-    "GridEditor", "LatentExplorer", "SearchComparison", "SearchPlayer", "TaskView", "TrainingDashboard",
-    "compare_searches", "decode_grids", "edit_grid", "encode_grids", "explore_latent", "grid_svg",
+    "GridEditor", "LatentExplorer", "SearchComparison", "SearchPlayer", "TaskBuilder", "TaskView",
+    "TrainingDashboard", "build_task", "compare_searches", "decode_grids", "edit_grid", "encode_grids", "explore_latent", "grid_svg",
     "latent_program", "show_search", "show_task", "training_dashboard",
 ]

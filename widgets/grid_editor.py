@@ -38,8 +38,27 @@ def flood_fill(grid: np.ndarray, row: int, col: int, colour: int) -> np.ndarray:
     return out
 
 
+def painted(grid: np.ndarray, cells, colour: int) -> np.ndarray:
+    """`grid` with each (row, col) of `cells` inside it set to `colour`."""
+    out = grid.copy()
+    for r, c in cells:
+        if 0 <= r < out.shape[0] and 0 <= c < out.shape[1]:
+            out[r, c] = colour
+    return out
+
+
+def resized(grid: np.ndarray, rows: int, cols: int) -> np.ndarray:
+    """`grid` cut or grown to rows x cols (each clipped to 1..30), keeping its top-left cells; new
+    cells are black."""
+    rows, cols = (int(np.clip(n, 1, MAX_SIDE)) for n in (rows, cols))
+    out = np.zeros((rows, cols), np.uint8)
+    r, c = min(rows, grid.shape[0]), min(cols, grid.shape[1])
+    out[:r, :c] = grid[:r, :c]
+    return out
+
+
 class GridEditor(GridWidget):
-    _esm = esm("grid_editor.js")
+    _esm = esm("paint.js", "grid_editor.js")
     grid = traitlets.Bytes().tag(sync=True)  # the edited grid (encoding.py)
     source = traitlets.Bytes(b"").tag(sync=True)  # what "copy from input" copies; empty if none
     result = traitlets.Bytes(b"").tag(sync=True)  # predict(grid), empty if no predict
@@ -83,23 +102,14 @@ class GridEditor(GridWidget):
 
     def paint(self, cells, colour: int | None = None) -> None:
         """Sets each (row, col) in `cells` to `colour` (default: the selected colour)."""
-        colour = self.colour if colour is None else int(colour)
-        new = self._grid.copy()
-        for r, c in cells:
-            if 0 <= r < new.shape[0] and 0 <= c < new.shape[1]:
-                new[r, c] = colour
-        self._commit(new)
+        self._commit(painted(self._grid, cells, self.colour if colour is None else int(colour)))
 
     def fill(self, row: int, col: int, colour: int | None = None) -> None:
         self._commit(flood_fill(self._grid, row, col, self.colour if colour is None else int(colour)))
 
     def resize(self, rows: int, cols: int) -> None:
         """Keeps the top-left cells; new cells are black. Sides are clipped to 1..30."""
-        rows, cols = (int(np.clip(n, 1, MAX_SIDE)) for n in (rows, cols))
-        new = np.zeros((rows, cols), np.uint8)
-        r, c = min(rows, self._grid.shape[0]), min(cols, self._grid.shape[1])
-        new[:r, :c] = self._grid[:r, :c]
-        self._commit(new)
+        self._commit(resized(self._grid, rows, cols))
 
     def copy_input(self) -> None:
         if self._source is None:

@@ -15,6 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from lpn.evaluate import attempts
 from lpn.grids import Task, batch_pairs, pad_grid, unpad
 from lpn.in_context import TTTTrace, answer
 from lpn.model import encode_pairs, generate
@@ -49,6 +50,11 @@ def _gradient_search(model, pairs, start_H, learning_rate, key, steps):
 def _answer(model, context_ND, context_mask_N, input_RC, input_shape):
     # Not the whole trace: its losses (S + 1,) would compile a program per step count.
     return answer(TTTTrace(model, context_ND, context_mask_N, None, None), input_RC, input_shape)
+
+
+@eqx.filter_jit
+def _attempts(model, trace, input_RC, input_shape):
+    return attempts(model, trace, input_RC, input_shape)
 
 
 @eqx.filter_jit
@@ -96,6 +102,13 @@ class TaskModel:
         input_RC, input_shape = self.padded(self.query.input)
         out, shape = jax.device_get(_answer(trace.model, trace.context, trace.context_mask, input_RC, input_shape))
         return unpad(out, shape).astype(np.uint8)
+
+    def attempts(self, trace, grid=None) -> list[np.ndarray]:
+        """Attempts 1 and 2 of a method's trace (`lpn.evaluate.attempts`, as `lpn eval` scores
+        them) on `grid` (default the query input), cropped to their shapes."""
+        input_RC, input_shape = self.padded(self.query.input if grid is None else grid)
+        grids, shapes = jax.device_get(_attempts(self.model, trace, input_RC, input_shape))
+        return [unpad(g, s).astype(np.uint8) for g, s in zip(grids, shapes)]
 
     def decode(self, z_KH) -> list[np.ndarray]:
         """The greedy output on the query input for each latent (K, H), cropped to its shape.

@@ -62,6 +62,11 @@ def _load_file(path: Path, name: str, max_side: int) -> list[Task]:
     if size > MAX_FILE_BYTES:
         raise TaskFileError(f"{path}: {size / 2**20:.0f} MiB is too large for a task file "
                             f"(at most {MAX_FILE_BYTES // 2**20} MiB); split it into smaller files")
+    return _tasks_in(data, name, path, max_side)
+
+
+def _tasks_in(data, name: str, path, max_side: int) -> list[Task]:
+    """The tasks of parsed JSON: one task, or a collection {task_id: task, ...}."""
     if isinstance(data, dict) and "train" not in data and data and all(
         isinstance(v, dict) and "train" in v for v in data.values()
     ):
@@ -69,11 +74,30 @@ def _load_file(path: Path, name: str, max_side: int) -> list[Task]:
     return [_parse_task(data, name, path, max_side)]
 
 
+def parse_json_task(text_or_data, name: str = "task", where: str = "JSON", max_side: int = MAX_SIDE) -> Task:
+    """The one task in ARC JSON text (or in its parsed dict), e.g. pasted into a widget, with the
+    errors of `load_json_task`, naming `where` instead of a file."""
+    data = text_or_data
+    if isinstance(text_or_data, (str, bytes)):
+        try:
+            data = json.loads(text_or_data)
+        except json.JSONDecodeError as err:
+            raise TaskFileError(f"{where}: not valid JSON: {err.msg} at line {err.lineno}, column {err.colno}") from None
+        except RecursionError:
+            raise TaskFileError(f"{where}: not a task: lists or objects nested too deeply to parse") from None
+        except ValueError as err:  # an integer of more than 4300 digits, or bytes that are not UTF-8
+            raise TaskFileError(f"{where}: not valid JSON: {_first_line(err)}") from None
+    tasks = _tasks_in(data, name, where, max_side)
+    if len(tasks) != 1:
+        raise TaskFileError(f"{where}: holds {len(tasks)} tasks, expected one")
+    return tasks[0]
+
+
 def _first_line(err: Exception) -> str:
     return str(err).split(";")[0].splitlines()[0] if str(err) else type(err).__name__
 
 
-def _parse_task(data, name: str, path: Path, max_side: int) -> Task:
+def _parse_task(data, name: str, path: Path | str, max_side: int) -> Task:
     where = f"{path}: task {name!r}"
     if not isinstance(data, dict):
         raise TaskFileError(f"{where}: expected an object with \"train\" and \"test\" lists, got {type(data).__name__}")
