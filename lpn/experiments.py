@@ -146,7 +146,7 @@ TABLE_1 = Experiment(
     columns=(*map(_GRAD, (0, 1, 5, 20, 100)), Column("Sample 250", 250, "random")),
     scales={
         "smoke": Scale("pattern", _SMOKE, steps=3, tasks=8, seeds=1, minutes=2),
-        "cpu": Scale("pattern", _CPU, steps=500, tasks=256, seeds=2, minutes=25),
+        "cpu": Scale("pattern", _CPU, steps=2000, tasks=256, seeds=2, minutes=50),
         "paper": Scale("pattern", {}, steps=20_000, tasks=256, seeds=3, minutes=6 * 60, where="one GPU"),
     },
     paper={(r, c): v for r, row in {
