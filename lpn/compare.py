@@ -35,7 +35,7 @@ import jax
 import numpy as np
 from tqdm.auto import tqdm
 
-from lpn.evaluate import (TaskMetrics, mean_metrics, per_task_in_groups, predict_tasks, split_query, task_metrics,
+from lpn.evaluate import (TaskMetrics, keep_candidates, mean_metrics, per_task_in_groups, predict_tasks, split_query, task_metrics,
                           tta_metrics)
 from lpn.grids import Batch, Task
 from lpn.methods import row
@@ -88,6 +88,7 @@ class ComparisonRow(NamedTuple):
     seconds: float  # the run, compilation excluded
     compile_seconds: float  # tracing and compiling, 0 when the program was already compiled
     differs: float = 0.0  # attempt 2 is a different grid from attempt 1
+    rescued: float = 0.0  # attempt 2 is right where attempt 1 is not (top2 - top1)
 
 
 @dataclass(frozen=True)
@@ -180,10 +181,10 @@ def _compile_clock():
 
 def _for_decoding(trace):
     """What the decoding needs, so the traces' shapes do not depend on the method's budget and one
-    decoding program serves every row of an architecture: a search's best latents without its path
-    (latents, scores), a `TTTTrace` without its losses."""
+    decoding program serves every row of an architecture: a search's `CANDIDATES` best latents
+    (`keep_candidates`), a `TTTTrace` without its losses."""
     if isinstance(trace, SearchTrace):
-        return trace._replace(latents=None, scores=None)
+        return keep_candidates(trace)
     return trace._replace(losses=None)
 
 
@@ -264,6 +265,6 @@ def compare_methods(model, data: Batch | Sequence[Task], key, methods=None, *, b
             elapsed = time.perf_counter() - start
         rows.append(ComparisonRow(
             m.label, m.family or m.label, m.budget, out.num_evals, out.top1, out.top2, out.shape, out.pixel,
-            max(elapsed - compiling[0], 0.0), compiling[0], out.differs))
+            max(elapsed - compiling[0], 0.0), compiling[0], out.differs, out.rescued))
     num_tasks = data.inputs.shape[0] if isinstance(data, Batch) else len(data)
     return Comparison(tuple(rows), num_tasks)

@@ -29,7 +29,8 @@ import numpy as np
 from lpn.devices import first, spread_tasks
 from lpn.grids import Batch
 from lpn.in_context import TTTTrace, prefix
-from lpn.model import LPN, generate, runner_up_after
+from lpn.model import LPN, decode_after, runner_up_after
+from lpn.search import SearchTrace
 
 
 def split_query(batch: Batch):
@@ -84,15 +85,33 @@ def attempts(model, trace, input_RC, input_shape, candidates: int = CANDIDATES):
         return jnp.stack([grid, grid2]), jnp.stack([shape, shape2])
     flat_z = trace.latents.reshape(-1, trace.latents.shape[-1])
     flat_s = trace.scores.reshape(-1)
+    # top_k puts the first of equal scores first, as argmax does: candidate 0 is `trace.best`
     top_s, index = jax.lax.top_k(jnp.where(jnp.isfinite(flat_s), flat_s, -jnp.inf), min(candidates, flat_s.size))
-    (grid, shape, _), (spare, spare_shape, _) = runner_up_after(
-        model.decoder, model.decoder.prefix(trace.best, input_RC, input_shape), input_RC.shape)
-    grids, shapes = jax.vmap(lambda z: generate(model, z, input_RC, input_shape))(flat_z[index])
-    differs = (jnp.any(grids != grid, axis=(1, 2)) | jnp.any(shapes != shape, axis=1)) & (top_s > -jnp.inf)
+    prefixes = jax.vmap(lambda z: model.decoder.prefix(z, input_RC, input_shape))(flat_z[index])
+    grids, shapes, margins, _ = jax.vmap(lambda p: decode_after(model.decoder, p, input_RC.shape))(prefixes)
+    first = jax.tree.map(lambda a: a[0], prefixes)
+    spare, spare_shape, _, _ = decode_after(model.decoder, first, input_RC.shape, force=jnp.argmin(margins[0]))
+    differs = (jnp.any(grids != grids[0], axis=(1, 2)) | jnp.any(shapes != shapes[0], axis=1)) & (top_s > -jnp.inf)
     j = jnp.argmax(differs)
     grid2 = jnp.where(differs[j], grids[j], spare)
     shape2 = jnp.where(differs[j], shapes[j], spare_shape)
-    return jnp.stack([grid, grid2]), jnp.stack([shape, shape2])
+    return jnp.stack([grids[0], grid2]), jnp.stack([shapes[0], shape2])
+
+
+def keep_candidates(trace, candidates: int = CANDIDATES):
+    """A `SearchTrace` cut to what `attempts` reads: its `candidates` best latents as a path of one
+    step, (1, candidates, H), best first, padded with -inf scores where the search visited fewer.
+    `attempts` gives the same grids from it, and its shapes no longer depend on the method's budget,
+    so one compiled decoding serves every method. Other traces pass through."""
+    if not isinstance(trace, SearchTrace):
+        return trace
+    flat_z = trace.latents.reshape(-1, trace.latents.shape[-1])
+    flat_s = trace.scores.reshape(-1)
+    top_s, index = jax.lax.top_k(jnp.where(jnp.isfinite(flat_s), flat_s, -jnp.inf), min(candidates, flat_s.size))
+    missing = candidates - top_s.size
+    z = jnp.concatenate([flat_z[index], jnp.zeros((missing, flat_z.shape[-1]), flat_z.dtype)])
+    s = jnp.concatenate([top_s, jnp.full((missing,), -jnp.inf, top_s.dtype)])
+    return trace._replace(latents=z[None], scores=s[None])
 
 
 def method_or_default(model, method, options: dict):

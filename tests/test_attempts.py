@@ -156,3 +156,14 @@ def test_tta_on_a_tiny_model_end_to_end(tiny_model, random_pairs):
         assert len(voted[t.name]) == 1 and len(voted[t.name][0]) == 2
     metrics = evaluate.tta_metrics(tiny_model, batch, jax.random.key(0), gradient_search, 3, steps=2)
     assert 0.0 <= metrics.top1 <= metrics.top2 <= 1.0
+
+
+def test_a_trace_cut_to_its_candidates_gives_the_same_attempts(tiny_model, random_pairs):
+    from lpn.evaluate import keep_candidates
+
+    x, shape = _query(random_pairs)
+    for trace in (gradient_search(tiny_model, random_pairs, jax.random.key(0), steps=12), no_search(tiny_model, random_pairs)):
+        cut = keep_candidates(trace)
+        assert cut.latents.shape == (1, 8, TINY.latent_dim)
+        for a, b in zip(attempts(tiny_model, trace, x, shape), attempts(tiny_model, cut, x, shape)):
+            np.testing.assert_array_equal(a, b)

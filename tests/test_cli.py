@@ -437,7 +437,7 @@ def test_eval_in_context_prediction_and_ttt_on_fresh_tasks(in_context_run, tmp_p
         assert results["architecture"] == "in-context" and results["num_tasks"] == 8
         assert results["parameters"] == num_params(eqx.filter_eval_shape(InContext, TINY, jax.random.key(0)))
         scores = results["scores"]
-        assert 0 <= scores["top1"] <= 1 and scores["top2"] == scores["top1"]  # one answer: pass@2 is top-1
+        assert 0 <= scores["top1"] <= scores["top2"] <= 1 and scores["differs"] == 1.0  # TTT's runner-up differs
     assert results["search_settings"] == {"search": "ttt", "steps": 2, "lr": TINY.ttt_lr, "optimizer": "adam"}
     assert calls == [4, 4]  # TTT's tasks go in calls of --batch-size
 
@@ -458,7 +458,7 @@ def test_eval_of_an_lpn_on_fresh_tasks_is_one_call_and_records_its_architecture(
 def test_solve_with_ttt_on_an_in_context_checkpoint(in_context_run, task_file, capsys):
     status, out, err = run(capsys, "solve", in_context_run, task_file, "--search", "ttt", "--steps", 2)
     assert status == 0, err
-    assert "search ttt (steps 2, lr 0.0001)" in out and "attempt 2 repeats attempt 1" in out
+    assert "search ttt (steps 2, lr 0.0001)" in out
     assert "attempt 1" in out and "attempt 2" in out and "5 0 4" in out
     status, out, err = run(capsys, "solve", in_context_run, task_file, "--steps", 2)  # its default: ttt
     assert status == 0 and "search ttt (steps 2" in out, err

@@ -6,8 +6,8 @@ the same rule for both kinds) against the mean log-likelihood per given pair, hi
 An LPN row plots its best objective so far (Σ log p(y_i | x_i, z) over the given pairs) divided by
 the number of pairs; a TTT row plots minus its leave-one-out loss at each step, the mean of
 log p(y_i | x_i, the other pairs) under the current parameters, which is not a best so far and may
-fall. Each row's attempts are shown beside the truth: an LPN row's best and second-best latents,
-a TTT row's one answer (its attempt 2 repeats attempt 1, as `lpn.evaluate.attempts` scores it).
+fall. Each row's two attempts are shown beside the truth, as `lpn.evaluate.attempts` scores them:
+the best latent's grid (TTT: the tuned model's greedy answer), then a different grid.
 """
 
 from __future__ import annotations
@@ -31,7 +31,6 @@ TITLE = "mean log p per given pair vs decoder evaluations"
 LPN_NOTE = "LPN: best so far of Σ log p(yᵢ | xᵢ, z) over the given pairs, ÷ pairs."
 TTT_NOTE = ("TTT: −(leave-one-out loss) at each step, the mean of log p(yᵢ | xᵢ, the other pairs) under the "
             "current parameters; not a best so far.")
-REPEATS = "attempt 2 repeats attempt 1"
 
 
 def best_so_far(trace) -> tuple[np.ndarray, np.ndarray]:
@@ -58,12 +57,6 @@ def check_ttt_trace(trace: TTTTrace) -> None:
                          "For batched results pick a task first: jax.tree.map(lambda a: a[i], trace)")
 
 
-def ttt_layout(task_model: TaskModel, trace: TTTTrace, title: str = "") -> tuple[Layout, list[np.ndarray]]:
-    """The query row (test input, TTT's one answer, truth) as a layout, and [that answer]."""
-    attempts = [task_model.answer(trace)]
-    return Layout([Task((), (task_model.query,), name=title)], [[attempts]]), attempts
-
-
 class SearchComparison(GridWidget):
     _esm = esm("charts.js", "search_comparison.js")
     curves = traitlets.List().tag(sync=True)  # [{"label", "kind", "x": evaluations, "y": log p per pair}]
@@ -87,21 +80,19 @@ class SearchComparison(GridWidget):
             if isinstance(trace, TTTTrace):
                 check_ttt_trace(trace)
                 kind, (evals, log_p) = "TTT", ttt_path(trace)
-                part, attempts = ttt_layout(TaskModel(trace.model, task, test_index), trace, title=label)
-                note = f"one answer: {REPEATS}"
+                part, attempts = attempts_layout(TaskModel(trace.model, task, test_index), trace, title=label)
             else:
                 check_trace(trace)
                 evals, best = best_so_far(trace)
                 kind, log_p = "LPN", best / num_pairs
                 rows = task_model if row_model is None else TaskModel(row_model, task, test_index)
                 part, attempts = attempts_layout(rows, trace, title=label)
-                note = "" if len(attempts) > 1 else f"no distinct second latent: {REPEATS}"
             kinds.add(kind)
             curves.append({"label": label if kind == "LPN" else f"{label} (leave-one-out)", "kind": kind,
                            "x": evals.tolist(), "y": [float(v) for v in log_p]})
             verdicts = [judge(g, task_model.query.output)[1] or "?" for g in attempts]
             stats.append({"label": label, "kind": kind, "evals": int(trace.num_evals), "log_p": float(log_p[-1]),
-                          "verdicts": verdicts, "note": note})
+                          "verdicts": verdicts, "note": ""})
             combined.merge(part)
         self.layout_all = combined
         with self.hold_sync():

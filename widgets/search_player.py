@@ -33,10 +33,10 @@ def check_trace(trace) -> None:
 
 
 def attempts_layout(task_model: TaskModel, trace, title: str = "") -> tuple[Layout, list[np.ndarray]]:
-    """The decoded attempts (best latent, then second-best if the trace has one) and the query row
-    (test input, attempts, truth) as a layout."""
-    latents = [trace.best] + ([trace.second] if np.isfinite(trace.second_score) else [])
-    attempts = task_model.decode(np.stack(latents))
+    """The two attempts as `lpn eval` scores them (`lpn.evaluate.attempts`: the best latent's grid,
+    then a different one) and the query row (test input, attempts, truth) as a layout. Works for a
+    `SearchTrace` and for a `TTTTrace` (whose tuned model decodes)."""
+    attempts = task_model.attempts(trace)
     query = Task((), (task_model.query,), name=title)
     return Layout([query], [[attempts]]), attempts
 

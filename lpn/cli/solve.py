@@ -6,7 +6,8 @@ from __future__ import annotations
 import shutil
 
 from lpn.cli import UsageError
-from lpn.cli.arguments import CHECKPOINT_HELP, add_search_args, chosen_search, paragraph, use_compile_cache
+from lpn.cli.arguments import (CHECKPOINT_HELP, add_search_args, chosen_search, paragraph, positive_int,
+                               use_compile_cache)
 
 
 def add_parser(commands) -> None:
@@ -20,6 +21,8 @@ def add_parser(commands) -> None:
     p.add_argument("checkpoint", help=CHECKPOINT_HELP)
     p.add_argument("task", help="a .json file holding one task")
     add_search_args(p, "gradient or local search steps, or ttt's training steps (default 100)")
+    p.add_argument("--tta", type=positive_int, default=1, metavar="N",
+                   help="search under N augmented views (symmetries, colour permutations) that vote (default 1)")
     p.add_argument("--no-color", action="store_true", help="print digits instead of colours")
     p.set_defaults(run=cmd_solve)
 
@@ -29,7 +32,6 @@ def cmd_solve(args) -> None:
 
     from lpn.checkpoint import load_model
     from lpn.evaluate import predict_tasks
-    from lpn.in_context import InContext
     from lpn.methods import describe
     from lpn.report import draw_test, render_blocks, use_colour
 
@@ -37,12 +39,12 @@ def cmd_solve(args) -> None:
     model, _, checkpoint = load_model(args.checkpoint)
     _, method, options, settings = chosen_search(args, model)
     task = task_that_fits(args.task, model.config)
-    predictions, evals = predict_tasks(model, [task], jax.random.key(args.seed), method, batch_size=1, **options)
+    predictions, evals = predict_tasks(model, [task], jax.random.key(args.seed), method, batch_size=args.tta,
+                                      tta=args.tta, **options)
     colour, width = use_colour(args.no_color), shutil.get_terminal_size((120, 24)).columns
     print(f"task {task.name}: {plural(len(task.train), 'train pair')}, {plural(len(task.test), 'test input')}; "
-          f"model {checkpoint}; search {describe(settings)}, {evals[task.name]:,} decoder evaluations")
-    if isinstance(model, InContext):
-        print("the in-context model gives one answer per test input: attempt 2 repeats attempt 1")
+          f"model {checkpoint}; search {describe(settings)}" + (f" under {args.tta} views" if args.tta > 1 else "")
+          + f", {evals[task.name]:,} decoder evaluations")
     for i, pair in enumerate(task.train):
         print(f"\ntrain pair {i}")
         print(render_blocks([("input", pair.input), ("output", pair.output)], colour, width))

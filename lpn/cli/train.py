@@ -166,8 +166,7 @@ def training_plan(args) -> Plan:
 
 def make_eval_fn(cfg, data: str, args, architecture: type = LPN):
     """Top-1 on fresh tasks, for `lpn.train.Evaluation`: an LPN's with the mean latent and with
-    gradient search (and its pass@2), the in-context model's from its prediction and after TTT (whose
-    one answer makes pass@2 its top-1)."""
+    gradient search (and its pass@2), the in-context model's from its prediction and after TTT."""
     import jax
 
     from lpn.checkpoint import as_loaded
@@ -201,7 +200,7 @@ def format_metrics(values: dict, search_steps: int) -> str:
                  f"{values['top1_gradient']:.1%} (pass@2 {values['top2_gradient']:.1%})")
     if "top1_in_context" in values:
         text += (f"; top-1 in-context prediction {values['top1_in_context']:.1%}, after TTT ({search_steps} steps) "
-                 f"{values['top1_ttt']:.1%} (one answer: pass@2 is top-1)")
+                 f"{values['top1_ttt']:.1%}")
     return text
 
 

@@ -120,19 +120,18 @@ def test_the_comparison_shows_each_method(page, screenshot):
     assert rows.all_inner_texts()[0].startswith("mean latent") and rows.count() == 4
     assert [rows.nth(k).get_attribute("data-kind") for k in range(4)] == ["LPN", "LPN", "TTT", "TTT"]
     assert view.locator(".lpn-section").count() == 4
-    # input, attempt, truth; input, 2 attempts, truth; then each TTT row: input, its one answer, truth
-    assert view.locator("canvas.lpn-grid").count() == 3 + 4 + 3 + 3
+    # each row: input, its two attempts (the second a different grid), truth
+    assert view.locator("canvas.lpn-grid").count() == 4 * 4
     screenshot(view)
 
 
-def test_the_comparison_draws_ttt_on_the_lpn_axis_with_its_one_answer(page):
+def test_the_comparison_draws_ttt_on_the_lpn_axis_with_its_two_attempts(page):
     view = page.locator(".lpn-search-comparison")
     curves = kernel_json(page, "comparison.curves")
     ttt = view.locator("polyline[data-label='TTT 4 (leave-one-out)']")
     assert len(ttt.get_attribute("points").split()) == len(curves[3]["x"]) == 4 + 1  # before each step, and after
     assert len(view.locator("polyline[data-label='in-context (leave-one-out)']").get_attribute("points").split()) == 1
     assert "leave-one-out" in view.locator("[data-role=note]").inner_text()
-    assert "attempt 2 repeats attempt 1" in view.locator("tr[data-label='TTT 4']").inner_text()
     answer = view.locator(".lpn-section[data-section='3'] canvas.lpn-grid").nth(1)
     shown = "comparison.layout_all.sections[3]['rows'][0]['items'][1]['grid']"
     assert read_grid(answer) == kernel_json(page, f"comparison.layout_all.grids[{shown}].tolist()")
