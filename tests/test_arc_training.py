@@ -104,6 +104,7 @@ def test_the_holdout_split_is_disjoint_covers_every_family_and_spans_the_modules
     for name, families in (("procedural-train", train), ("procedural-holdout", holdout)):
         tasks = generated_tasks(CFG, name, np.random.default_rng(0), 12, num_test=1)
         assert {t.meta["family"] for t in tasks} <= families
+        assert query_batch(CFG, name, 0, 3).inputs.shape == (3, 4, 6, 6)  # as `lpn eval --data NAME` draws them
     # the split leaves the full source's task stream as it was
     full = generated_tasks(CFG, "procedural", np.random.default_rng(3), 4, num_test=0)
     again = next(host_batches(CFG.replace(batch_size=4), "procedural", 3))
