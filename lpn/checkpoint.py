@@ -347,12 +347,17 @@ def read_run(out: Path) -> dict:
 
 
 def write_run(out: Path, cfg: Config, data: str, *, preset: str | None, seed: int, overrides=(),
-              fresh: bool = True, architecture: str = "lpn") -> None:
-    """Records the architecture (its `ARCHITECTURES` name), preset, data source, seed, config and
-    `--set` overrides of a run in `run.json`; `lpn eval` reads its training sources from it. Unless
-    `fresh`, the run so far keeps its preset and adds its data source and overrides to those recorded."""
+              fresh: bool = True, architecture: str = "lpn", mix=None, augment: bool | None = None) -> None:
+    """Records the architecture (its `ARCHITECTURES` name), preset, data sources, seed, config and
+    `--set` overrides of a run in `run.json`; `lpn eval` reads its training sources from it (ARC
+    dataset names and task files' absolute paths as they are, generated ones as "generated:NAME").
+    Unless `fresh`, the run so far keeps its preset and adds its data sources and overrides to those
+    recorded. `mix` (the sources' weights) and `augment` (of ARC tasks) are kept when given."""
+    from lpn.tasks.sources import recorded_sources
+
     run = {} if fresh else read_run(out)
-    sources = sorted(set(run.get("train_sources", [])) | {f"generated:{data}"})
+    sources = sorted(set(run.get("train_sources", [])) | set(recorded_sources(data)))
+    run.update({k: v for k, v in (("mix", mix), ("augment", augment)) if v is not None})
     run.update({"architecture": architecture, "preset": run.get("preset", preset), "data": data, "train_sources": sources,
                 "seed": seed, "config": cfg.to_dict(),
                 "overrides": run.get("overrides", []) + list(overrides or [])})

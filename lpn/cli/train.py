@@ -14,7 +14,7 @@ from lpn.cli.arguments import DEFAULT_SEARCH, count, paragraph, positive_float, 
 from lpn.config import PRESETS
 from lpn.in_context import ARCHITECTURES, InContext, architecture_name, describe_architecture
 from lpn.model import LPN
-from lpn.tasks.sources import GENERATED
+from lpn.tasks.arc import DATASETS
 
 def add_parser(commands) -> None:
     p = commands.add_parser(
@@ -29,7 +29,8 @@ def add_parser(commands) -> None:
         epilog="examples:\n  lpn train --preset pattern_2d --steps 2000\n"
                "  lpn train --preset pattern_2d --steps 4000 --resume\n"
                "  lpn train --preset pattern --arch in-context --steps 2000 --out runs/pattern-in-context\n"
-               "  lpn train --preset pattern --set learning_rate=1e-3 batch_size=32 train_search_steps=1")
+               "  lpn train --preset pattern --set learning_rate=1e-3 batch_size=32 train_search_steps=1\n"
+               "  lpn train --preset arc_small --data arc-agi-1/training+procedural-train --mix 1 3")
     p.add_argument("--preset", help=f"{', '.join(PRESETS)} (optional with --resume --out)")
     p.add_argument("--arch", choices=tuple(ARCHITECTURES), default=None,
                    help="the model: lpn (latent program network, §2) or in-context (the baseline of §3.6, "
@@ -42,10 +43,21 @@ def add_parser(commands) -> None:
     p.add_argument("--resume", action="store_true",
                    help="continue the run in --out from its latest checkpoint, with its config (plus any --set)")
     p.add_argument("--seed", type=int, default=0, help="random seed of the model and the data (default 0)")
-    p.add_argument("--data", choices=GENERATED, default=None,
-                   help="training tasks: pattern (§2.5, generated on the device), procedural (the ARC-like families, "
-                        "grids up to the model's side, which must be at least 6) or strings (§4.3, 1 x max_cols "
-                        "sequences). Default pattern, or the resumed run's")
+    p.add_argument("--data", default=None, metavar="SOURCE[+SOURCE...]",
+                   help="training tasks: pattern (§2.5, generated on the device); procedural (the 42 ARC-like "
+                        "families, grids up to the model's side, which must be at least 6), procedural-train "
+                        "(all but the 8 held-out families of lpn.tasks.procedural.HOLDOUT) or procedural-holdout "
+                        "(only those); strings (§4.3, 1 x max_cols sequences); an ARC dataset "
+                        f"({', '.join(DATASETS)}) or a .json task file or folder of them, whose tasks that fit the "
+                        "model are drawn with all their solved pairs (test pairs too) subsampled or cycled to "
+                        "num_pairs; or several host sources joined by '+', each task drawn from one of them "
+                        "(see --mix). Default pattern, or the resumed run's")
+    p.add_argument("--mix", nargs="+", type=positive_float, default=None, metavar="WEIGHT",
+                   help="with --data A+B...: the share of tasks drawn from each source, one weight each "
+                        "(normalised; default equal)")
+    p.add_argument("--no-augment", action="store_true",
+                   help="draw ARC and JSON tasks as they are; by default each draw puts the task under one random "
+                        "symmetry of the square and colour permutation (black fixed), the same for all its pairs")
     p.add_argument("--set", nargs="+", action="extend", metavar="KEY=VALUE",
                    help="override config fields, e.g. --set learning_rate=1e-3 batch_size=32 train_search_steps=1")
     p.add_argument("--eval-every", type=count, default=500,
@@ -87,14 +99,15 @@ def overridden(cfg, items):
 
 
 class Plan(NamedTuple):
-    """What `lpn train` runs: the config, the run directory, the data source, the first step and the
-    model class."""
+    """What `lpn train` runs: the config, the run directory, the data (its `--data` value, and the
+    "pattern" name or the `lpn.tasks.sources.Mix` it names), the first step and the model class."""
 
     cfg: object
     out: Path
     data: str
     start: int
     architecture: type
+    source: object = "pattern"
 
 
 def chosen_architecture(args, out: Path) -> type:
@@ -123,7 +136,6 @@ def training_plan(args) -> Plan:
     """The `Plan` of the train arguments, checked."""
     from lpn.checkpoint import read_meta, read_run
     from lpn.config import Config, architecture_diff, get_preset
-    from lpn.tasks.family import MIN_SIDE
     from lpn.train import learning_rate_schedule
 
     preset = get_preset(args.preset) if args.preset else None
@@ -158,15 +170,40 @@ def training_plan(args) -> Plan:
         learning_rate_schedule(cfg)
     except ValueError as err:
         raise UsageError(f"--set: {err}") from None
-    if data == "procedural" and min(cfg.max_rows, cfg.max_cols) < MIN_SIDE:
-        raise UsageError(f"--data procedural needs grids of at least {MIN_SIDE} cells per side; this config has "
-                         f"{cfg.max_rows}x{cfg.max_cols} (use --data pattern or strings, or a larger preset)")
-    return Plan(cfg, out, data, start, architecture)
+    return Plan(cfg, out, data, start, architecture, data_source(args, cfg, data, run))
 
 
-def make_eval_fn(cfg, data: str, args, architecture: type = LPN):
+def data_source(args, cfg, data: str, run: dict):
+    """"pattern", or the `Mix` that `--data` (with `--mix` and `--no-augment`, else the resumed
+    run's) names, its ARC tasks loaded and fitted to the model; every problem a usage error."""
+    from lpn.tasks.family import MIN_SIDE
+    from lpn.tasks.sources import PROCEDURAL, make_mix, source_names
+
+    try:
+        names = source_names(data)
+    except ValueError as err:
+        raise UsageError(f"--data {err}") from None
+    for name in set(names) & set(PROCEDURAL):
+        if min(cfg.max_rows, cfg.max_cols) < MIN_SIDE:
+            raise UsageError(f"--data {name} needs grids of at least {MIN_SIDE} cells per side; this config has "
+                             f"{cfg.max_rows}x{cfg.max_cols} (use --data pattern or strings, or a larger preset)")
+    if names == ["pattern"]:
+        if args.mix:
+            raise UsageError("--mix weighs the sources of --data A+B; pattern is a single source")
+        return "pattern"
+    weights = args.mix or (run.get("mix") if args.data is None else None)
+    augment = not args.no_augment and (args.data is not None or run.get("augment", True))
+    try:
+        return make_mix(cfg, data, weights, augment)
+    except ValueError as err:
+        raise UsageError(f"--data {data}: {err}") from None
+
+
+def make_eval_fn(cfg, data, args, architecture: type = LPN):
     """Top-1 on fresh tasks, for `lpn.train.Evaluation`: an LPN's with the mean latent and with
-    gradient search (and its pass@2), the in-context model's from its prediction and after TTT."""
+    gradient search (and its pass@2), the in-context model's from its prediction and after TTT. `data`
+    is "pattern" or a `Mix`; its ARC tasks are training tasks, so on them this measures fit (a test
+    pair as the query), not generalisation."""
     import jax
 
     from lpn.checkpoint import as_loaded
@@ -211,16 +248,19 @@ def cmd_train(args) -> None:
 
     from lpn.checkpoint import read_run, write_run
     from lpn.model import num_params
-    from lpn.tasks.sources import host_batches
+    from lpn.tasks.sources import ArcSource, host_batches
     from lpn.train import Checkpoints, Deadline, Evaluation, train
 
     use_compile_cache()
-    cfg, out, data, start, architecture = training_plan(args)
+    cfg, out, data, start, architecture, source = training_plan(args)
     batches = None
-    if data != "pattern":
-        batches = host_batches(cfg, data, [args.seed, start])
+    if source != "pattern":
+        for part in source.parts:
+            if isinstance(part, ArcSource):
+                print(part.describe(cfg))
+        batches = host_batches(cfg, source, [args.seed, start])
         batches = itertools.chain([next(batches)], batches)  # a generator that cannot fit fails before compiling
-    eval_fn = make_eval_fn(cfg, data, args, architecture) if args.eval_every else None
+    eval_fn = make_eval_fn(cfg, source, args, architecture) if args.eval_every else None
     count = num_params(eqx.filter_eval_shape(architecture, cfg, jax.random.key(0)))
     devices = jax.local_devices()
     name = args.preset or read_run(out).get("preset") or "run"
@@ -232,7 +272,10 @@ def cmd_train(args) -> None:
         print(f"{out} is already at step {start} (--steps {args.steps}): nothing to do")
         return
     write_run(out, cfg, data, preset=args.preset, seed=args.seed, overrides=args.set, fresh=not args.resume,
-              architecture=architecture_name(architecture))
+              architecture=architecture_name(architecture),
+              mix=None if source == "pattern" else list(source.weights),
+              augment=None if source == "pattern" else not args.no_augment and (
+                  args.data is not None or read_run(out).get("augment", True)))
 
     def report(record, state):
         if record.evaluation:

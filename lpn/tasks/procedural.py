@@ -4,7 +4,8 @@ The paper trains on re-ARC generators (§2.5); these families play that role wit
 ourselves. A task draws its family's hidden parameters once, then draws each pair's input on its
 own and applies the one program. Tasks are reproducible: `task.meta` records the family, the seed
 and the parameters, and `make_family_task(family, seed)` rebuilds the same task. Families can be
-held out by name (`sample_tasks(..., exclude=...)`) to test out-of-distribution generalisation.
+held out by name (`sample_tasks(..., exclude=...)`) to test out-of-distribution generalisation;
+`HOLDOUT` is the fixed split the data names `procedural-train` and `procedural-holdout` use.
 """
 
 from __future__ import annotations
@@ -28,6 +29,20 @@ from lpn.tasks import (  # noqa: F401  (importing a families module registers it
 from lpn.tasks.family import FAMILIES, MIN_SIDE, Family, Resample
 
 MAX_TRIES = 200
+
+# The held-out split: one family from each families module, so that every kind of program (colour,
+# completion, geometry, halves, lines, motion, objects, shapes) keeps relatives in training while
+# these eight programs are never seen. Fixed, so results on `procedural-holdout` compare across runs.
+HOLDOUT = (
+    "count_to_bar",  # families_colour
+    "continue_pattern",  # families_completion
+    "concat_mirror",  # families_geometry
+    "overlay_halves",  # families_halves
+    "connect_pairs",  # families_lines
+    "sort_bars",  # families_motion
+    "recolour_touching_border",  # families_objects
+    "pixel_halo",  # families_shapes
+)
 
 
 def _family(name: str) -> Family:
