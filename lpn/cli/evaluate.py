@@ -24,8 +24,9 @@ def add_parser(commands) -> None:
             "in-context baseline, --search ttt) and predicts two attempts per test input. ARC data and JSON tasks are filtered to the model's grid size (skipped tasks are "
             "listed), checked for leakage against the checkpoint's training data, scored with the official "
             "pass@2 rule (both the per-task and the per-output average), and written to --out as "
-            "submission.json and results.json. Generated data (pattern, procedural, strings) is made fresh "
-            "for the checkpoint's config."),
+            "submission.json and results.json. Generated data (" + ", ".join(GENERATED) + ") is made fresh "
+            "for the checkpoint's config; with --tta N every task is searched under N augmented views that vote "
+            "for the two attempts."),
         epilog="examples:\n  lpn eval runs/arc --data arc-agi-1/evaluation --search gradient --steps 100\n"
                "  lpn eval runs/pattern_2d --data pattern --search none\n"
                "  lpn eval runs/arc --data my_tasks/ --search random --samples 500\n"
@@ -33,7 +34,7 @@ def add_parser(commands) -> None:
     p.add_argument("checkpoint", help=CHECKPOINT_HELP)
     p.add_argument("--data", required=True,
                    help="arc-agi-1/training, arc-agi-1/evaluation, arc-agi-2/training, arc-agi-2/evaluation, "
-                        "pattern, procedural, strings, or a .json task file or a folder of them")
+                        + ", ".join(GENERATED) + ", or a .json task file or a folder of them")
     add_search_args(p, "gradient or local search steps, or ttt's training steps (default 100)")
     p.add_argument("--limit", type=positive_int, default=None,
                    help="the first N tasks only (generated data: N tasks, default 256)")
