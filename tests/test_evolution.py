@@ -3,6 +3,8 @@ counts, climbing, vmapping over tasks, evaluation, the hybrid's joined trace, th
 error when evosax is missing."""
 
 import builtins
+import subprocess
+import sys
 
 import equinox as eqx
 import jax
@@ -14,7 +16,7 @@ from conftest import TINY
 from lpn.evaluate import evaluate_batch, split_query
 from lpn.methods import SEARCHES, search_method
 from lpn.pattern import pattern_batch
-from lpn.search import GRADIENT_COST, gradient_search, log_prob, mean_latent, search_batch
+from lpn.search import GRADIENT_COST, log_prob, mean_latent, search_batch
 
 pytest.importorskip("evosax")
 from lpn import evolution  # noqa: E402
@@ -134,3 +136,12 @@ def test_a_missing_evosax_is_a_clear_error(monkeypatch, tiny_model, random_pairs
     status = main(["eval", "pattern", "--data", "pattern", "--search", "cma", "--limit", "2"])
     err = capsys.readouterr().err
     assert status == 2 and err == 'lpn: error: the evolution-strategy searches need evosax: pip install "lpn[es]"\n'
+
+
+def test_lpn_imports_and_lists_the_rows_without_evosax():
+    code = ("import sys; sys.modules['evosax'] = None\n"
+            "import lpn, lpn.evolution, lpn.methods\n"
+            "assert 'cma' in lpn.methods.SEARCHES\n"
+            "try:\n    lpn.evolution.require_evosax()\nexcept ImportError as err:\n    print(err)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out == 'the evolution-strategy searches need evosax: pip install "lpn[es]"\n'
