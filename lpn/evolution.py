@@ -25,6 +25,10 @@ POPULATION (6) candidates costs what two gradient steps cost. The rows of `lpn.m
 
 evosax (and flax, which it needs) is an optional dependency, imported when a search runs:
 `pip install "lpn[es]"`.
+
+Known problem: on CPU with several lpn devices (lpn's default, one per core, lpn/devices.py), a
+`search_batch` of `cma_es` stalled with the process idle; with LPN_CPU_DEVICES=1 it runs. Not yet
+understood (one device per chip on GPU was not tried).
 """
 
 from __future__ import annotations
