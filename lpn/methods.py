@@ -7,13 +7,17 @@ LPN, a `TTTTrace` of tuned parameters for the in-context model); the option its 
 or `num_samples`); the options fixed for it (e.g. starting from a prior sample); and, for methods
 driven by an optax optimiser, how to build it from a learning rate and which config field holds
 that rate's default. Adding a method is adding a row; adding an architecture is adding a table.
+
+The evolution strategies of `lpn.evolution` ("cma", "es", "hybrid") need the optional evosax
+(`pip install "lpn[es]"`); their budget counts gradient-step equivalents (see that module), so a
+row at budget 100 costs what 100 gradient steps cost.
 """
 
 from __future__ import annotations
 
 from typing import Callable, Mapping, NamedTuple
 
-from lpn import in_context, search
+from lpn import evolution, in_context, search
 from lpn.in_context import InContext
 from lpn.model import LPN
 
@@ -30,6 +34,8 @@ class Search(NamedTuple):
     optimizer: Callable | None = None  # learning rate -> its optax optimiser; None: takes none
     optimizer_name: str = ""  # that optimiser in words, for results files
     lr_field: str = "search_lr"  # the Config field holding the default learning rate
+    budget_as: Callable | None = None  # budget -> the budget option's value (e.g. steps -> generations)
+    requires: Callable | None = None  # raises ImportError (saying what to install) if a dependency is missing
 
     def options(self, budget: int | None = None, optimizer=None) -> dict:
         """The keyword options of `method` for `budget` (steps or candidates) and `optimizer`
@@ -37,7 +43,7 @@ class Search(NamedTuple):
         0.9, at the config's `search_lr` for the gradient searches, Adam at its `ttt_lr` for TTT)."""
         options = dict(self.fixed)
         if self.budget is not None:
-            options[self.budget] = budget
+            options[self.budget] = budget if self.budget_as is None or budget is None else self.budget_as(budget)
         if self.optimizer is not None and optimizer is not None:
             options["optimizer"] = optimizer
         return options
@@ -57,6 +63,16 @@ SEARCHES: dict[str, Search] = {  # LPN's searches of its latent space (Table 11)
                           fixed={"from_prior": True}),
     "sampling": Search(search.encoder_sampling, "encoder sampling", "samples from the encoder's posteriors",
                        "num_samples", 100),
+    # Gradient-free ES rows: a budget of B gradient steps runs B x 3 // 6 generations of 6 candidates.
+    "cma": Search(evolution.cma_es, "CMA-ES", "CMA-ES from the mean latent (needs evosax; --steps in gradient "
+                  "steps' worth of evaluations)", "steps", fixed={"population": evolution.POPULATION},
+                  budget_as=evolution.generations, requires=evolution.require_evosax),
+    "es": Search(evolution.snes, "SNES", "separable natural ES from the mean latent (needs evosax; the same "
+                 "budget)", "steps", fixed={"population": evolution.POPULATION}, budget_as=evolution.generations,
+                 requires=evolution.require_evosax),
+    "hybrid": Search(evolution.hybrid_search, "CMA-ES then gradient", "CMA-ES for half the budget, then Adam from "
+                     "its best (needs evosax)", "steps", optimizer=search.default_optimizer,
+                     optimizer_name="adam(b2=0.9)", requires=evolution.require_evosax),
 }
 
 IN_CONTEXT: dict[str, Search] = {  # the in-context baseline (§3.6): its prediction, and TTT
@@ -89,15 +105,21 @@ def row(name: str, architecture=LPN) -> Search:
 def search_method(name: str, cfg, steps: int = 100, lr=None, samples=None, architecture=LPN):
     """(method, options, settings) of the method called `name` for `architecture` (a model class or
     model; default LPN): a function with the search signature, its keyword options, and a JSON-able
-    description of both. `steps` is the budget of step-wise methods, `samples` (default the row's)
-    that of samplers, `lr` (default the config's field for the row: `search_lr` for LPN's gradient
-    searches, `ttt_lr` for TTT) the learning rate of the row's optimiser."""
+    description of both. `steps` is the budget of step-wise methods (a row's `budget_as` converts
+    it: the ES rows' generations), `samples` (default the row's) that of samplers, `lr` (default
+    the config's field for the row: `search_lr` for LPN's gradient searches, `ttt_lr` for TTT) the
+    learning rate of the row's optimiser. A row whose optional dependency is missing raises its
+    ImportError."""
     found = row(name, architecture)
+    if found.requires is not None:
+        found.requires()
     settings, budget, optimizer = {"search": name}, None, None
     if found.budget == "num_samples":
         budget = settings["samples"] = samples or found.default_budget
     elif found.budget == "steps":
         budget = settings["steps"] = steps
+        if found.budget_as is not None:
+            settings["generations"] = found.budget_as(steps)
     if found.optimizer is not None:
         lr = getattr(cfg, found.lr_field) if lr is None else lr
         optimizer = found.optimizer(lr)

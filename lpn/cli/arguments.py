@@ -86,7 +86,8 @@ def add_search_args(parser, steps_help: str) -> None:
 
 def chosen_search(args, model) -> tuple:
     """(name, method, options, settings) of `--search` for the loaded `model` (default its
-    architecture's `DEFAULT_SEARCH`); a name of another architecture's table is a usage error."""
+    architecture's `DEFAULT_SEARCH`); a name of another architecture's table, or a row whose optional
+    dependency is missing, is a usage error."""
     from lpn.methods import methods_for, search_method
 
     name = args.search or DEFAULT_SEARCH[type(model)]
@@ -94,7 +95,10 @@ def chosen_search(args, model) -> tuple:
     if name not in table:
         raise UsageError(f"--search {name} does not apply to {describe_architecture(model)} ({args.checkpoint}); "
                          f"it takes: {', '.join(table)}")
-    return (name, *search_method(name, model.config, args.steps, args.lr, args.samples, architecture=type(model)))
+    try:
+        return (name, *search_method(name, model.config, args.steps, args.lr, args.samples, architecture=type(model)))
+    except ImportError as err:  # a row's optional dependency (evosax for the ES searches) is missing
+        raise UsageError(str(err)) from err
 
 
 def use_compile_cache() -> None:
