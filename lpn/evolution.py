@@ -26,9 +26,13 @@ POPULATION (6) candidates costs what two gradient steps cost. The rows of `lpn.m
 evosax (and flax, which it needs) is an optional dependency, imported when a search runs:
 `pip install "lpn[es]"`.
 
-Known problem: on CPU with several lpn devices (lpn's default, one per core, lpn/devices.py), a
-`search_batch` of `cma_es` stalled with the process idle; with LPN_CPU_DEVICES=1 it runs. Not yet
-understood (one device per chip on GPU was not tried).
+Seen once, not understood: on a loaded 2-core CPU with two lpn devices (the default, lpn/devices.py),
+a `search_batch` of `cma_es` over the benchmark's tasks stalled with the process idle, while with
+LPN_CPU_DEVICES=1 it ran; `lpn eval pattern --data pattern --search cma --steps 4 --limit 4` on two
+devices ran normally (36 s). On the same loaded machine `lpn eval` with gradient search logged
+XLA's CPU collective "rendezvous ... waiting" warnings (the two devices' threads meeting late), so
+the likely cause is the machine's load, not the ES. If a run stalls, LPN_CPU_DEVICES=1 is the
+workaround.
 """
 
 from __future__ import annotations

@@ -193,7 +193,8 @@ def test_comparison_plots_best_so_far_against_evaluations_and_judges_attempts(tr
 def test_compare_searches_runs_each_method(model, task):
     view = compare_searches(model, task, {"mean latent": no_search})
     (row,) = view.stats
-    assert row["label"] == "mean latent" and row["evals"] == 2 and len(row["verdicts"]) == 1
+    # one latent, two attempts: its grid and the decoder's runner-up (lpn.evaluate.attempts)
+    assert row["label"] == "mean latent" and row["evals"] == 2 and len(row["verdicts"]) == 2
 
 
 # search comparison of LPN's searches with TTT of an in-context model
