@@ -6,6 +6,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 
 import equinox as eqx
 import jax
@@ -359,6 +360,11 @@ def test_a_second_ctrl_c_quits_at_once_and_no_handler_outlives_training(tmp_path
 
     def interrupt_twice(record, state):
         os.kill(os.getpid(), signal.SIGINT)
+        # Two signals sent before Python runs the first's handler merge into one (under load the second
+        # can arrive first): wait until training's handler has run and put the previous one back.
+        deadline = time.monotonic() + 10
+        while signal.getsignal(signal.SIGINT) is not handler and time.monotonic() < deadline:
+            time.sleep(0.001)
         os.kill(os.getpid(), signal.SIGINT)
 
     with pytest.raises(KeyboardInterrupt) as info:

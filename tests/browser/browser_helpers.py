@@ -6,6 +6,7 @@ nothing here imports Playwright, so collection works where it is not installed.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 SCREENSHOTS = Path(__file__).parents[2] / "artifacts" / "screenshots"
@@ -105,6 +106,11 @@ def kernel_eval(page, code: str) -> str:
     out = page.evaluate(KERNEL_EVAL, [page.lpn_notebook, code])
     assert not out.startswith("ERROR"), out
     return out
+
+
+def kernel_json(page, expression: str):
+    """The value of a Python `expression` in the notebook's kernel, through JSON."""
+    return json.loads(kernel_eval(page, f"import json; print(json.dumps({expression}))"))
 
 
 def wait_until(page, check, timeout_s: float = 10.0, what: str = "condition"):

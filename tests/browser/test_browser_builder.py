@@ -11,7 +11,7 @@ import json
 import pytest
 
 from browser_fixtures import browser, lab, notebook, screenshot, screenshot_on_failure  # noqa: F401
-from browser_helpers import click_cell, kernel_eval, read_grid, wait_until
+from browser_helpers import click_cell, kernel_eval, kernel_json, read_grid, wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -19,10 +19,6 @@ pytestmark = pytest.mark.browser
 @pytest.fixture(scope="module")
 def page(notebook):
     return notebook("builder.ipynb")
-
-
-def kernel_json(page, expression: str):
-    return json.loads(kernel_eval(page, f"import json; print(json.dumps({expression}))"))
 
 
 def thumbnail(builder, split: str, index: int, side: str):

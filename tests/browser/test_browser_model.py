@@ -13,7 +13,7 @@ import re
 import pytest
 
 from browser_fixtures import browser, lab, notebook, screenshot, screenshot_on_failure  # noqa: F401
-from browser_helpers import kernel_eval, read_grid, wait_until
+from browser_helpers import kernel_json, read_grid, wait_until
 
 
 pytestmark = pytest.mark.browser
@@ -22,10 +22,6 @@ pytestmark = pytest.mark.browser
 @pytest.fixture(scope="module")
 def page(notebook):
     return notebook("model.ipynb")
-
-
-def kernel_json(page, expression: str):
-    return json.loads(kernel_eval(page, f"import json; print(json.dumps({expression}))"))
 
 
 def click_map(explorer, x: float, y: float) -> tuple[float, float]:

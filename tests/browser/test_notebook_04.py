@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from browser_fixtures import browser, lab, new_page, screenshot, screenshot_on_failure  # noqa: F401
-from browser_helpers import DONE, OPENED, PANEL, RUN_ALL, kernel_eval, read_grid, wait_until
+from browser_helpers import DONE, OPENED, PANEL, RUN_ALL, kernel_json, read_grid, wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -72,10 +72,6 @@ def page(browser, lab, request):
     yield page
     page.evaluate(SHUTDOWN, name)  # the kernel holds a JAX process: free it for the other tests
     page.context.close()
-
-
-def kernel_json(page, expression: str):
-    return json.loads(kernel_eval(page, f"import json; print(json.dumps({expression}))"))
 
 
 def shows_output_at(explorer, u: float, v: float) -> bool:
