@@ -355,8 +355,17 @@ def test_a_signal_during_the_last_chunk_lets_the_finished_run_end_as_usual(tmp_p
     assert [r.step for r in history] == [2, 4] and read_meta(tmp_path)["step"] == 4
 
 
-def test_a_second_ctrl_c_quits_at_once_and_no_handler_outlives_training(tmp_path):
-    handler = signal.getsignal(signal.SIGINT)
+@pytest.fixture
+def python_sigint():
+    """Python's own SIGINT handler (KeyboardInterrupt) for the test, whatever an imported library
+    (evosax's dependencies, a browser driver) set before; the previous one afterwards."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield signal.default_int_handler
+    signal.signal(signal.SIGINT, previous)
+
+
+def test_a_second_ctrl_c_quits_at_once_and_no_handler_outlives_training(tmp_path, python_sigint):
+    handler = python_sigint
 
     def interrupt_twice(record, state):
         os.kill(os.getpid(), signal.SIGINT)
