@@ -29,7 +29,7 @@ import numpy as np
 from lpn.devices import first, spread_tasks
 from lpn.grids import Batch
 from lpn.in_context import TTTTrace, prefix
-from lpn.model import LPN, decode_after, runner_up_after
+from lpn.model import LPN, decode_after, runner_up, runner_up_after
 from lpn.search import SearchTrace
 
 
@@ -77,7 +77,7 @@ def attempts(model, trace, input_RC, input_shape, candidates: int = CANDIDATES):
     `candidates` highest-scoring latents (across steps and starts) are decoded, and attempt 2 is the
     grid of the best-scoring one whose grid differs from attempt 1; where none differs (a search that
     converged, or a single latent), it is the decoder's runner-up answer for the best latent (the
-    greedy answer changed at its least certain decision, `lpn.model.runner_up_after`). A `TTTTrace`
+    greedy answer with its least certain cell changed, `lpn.model.runner_up`). A `TTTTrace`
     (in-context model, `lpn.in_context`) gives its tuned model's greedy answer and runner-up."""
     if isinstance(trace, TTTTrace):
         start = prefix(trace.model, trace.context, trace.context_mask, input_RC, input_shape)
@@ -88,9 +88,8 @@ def attempts(model, trace, input_RC, input_shape, candidates: int = CANDIDATES):
     # top_k puts the first of equal scores first, as argmax does: candidate 0 is `trace.best`
     top_s, index = jax.lax.top_k(jnp.where(jnp.isfinite(flat_s), flat_s, -jnp.inf), min(candidates, flat_s.size))
     prefixes = jax.vmap(lambda z: model.decoder.prefix(z, input_RC, input_shape))(flat_z[index])
-    grids, shapes, margins, _ = jax.vmap(lambda p: decode_after(model.decoder, p, input_RC.shape))(prefixes)
-    first = jax.tree.map(lambda a: a[0], prefixes)
-    spare, spare_shape, _, _ = decode_after(model.decoder, first, input_RC.shape, force=jnp.argmin(margins[0]))
+    grids, shapes, margins, seconds, log_ps = jax.vmap(lambda p: decode_after(model.decoder, p, input_RC.shape))(prefixes)
+    spare, spare_shape, _ = runner_up(grids[0], shapes[0], margins[0], seconds[0], log_ps[0])
     differs = (jnp.any(grids != grids[0], axis=(1, 2)) | jnp.any(shapes != shapes[0], axis=1)) & (top_s > -jnp.inf)
     j = jnp.argmax(differs)
     grid2 = jnp.where(differs[j], grids[j], spare)

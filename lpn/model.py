@@ -458,27 +458,25 @@ def generate(model: LPN, z_H, input_RC, input_shape):
 def generate_after(dec: Decoder, prefix, grid_shape):
     """Greedy decoding with a key/value cache after a prefix (tokens, validity) of
     `Decoder.conditioned_prefix`, whose last token the row-count head reads; `generate` for LPN."""
-    grid, shape, _, _ = decode_after(dec, prefix, grid_shape)
+    grid, shape, _, _, _ = decode_after(dec, prefix, grid_shape)
     return grid, shape
 
 
-def _choose(logits, decision, force):
-    """The token at one decision: the most likely, or the second most likely where `force` names this
-    decision; with the decision's margin (log-probability of the best token minus the second's) and
-    the chosen token's log-probability."""
+def _choose(logits):
+    """The most likely token at one decision, with the decision's margin (log-probability of the best
+    token minus the second's), the chosen token's log-probability and the second most likely token."""
     log_p = jax.nn.log_softmax(logits)
     top, token = jax.lax.top_k(log_p, 2)
-    pick = jnp.where(force == decision, 1, 0)
-    return token[pick], top[0] - top[1], top[pick]
+    return token[0], top[0] - top[1], top[0], token[1]
 
 
-def decode_after(dec: Decoder, prefix, grid_shape, force=-1):
+def decode_after(dec: Decoder, prefix, grid_shape):
     """`generate_after`, with what a second answer needs. Decisions are numbered in decoding order:
-    0 the row count, 1 the column count, 2 + t the t-th output cell in raster order. At decision
-    `force` the second most likely token is taken instead of the most likely; every other decision is
-    greedy. Returns (grid_RC, shape_2, margins, log_p): `margins` (2 + R·C,) the log-probability gap
-    between the two most likely tokens at each decision (+inf past the output's cells), `log_p` the
-    summed log-probability of the tokens taken (the answer's log-likelihood under the decoder)."""
+    0 the row count, 1 the column count, 2 + t the t-th output cell in raster order. Returns
+    (grid_RC, shape_2, margins, seconds_RC, log_p): `margins` (2 + R·C,) the log-probability gap
+    between the two most likely tokens at each decision (+inf past the output's cells), `seconds_RC`
+    each cell's second most likely colour (0 outside the output), `log_p` the summed log-probability
+    of the greedy tokens (the answer's log-likelihood under the decoder)."""
     (rows, cols), (x_LD, valid_L) = grid_shape, prefix
     mask_LL = jnp.broadcast_to(valid_L, (valid_L.size, valid_L.size))  # all see valid input + latent
     h_LD, prefix_caches = run_blocks(dec.blocks, x_LD, mask_LL, keep_last=slice(-1, None))
@@ -501,44 +499,55 @@ def decode_after(dec: Decoder, prefix, grid_shape, force=-1):
             new_caches.append((k_cache, v_cache))
         return dec.heads(x_D), new_caches, visible
 
-    row_token, margin, log_p = _choose(dec.heads(h_LD[-1])[0], 0, force)
+    row_token, margin, log_p, _ = _choose(dec.heads(h_LD[-1])[0])
     out_rows, margins = row_token + 1, margins.at[0].set(margin)
     (_, col_logits, _), caches, visible = step(dec.shape_rows[out_rows - 1] + dec.half[1], valid_L.size, caches, visible)
-    col_token, margin, lp = _choose(col_logits, 1, force)
+    col_token, margin, lp, _ = _choose(col_logits)
     out_cols, margins, log_p = col_token + 1, margins.at[1].set(margin), log_p + lp
     shape = jnp.stack([out_rows, out_cols])
     (_, _, logits_V), caches, visible = step(dec.shape_cols[out_cols - 1] + dec.half[1], valid_L.size + 1, caches, visible)
     next_r, next_c = next_positions(shape, rows, cols)
 
     def body(t, carry):
-        grid, logits_V, caches, visible, margins, log_p = carry
+        grid, seconds, logits_V, caches, visible, margins, log_p = carry
         r, c = t // out_cols, t % out_cols
-        colour, margin, lp = _choose(logits_V, 2 + t, force)
-        grid = grid.at[r, c].set(colour.astype(jnp.uint8))
+        colour, margin, lp, second = _choose(logits_V)
+        grid, seconds = grid.at[r, c].set(colour.astype(jnp.uint8)), seconds.at[r, c].set(second.astype(jnp.uint8))
         cell = r * cols + c
         (_, _, logits_V), caches, visible = step(
             dec.cell_token(colour.astype(jnp.uint8), next_r[cell], next_c[cell]), valid_L.size + 2 + cell, caches, visible
         )
-        return grid, logits_V, caches, visible, margins.at[2 + t].set(margin), log_p + lp
+        return grid, seconds, logits_V, caches, visible, margins.at[2 + t].set(margin), log_p + lp
 
     # Every cell but the last feeds its token back; the last one's token would predict nothing.
     last = out_rows * out_cols - 1
-    init = (jnp.zeros((rows, cols), jnp.uint8), logits_V, caches, visible, margins, log_p)
-    grid, logits_V, _, _, margins, log_p = jax.lax.fori_loop(0, last, body, init)
-    colour, margin, lp = _choose(logits_V, 2 + last, force)
-    grid = grid.at[last // out_cols, last % out_cols].set(colour.astype(jnp.uint8))
-    return grid, shape, margins.at[2 + last].set(margin), log_p + lp
+    blank = jnp.zeros((rows, cols), jnp.uint8)
+    init = (blank, blank, logits_V, caches, visible, margins, log_p)
+    grid, seconds, logits_V, _, _, margins, log_p = jax.lax.fori_loop(0, last, body, init)
+    colour, margin, lp, second = _choose(logits_V)
+    r, c = last // out_cols, last % out_cols
+    grid, seconds = grid.at[r, c].set(colour.astype(jnp.uint8)), seconds.at[r, c].set(second.astype(jnp.uint8))
+    return grid, shape, margins.at[2 + last].set(margin), seconds, log_p + lp
+
+
+def runner_up(grid_RC, shape, margins, seconds_RC, log_p):
+    """The decoder's runner-up from one greedy decoding (`decode_after`'s outputs): the greedy answer
+    with its least certain cell (the smallest margin) changed to that cell's second most likely
+    colour. The cells after it are not re-decoded (that would be a second decoding loop, as costly
+    again to compile and to run), so its `log_p` is the greedy one minus that cell's margin: the
+    likelihood of that one changed decision, the later cells as they were decoded. Under a decoder
+    that scored its cells independently this is the second most likely grid of that shape. Returns
+    (grid_RC, shape, log_p); the grid always differs from the greedy one in exactly one cell."""
+    t = jnp.argmin(margins[2:])
+    r, c = t // shape[1], t % shape[1]
+    return grid_RC.at[r, c].set(seconds_RC[r, c]), shape, log_p - margins[2 + t]
 
 
 def runner_up_after(dec: Decoder, prefix, grid_shape):
-    """The greedy answer and the decoder's runner-up: the answer that differs from the greedy one at
-    its least certain decision (the smallest margin, see `decode_after`) and is greedy elsewhere.
-    Under a decoder that scored its tokens independently this is the second most likely answer;
-    under ours it is the nearest alternative. Two decodings: ((grid, shape, log_p), (grid, shape,
-    log_p)); the runner-up always differs from the greedy answer (in a cell or in its shape)."""
-    grid, shape, margins, log_p = decode_after(dec, prefix, grid_shape)
-    grid2, shape2, _, log_p2 = decode_after(dec, prefix, grid_shape, force=jnp.argmin(margins))
-    return (grid, shape, log_p), (grid2, shape2, log_p2)
+    """The greedy answer and the decoder's `runner_up` after a prefix, from one decoding:
+    ((grid, shape, log_p), (grid, shape, log_p))."""
+    grid, shape, margins, seconds, log_p = decode_after(dec, prefix, grid_shape)
+    return (grid, shape, log_p), runner_up(grid, shape, margins, seconds, log_p)
 
 
 def generate_reference(model: LPN, z_H, input_RC, input_shape):
