@@ -213,10 +213,14 @@ def test_long_sequences_take_the_blockwise_path_with_the_same_objective(tiny_mod
     batch = jax.tree.map(lambda a: a[None], random_pairs)
     grad_k = TINY.replace(train_search_steps=1, train_search_stop_gradient=False)
 
-    def measure():
-        value, dz = jax.value_and_grad(log_prob, argnums=1)(tiny_model, z, random_pairs)
-        dw = eqx.filter_grad(lambda m: batch_loss(m, batch, jax.random.key(2), grad_k)[0])(tiny_model)
-        return value, dz, jax.tree.leaves(dw)
+    def measure():  # a new function each time, so each path is traced (and compiled once) afresh
+        @eqx.filter_jit
+        def both(model):
+            value, dz = jax.value_and_grad(log_prob, argnums=1)(model, z, random_pairs)
+            dw = eqx.filter_grad(lambda m: batch_loss(m, batch, jax.random.key(2), grad_k)[0])(model)
+            return value, dz, jax.tree.leaves(dw)
+
+        return both(tiny_model)
 
     calls = []
     blockwise = lpn.model.blockwise_attend
