@@ -28,7 +28,7 @@ import jax  # noqa: E402
 
 import lpn  # noqa: E402
 from lpn.compare import SearchMethod, compare_methods
-from lpn.evolution import es_methods
+from lpn.evolution import POPULATION, es_methods, generations, hybrid_search
 from lpn.report import plot_comparison
 
 
@@ -38,6 +38,9 @@ def main():
     parser.add_argument("--tasks", type=int, default=128, help="fresh pattern tasks (default 128)")
     parser.add_argument("--budgets", type=int, nargs="+", default=[10, 50, 100],
                         help="budgets in gradient steps (default 10 50 100)")
+    parser.add_argument("--population", type=int, default=POPULATION,
+                        help=f"ES candidates a generation (default {POPULATION}; CMA-ES's usual 4 + 3 ln(latent_dim) "
+                             "is 14 for a 32-D latent): fewer, longer generations at the same evaluations")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=None, help="folder for table.md and figure.png")
     args = parser.parse_args()
@@ -48,7 +51,7 @@ def main():
         model = lpn.checkpoint.load_checkpoint(args.model)[0]
     batch = lpn.pattern_batch(jax.random.key(args.seed), model.config, args.tasks)
     methods = [SearchMethod.named("none"), *(SearchMethod.named("gradient", b) for b in args.budgets),
-               *es_methods(args.budgets)]
+               *(with_population(m, args.population) for m in es_methods(args.budgets))]
     start = time.perf_counter()
     result = compare_methods(model, batch, jax.random.key(args.seed + 1), methods, progress=True)
     minutes = (time.perf_counter() - start) / 60
@@ -61,11 +64,23 @@ def main():
         f"# Evolution strategies against gradient search at equal decoder evaluations\n\n`{command}`\n\n"
         f"Model `{args.model}`, {args.tasks} fresh tasks of its family (seed {args.seed}), each with "
         f"{model.config.num_pairs - 1} given pairs and a query. Budgets are gradient steps; an ES row at budget B "
-        f"runs 3B/6 generations of 6 candidates, the same evaluations. lpn {lpn.__version__}, jax {jax.__version__}, "
+        f"runs 3B/{args.population} generations of {args.population} candidates, the same evaluations (rounded down). lpn {lpn.__version__}, jax {jax.__version__}, "
         f"{jax.device_count()} x {jax.devices()[0].platform} ({platform.machine()}); {minutes:.0f} min.\n\n"
         f"```\n{result.table()}\n```\n")
     plot_comparison(result).savefig(args.out / "figure.png", dpi=120, bbox_inches="tight")
     print(f"wrote {args.out / 'table.md'} and {args.out / 'figure.png'}")
+
+
+def with_population(method: SearchMethod, population: int) -> SearchMethod:
+    """An ES row of `es_methods` with `population` candidates a generation, at the same budget: the
+    "cma" and "es" rows run budget x 3 // population generations, the hybrid splits its budget so."""
+    if population == POPULATION:
+        return method
+    options = dict(method.options, population=population)
+    if method.method is not hybrid_search:  # cma / es: "steps" counts generations of the default population
+        options["steps"] = generations(method.budget, population)
+    return method._replace(label=f"{method.family} (K={population}) {method.budget}", options=options,
+                           family=f"{method.family} (K={population})")
 
 
 if __name__ == "__main__":
