@@ -71,7 +71,11 @@ def add_parser(commands) -> None:
     p.add_argument("--save-every", type=positive_int, default=500,
                    help="checkpoint every N steps and at the end (default 500)")
     p.add_argument("--chunk", type=positive_int, default=50,
-                   help="steps per compiled call between progress updates (default 50)")
+                   help="steps per compiled call between progress updates, and per line of OUT/metrics.jsonl "
+                        "(default 50)")
+    p.add_argument("--tensorboard", action="store_true",
+                   help="also write TensorBoard event files to OUT/tensorboard, one point a chunk (needs the "
+                        "tensorboard extra: pip install 'lpn[tensorboard]')")
     timing = p.add_mutually_exclusive_group()
     timing.add_argument("--time-limit", type=positive_float, default=None, metavar="MINUTES",
                         help="stop after this much wall-clock time (compilation included), at the end of a chunk, "
@@ -248,9 +252,12 @@ def cmd_train(args) -> None:
 
     from lpn.checkpoint import read_run, write_run
     from lpn.model import num_params
+    from lpn.runlog import require_tensorboard
     from lpn.tasks.sources import ArcSource, host_batches
     from lpn.train import Checkpoints, Deadline, Evaluation, train
 
+    if args.tensorboard:
+        require_tensorboard()  # before any work
     use_compile_cache()
     cfg, out, data, start, architecture, source = training_plan(args)
     batches = None
@@ -288,7 +295,7 @@ def cmd_train(args) -> None:
                            chunk=args.chunk, checkpoints=Checkpoints(args.save_every, metadata),
                            evaluation=Evaluation(eval_fn, args.eval_every) if eval_fn else None,
                            deadline=None if minutes is None else Deadline(60 * minutes, fit), callback=report,
-                           architecture=architecture)
+                           architecture=architecture, tensorboard=args.tensorboard)
     final, fitted = history[-1], state.model.config
     if args.time_budget is not None and final.step < args.steps:
         decay = f", its learning rate decayed by step {fitted.lr_decay_steps}" if fitted.lr_decay_steps else ""
@@ -297,3 +304,5 @@ def cmd_train(args) -> None:
         print(f"stopped at step {final.step} of {args.steps}: the time limit ({args.time_limit:g} min) was reached")
     print(f"final (step {final.step}): {format_metrics(final.to_dict(), args.eval_search_steps)}")
     print(f"checkpoint: {out} (continue with: lpn train --out {out} --resume --steps N)")
+    print(f"metrics: {out / 'metrics.jsonl'}" + (f" and {out / 'tensorboard'}" if args.tensorboard else "")
+          + f" (plot with: lpn report {out})")
