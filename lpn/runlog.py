@@ -18,8 +18,8 @@ A line is written before the chunk's checkpoint, and only by JAX process 0. A re
 lines up to its checkpoint's step and drops those past it (a crash lost those steps, which the run
 trains again); its `wall_time` goes on from the last line's, so it counts the lost chunks too. A
 line is complete once its newline is written: a last line without one (a run killed mid-write) is
-ignored when read and cut off when the run resumes. Any other line that is not a JSON object with a
-step above the line before it is an error naming the file and line.
+ignored when read and cut off when the run resumes. Any other line that is not a JSON object with
+these fields and a step above the line before it is an error naming the file and line.
 """
 
 from __future__ import annotations
@@ -75,6 +75,10 @@ def parse_metrics(path: Path) -> tuple[list[dict], bool]:
         if not isinstance(step, int) or isinstance(step, bool) or step <= last_step:
             raise MetricsError(f"{path}:{number}: expected a JSON object with a whole 'step' above the previous "
                                f"line's ({last_step}), got {raw[:80]!r}")
+        missing = [name for name in FIELDS if name not in line]
+        if missing:
+            raise MetricsError(f"{path}:{number}: lacks {', '.join(missing)} (a line of lpn's metrics.jsonl has "
+                               f"{', '.join(FIELDS)})")
         lines.append(line)
         last_step = step
     return lines, bool(rest.strip())
