@@ -23,7 +23,8 @@ def add_parser(commands) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description=paragraph(
             "Trains an LPN (paper §2), or the in-context baseline (§3.6, --arch in-context), from a preset "
-            "config (see `lpn params`), writing checkpoints to --out. Every --eval-every steps, and at the "
+            "config (see `lpn params`), writing checkpoints and metrics.jsonl (one line a chunk; see `lpn report`) "
+            "to --out. Every --eval-every steps, and at the "
             "end, it reports top-1 accuracy on fresh tasks: an LPN's with the mean latent and with gradient "
             "search, the in-context model's from its prediction and after test-time training (TTT)."),
         epilog="examples:\n  lpn train --preset pattern_2d --steps 2000\n"
@@ -39,7 +40,7 @@ def add_parser(commands) -> None:
                         + "). Default lpn, or the resumed run's")
     p.add_argument("--steps", type=positive_int, default=1000,
                    help="total training steps, counting those of a resumed run (default 1000)")
-    p.add_argument("--out", help="run directory for checkpoints (default runs/PRESET)")
+    p.add_argument("--out", help="run directory for checkpoints and metrics.jsonl (default runs/PRESET)")
     p.add_argument("--resume", action="store_true",
                    help="continue the run in --out from its latest checkpoint, with its config (plus any --set)")
     p.add_argument("--seed", type=int, default=0, help="random seed of the model and the data (default 0)")
