@@ -10,7 +10,8 @@ value, `LPN` by default: another model class (`lpn.in_context.InContext`) brings
 
 `train_chunk` runs k optimiser steps inside one `jit` as a `lax.scan`, generating the tasks on the
 device; `train` is the Python loop around it with a progress bar, periodic evaluation, checkpoints
-and a callback for live displays, and a history of one `Record` a chunk. The optimiser is a value
+and a callback for live displays, and a history of one `Record` a chunk (on disk too, in the run
+folder's `metrics.jsonl`: `lpn.runlog`). The optimiser is a value
 (`make_optimizer(cfg)` unless one is passed in). The batch is sharded over the local devices (data
 parallel: on a CPU, one device per core, see `lpn.devices`); the model is replicated and XLA
 inserts the gradient all-reduce. SIGINT or SIGTERM during a run with a checkpoint folder ends it at
@@ -43,6 +44,7 @@ from lpn.devices import training_devices
 from lpn.in_context import ARCHITECTURES, architecture_name
 from lpn.model import LPN, encode_pairs, pair_log_prob
 from lpn.pattern import pattern_batch
+from lpn.runlog import MetricsLog
 from lpn.search import gradient_search, random_search
 
 
@@ -258,6 +260,17 @@ def make_optimizer(cfg: Config) -> optax.GradientTransformation:
                        optax.adamw(learning_rate_schedule(cfg), b2=cfg.adam_b2, weight_decay=cfg.weight_decay))
 
 
+def learning_rate_at(cfg: Config, optimizer: optax.GradientTransformation | None, opt_state, step: int) -> float | None:
+    """The learning rate of optimiser step `step` (counted from 0): `learning_rate_schedule(cfg)`'s
+    for the default optimiser. For a passed-in one, the `learning_rate` its state holds, which an
+    `optax.inject_hyperparams` optimiser keeps as that of its last step; None if it holds none (or
+    several)."""
+    if optimizer is None:
+        return float(learning_rate_schedule(cfg)(step))
+    found = [v for _, v in optax.tree_utils.tree_get_all_with_path(opt_state, "learning_rate") if eqx.is_array(v)]
+    return float(found[0]) if len(found) == 1 else None
+
+
 def data_sharding(devices=None):
     """Shards a batch's leading axis over `devices` (default: all local devices)."""
     mesh = jax.sharding.Mesh(np.array(list(devices or jax.local_devices())), ("data",))
@@ -342,7 +355,7 @@ def train(cfg: Config, steps: int, *, seed: int = 0, out_dir=None, resume: bool 
           optimizer: optax.GradientTransformation | None = None, data: Callable | Iterator | None = None,
           chunk: int = 50, checkpoints: Checkpoints = Checkpoints(), evaluation: Evaluation | None = None,
           deadline: Deadline | None = None, callback: Callable | None = None, progress: bool = True,
-          devices=None, architecture: type = LPN) -> tuple[TrainState, list[Record]]:
+          devices=None, architecture: type = LPN, tensorboard: bool = False) -> tuple[TrainState, list[Record]]:
     """Trains for `steps` total steps (counting those of a resumed run); returns the final state and
     the history, one `Record` a chunk.
 
@@ -359,6 +372,11 @@ def train(cfg: Config, steps: int, *, seed: int = 0, out_dir=None, resume: bool 
         end, and a deadline's, also evaluate and save.
       architecture: the model class, `LPN` or `lpn.in_context.InContext` (a value of
         `lpn.in_context.ARCHITECTURES`); a resumed run must be of the same one.
+      tensorboard: also write each chunk's metrics as TensorBoard scalars to `out_dir/tensorboard`
+        (needs tensorboardX, the `tensorboard` extra).
+
+    With `out_dir`, each chunk appends a line to `out_dir/metrics.jsonl` (`lpn.runlog`), before its
+    checkpoint; a resumed run drops the lines past its checkpoint.
 
     A NaN loss raises `TrainingDiverged`; the last checkpoint written stays intact. With `out_dir`,
     SIGINT (Ctrl-C) or SIGTERM ends the run at the end of the running chunk: a checkpoint is saved
@@ -380,8 +398,9 @@ def train(cfg: Config, steps: int, *, seed: int = 0, out_dir=None, resume: bool 
     fit = deadline is not None and deadline.fit
     budget = Budget(deadline.seconds, cfg, steps) if fit else None
     stop_at = None if deadline is None or fit else time.monotonic() + deadline.seconds
+    log = MetricsLog(out_dir, done, resume, tensorboard)
     bar = tqdm(total=steps, initial=done, disable=not progress, desc="train", unit="step")
-    with bar, signals_caught(out_dir is not None) as caught:
+    with bar, signals_caught(out_dir is not None) as caught, log:
         while done < steps:
             k, tick = min(chunk, steps - done), time.monotonic()  # a budget's pace counts the host's data too
             stacked = None if host_batches is None else jax.tree.map(lambda *xs: np.stack(xs), *[
@@ -390,6 +409,7 @@ def train(cfg: Config, steps: int, *, seed: int = 0, out_dir=None, resume: bool 
             means = {name: float(np.mean(v)) for name, v in metrics._asdict().items()}
             check_finite(means, state.model, (done, done + k), out_dir if last_saved else None)
             done += k
+            seconds, rate = time.monotonic() - tick, learning_rate_at(cfg, optimizer, state.opt_state, done - 1)
             if budget is not None:
                 steps, cfg, state = budget.after_chunk(k, time.monotonic() - tick, done, state)
                 bar.total = steps
@@ -397,6 +417,7 @@ def train(cfg: Config, steps: int, *, seed: int = 0, out_dir=None, resume: bool 
             due = evaluation and evaluation.every and (done % evaluation.every < k or done == steps or out_of_time)
             record = Record(done, **means, evaluation=dict(evaluation.fn(state.model)) if due else {})
             history.append(record)
+            log.write(record, k / seconds, rate)
             bar.update(k)
             bar.set_postfix(loss=f"{record.loss:.4f}", kl=f"{record.kl:.3g}")
             if out_dir and (done - last_saved >= checkpoints.every or done == steps or out_of_time):

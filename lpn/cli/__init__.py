@@ -1,6 +1,6 @@
-"""The `lpn` command line: parameter counts, training (an LPN or the in-context baseline), ARC-style
-evaluation, solving one task in the terminal, and the procedural task families. Run `lpn --help`,
-or `lpn COMMAND --help`.
+"""The `lpn` command line: parameter counts, training (an LPN or the in-context baseline) and its
+report, ARC-style evaluation, solving one task in the terminal, and the procedural task families.
+Run `lpn --help`, or `lpn COMMAND --help`.
 
 Each command is a module of this package holding its parser beside its `cmd_*` function, a thin
 layer over the library (`lpn.train.train`, `lpn.evaluate`, `lpn.scoring`, `lpn.tasks`), imported by
@@ -33,6 +33,7 @@ Latent Program Networks in JAX: train, search and evaluate from the shell.
 examples:
   lpn params
   lpn train --preset pattern_2d --steps 2000 --eval-every 500
+  lpn report runs/pattern_2d
   lpn train --preset pattern --data procedural --set learning_rate=1e-3 batch_size=32
   lpn eval runs/pattern_2d --data pattern --search gradient --steps 100
   lpn train --preset pattern --arch in-context --out runs/pattern-in-context
@@ -49,13 +50,13 @@ LPN_COMPILE_CACHE= to turn it off)."""
 
 
 def build_parser() -> Parser:
-    from lpn.cli import demo, evaluate, params, reproduce, solve, tasks, train
+    from lpn.cli import demo, evaluate, params, report, reproduce, solve, tasks, train
 
     parser = Parser(prog="lpn", description=MAIN_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--debug", action="store_true",
                         help="show an error's traceback instead of one line (also LPN_DEBUG=1)")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", title="commands")
-    for module in (params, demo, train, evaluate, solve, tasks, reproduce):
+    for module in (params, demo, train, report, evaluate, solve, tasks, reproduce):
         module.add_parser(commands)
     return parser
 

@@ -23,7 +23,8 @@ def add_parser(commands) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description=paragraph(
             "Trains an LPN (paper §2), or the in-context baseline (§3.6, --arch in-context), from a preset "
-            "config (see `lpn params`), writing checkpoints to --out. Every --eval-every steps, and at the "
+            "config (see `lpn params`), writing checkpoints and metrics.jsonl (one line a chunk; see `lpn report`) "
+            "to --out. Every --eval-every steps, and at the "
             "end, it reports top-1 accuracy on fresh tasks: an LPN's with the mean latent and with gradient "
             "search, the in-context model's from its prediction and after test-time training (TTT)."),
         epilog="examples:\n  lpn train --preset pattern_2d --steps 2000\n"
@@ -39,7 +40,7 @@ def add_parser(commands) -> None:
                         + "). Default lpn, or the resumed run's")
     p.add_argument("--steps", type=positive_int, default=1000,
                    help="total training steps, counting those of a resumed run (default 1000)")
-    p.add_argument("--out", help="run directory for checkpoints (default runs/PRESET)")
+    p.add_argument("--out", help="run directory for checkpoints and metrics.jsonl (default runs/PRESET)")
     p.add_argument("--resume", action="store_true",
                    help="continue the run in --out from its latest checkpoint, with its config (plus any --set)")
     p.add_argument("--seed", type=int, default=0, help="random seed of the model and the data (default 0)")
@@ -71,7 +72,11 @@ def add_parser(commands) -> None:
     p.add_argument("--save-every", type=positive_int, default=500,
                    help="checkpoint every N steps and at the end (default 500)")
     p.add_argument("--chunk", type=positive_int, default=50,
-                   help="steps per compiled call between progress updates (default 50)")
+                   help="steps per compiled call between progress updates, and per line of OUT/metrics.jsonl "
+                        "(default 50)")
+    p.add_argument("--tensorboard", action="store_true",
+                   help="also write TensorBoard event files to OUT/tensorboard, one point a chunk (needs the "
+                        "tensorboard extra: pip install 'lpn[tensorboard]')")
     timing = p.add_mutually_exclusive_group()
     timing.add_argument("--time-limit", type=positive_float, default=None, metavar="MINUTES",
                         help="stop after this much wall-clock time (compilation included), at the end of a chunk, "
@@ -248,9 +253,12 @@ def cmd_train(args) -> None:
 
     from lpn.checkpoint import read_run, write_run
     from lpn.model import num_params
+    from lpn.runlog import require_tensorboard
     from lpn.tasks.sources import ArcSource, host_batches
     from lpn.train import Checkpoints, Deadline, Evaluation, train
 
+    if args.tensorboard:
+        require_tensorboard()  # before any work
     use_compile_cache()
     cfg, out, data, start, architecture, source = training_plan(args)
     batches = None
@@ -288,7 +296,7 @@ def cmd_train(args) -> None:
                            chunk=args.chunk, checkpoints=Checkpoints(args.save_every, metadata),
                            evaluation=Evaluation(eval_fn, args.eval_every) if eval_fn else None,
                            deadline=None if minutes is None else Deadline(60 * minutes, fit), callback=report,
-                           architecture=architecture)
+                           architecture=architecture, tensorboard=args.tensorboard)
     final, fitted = history[-1], state.model.config
     if args.time_budget is not None and final.step < args.steps:
         decay = f", its learning rate decayed by step {fitted.lr_decay_steps}" if fitted.lr_decay_steps else ""
@@ -297,3 +305,5 @@ def cmd_train(args) -> None:
         print(f"stopped at step {final.step} of {args.steps}: the time limit ({args.time_limit:g} min) was reached")
     print(f"final (step {final.step}): {format_metrics(final.to_dict(), args.eval_search_steps)}")
     print(f"checkpoint: {out} (continue with: lpn train --out {out} --resume --steps N)")
+    print(f"metrics: {out / 'metrics.jsonl'}" + (f" and {out / 'tensorboard'}" if args.tensorboard else "")
+          + f" (plot with: lpn report {out})")
