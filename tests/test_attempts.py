@@ -1,21 +1,29 @@
 """Attempt 2 is a different grid (issue 25): the decoder's runner-up, the search path's candidates,
 the scores that report it; and test-time augmentation's views and vote (`lpn.tta`)."""
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
 import lpn.evaluate as evaluate
-from lpn.evaluate import attempts, batch_as_tasks, predict_tasks, task_metrics
+import lpn.model as lpn_model
+from lpn.evaluate import batch_as_tasks, predict_tasks
 from lpn.grids import Pair, Task, apply_symmetry
 from lpn.in_context import InContext, ttt
-from lpn.model import decode_after, generate, runner_up_after
 from lpn.scoring import score_predictions
 from lpn.search import SearchTrace, gradient_search, no_search
 from lpn.tta import views, vote
 
 from conftest import TINY
+
+# Called eagerly, these would dispatch (and compile) each operation of a decoding on its own: jitted,
+# each compiles once.
+attempts = eqx.filter_jit(evaluate.attempts)
+task_metrics = eqx.filter_jit(evaluate.task_metrics)
+decode_after, generate, runner_up_after = (eqx.filter_jit(f) for f in (lpn_model.decode_after, lpn_model.generate,
+                                                                       lpn_model.runner_up_after))
 
 
 def _query(pairs):
@@ -74,8 +82,8 @@ def test_a_single_latent_still_gives_two_different_attempts(tiny_model, random_p
     grids, shapes = attempts(tiny_model, trace, x, shape)
     np.testing.assert_array_equal(grids[0], generate(tiny_model, trace.best, x, shape)[0])
     assert not (np.array_equal(grids[0], grids[1]) and np.array_equal(shapes[0], shapes[1]))
-    metrics = task_metrics(tiny_model, gradient_search(tiny_model, random_pairs, jax.random.key(0), steps=3),
-                           jax.tree.map(lambda a: a[0], random_pairs))
+    searched = eqx.filter_jit(gradient_search)(tiny_model, random_pairs, jax.random.key(0), steps=3)
+    metrics = task_metrics(tiny_model, searched, jax.tree.map(lambda a: a[0], random_pairs))
     assert bool(metrics.differs) and float(metrics.top2) >= float(metrics.top1)
     assert bool(metrics.rescued) == (bool(metrics.top2) and not bool(metrics.top1))
 
