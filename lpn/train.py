@@ -40,6 +40,7 @@ from jax.sharding import NamedSharding, PartitionSpec
 from lpn.checkpoint import CheckpointError, load_checkpoint, load_opt_state, resolve, save_checkpoint
 from lpn.config import Config
 from lpn.devices import training_devices
+from lpn.distributed import global_batches, is_main, local_copy, put_replicated
 from lpn.in_context import ARCHITECTURES, architecture_name
 from lpn.model import LPN, encode_pairs, pair_log_prob
 from lpn.pattern import pattern_batch
@@ -277,6 +278,8 @@ def init_state(cfg: Config, key, devices=None, optimizer: optax.GradientTransfor
 
 def replicate(state, devices=None):
     _, replicated = data_sharding(devices)
+    if jax.process_count() > 1:
+        return put_replicated(state, replicated)
     return jax.tree.map(lambda x: jax.device_put(x, replicated) if eqx.is_array(x) else x, state)
 
 
@@ -386,6 +389,7 @@ def train(cfg: Config, steps: int, *, seed: int = 0, out_dir=None, resume: bool 
             k, tick = min(chunk, steps - done), time.monotonic()  # a budget's pace counts the host's data too
             stacked = None if host_batches is None else jax.tree.map(lambda *xs: np.stack(xs), *[
                 next(host_batches) for _ in range(k)])
+            stacked = global_batches(stacked, devices)  # several processes: every one's share, one array
             state, metrics = train_chunk(state, cfg, k, sample_batch, stacked, devices=devices, optimizer=optimizer)
             means = {name: float(np.mean(v)) for name, v in metrics._asdict().items()}
             check_finite(means, state.model, (done, done + k), out_dir if last_saved else None)
@@ -425,7 +429,10 @@ def check_options(out_dir, resume: bool, optimizer, deadline: Deadline | None) -
 
 def save_state(out_dir, state: TrainState, record: Record, metadata: Mapping[str, Any]) -> int:
     """Writes the checkpoint of `state` (model, optimiser state, PRNG key) at `record.step`; returns
-    that step."""
+    that step. Only process 0 writes (`lpn.distributed`); every process returns the step."""
+    if not is_main():
+        return record.step
+    state = local_copy(state)
     save_checkpoint(out_dir, state.model, step=record.step, opt_state=state.opt_state, metrics=record.to_dict(),
                     extra={**metadata, "key": np.asarray(jax.random.key_data(state.key)).tolist()})
     return record.step
