@@ -173,6 +173,16 @@ def gather(tree, num_items: int):
     return jax.tree.map(lambda a: np.asarray(a)[:num_items], joined)
 
 
+def anyone(flag: bool) -> bool:
+    """Whether `flag` holds on any process, the same answer on all (a stop that every process must
+    make at the same step: a signal one of them caught, a time limit one of them reached)."""
+    if jax.process_count() == 1:
+        return bool(flag)
+    from jax.experimental import multihost_utils
+
+    return bool(np.any(multihost_utils.process_allgather(np.array([bool(flag)]))))
+
+
 def gather_objects(value: Any) -> list:
     """`value` of every process (anything picklable), in process order, on every process."""
     if jax.process_count() == 1:

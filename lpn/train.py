@@ -12,7 +12,8 @@ value, `LPN` by default: another model class (`lpn.in_context.InContext`) brings
 device; `train` is the Python loop around it with a progress bar, periodic evaluation, checkpoints
 and a callback for live displays, and a history of one `Record` a chunk. The optimiser is a value
 (`make_optimizer(cfg)` unless one is passed in). The batch is sharded over the local devices (data
-parallel: on a CPU, one device per core, see `lpn.devices`); the model is replicated and XLA
+parallel: on a CPU, one device per core, see `lpn.devices`), or over every device of every process
+in a run of several (`lpn.distributed`, only process 0 writing); the model is replicated and XLA
 inserts the gradient all-reduce. SIGINT or SIGTERM during a run with a checkpoint folder ends it at
 the end of the running chunk, with a checkpoint there (`TrainingInterrupted`).
 """
@@ -40,7 +41,7 @@ from jax.sharding import NamedSharding, PartitionSpec
 from lpn.checkpoint import CheckpointError, load_checkpoint, load_opt_state, resolve, save_checkpoint
 from lpn.config import Config
 from lpn.devices import training_devices
-from lpn.distributed import global_batches, is_main, local_copy, put_replicated
+from lpn.distributed import anyone, global_batches, is_main, local_copy, put_replicated
 from lpn.in_context import ARCHITECTURES, architecture_name
 from lpn.model import LPN, encode_pairs, pair_log_prob
 from lpn.pattern import pattern_batch
@@ -397,7 +398,7 @@ def train(cfg: Config, steps: int, *, seed: int = 0, out_dir=None, resume: bool 
             if budget is not None:
                 steps, cfg, state = budget.after_chunk(k, time.monotonic() - tick, done, state)
                 bar.total = steps
-            out_of_time = stop_at is not None and time.monotonic() >= stop_at
+            out_of_time = anyone(stop_at is not None and time.monotonic() >= stop_at)  # every process stops
             due = evaluation and evaluation.every and (done % evaluation.every < k or done == steps or out_of_time)
             record = Record(done, **means, evaluation=dict(evaluation.fn(state.model)) if due else {})
             history.append(record)
@@ -407,10 +408,10 @@ def train(cfg: Config, steps: int, *, seed: int = 0, out_dir=None, resume: bool 
                 last_saved = save_state(out_dir, state, record, checkpoints.metadata)
             if callback:
                 callback(record, state)
-            if caught and done < steps:  # a signal during the last chunk: the run is complete, and saved
+            if anyone(caught) and done < steps:  # a signal during the last chunk: the run is complete, and saved
                 if last_saved != done:
                     last_saved = save_state(out_dir, state, record, checkpoints.metadata)
-                raise TrainingInterrupted(caught[0], done, steps, out_dir)
+                raise TrainingInterrupted(caught[0] if caught else "a signal to another process", done, steps, out_dir)
             if out_of_time:
                 break
     return state, history
@@ -419,6 +420,9 @@ def train(cfg: Config, steps: int, *, seed: int = 0, out_dir=None, resume: bool 
 def check_options(out_dir, resume: bool, optimizer, deadline: Deadline | None) -> None:
     if resume and out_dir is None:
         raise ValueError("resume=True needs out_dir")
+    if deadline is not None and deadline.fit and jax.process_count() > 1:
+        raise ValueError("Deadline(fit=True) fits the run to one process's pace; a run over several processes "
+                         "takes Deadline(seconds) (--time-limit) instead")
     if deadline is not None and deadline.fit and resume:
         raise ValueError("Deadline(fit=True) fits a fresh run; resume a fitted run with its fitted steps instead")
     if deadline is not None and deadline.fit and optimizer is not None:

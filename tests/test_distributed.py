@@ -60,6 +60,24 @@ def test_a_share_of_items_per_process_covers_them_in_order(monkeypatch):
     assert [b.tolist() for b in blocks] == [[0, 1, 2], [3, 4, 5], [6, 6, 6]]
 
 
+def test_several_processes_train_on_all_their_devices_with_seeds_of_their_own(monkeypatch):
+    from lpn.devices import training_devices
+    from lpn.distributed import process_seed
+    from lpn.train import Deadline, check_options
+
+    assert process_seed([0, 5]) == [0, 5]
+    monkeypatch.setattr(jax, "process_count", lambda: 2)
+    monkeypatch.setattr(jax, "process_index", lambda: 1)
+    monkeypatch.setattr(jax, "devices", lambda: ["a", "b", "c", "d"])
+    assert process_seed([0, 5]) == [0, 5, 1]
+    assert training_devices(8, 4) == ("a", "b", "c", "d")
+    with pytest.raises(ValueError, match="batch_size 8 and micro_batch_size 2 must divide evenly over the 4 devices "
+                                         "of 2 processes"):
+        training_devices(8, 2)
+    with pytest.raises(ValueError, match="a run over several processes takes Deadline"):
+        check_options(None, False, None, Deadline(60, fit=True))
+
+
 def test_bad_flags_are_usage_errors(capsys):
     status = main(["train", "--preset", "pattern_2d", "--coordinator", "127.0.0.1", "--num-processes", "2",
                    "--process-id", "0"])
@@ -114,6 +132,8 @@ for argv in {commands}:
     if main(argv + flags):
         sys.exit(f"process {{sys.argv[2]}}: lpn {{' '.join(argv)}} failed")
     print("CHECKPOINTS", json.dumps(sorted(p.name for p in pathlib.Path("{run}").glob("step-*"))), flush=True)
+from test_distributed import per_task_outputs
+print("PER_TASK", json.dumps(per_task_outputs()))
 """
 
 
@@ -137,7 +157,8 @@ def two_processes(tmp_path_factory):
     env = {**os.environ, "LPN_CPU_DEVICES": "1", "TQDM_DISABLE": "1",
            "LPN_COMPILE_CACHE": jax.config.jax_compilation_cache_dir or ""}
     coordinator = f"127.0.0.1:{free_port()}"
-    procs = [subprocess.Popen([sys.executable, "-c", textwrap.dedent(script), coordinator, str(i)], cwd=ROOT,
+    procs = [subprocess.Popen([sys.executable, "-c", textwrap.dedent(script), coordinator, str(i)],
+                              cwd=os.path.join(ROOT, "tests"),
                               env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
              for i in range(PROCESSES)]
     try:
@@ -198,3 +219,22 @@ def test_two_processes_evaluate_as_one(two_processes, tmp_path, capsys):
     assert two == json.loads((tmp_path / "submission.json").read_text()) and len(two) == 6
     scores = [json.loads((folder / "results.json").read_text())["scores"] for folder in (tmp / "eval-2", tmp_path)]
     assert scores[0] == scores[1]
+
+
+def per_task_outputs() -> list:
+    """`per_task_in_groups` over 7 generated tasks, 2 a call, of a function of each task and its key:
+    in a run of several processes each computes its share, and all get every output."""
+    from lpn.evaluate import per_task_in_groups
+    from lpn.pattern import pattern_batch
+
+    batch = jax.tree.map(np.asarray, pattern_batch(jax.random.key(5), TINY, 7))
+    run = jax.jit(lambda model, part, keys: (part.inputs.sum(axis=(1, 2, 3)), jax.vmap(jax.random.uniform)(keys)))
+    sums, draws = per_task_in_groups(run, None, batch, jax.random.key(1), tasks_per_call=2)
+    return [sums.tolist(), draws.tolist()]
+
+
+def test_two_processes_spread_generated_tasks_and_gather_them_in_order(two_processes):
+    _, outputs = two_processes
+    for out in outputs:
+        spread = [json.loads(line.split(" ", 1)[1]) for line in out.splitlines() if line.startswith("PER_TASK")]
+        assert spread == [per_task_outputs()] and len(set(spread[0][1])) == 7
