@@ -121,9 +121,8 @@ def write_tasks(folder, seed: int, count: int):
     return folder
 
 
-# Each process: train 2 steps (one checkpoint), resume to 4, evaluate; a failure exits non-zero.
-# Each process runs the commands in turn (a failure exits non-zero) and lists the run's checkpoints
-# after each.
+# Each process runs the commands in turn (a failure exits non-zero), listing the run's checkpoints
+# after each, then spreads `per_task_outputs` over the processes.
 WORKER = """
 import json, pathlib, sys
 from lpn.cli import main
@@ -155,7 +154,8 @@ def two_processes(tmp_path_factory):
     ]
     script = WORKER.format(processes=PROCESSES, commands=commands, run=run)
     env = {**os.environ, "LPN_CPU_DEVICES": "1", "TQDM_DISABLE": "1",
-           "LPN_COMPILE_CACHE": jax.config.jax_compilation_cache_dir or ""}
+           "LPN_COMPILE_CACHE": jax.config.jax_compilation_cache_dir or "",
+           "PYTHONPATH": os.pathsep.join([ROOT, os.environ.get("PYTHONPATH", "")])}  # run from tests/
     coordinator = f"127.0.0.1:{free_port()}"
     procs = [subprocess.Popen([sys.executable, "-c", textwrap.dedent(script), coordinator, str(i)],
                               cwd=os.path.join(ROOT, "tests"),
