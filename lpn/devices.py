@@ -72,13 +72,20 @@ def task_devices(num_tasks: int, devices=None) -> list:
 def training_devices(batch_size: int, micro_batch_size: int = 0, devices=None) -> tuple:
     """The devices a training batch of `batch_size` tasks is sharded over: all of `devices` if
     given (the batch must divide over them), else the most local devices, first ones first, over
-    which the batch and each micro-batch of it divide evenly."""
+    which the batch and each micro-batch of it divide evenly; in a run of several processes
+    (`lpn.distributed`), all devices of all of them, over which both must divide."""
     if devices:
         if batch_size % len(devices):
             raise ValueError(f"batch_size {batch_size} must divide evenly over {len(devices)} devices")
         return tuple(devices)
-    devices = jax.local_devices()
     micro = micro_batch_size if 0 < micro_batch_size < batch_size else batch_size
+    if jax.process_count() > 1:  # all of every process's devices: each process holds a share
+        devices = jax.devices()
+        if batch_size % len(devices) or micro % len(devices):
+            raise ValueError(f"batch_size {batch_size} and micro_batch_size {micro} must divide evenly over the "
+                             f"{len(devices)} devices of {jax.process_count()} processes")
+        return tuple(devices)
+    devices = jax.local_devices()
     n = max(k for k in range(1, len(devices) + 1) if batch_size % k == 0 and micro % k == 0)
     return tuple(devices[:n])
 

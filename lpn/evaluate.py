@@ -27,6 +27,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from lpn.devices import first, spread_tasks
+from lpn.distributed import gather, gather_objects, is_main, share
 from lpn.grids import Batch
 from lpn.in_context import TTTTrace, prefix
 from lpn.model import LPN, decode_after, runner_up, runner_up_after
@@ -177,11 +178,16 @@ def per_task_in_groups(run, model, batch: Batch, key, tasks_per_call: int | None
     over the tasks of `batch`, `tasks_per_call` at a time (default all), each group spread over the
     devices; returns its per-task outputs as numpy, concatenated. Task i's key is the i-th of `key`'s
     split however the tasks are grouped, and the last group repeats a task to keep one shape (one
-    compiled program), so grouping changes the results only by float rounding."""
-    size = batch.inputs.shape[0]
+    compiled program), so grouping changes the results only by float rounding. In a run of several
+    processes each runs its share of the tasks and all get every output (`lpn.distributed`)."""
+    total = batch.inputs.shape[0]
     if tasks_per_call is not None and tasks_per_call < 1:
         raise ValueError(f"tasks_per_call must be at least 1, got {tasks_per_call}")
-    keys = jax.random.split(key, size)
+    keys = jax.random.split(key, total)
+    if jax.process_count() > 1:
+        mine = share(total)
+        batch, keys = jax.tree.map(lambda a: a[mine], batch), keys[mine]
+    size = keys.shape[0]
     per_call = size if tasks_per_call is None else min(tasks_per_call, size)
     parts = []
     for start in range(0, size, per_call):
@@ -189,7 +195,7 @@ def per_task_in_groups(run, model, batch: Batch, key, tasks_per_call: int | None
         placed, (part, part_keys), n = spread_tasks(model, jax.tree.map(lambda a: a[index], batch), keys[index])
         out = jax.device_get(first(run(placed, part, part_keys), n))
         parts.append(jax.tree.map(lambda a: np.asarray(a)[: min(per_call, size - start)], out))
-    return jax.tree.map(lambda *a: np.concatenate(a), *parts)
+    return gather(jax.tree.map(lambda *a: np.concatenate(a), *parts), total)
 
 
 def evaluate_batch(model, batch: Batch, key, method=None, *, tasks_per_call: int | None = None,
@@ -318,7 +324,9 @@ def _predict_padded(model, tasks, key, method, batch_size, size, options, on_bat
     """predict_tasks for tasks padded to `size`: (predictions, evals, confidence, tasks whose answer
     outgrew it).
     Evaluations in `spent_before` are added to a task's; with `hold_back`, tasks whose answer
-    outgrew `size` are not passed to `on_batch` (they will be recomputed)."""
+    outgrew `size` are not passed to `on_batch` (they will be recomputed). In a run of several
+    processes each searches its share of the batches, and every process gets all the answers, then
+    passes them to `on_batch` at once (`lpn.distributed`)."""
     from lpn.grids import batch_pairs
 
     rows, cols = size
@@ -326,8 +334,19 @@ def _predict_padded(model, tasks, key, method, batch_size, size, options, on_bat
     tasks = sorted(tasks, key=lambda t: (t.num_pairs, len(t.test)))
     batch_size = min(tasks_per_call(batch_size, rows, cols), len(tasks))
     predictions, evals, sure, too_big = {}, {}, {}, []
+
+    def report(names):
+        if on_batch is not None:
+            held = {t.name for t in too_big} if hold_back else set()
+            finished = [n for n in names if n not in held]
+            on_batch({n: predictions[n] for n in finished}, {n: evals[n] for n in finished},
+                     {n: sure[n] for n in finished})
+
     starts = range(0, len(tasks), batch_size)
-    for start, k in zip(starts, jax.random.split(key, len(starts))):
+    mine, alone = set(share(len(starts)).tolist()), jax.process_count() == 1
+    for j, (start, k) in enumerate(zip(starts, jax.random.split(key, len(starts)))):
+        if j not in mine:  # another process's batch
+            continue
         chunk = list(tasks[start:start + batch_size])
         chunk += [chunk[-1]] * (batch_size - len(chunk))  # the last batch: same size, repeats
         num_pairs = max(t.num_pairs for t in chunk)
@@ -347,11 +366,14 @@ def _predict_padded(model, tasks, key, method, batch_size, size, options, on_bat
             ]
             evals[task.name] = int(spent[i]) + (spent_before or {}).get(task.name, 0)
             sure[task.name] = float(confident[i])
-        if on_batch is not None:
-            held = {t.name for t in too_big} if hold_back else set()
-            finished = [t.name for t in tasks[start:start + batch_size] if t.name not in held]
-            on_batch({n: predictions[n] for n in finished}, {n: evals[n] for n in finished},
-                     {n: sure[n] for n in finished})
+        if alone:
+            report([t.name for t in tasks[start:start + batch_size]])
+    if not alone:
+        outgrown = set()
+        for got, spent, confident, names in gather_objects((predictions, evals, sure, [t.name for t in too_big])):
+            predictions.update(got), evals.update(spent), sure.update(confident), outgrown.update(names)
+        too_big = [t for t in tasks if t.name in outgrown]
+        report([t.name for t in tasks])
     return predictions, evals, sure, too_big
 
 
@@ -395,6 +417,8 @@ class Progress:
         return total
 
     def write(self, runtime: float) -> None:
+        if not is_main():  # several processes: process 0 writes (lpn.distributed)
+            return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(".tmp")
         tmp.write_text(json.dumps({"settings": self.settings, "runtime_seconds": runtime, "tasks": self.tasks}))
@@ -433,8 +457,12 @@ def score_and_print(tasks, predictions, version: str, table: bool, out: Path):
 
 
 def write_results(out: Path, results: dict, predictions=None) -> None:
-    """Writes `out`/results.json and, given predictions, `out`/submission.json; prints their paths."""
+    """Writes `out`/results.json and, given predictions, `out`/submission.json; prints their paths.
+    Only process 0 of several writes (`lpn.distributed`)."""
     from lpn.scoring import write_submission
+
+    if not is_main():
+        return
 
     out.mkdir(parents=True, exist_ok=True)
     written = []

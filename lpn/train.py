@@ -13,7 +13,8 @@ device; `train` is the Python loop around it with a progress bar, periodic evalu
 and a callback for live displays, and a history of one `Record` a chunk (on disk too, in the run
 folder's `metrics.jsonl`: `lpn.runlog`). The optimiser is a value
 (`make_optimizer(cfg)` unless one is passed in). The batch is sharded over the local devices (data
-parallel: on a CPU, one device per core, see `lpn.devices`); the model is replicated and XLA
+parallel: on a CPU, one device per core, see `lpn.devices`), or over every device of every process
+in a run of several (`lpn.distributed`, only process 0 writing); the model is replicated and XLA
 inserts the gradient all-reduce. SIGINT or SIGTERM during a run with a checkpoint folder ends it at
 the end of the running chunk, with a checkpoint there (`TrainingInterrupted`).
 """
@@ -41,6 +42,7 @@ from jax.sharding import NamedSharding, PartitionSpec
 from lpn.checkpoint import CheckpointError, load_checkpoint, load_opt_state, resolve, save_checkpoint
 from lpn.config import Config
 from lpn.devices import training_devices
+from lpn.distributed import anyone, global_batches, is_main, local_copy, put_replicated
 from lpn.in_context import ARCHITECTURES, architecture_name
 from lpn.model import LPN, encode_pairs, pair_log_prob
 from lpn.pattern import pattern_batch
@@ -290,6 +292,8 @@ def init_state(cfg: Config, key, devices=None, optimizer: optax.GradientTransfor
 
 def replicate(state, devices=None):
     _, replicated = data_sharding(devices)
+    if jax.process_count() > 1:
+        return put_replicated(state, replicated)
     return jax.tree.map(lambda x: jax.device_put(x, replicated) if eqx.is_array(x) else x, state)
 
 
@@ -405,6 +409,7 @@ def train(cfg: Config, steps: int, *, seed: int = 0, out_dir=None, resume: bool 
             k, tick = min(chunk, steps - done), time.monotonic()  # a budget's pace counts the host's data too
             stacked = None if host_batches is None else jax.tree.map(lambda *xs: np.stack(xs), *[
                 next(host_batches) for _ in range(k)])
+            stacked = global_batches(stacked, devices)  # several processes: every one's share, one array
             state, metrics = train_chunk(state, cfg, k, sample_batch, stacked, devices=devices, optimizer=optimizer)
             means = {name: float(np.mean(v)) for name, v in metrics._asdict().items()}
             check_finite(means, state.model, (done, done + k), out_dir if last_saved else None)
@@ -413,7 +418,7 @@ def train(cfg: Config, steps: int, *, seed: int = 0, out_dir=None, resume: bool 
             if budget is not None:
                 steps, cfg, state = budget.after_chunk(k, time.monotonic() - tick, done, state)
                 bar.total = steps
-            out_of_time = stop_at is not None and time.monotonic() >= stop_at
+            out_of_time = anyone(stop_at is not None and time.monotonic() >= stop_at)  # every process stops
             due = evaluation and evaluation.every and (done % evaluation.every < k or done == steps or out_of_time)
             record = Record(done, **means, evaluation=dict(evaluation.fn(state.model)) if due else {})
             history.append(record)
@@ -424,10 +429,10 @@ def train(cfg: Config, steps: int, *, seed: int = 0, out_dir=None, resume: bool 
                 last_saved = save_state(out_dir, state, record, checkpoints.metadata)
             if callback:
                 callback(record, state)
-            if caught and done < steps:  # a signal during the last chunk: the run is complete, and saved
+            if anyone(caught) and done < steps:  # a signal during the last chunk: the run is complete, and saved
                 if last_saved != done:
                     last_saved = save_state(out_dir, state, record, checkpoints.metadata)
-                raise TrainingInterrupted(caught[0], done, steps, out_dir)
+                raise TrainingInterrupted(caught[0] if caught else "a signal to another process", done, steps, out_dir)
             if out_of_time:
                 break
     return state, history
@@ -436,6 +441,9 @@ def train(cfg: Config, steps: int, *, seed: int = 0, out_dir=None, resume: bool 
 def check_options(out_dir, resume: bool, optimizer, deadline: Deadline | None) -> None:
     if resume and out_dir is None:
         raise ValueError("resume=True needs out_dir")
+    if deadline is not None and deadline.fit and jax.process_count() > 1:
+        raise ValueError("Deadline(fit=True) fits the run to one process's pace; a run over several processes "
+                         "takes Deadline(seconds) (--time-limit) instead")
     if deadline is not None and deadline.fit and resume:
         raise ValueError("Deadline(fit=True) fits a fresh run; resume a fitted run with its fitted steps instead")
     if deadline is not None and deadline.fit and optimizer is not None:
@@ -446,7 +454,10 @@ def check_options(out_dir, resume: bool, optimizer, deadline: Deadline | None) -
 
 def save_state(out_dir, state: TrainState, record: Record, metadata: Mapping[str, Any]) -> int:
     """Writes the checkpoint of `state` (model, optimiser state, PRNG key) at `record.step`; returns
-    that step."""
+    that step. Only process 0 writes (`lpn.distributed`); every process returns the step."""
+    if not is_main():
+        return record.step
+    state = local_copy(state)
     save_checkpoint(out_dir, state.model, step=record.step, opt_state=state.opt_state, metrics=record.to_dict(),
                     extra={**metadata, "key": np.asarray(jax.random.key_data(state.key)).tolist()})
     return record.step

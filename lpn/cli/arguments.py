@@ -111,3 +111,30 @@ def use_compile_cache() -> None:
     if folder and not jax.config.jax_compilation_cache_dir:
         jax.config.update("jax_compilation_cache_dir", folder)
         jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)
+
+
+def add_distributed_args(p: argparse.ArgumentParser) -> None:
+    """The flags of a run over several processes (`lpn.distributed`); all three, or none."""
+    group = p.add_argument_group(
+        "several processes", "a run over several hosts on JAX's distributed runtime (docs/scale.md): give all three "
+        "flags, the same --coordinator and --num-processes to every process, or none to let JAX read a cluster's "
+        "environment (SLURM and others; with none found, one process)")
+    group.add_argument("--coordinator", metavar="HOST:PORT", default=None,
+                       help="the address of process 0, which every process reaches (e.g. 10.0.0.1:1234)")
+    group.add_argument("--num-processes", type=positive_int, default=None, metavar="N", help="processes in the run")
+    group.add_argument("--process-id", type=count, default=None, metavar="I", help="this process's id, 0 to N-1")
+
+
+def start_processes(args) -> int:
+    """Joins the run the flags of `add_distributed_args` describe (or a cluster JAX detects); returns
+    the number of processes. Bad flags are usage errors."""
+    from lpn.distributed import initialize, parse_settings
+
+    try:
+        settings = parse_settings(args.coordinator, args.num_processes, args.process_id)
+    except ValueError as err:
+        raise UsageError(str(err)) from None
+    try:
+        return initialize(settings)
+    except RuntimeError as err:
+        raise UsageError(f"--coordinator: {err}") from None

@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 
 from lpn.cli import UsageError
-from lpn.cli.arguments import (CHECKPOINT_HELP, add_search_args, chosen_search, paragraph, positive_int,
-                               probability, use_compile_cache)
+from lpn.cli.arguments import (CHECKPOINT_HELP, add_distributed_args, add_search_args, chosen_search, paragraph,
+                               positive_int, probability, start_processes, use_compile_cache)
 from lpn.in_context import describe_architecture
 from lpn.tasks.sources import GENERATED
 
@@ -30,7 +30,9 @@ def add_parser(commands) -> None:
         epilog="examples:\n  lpn eval runs/arc --data arc-agi-1/evaluation --search gradient --steps 100\n"
                "  lpn eval runs/pattern_2d --data pattern --search none\n"
                "  lpn eval runs/arc --data my_tasks/ --search random --samples 500\n"
-               "  lpn eval runs/in-context --data pattern --search ttt --steps 10 --lr 1e-4")
+               "  lpn eval runs/in-context --data pattern --search ttt --steps 10 --lr 1e-4\n"
+               "  lpn eval runs/arc --data arc-agi-1/evaluation --coordinator 10.0.0.1:1234 --num-processes 2 "
+               "--process-id 0")
     p.add_argument("checkpoint", help=CHECKPOINT_HELP)
     p.add_argument("--data", required=True,
                    help="arc-agi-1/training, arc-agi-1/evaluation, arc-agi-2/training, arc-agi-2/evaluation, "
@@ -59,6 +61,7 @@ def add_parser(commands) -> None:
     p.add_argument("--resume", action="store_true",
                    help="continue an interrupted ARC/JSON evaluation with the same settings and --out: the tasks "
                         "it saved (progress.json, after every batch) are not searched again")
+    add_distributed_args(p)
     p.set_defaults(run=cmd_eval)
 
 
@@ -72,16 +75,18 @@ def cmd_eval(args) -> None:
     from lpn.model import num_params
 
     use_compile_cache()
+    processes = start_processes(args)  # several: each searches a share of the tasks, process 0 writes
     check_data_arg(args.data)
     model, meta, checkpoint = load_model(args.checkpoint)
     cfg = model.config
     name, method, options, settings = chosen_search(args, model)
     out = Path(args.out or Path("runs") / "eval" / f"{_slug(args.data)}-{name}")
-    devices = jax.local_devices()
+    devices = jax.devices()
     head = {"checkpoint": str(checkpoint), "step": meta.get("step"), "architecture": architecture_name(model),
             "preset": read_run(checkpoint.parent).get("preset"), "parameters": num_params(model),
             "config": cfg.to_dict(), "search_settings": settings,
-            "device": f"{len(devices)} x {devices[0].device_kind} ({devices[0].platform}), {os.cpu_count()} CPU cores"}
+            "device": f"{len(devices)} x {devices[0].device_kind} ({devices[0].platform}), {os.cpu_count()} CPU cores"
+                      + (f" a host, {processes} processes" if processes > 1 else "")}
     print(f"model: {checkpoint} ({describe_architecture(model)}, step {meta.get('step')}); search: {describe(settings)}")
     if args.data in GENERATED:
         # TTT tunes a copy of the parameters per task, so its tasks go in calls of --batch-size
@@ -99,6 +104,7 @@ def eval_tasks(args, model, meta, checkpoint, method, options, head, out) -> Non
     import jax
 
     from lpn.checkpoint import check_sources
+    from lpn.distributed import is_main
     from lpn.evaluate import Progress, predict, score_and_print, write_results
     from lpn.tasks import LeakageError
 
@@ -133,6 +139,8 @@ def eval_tasks(args, model, meta, checkpoint, method, options, head, out) -> Non
         print(f"lpn: {len(progress.tasks)} of {len(tasks)} tasks saved in {progress.path}; "
               f"the same command with --resume continues", file=sys.stderr)
         raise
+    if not is_main():  # process 0 has every answer too, and writes them
+        return
     runtime = progress.save()
     predictions, evals = progress.predictions(tasks)
     results = {"data": args.data, "dataset_version": dataset.version, "num_tasks": len(tasks), "tta": args.tta,

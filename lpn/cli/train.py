@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import NamedTuple
 
 from lpn.cli import UsageError
-from lpn.cli.arguments import DEFAULT_SEARCH, count, paragraph, positive_float, positive_int, use_compile_cache
+from lpn.cli.arguments import (DEFAULT_SEARCH, add_distributed_args, count, paragraph, positive_float, positive_int,
+                               start_processes, use_compile_cache)
 from lpn.config import PRESETS
 from lpn.in_context import ARCHITECTURES, InContext, architecture_name, describe_architecture
 from lpn.model import LPN
@@ -31,7 +32,8 @@ def add_parser(commands) -> None:
                "  lpn train --preset pattern_2d --steps 4000 --resume\n"
                "  lpn train --preset pattern --arch in-context --steps 2000 --out runs/pattern-in-context\n"
                "  lpn train --preset pattern --set learning_rate=1e-3 batch_size=32 train_search_steps=1\n"
-               "  lpn train --preset arc_small --data arc-agi-1/training+procedural-train --mix 1 3")
+               "  lpn train --preset arc_small --data arc-agi-1/training+procedural-train --mix 1 3\n"
+               "  lpn train --preset arc_small --coordinator 10.0.0.1:1234 --num-processes 2 --process-id 0")
     p.add_argument("--preset", help=f"{', '.join(PRESETS)} (optional with --resume --out)")
     p.add_argument("--arch", choices=tuple(ARCHITECTURES), default=None,
                    help="the model: lpn (latent program network, §2) or in-context (the baseline of §3.6, "
@@ -85,6 +87,7 @@ def add_parser(commands) -> None:
                         help="fit a fresh run to this much wall-clock time (compilation included): after two "
                              "chunks, --steps becomes the steps that fit (at most --steps) and a learning-rate "
                              "decay shrinks with them, so the run ends on time with its decay complete")
+    add_distributed_args(p)
     p.set_defaults(run=cmd_train)
 
 
@@ -212,6 +215,7 @@ def make_eval_fn(cfg, data, args, architecture: type = LPN):
     import jax
 
     from lpn.checkpoint import as_loaded
+    from lpn.distributed import local_copy
     from lpn.evaluate import evaluate_batch
     from lpn.methods import search_method
     from lpn.tasks.sources import query_batch
@@ -225,7 +229,7 @@ def make_eval_fn(cfg, data, args, architecture: type = LPN):
     per_call = None if architecture is LPN else 32
 
     def eval_fn(model):
-        model = as_loaded(model)
+        model = as_loaded(local_copy(model))  # several processes: each evaluates its share of the tasks
         plain = evaluate_batch(model, batch, key)
         searched = evaluate_batch(model, batch, key, method, tasks_per_call=per_call, **options)
         if architecture is LPN:
@@ -252,6 +256,7 @@ def cmd_train(args) -> None:
     from tqdm.auto import tqdm
 
     from lpn.checkpoint import read_run, write_run
+    from lpn.distributed import is_main, local_batch_size, process_seed
     from lpn.model import num_params
     from lpn.runlog import require_tensorboard
     from lpn.tasks.sources import ArcSource, host_batches
@@ -260,30 +265,37 @@ def cmd_train(args) -> None:
     if args.tensorboard:
         require_tensorboard()  # before any work
     use_compile_cache()
+    processes = start_processes(args)
     cfg, out, data, start, architecture, source = training_plan(args)
     batches = None
     if source != "pattern":
         for part in source.parts:
             if isinstance(part, ArcSource):
                 print(part.describe(cfg))
-        batches = host_batches(cfg, source, [args.seed, start])
+        try:  # several processes: each draws its share of the batch, from a seed of its own
+            share = cfg.replace(batch_size=local_batch_size(cfg.batch_size))
+        except ValueError as err:
+            raise UsageError(f"--num-processes: {err}") from None
+        batches = host_batches(share, source, process_seed([args.seed, start]))
         batches = itertools.chain([next(batches)], batches)  # a generator that cannot fit fails before compiling
     eval_fn = make_eval_fn(cfg, source, args, architecture) if args.eval_every else None
     count = num_params(eqx.filter_eval_shape(architecture, cfg, jax.random.key(0)))
-    devices = jax.local_devices()
+    devices = jax.devices()
     name = args.preset or read_run(out).get("preset") or "run"
+    where = f" of {processes} processes (this one {jax.process_index()})" if processes > 1 else ""
     print(f"lpn train: {name}, {describe_architecture(architecture)} of {count:,} parameters, data {data}, {len(devices)} {devices[0].platform} "
-          f"device(s), batch {cfg.batch_size}, checkpoints in {out}" + (f", resuming at step {start}" if start else ""))
+          f"device(s){where}, batch {cfg.batch_size}, checkpoints in {out}" + (f", resuming at step {start}" if start else ""))
     if args.set:
         print(f"  config overrides: {' '.join(args.set)}")
     if start >= args.steps:
         print(f"{out} is already at step {start} (--steps {args.steps}): nothing to do")
         return
-    write_run(out, cfg, data, preset=args.preset, seed=args.seed, overrides=args.set, fresh=not args.resume,
-              architecture=architecture_name(architecture),
-              mix=None if source == "pattern" else list(source.weights),
-              augment=None if source == "pattern" else not args.no_augment and (
-                  args.data is not None or read_run(out).get("augment", True)))
+    if is_main():  # the other processes read it, and the checkpoints, from the same folder
+        write_run(out, cfg, data, preset=args.preset, seed=args.seed, overrides=args.set, fresh=not args.resume,
+                  architecture=architecture_name(architecture),
+                  mix=None if source == "pattern" else list(source.weights),
+                  augment=None if source == "pattern" else not args.no_augment and (
+                      args.data is not None or read_run(out).get("augment", True)))
 
     def report(record, state):
         if record.evaluation:

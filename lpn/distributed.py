@@ -1,0 +1,197 @@
+"""Several processes, one run: data parallelism across hosts on JAX's own distributed runtime.
+
+The paper trained its ARC model on a multi-host TPU pod. `lpn` does the same with
+`jax.distributed`: every process runs the same program on its own devices, and the global devices
+of all processes form one mesh. `initialize` starts the runtime from explicit settings (a
+coordinator HOST:PORT, the number of processes, this process's id: `lpn train --coordinator ...
+--num-processes N --process-id I`) or, given none, from a cluster environment JAX detects by
+itself (SLURM, Open MPI, Kubernetes, Cloud TPU); with neither, the run stays one process.
+
+Training shards its global batch over every device of every process (`lpn.train`): host data comes
+as each process's share (`global_batches`), generated from a process-distinct seed
+(`process_seed`); only process 0 writes checkpoints and logs (`is_main`). Evaluation spreads its
+tasks over the processes and gathers the answers on every one of them (`share`, `gather`).
+On CPUs the processes exchange data over gloo collectives (set here before the runtime starts).
+"""
+
+from __future__ import annotations
+
+import pickle
+from typing import Any, NamedTuple, Sequence
+
+import jax
+import numpy as np
+
+
+class Settings(NamedTuple):
+    """Where this process stands in a run: the coordinator's HOST:PORT, the number of processes and
+    this process's id (None everywhere: let JAX detect a cluster, or stay one process)."""
+    coordinator: str | None = None
+    num_processes: int | None = None
+    process_id: int | None = None
+
+
+def parse_settings(coordinator: str | None = None, num_processes: int | None = None,
+                   process_id: int | None = None, flags: Sequence[str] = ("--coordinator", "--num-processes",
+                                                                           "--process-id")) -> Settings:
+    """Checks explicit settings, raising ValueError naming `flags` (the three settings' names, for
+    the message): all three or none; a HOST:PORT coordinator with a port in 1-65535; at least one
+    process; an id in [0, num_processes)."""
+    given = [v is not None for v in (coordinator, num_processes, process_id)]
+    if not any(given):
+        return Settings()
+    if not all(given):
+        missing = [f for f, g in zip(flags, given) if not g]
+        raise ValueError(f"{', '.join(f for f, g in zip(flags, given) if g)} given without {', '.join(missing)}: "
+                         f"a multi-process run needs all of {', '.join(flags)} (or none, to let JAX detect a cluster)")
+    host, sep, port = coordinator.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"{flags[0]} {coordinator!r}: expected HOST:PORT, e.g. 10.0.0.1:1234 (a port in 1-65535)")
+    if num_processes < 1:
+        raise ValueError(f"{flags[1]} {num_processes}: expected at least 1 process")
+    if not 0 <= process_id < num_processes:
+        raise ValueError(f"{flags[2]} {process_id}: expected an id from 0 to {num_processes - 1} "
+                         f"({flags[1]} {num_processes})")
+    return Settings(coordinator, num_processes, process_id)
+
+
+def initialize(settings: Settings = Settings()) -> int:
+    """Starts JAX's distributed runtime from `settings` (see `parse_settings`), or, with none, from a
+    cluster environment JAX detects; returns the number of processes: 1 where no cluster was found,
+    or where JAX had already computed something in this process (a notebook, a test), the runtime
+    then left off. Explicit settings must come before JAX computes anything (RuntimeError). A second
+    call returns the running count."""
+    if jax.distributed.is_initialized():
+        return jax.process_count()
+    if settings.num_processes == 1:
+        return 1
+    if jax.config.jax_cpu_collectives_implementation in (None, "none"):
+        jax.config.update("jax_cpu_collectives_implementation", "gloo")  # CPU processes need collectives
+    if settings.coordinator is not None:
+        try:
+            jax.distributed.initialize(settings.coordinator, settings.num_processes, settings.process_id)
+        except RuntimeError as err:
+            if "must be called before" not in str(err):
+                raise
+            raise RuntimeError("a run over several processes must join JAX's distributed runtime before JAX "
+                               "computes anything: start each process fresh (`lpn train ...`, or "
+                               "lpn.distributed.initialize first in a script)") from None
+        return jax.process_count()
+    try:
+        jax.distributed.initialize()
+    except ValueError as err:
+        if "coordinator_address" not in str(err):
+            raise
+        return 1  # JAX found no cluster to read the settings from
+    except RuntimeError as err:
+        if "must be called before" not in str(err):
+            raise
+        return jax.process_count()  # JAX is running here already: one process, as it started
+    return jax.process_count()
+
+
+def is_main() -> bool:
+    """Whether this is the process that writes (checkpoints, run.json, logs, results): process 0."""
+    return jax.process_index() == 0
+
+
+def process_seed(seed: Sequence[int]) -> list[int]:
+    """A seed (numpy's list of ints) for host data that differs between processes: `seed` plus the
+    process index, `seed` itself in a one-process run, whose tasks stay the ones it always drew."""
+    return list(seed) + ([jax.process_index()] if jax.process_count() > 1 else [])
+
+
+def local_batch_size(batch_size: int) -> int:
+    """This process's share of a global batch of `batch_size` tasks (it must divide evenly)."""
+    processes = jax.process_count()
+    if batch_size % processes:
+        raise ValueError(f"batch_size {batch_size} must divide evenly over {processes} processes")
+    return batch_size // processes
+
+
+def local_copy(tree):
+    """`tree` with every array that spans several processes' devices (replicated, as the training
+    state is) replaced by this process's copy on one of its devices, so that it can be saved,
+    evaluated or placed on the local devices; other leaves as they are."""
+    def one(x):
+        return x.addressable_data(0) if isinstance(x, jax.Array) and not x.is_fully_addressable else x
+
+    return jax.tree.map(one, tree)
+
+
+def put_replicated(tree, sharding):
+    """`tree`'s arrays, equal on every process (the same seed, or the same checkpoint), placed on
+    `sharding`'s devices of every process as global arrays (`jax.device_put` only reaches the
+    local ones); other leaves as they are."""
+    def one(x):
+        if not isinstance(x, (jax.Array, np.ndarray)):
+            return x
+        if jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key):
+            return jax.random.wrap_key_data(one(jax.random.key_data(x)), impl=jax.random.key_impl(x))
+        host = np.asarray(x)
+        return jax.make_array_from_callback(host.shape, sharding, lambda index: host[index])
+
+    return jax.tree.map(one, tree)
+
+
+def global_batches(stacked, devices):
+    """Host data of this process, `stacked` (every leaf shaped (steps, local tasks, ...)), as one
+    global array whose task axis (1) holds every process's tasks in process order, sharded over
+    `devices` (those of every process) on that axis. Returned as it is in a one-process run."""
+    if jax.process_count() == 1 or stacked is None:
+        return stacked
+    from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+    processes = jax.process_count()
+    sharding = NamedSharding(Mesh(np.array(list(devices)), ("data",)), PartitionSpec(None, "data"))
+
+    def one(a):
+        shape = (a.shape[0], a.shape[1] * processes, *a.shape[2:])
+        return jax.make_array_from_process_local_data(sharding, a, shape)
+
+    return jax.tree.map(one, stacked)
+
+
+def share(num_items: int) -> np.ndarray:
+    """The indices of `num_items` items this process handles: a contiguous block, equal in size on
+    every process (the last ones repeat the last item when the items do not divide), all of them in
+    a one-process run. `gather` puts the blocks back in order."""
+    processes = jax.process_count()
+    per_process = -(-num_items // processes)
+    start = jax.process_index() * per_process
+    return np.minimum(np.arange(start, start + per_process), num_items - 1)
+
+
+def gather(tree, num_items: int):
+    """Every process's outputs for its `share` (numpy arrays with the items on axis 0), joined in
+    item order and cut to `num_items`, on every process. Unchanged in a one-process run."""
+    if jax.process_count() == 1:
+        return tree
+    from jax.experimental import multihost_utils
+
+    joined = multihost_utils.process_allgather(tree, tiled=True)
+    return jax.tree.map(lambda a: np.asarray(a)[:num_items], joined)
+
+
+def anyone(flag: bool) -> bool:
+    """Whether `flag` holds on any process, the same answer on all (a stop that every process must
+    make at the same step: a signal one of them caught, a time limit one of them reached)."""
+    if jax.process_count() == 1:
+        return bool(flag)
+    from jax.experimental import multihost_utils
+
+    return bool(np.any(multihost_utils.process_allgather(np.array([bool(flag)]))))
+
+
+def gather_objects(value: Any) -> list:
+    """`value` of every process (anything picklable), in process order, on every process."""
+    if jax.process_count() == 1:
+        return [value]
+    from jax.experimental import multihost_utils
+
+    data = np.frombuffer(pickle.dumps(value), np.uint8)
+    sizes = multihost_utils.process_allgather(np.array([data.size]))
+    padded = np.zeros(int(np.max(sizes)), np.uint8)
+    padded[: data.size] = data
+    everyone = np.asarray(multihost_utils.process_allgather(padded))
+    return [pickle.loads(row[: int(n)].tobytes()) for row, n in zip(everyone, np.ravel(sizes))]
