@@ -199,6 +199,11 @@ def test_two_processes_train_as_one_with_the_same_global_batch(two_processes, tm
     losses = [read_meta(run / f"step-0000000{step}")["metrics"]["loss"] for step in (2, 4)]
     assert losses == pytest.approx([first[-1].loss, second[-1].loss], rel=1e-5)
     assert json.loads((run / "run.json").read_text())["data"] == str(tmp / "train")
+    from lpn.runlog import read_metrics
+
+    lines = read_metrics(run)  # one line a chunk, by process 0 alone, carried through the resume
+    assert [line["step"] for line in lines] == [2, 4]
+    assert [line["loss"] for line in lines] == pytest.approx(losses, rel=1e-6)
 
 
 def test_only_process_0_writes_checkpoints(monkeypatch, tmp_path):
