@@ -183,6 +183,15 @@ def anyone(flag: bool) -> bool:
     return bool(np.any(multihost_utils.process_allgather(np.array([bool(flag)]))))
 
 
+def barrier(name: str) -> None:
+    """Waits until every process has reached the barrier `name` (e.g. until process 0 has written a
+    checkpoint the others read next). Nothing in a one-process run."""
+    if jax.process_count() > 1:
+        from jax.experimental import multihost_utils
+
+        multihost_utils.sync_global_devices(name)
+
+
 def gather_objects(value: Any) -> list:
     """`value` of every process (anything picklable), in process order, on every process."""
     if jax.process_count() == 1:

@@ -14,6 +14,11 @@ same tasks and the same key, so cells differ only in their model and method.
 Written to the output folder: `results.json` (every number of every seed, the scale's config, the
 package versions, devices and wall times), `table.md` (ours, mean and std over seeds, beside the
 paper's, and which of the paper's orderings hold) and `figure.png`.
+
+Over several processes (`lpn reproduce ... --coordinator HOST:PORT --num-processes N --process-id
+I`, `lpn.distributed`), each trains on its share of every batch and evaluates a share of the tasks;
+process 0 writes the models and results, which the others read from the same folder (a file system
+shared by the hosts).
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ import equinox as eqx
 import jax
 import numpy as np
 
+from lpn.distributed import barrier, is_main, local_batch_size, process_seed
 from lpn.evaluate import TaskMetrics, evaluate_batch, mean_metrics, per_task_in_groups, split_query, task_metrics
 from lpn.experiments import Experiment, Row, Column, get_experiment
 from lpn.in_context import ARCHITECTURES
@@ -84,7 +90,10 @@ def train_or_load(exp: Experiment, label: str, scale: str, seed: int, models: Pa
         return load_checkpoint(folder)[0], {k: record[k] for k in ("diverged", "step") if k in record}
     log(f"training {label} (seed {seed}, {sizes.steps} steps) into {folder}")
     tick = time.monotonic()
-    data = None if exp.data == "pattern" else host_batches(cfg, exp.data, seed)
+    data = None
+    if exp.data != "pattern":  # several processes: each draws its share of a batch from a seed of its own
+        share = cfg.replace(batch_size=local_batch_size(cfg.batch_size))
+        data = host_batches(share, exp.data, seed if jax.process_count() == 1 else process_seed([seed]))
     record = {"label": label, "seed": seed, "steps": sizes.steps}
     try:
         train(cfg, sizes.steps, seed=seed, out_dir=folder, resume=(folder / "latest").exists(), data=data,
@@ -97,6 +106,7 @@ def train_or_load(exp: Experiment, label: str, scale: str, seed: int, models: Pa
         log(f"{label} (seed {seed}) diverged; its cells use the checkpoint of step {record['step']}")
     record["seconds"] = time.monotonic() - tick
     _write_json(done, record)
+    barrier(f"trained {folder.name}")  # several processes: process 0 has written the checkpoint read next
     return load_checkpoint(folder)[0], {k: record[k] for k in ("seconds", "diverged", "step") if k in record}
 
 
@@ -230,8 +240,10 @@ def run(name: str, scale: str, out, *, seeds: int | None = None, resume: bool = 
     results["finished"] = _now()
     results["summary"] = summary(exp, scale, results)
     save()
-    write_table(out / "table.md", exp, results)
-    write_figure(out / "figure.png", exp, results)
+    if is_main():
+        write_table(out / "table.md", exp, results)
+        write_figure(out / "figure.png", exp, results)
+    barrier(f"{exp.name} written")  # every process returns once the files are there
     return results
 
 
@@ -455,6 +467,8 @@ def _now() -> str:
 
 
 def _write_json(path: Path, value) -> None:
+    if not is_main():  # several processes: process 0 writes (lpn.distributed)
+        return
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(json.dumps(value, indent=1, default=_plain))
     os.replace(tmp, path)

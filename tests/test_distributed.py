@@ -1,6 +1,7 @@
 """Several processes, one run (lpn/distributed.py): the flags' checks, and two CPU processes on
-127.0.0.1 that train through `lpn train --coordinator ...`, resume, and evaluate through `lpn eval`,
-compared with one process given the same global batches and the same checkpoint."""
+127.0.0.1 that train through `lpn train --coordinator ...`, resume, evaluate through `lpn eval` and
+run `lpn reproduce table11 --scale smoke` on that checkpoint, compared with one process given the same
+global batches and the same checkpoint."""
 
 import json
 import os
@@ -151,6 +152,7 @@ def two_processes(tmp_path_factory):
         ["train", "--out", str(run), "--resume", "--steps", "4", *common],
         ["eval", str(run), "--data", str(eval_tasks), "--search", "gradient", "--steps", "2", "--batch-size", "2",
          "--out", str(tmp / "eval-2")],
+        ["reproduce", "table11", "--scale", "smoke", "--model", str(run), "--out", str(tmp / "table11-2"), "--quiet"],
     ]
     script = WORKER.format(processes=PROCESSES, commands=commands, run=run)
     env = {**os.environ, "LPN_CPU_DEVICES": "1", "TQDM_DISABLE": "1",
@@ -224,6 +226,27 @@ def test_two_processes_evaluate_as_one(two_processes, tmp_path, capsys):
     assert two == json.loads((tmp_path / "submission.json").read_text()) and len(two) == 6
     scores = [json.loads((folder / "results.json").read_text())["scores"] for folder in (tmp / "eval-2", tmp_path)]
     assert scores[0] == scores[1]
+
+
+def test_two_processes_reproduce_as_one(two_processes):
+    from lpn.experiments import get_experiment
+    from lpn.reproduce import _evaluate_cells, _load
+
+    tmp, outputs = two_processes
+    assert "wrote" in outputs[0] and "wrote" not in outputs[1]  # process 0 alone speaks and writes
+    folder, exp = tmp / "table11-2", get_experiment("table11")
+    assert (folder / "table.md").is_file() and (folder / "figure.png").is_file()
+    two = json.loads((folder / "results.json").read_text())["seeds"]
+    assert two.keys() == {"0"} and two["0"].keys() == {r.label for r, _ in exp.cells("smoke")}
+    # One row again in this one process (the row's cells of the smoke scale, as `run` evaluates them).
+    row = "LPN (Encoder Init + Gradient)"
+    one = {}
+    _evaluate_cells(exp, "smoke", 0, _load(tmp / "run"), [(r, c) for r, c in exp.cells("smoke") if r.label == row],
+                    one, lambda line: None, lambda: None)
+    for column, cell in one[row].items():
+        for name, value in cell.items():
+            if name != "group_seconds":
+                assert two["0"][row][column][name] == pytest.approx(value, rel=1e-5), (column, name)
 
 
 def per_task_outputs() -> list:

@@ -8,7 +8,7 @@ import shlex
 import sys
 
 from lpn.cli import UsageError
-from lpn.cli.arguments import positive_int
+from lpn.cli.arguments import add_distributed_args, positive_int
 
 EXAMPLES = """\
 examples:
@@ -39,11 +39,13 @@ def add_parser(commands) -> None:
     p.add_argument("--models", help="folder of trained models to reuse and add to (default OUT/models)")
     p.add_argument("--model", help="a checkpoint to search instead of training (experiments of one model: table11)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_distributed_args(p)
     p.set_defaults(run=cmd_reproduce)
 
 
 def cmd_reproduce(args) -> None:
-    from lpn.cli.arguments import use_compile_cache
+    from lpn.cli.arguments import start_processes, use_compile_cache
+    from lpn.distributed import is_main
     from lpn.reproduce import listing, run
 
     if args.list:
@@ -53,9 +55,15 @@ def cmd_reproduce(args) -> None:
         raise UsageError("name an experiment (see `lpn reproduce --list`)")
     if not args.out:
         raise UsageError("--out DIR is required: the folder for results.json, table.md and figure.png")
+    start_processes(args)  # several: each trains on its share of a batch and evaluates a share of the tasks
     use_compile_cache()
     command = "lpn " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:2] == ["reproduce"] else ""
-    log = lambda line: print(line, flush=True)  # noqa: E731
+
+    def log(line):  # several processes: process 0 speaks
+        if is_main():
+            print(line, flush=True)
+
     results = run(args.experiment, args.scale, args.out, seeds=args.seeds, resume=args.resume, models=args.models,
-                  model=args.model, progress=not args.quiet, log=log, command=command)
-    print(f"wrote {args.out}/results.json, table.md and figure.png ({results['seconds'] / 60:.1f} min)")
+                  model=args.model, progress=not args.quiet and is_main(), log=log, command=command)
+    if is_main():
+        print(f"wrote {args.out}/results.json, table.md and figure.png ({results['seconds'] / 60:.1f} min)")
