@@ -139,7 +139,8 @@ def test_baseline_rows_put_lpn_and_ttt_on_one_budget_axis(tiny_model, batch):
         assert (row.top1, row.top2, row.shape) == pytest.approx((expected.top1, expected.top2, expected.shape)), label
         assert row.pixel == pytest.approx(expected.pixel, rel=1e-5), label
     assert result.row("TTT 2").top1 <= result.row("TTT 2").top2 and result.row("TTT 2").differs == 1.0
-    tasks = compare_methods(tiny_model, pattern_tasks(1, TINY, 3, num_pairs=SPEC_PAIRS), key, baseline_methods(in_context, (1,)))
+    ttt_1 = [m for m in baseline_methods(in_context, (1,)) if m.label == "TTT 1"]  # a task list: TTT's row alone
+    tasks = compare_methods(tiny_model, pattern_tasks(1, TINY, 3, num_pairs=SPEC_PAIRS), key, ttt_1)
     assert tasks.row("TTT 1").num_evals == SPEC_PAIRS * 4 and tasks.num_tasks == 3
 
 
