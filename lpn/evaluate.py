@@ -89,7 +89,8 @@ def attempts(model, trace, input_RC, input_shape, candidates: int = CANDIDATES):
     # top_k puts the first of equal scores first, as argmax does: candidate 0 is `trace.best`
     top_s, index = jax.lax.top_k(jnp.where(jnp.isfinite(flat_s), flat_s, -jnp.inf), min(candidates, flat_s.size))
     prefixes = jax.vmap(lambda z: model.decoder.prefix(z, input_RC, input_shape))(flat_z[index])
-    grids, shapes, margins, seconds, log_ps = jax.vmap(lambda p: decode_after(model.decoder, p, input_RC.shape))(prefixes)
+    decode = jax.vmap(lambda p: decode_after(model.decoder, p, input_RC.shape))
+    grids, shapes, margins, seconds, log_ps = decode(prefixes)
     spare, spare_shape, _ = runner_up(grids[0], shapes[0], margins[0], seconds[0], log_ps[0])
     differs = (jnp.any(grids != grids[0], axis=(1, 2)) | jnp.any(shapes != shapes[0], axis=1)) & (top_s > -jnp.inf)
     j = jnp.argmax(differs)
