@@ -466,6 +466,9 @@ def _choose(logits):
     """The most likely token at one decision, with the decision's margin (log-probability of the best
     token minus the second's), the chosen token's log-probability and the second most likely token."""
     log_p = jax.nn.log_softmax(logits)
+    if logits.shape[-1] == 1:  # a one-choice head (the row count of 1-row grids): no second token
+        zero = jnp.zeros((), jnp.int32)
+        return zero, jnp.asarray(jnp.inf, log_p.dtype), log_p[0], zero
     top, token = jax.lax.top_k(log_p, 2)
     return token[0], top[0] - top[1], top[0], token[1]
 
