@@ -24,7 +24,11 @@ NOTEBOOK_ENV = {
 
 
 def pytest_collect_file(file_path, parent):
-    if file_path.suffix == ".ipynb" and file_path.parent == NOTEBOOKS and not getattr(parent.config.option, "nbmake", False):
+    if (
+        file_path.suffix == ".ipynb"
+        and file_path.parent == NOTEBOOKS
+        and not getattr(parent.config.option, "nbmake", False)
+    ):
         from nbmake.pytest_items import NotebookFile  # --nbmake collects them itself
 
         return NotebookFile.from_parent(parent, path=file_path)

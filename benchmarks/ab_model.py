@@ -37,8 +37,9 @@ REPO = Path(__file__).resolve().parent.parent
 
 def load_model_at(revision: str):
     """The module lpn/model.py as it was at `revision`, imported under its own name."""
-    source = subprocess.run(["git", "show", f"{revision}:lpn/model.py"], cwd=REPO, check=True,
-                            capture_output=True, text=True).stdout
+    source = subprocess.run(
+        ["git", "show", f"{revision}:lpn/model.py"], cwd=REPO, check=True, capture_output=True, text=True
+    ).stdout
     path = Path(tempfile.mkdtemp()) / "baseline_model.py"
     path.write_text(source)
     spec = importlib.util.spec_from_file_location("baseline_model", path)
@@ -61,7 +62,9 @@ def time_workload(name: str, model_module) -> float:
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--baseline", required=True, help="git revision whose lpn/model.py is the baseline")
-    parser.add_argument("--only", nargs="+", choices=["search", "pattern_2d", "pattern"], default=["search", "pattern_2d"])
+    parser.add_argument(
+        "--only", nargs="+", choices=["search", "pattern_2d", "pattern"], default=["search", "pattern_2d"]
+    )
     parser.add_argument("--rounds", type=int, default=3, help="alternations of baseline and working tree")
     args = parser.parse_args(argv)
     versions = {args.baseline: load_model_at(args.baseline), "working tree": lpn.model}
@@ -73,11 +76,17 @@ def main(argv=None):
             for label, s in seconds.items():
                 best[label] = min(best.get(label, float("inf")), s)
             ratios.append(seconds[args.baseline] / seconds["working tree"])
-            print(f"  {workload} round {round_}: " + ", ".join(f"{k} {v:.4f} s" for k, v in seconds.items())
-                  + f": {ratios[-1]:.3f}x", flush=True)
-        print(f"{workload}: baseline {best[args.baseline]:.4f} s, working tree {best['working tree']:.4f} s "
-              f"(best of {args.rounds} rounds): {best[args.baseline] / best['working tree']:.3f}x; "
-              f"median of the rounds' ratios {statistics.median(ratios):.3f}x")
+            print(
+                f"  {workload} round {round_}: "
+                + ", ".join(f"{k} {v:.4f} s" for k, v in seconds.items())
+                + f": {ratios[-1]:.3f}x",
+                flush=True,
+            )
+        print(
+            f"{workload}: baseline {best[args.baseline]:.4f} s, working tree {best['working tree']:.4f} s "
+            f"(best of {args.rounds} rounds): {best[args.baseline] / best['working tree']:.3f}x; "
+            f"median of the rounds' ratios {statistics.median(ratios):.3f}x"
+        )
 
 
 if __name__ == "__main__":

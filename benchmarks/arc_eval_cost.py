@@ -40,8 +40,10 @@ def main():
     for task in dataset.tasks:
         groups[_bucket(_needed_side(task), cfg)].append(task)
     options = {"steps": args.steps, "optimizer": default_optimizer(cfg.search_lr)}
-    print(f"{args.data} ({dataset.version}), {len(dataset.tasks)} tasks; {args.model}; gradient search, "
-          f"{args.steps} steps; {jax.devices()[0].platform}")
+    print(
+        f"{args.data} ({dataset.version}), {len(dataset.tasks)} tasks; {args.model}; gradient search, "
+        f"{args.steps} steps; {jax.devices()[0].platform}"
+    )
     print(f"{'bucket':>8} {'tasks':>6} {'compile+run s':>14} {'s per task':>11} {'bucket total s':>15}")
     per_task, total, timed = {}, 0.0, None
     for size in sorted(groups):
@@ -59,8 +61,10 @@ def main():
             per_task[size] = per_task[timed] * (size[0] * size[1] / (timed[0] * timed[1])) ** 2
             note = f"{'projected':>14}"
         total += count * per_task[size]
-        print(f"{size[0]:>5}x{size[1]:<2} {count:>6} {note} {per_task[size]:11.1f} {count * per_task[size]:15.0f}",
-              flush=True)
+        print(
+            f"{size[0]:>5}x{size[1]:<2} {count:>6} {note} {per_task[size]:11.1f} {count * per_task[size]:15.0f}",
+            flush=True,
+        )
     print(f"projected run time for all {len(dataset.tasks)} tasks: {total / 3600:.1f} h (compilation not included)")
 
 

@@ -54,12 +54,17 @@ def main():
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
 
-    model = lpn.load_pretrained(args.model) if args.model in lpn.checkpoint.PRETRAINED \
+    model = (
+        lpn.load_pretrained(args.model)
+        if args.model in lpn.checkpoint.PRETRAINED
         else lpn.checkpoint.load_checkpoint(args.model)[0]
+    )
     batch = jax.tree.map(jnp.asarray, query_batch(model.config, args.data, 0, args.tasks))
     keys = jax.random.split(jax.random.key(0), args.tasks)
-    rules = {"old: best + distinct latent": program(old_attempts, args.steps),
-             "attempts (candidates + runner-up)": program(attempts, args.steps)}
+    rules = {
+        "old: best + distinct latent": program(old_attempts, args.steps),
+        "attempts (candidates + runner-up)": program(attempts, args.steps),
+    }
     compile_s, run_s, result = {}, {name: [] for name in rules}, {}
     for name, run in rules.items():
         start = time.perf_counter()
@@ -74,10 +79,14 @@ def main():
     print(f"{'rule':<36} {'first call s':>12} {'run s (min)':>12} {'top-1':>7} {'pass@2':>7} {'differs':>8}")
     for name in rules:
         truth, differs = (np.asarray(a) for a in result[name])
-        print(f"{name:<36} {compile_s[name]:>12.1f} {min(run_s[name]):>12.2f} {truth[:, 0].mean():>7.1%} "
-              f"{truth.any(1).mean():>7.1%} {differs.mean():>8.1%}")
+        print(
+            f"{name:<36} {compile_s[name]:>12.1f} {min(run_s[name]):>12.2f} {truth[:, 0].mean():>7.1%} "
+            f"{truth.any(1).mean():>7.1%} {differs.mean():>8.1%}"
+        )
     old, new = rules
-    print(f"ratio new/old: first call {compile_s[new] / compile_s[old]:.2f}x, run {min(run_s[new]) / min(run_s[old]):.2f}x")
+    print(
+        f"ratio new/old: first call {compile_s[new] / compile_s[old]:.2f}x, run {min(run_s[new]) / min(run_s[old]):.2f}x"
+    )
 
 
 if __name__ == "__main__":

@@ -43,12 +43,22 @@ def main():
 
     model = lpn.load_pretrained("arc_small")
     rng = np.random.default_rng(0)
-    print(f"arc_small, one search step (value and gradient in z), 2 tasks x 3 pairs; "
-          f"{jax.devices()[0].platform}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}")
+    print(
+        f"arc_small, one search step (value and gradient in z), 2 tasks x 3 pairs; "
+        f"{jax.devices()[0].platform}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}"
+    )
     print(f"{'grid':>6} {'tokens':>7} {'plain ms':>9} {'blockwise ms':>13} {'speed-up':>9}")
     for side in args.sizes:
-        pairs = [[Pair(rng.integers(0, 10, (side, side)).astype(np.uint8),
-                       rng.integers(0, 10, (side, side)).astype(np.uint8)) for _ in range(3)] for _ in range(2)]
+        pairs = [
+            [
+                Pair(
+                    rng.integers(0, 10, (side, side)).astype(np.uint8),
+                    rng.integers(0, 10, (side, side)).astype(np.uint8),
+                )
+                for _ in range(3)
+            ]
+            for _ in range(2)
+        ]
         spec = jax.tree.map(jnp.asarray, batch_pairs(pairs, side, side, 3))
         z = jnp.zeros((2, model.config.latent_dim))
         best = {"plain": float("inf"), "blockwise": float("inf")}
@@ -60,8 +70,11 @@ def main():
                     best[name] = min(best[name], step_seconds(model, spec, z, args.repeats))
         finally:
             lpn.model.BLOCKWISE_FROM = default
-        print(f"{side:>3}x{side:<2} {2 * side * side + 5:>7} {best['plain'] * 1e3:9.1f} "
-              f"{best['blockwise'] * 1e3:13.1f} {best['plain'] / best['blockwise']:8.2f}x", flush=True)
+        print(
+            f"{side:>3}x{side:<2} {2 * side * side + 5:>7} {best['plain'] * 1e3:9.1f} "
+            f"{best['blockwise'] * 1e3:13.1f} {best['plain'] / best['blockwise']:8.2f}x",
+            flush=True,
+        )
     print(f"`attention` uses the blockwise path from {lpn.model.BLOCKWISE_FROM} tokens")
 
 

@@ -107,12 +107,16 @@ def bench_decoding(size: int, out_rows: int, repeats_cached: int, repeats_full: 
     (grid_c, shape_c), (grid_f, shape_f) = jax.jit(generate)(*args), jax.jit(generate_reference)(*args)
     cells = out_rows * size
     return {
-        "grid": f"{size}x{size}", "output": f"{out_rows}x{size}", "cells": cells,
+        "grid": f"{size}x{size}",
+        "output": f"{out_rows}x{size}",
+        "cells": cells,
         "tokens": 2 * size * size + 5,
-        "cached": cached._asdict(), "full": full._asdict(),
+        "cached": cached._asdict(),
+        "full": full._asdict(),
         "speedup": full.best_s / cached.best_s,
-        "equal": bool((grid_c == grid_f).all() and (shape_c == shape_f).all()
-                      and tuple(shape_c.tolist()) == (out_rows, size)),
+        "equal": bool(
+            (grid_c == grid_f).all() and (shape_c == shape_f).all() and tuple(shape_c.tolist()) == (out_rows, size)
+        ),
     }
 
 
@@ -128,11 +132,19 @@ def bench_training(name: str, cfg: Config, steps: int, repeats: int, devices: tu
     pairs = cfg.batch_size * cfg.num_pairs
     reference = AUTHORS_S_PER_STEP.get(name)
     return {
-        "name": name, "batch": cfg.batch_size, "micro_batch": cfg.micro_batch_size, "devices": len(devices),
-        "grad_k": cfg.train_search_steps, "steps_per_call": steps,
-        "compile_s": compile_s, "runs_s": timing.runs_s, "s_per_step": per_step,
-        "steps_per_s": 1 / per_step, "pairs_per_s": pairs / per_step,
-        "authors_s_per_step": reference, "speedup": reference / per_step if reference else None,
+        "name": name,
+        "batch": cfg.batch_size,
+        "micro_batch": cfg.micro_batch_size,
+        "devices": len(devices),
+        "grad_k": cfg.train_search_steps,
+        "steps_per_call": steps,
+        "compile_s": compile_s,
+        "runs_s": timing.runs_s,
+        "s_per_step": per_step,
+        "steps_per_s": 1 / per_step,
+        "pairs_per_s": pairs / per_step,
+        "authors_s_per_step": reference,
+        "speedup": reference / per_step if reference else None,
     }
 
 
@@ -150,8 +162,14 @@ def bench_search(steps: int, num_tasks: int, repeats: int, devices: list) -> dic
         return trace.best, trace.best_score
 
     timing = measure(search, (model, batch, keys), repeats)
-    return {"tasks": num_tasks, "steps": steps, "devices": len(devices), **timing._asdict(), "authors_s": AUTHORS_SEARCH_S,
-            "speedup": AUTHORS_SEARCH_S / timing.best_s}
+    return {
+        "tasks": num_tasks,
+        "steps": steps,
+        "devices": len(devices),
+        **timing._asdict(),
+        "authors_s": AUTHORS_SEARCH_S,
+        "speedup": AUTHORS_SEARCH_S / timing.best_s,
+    }
 
 
 def bench_ttt(steps: int, num_tasks: int, repeats: int) -> dict:
@@ -171,8 +189,10 @@ def bench_ttt(steps: int, num_tasks: int, repeats: int) -> dict:
         trace = jax.vmap(lambda pairs: ttt(model, pairs, steps=steps))(batch)
         return trace.losses, trace.num_evals
 
-    compiled = {"lpn": jax.jit(search).lower(lpn_model, batch, keys).compile(),
-                "ttt": jax.jit(tune).lower(in_context, batch).compile()}
+    compiled = {
+        "lpn": jax.jit(search).lower(lpn_model, batch, keys).compile(),
+        "ttt": jax.jit(tune).lower(in_context, batch).compile(),
+    }
     args = {"lpn": (lpn_model, batch, keys), "ttt": (in_context, batch)}
     evals = {name: int(jnp.mean(compiled[name](*args[name])[1])) for name in compiled}  # also the warm-up
     best = {"lpn": [], "ttt": []}
@@ -180,8 +200,14 @@ def bench_ttt(steps: int, num_tasks: int, repeats: int) -> dict:
         for name in best:
             best[name].append(measure(None, args[name], 1, warmup=0, compiled=compiled[name]).best_s)
     lpn_s, ttt_s = min(best["lpn"]), min(best["ttt"])
-    return {"tasks": num_tasks, "steps": steps, "lpn_s": lpn_s, "ttt_s": ttt_s, "ratio": ttt_s / lpn_s,
-            "evals_per_task": evals}
+    return {
+        "tasks": num_tasks,
+        "steps": steps,
+        "lpn_s": lpn_s,
+        "ttt_s": ttt_s,
+        "ratio": ttt_s / lpn_s,
+        "evals_per_task": evals,
+    }
 
 
 def xla_flops(fn: Callable, args: tuple) -> float:
@@ -250,54 +276,76 @@ def fmt_s(seconds):
 
 def print_report(results: dict):
     env = results["env"]
-    print(f"\nlpn core benchmarks  ({env['mode']} mode; {env['devices']}; {env['cpus']} CPUs; "
-          f"jax {env['jax']}; load average {env['load_start']:.1f} at start, {env['load_end']:.1f} at end)")
+    print(
+        f"\nlpn core benchmarks  ({env['mode']} mode; {env['devices']}; {env['cpus']} CPUs; "
+        f"jax {env['jax']}; load average {env['load_start']:.1f} at start, {env['load_end']:.1f} at end)"
+    )
     print("Times are the minimum over the repeats after a warm-up run; compile is timed apart.\n")
 
     print("1. Greedy decoding, one grid, `pattern` architecture (cached = KV cache, full = recompute)")
-    print(f"   {'grid':>6} {'output':>6} {'cells':>5} {'compile c/f':>13} {'cached':>10} {'full':>10} "
-          f"{'per cell c/f':>19} {'speed-up':>9} {'equal':>5}")
+    print(
+        f"   {'grid':>6} {'output':>6} {'cells':>5} {'compile c/f':>13} {'cached':>10} {'full':>10} "
+        f"{'per cell c/f':>19} {'speed-up':>9} {'equal':>5}"
+    )
     for d in results["decoding"]:
         c, f = d["cached"], d["full"]
-        print(f"   {d['grid']:>6} {d['output']:>6} {d['cells']:>5} "
-              f"{c['compile_s']:>5.1f}/{f['compile_s']:>5.1f} s {fmt_s(c['best_s']):>10} {fmt_s(f['best_s']):>10} "
-              f"{c['best_s'] / d['cells'] * 1e3:>7.3f}/{f['best_s'] / d['cells'] * 1e3:>7.1f} ms "
-              f"{d['speedup']:>8.0f}x {'yes' if d['equal'] else 'NO':>5}")
-    print("   (target: cached >= 20x faster at 30x30; full recompute at 30x30 is timed "
-          f"{len(results['decoding'][-1]['full']['runs_s'])} time(s) only)\n")
+        print(
+            f"   {d['grid']:>6} {d['output']:>6} {d['cells']:>5} "
+            f"{c['compile_s']:>5.1f}/{f['compile_s']:>5.1f} s {fmt_s(c['best_s']):>10} {fmt_s(f['best_s']):>10} "
+            f"{c['best_s'] / d['cells'] * 1e3:>7.3f}/{f['best_s'] / d['cells'] * 1e3:>7.1f} ms "
+            f"{d['speedup']:>8.0f}x {'yes' if d['equal'] else 'NO':>5}"
+        )
+    print(
+        "   (target: cached >= 20x faster at 30x30; full recompute at 30x30 is timed "
+        f"{len(results['decoding'][-1]['full']['runs_s'])} time(s) only)\n"
+    )
 
     print("2. Training, tasks generated on the device, batch of tasks x 4 pairs")
-    print(f"   {'config':<19} {'micro':>5} {'devices':>7} {'compile':>8} {'s/step':>8} {'steps/s':>8} "
-          f"{'pairs/s':>8} {'authors':>8} {'speed-up':>8}")
+    print(
+        f"   {'config':<19} {'micro':>5} {'devices':>7} {'compile':>8} {'s/step':>8} {'steps/s':>8} "
+        f"{'pairs/s':>8} {'authors':>8} {'speed-up':>8}"
+    )
     for t in results["training"]:
         ref = f"{t['authors_s_per_step']:.1f} s" if t["authors_s_per_step"] else "-"
         speedup = f"{t['speedup']:.1f}x" if t["speedup"] else "-"
-        print(f"   {t['name']:<19} {t['micro_batch'] or 'all':>5} {t['devices']:>7} {t['compile_s']:>6.1f} s {t['s_per_step']:>8.3f} "
-              f"{t['steps_per_s']:>8.2f} {t['pairs_per_s']:>8.0f} {ref:>8} {speedup:>8}")
-    print("   (aim: >= 2.5x faster than the authors' code; micro = tasks per gradient micro-batch;\n"
-          "    devices = CPU devices the batch is sharded over, lpn's default being one per core)\n")
+        print(
+            f"   {t['name']:<19} {t['micro_batch'] or 'all':>5} {t['devices']:>7} {t['compile_s']:>6.1f} s {t['s_per_step']:>8.3f} "
+            f"{t['steps_per_s']:>8.2f} {t['pairs_per_s']:>8.0f} {ref:>8} {speedup:>8}"
+        )
+    print(
+        "   (aim: >= 2.5x faster than the authors' code; micro = tasks per gradient micro-batch;\n"
+        "    devices = CPU devices the batch is sharded over, lpn's default being one per core)\n"
+    )
 
     for s in results["searches"]:
-        print(f"3. Gradient search, {s['steps']} steps over {s['tasks']} pattern_2d tasks on {s['devices']} device(s): "
-              f"{fmt_s(s['best_s'])} (compile {s['compile_s']:.1f} s); authors {s['authors_s']} s: "
-              f"{s['speedup']:.1f}x faster")
+        print(
+            f"3. Gradient search, {s['steps']} steps over {s['tasks']} pattern_2d tasks on {s['devices']} device(s): "
+            f"{fmt_s(s['best_s'])} (compile {s['compile_s']:.1f} s); authors {s['authors_s']} s: "
+            f"{s['speedup']:.1f}x faster"
+        )
     print()
 
     m = results["matmul"]
-    print(f"4. FLOP rate: a {m['size']}x{m['size']} fp32 matmul ran at {m['flops_per_s_start'] / 1e9:.1f} GFLOP/s at "
-          f"the start and {m['flops_per_s_end'] / 1e9:.1f} at the end; the model's rate per training step")
+    print(
+        f"4. FLOP rate: a {m['size']}x{m['size']} fp32 matmul ran at {m['flops_per_s_start'] / 1e9:.1f} GFLOP/s at "
+        f"the start and {m['flops_per_s_end'] / 1e9:.1f} at the end; the model's rate per training step"
+    )
     print("   (XLA's count for one whole-batch gradient) and per search, as a fraction of the faster matmul")
     print(f"   {'work':<19} {'GFLOP (XLA)':>11} {'analytic':>9} {'seconds':>8} {'GFLOP/s':>8} {'of matmul':>9}")
     for f in results["flops"]:
         analytic = f"{f['analytic'] / 1e9:.1f}" if f["analytic"] else "-"
-        print(f"   {f['name']:<19} {f['xla'] / 1e9:>11.1f} {analytic:>9} {f['seconds']:>8.3f} "
-              f"{f['flops_per_s'] / 1e9:>8.1f} {f['fraction']:>8.0%}")
+        print(
+            f"   {f['name']:<19} {f['xla'] / 1e9:>11.1f} {analytic:>9} {f['seconds']:>8.3f} "
+            f"{f['flops_per_s'] / 1e9:>8.1f} {f['fraction']:>8.0%}"
+        )
     print()
     t = results["ttt"]
-    print(f"5. TTT against LPN gradient search, {t['steps']} steps over {t['tasks']} pattern_2d tasks, one device: "
-          f"LPN {t['lpn_s'] / t['tasks'] * 1e3:.1f} ms a task, TTT {t['ttt_s'] / t['tasks'] * 1e3:.1f} ms a task, "
-          f"TTT/LPN {t['ratio']:.2f}x (decoder evaluations a task: LPN {t['evals_per_task']['lpn']}, "
-          f"TTT {t['evals_per_task']['ttt']})")
+    print(
+        f"5. TTT against LPN gradient search, {t['steps']} steps over {t['tasks']} pattern_2d tasks, one device: "
+        f"LPN {t['lpn_s'] / t['tasks'] * 1e3:.1f} ms a task, TTT {t['ttt_s'] / t['tasks'] * 1e3:.1f} ms a task, "
+        f"TTT/LPN {t['ratio']:.2f}x (decoder evaluations a task: LPN {t['evals_per_task']['lpn']}, "
+        f"TTT {t['evals_per_task']['ttt']})"
+    )
 
 
 def training_runs(quick: bool) -> list:
@@ -306,9 +354,11 @@ def training_runs(quick: bool) -> list:
     p2d, pat = PRESETS["pattern_2d"], PRESETS["pattern"]
     one = tuple(jax.local_devices()[:1])
     runs = []
-    for name, cfg, steps in [("pattern_2d", p2d, 2 if quick else 5),
-                             ("pattern", pat, 1),
-                             ("pattern_2d Grad 1", p2d.replace(train_search_steps=1), 1 if quick else 2)]:
+    for name, cfg, steps in [
+        ("pattern_2d", p2d, 2 if quick else 5),
+        ("pattern", pat, 1),
+        ("pattern_2d Grad 1", p2d.replace(train_search_steps=1), 1 if quick else 2),
+    ]:
         default = training_devices(cfg.batch_size, cfg.micro_batch_size)
         runs.append((name, cfg, steps, default))
         if len(default) > 1:
@@ -328,8 +378,14 @@ def flop_rates(training: list, runs: list, search: dict, matmul: dict) -> list:
             continue
         analytic = None if cfg.train_search_steps else analytic_step_flops(cfg)
         rows.append({"name": name, "xla": xla_step_flops(cfg), "analytic": analytic, "seconds": t["s_per_step"]})
-    rows.append({"name": f"search {search['steps']} steps", "xla": xla_search_flops(search["steps"], search["tasks"]),
-                 "analytic": None, "seconds": search["best_s"]})
+    rows.append(
+        {
+            "name": f"search {search['steps']} steps",
+            "xla": xla_search_flops(search["steps"], search["tasks"]),
+            "analytic": None,
+            "seconds": search["best_s"],
+        }
+    )
     for row in rows:
         row["flops_per_s"] = row["xla"] / row["seconds"]
         row["fraction"] = row["flops_per_s"] / matmul["flops_per_s"]
@@ -341,32 +397,53 @@ def run(quick: bool) -> dict:
     matmul_first = bench_matmul(2048, 3 if quick else 10)
     # Quick mode decodes a 1x30 output on the 30x30 grid: each full-recompute step is still a full
     # 1805-token pass, but the cached decoder's prefix pass weighs more, so the speed-up is understated.
-    decoding = [bench_decoding(10, 10, 3 if quick else 5, 2 if quick else 3),
-                bench_decoding(30, 1 if quick else 30, 3 if quick else 5, 1)]
+    decoding = [
+        bench_decoding(10, 10, 3 if quick else 5, 2 if quick else 3),
+        bench_decoding(30, 1 if quick else 30, 3 if quick else 5, 1),
+    ]
     runs, training = training_runs(quick), []
     for name, cfg, steps, devices in runs:
         training.append(bench_training(name, cfg, steps, 1 if quick else 3, devices))
-        print(f"  {name} (micro-batch {cfg.micro_batch_size}, {len(devices)} device(s)): "
-              f"{training[-1]['s_per_step']:.3f} s/step", flush=True)
+        print(
+            f"  {name} (micro-batch {cfg.micro_batch_size}, {len(devices)} device(s)): "
+            f"{training[-1]['s_per_step']:.3f} s/step",
+            flush=True,
+        )
     everywhere = jax.local_devices()
     device_sets = [everywhere, everywhere[:1]] if len(everywhere) > 1 else [everywhere]
     searches = [bench_search(100, 32, 2 if quick else 5, d) for d in device_sets]
     search = searches[0]
     tuning = bench_ttt(100, 32, 2 if quick else 5)
     matmul = best_matmul(matmul_first, bench_matmul(2048, 3 if quick else 10))
-    env = {"mode": "quick" if quick else "full", "devices": ", ".join(str(d) for d in jax.devices()),
-           "cpus": os.cpu_count(), "jax": jax.__version__, "python": platform.python_version(),
-           "load_start": load_start, "load_end": os.getloadavg()[0]}
-    return {"env": env, "decoding": decoding, "training": training, "searches": searches, "matmul": matmul,
-            "ttt": tuning,
-            "flops": flop_rates(training, runs, search, matmul)}
+    env = {
+        "mode": "quick" if quick else "full",
+        "devices": ", ".join(str(d) for d in jax.devices()),
+        "cpus": os.cpu_count(),
+        "jax": jax.__version__,
+        "python": platform.python_version(),
+        "load_start": load_start,
+        "load_end": os.getloadavg()[0],
+    }
+    return {
+        "env": env,
+        "decoding": decoding,
+        "training": training,
+        "searches": searches,
+        "matmul": matmul,
+        "ttt": tuning,
+        "flops": flop_rates(training, runs, search, matmul),
+    }
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="smoke mode: fewer steps and repeats, "
-                        "and a 1x30 output instead of 30x30 for the 30x30 decoding")
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="smoke mode: fewer steps and repeats, and a 1x30 output instead of 30x30 for the 30x30 decoding",
+    )
     parser.add_argument("--json", metavar="PATH", help="also write every measurement to this JSON file")
     args = parser.parse_args(argv)
     results = run(args.quick)

@@ -36,9 +36,11 @@ def main():
             plain.append(timed(cfg, args.steps, args.chunk, None))
             shown.append(timed(cfg, args.steps, args.chunk, dashboard))
             share.append(dashboard.spent_s / shown[-1])
-        print(f"pattern_2d, batch 32, {args.steps} steps in chunks of {args.chunk}, sample predictions at most "
-              f"every {every:g} s: without dashboard {min(plain):.1f} s, with {min(shown):.1f} s "
-              f"(overhead {min(shown) / min(plain) - 1:+.1%}); time inside the callback {min(share):.1%}")
+        print(
+            f"pattern_2d, batch 32, {args.steps} steps in chunks of {args.chunk}, sample predictions at most "
+            f"every {every:g} s: without dashboard {min(plain):.1f} s, with {min(shown):.1f} s "
+            f"(overhead {min(shown) / min(plain) - 1:+.1%}); time inside the callback {min(share):.1%}"
+        )
 
 
 if __name__ == "__main__":

@@ -36,11 +36,16 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="pattern", help="a shipped model name or a checkpoint (default pattern)")
     parser.add_argument("--tasks", type=int, default=128, help="fresh pattern tasks (default 128)")
-    parser.add_argument("--budgets", type=int, nargs="+", default=[10, 50, 100],
-                        help="budgets in gradient steps (default 10 50 100)")
-    parser.add_argument("--population", type=int, default=POPULATION,
-                        help=f"ES candidates a generation (default {POPULATION}; CMA-ES's usual 4 + 3 ln(latent_dim) "
-                             "is 14 for a 32-D latent): fewer, longer generations at the same evaluations")
+    parser.add_argument(
+        "--budgets", type=int, nargs="+", default=[10, 50, 100], help="budgets in gradient steps (default 10 50 100)"
+    )
+    parser.add_argument(
+        "--population",
+        type=int,
+        default=POPULATION,
+        help=f"ES candidates a generation (default {POPULATION}; CMA-ES's usual 4 + 3 ln(latent_dim) "
+        "is 14 for a 32-D latent): fewer, longer generations at the same evaluations",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=None, help="folder for table.md and figure.png")
     args = parser.parse_args()
@@ -50,8 +55,11 @@ def main():
     else:
         model = lpn.checkpoint.load_checkpoint(args.model)[0]
     batch = lpn.pattern_batch(jax.random.key(args.seed), model.config, args.tasks)
-    methods = [SearchMethod.named("none"), *(SearchMethod.named("gradient", b) for b in args.budgets),
-               *(with_population(m, args.population) for m in es_methods(args.budgets))]
+    methods = [
+        SearchMethod.named("none"),
+        *(SearchMethod.named("gradient", b) for b in args.budgets),
+        *(with_population(m, args.population) for m in es_methods(args.budgets)),
+    ]
     start = time.perf_counter()
     result = compare_methods(model, batch, jax.random.key(args.seed + 1), methods, progress=True)
     minutes = (time.perf_counter() - start) / 60
@@ -66,7 +74,8 @@ def main():
         f"{model.config.num_pairs - 1} given pairs and a query. Budgets are gradient steps; an ES row at budget B "
         f"runs 3B/{args.population} generations of {args.population} candidates, the same evaluations (rounded down). lpn {lpn.__version__}, jax {jax.__version__}, "
         f"{jax.device_count()} x {jax.devices()[0].platform} ({platform.machine()}); {minutes:.0f} min.\n\n"
-        f"```\n{result.table()}\n```\n")
+        f"```\n{result.table()}\n```\n"
+    )
     plot_comparison(result).savefig(args.out / "figure.png", dpi=120, bbox_inches="tight")
     print(f"wrote {args.out / 'table.md'} and {args.out / 'figure.png'}")
 
@@ -79,8 +88,11 @@ def with_population(method: SearchMethod, population: int) -> SearchMethod:
     options = dict(method.options, population=population)
     if method.method is not hybrid_search:  # cma / es: "steps" counts generations of the default population
         options["steps"] = generations(method.budget, population)
-    return method._replace(label=f"{method.family} (K={population}) {method.budget}", options=options,
-                           family=f"{method.family} (K={population})")
+    return method._replace(
+        label=f"{method.family} (K={population}) {method.budget}",
+        options=options,
+        family=f"{method.family} (K={population})",
+    )
 
 
 if __name__ == "__main__":

@@ -25,7 +25,9 @@ from lpn.train import init_state, replicate, train_chunk
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("variants", nargs="+", help='each a quoted list of key=value changes, e.g. "batch_size=32"; "" is the preset')
+    parser.add_argument(
+        "variants", nargs="+", help='each a quoted list of key=value changes, e.g. "batch_size=32"; "" is the preset'
+    )
     parser.add_argument("--preset", default="pattern_2d", choices=sorted(PRESETS))
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="changes applied to every variant")
     parser.add_argument("--steps", type=int, default=200, help="steps a timed chunk")
@@ -53,8 +55,10 @@ def main():
     for name, cfg in configs.items():
         best = min(seconds[name])
         ratio = statistics.median(a / b for a, b in zip(seconds[first], seconds[name]))
-        print(f"{name:>32}: {best * 1e3:7.1f} ms a step, {cfg.batch_size / best:7.0f} tasks/s, "
-              f"{cfg.batch_size * cfg.num_pairs / best:7.0f} pairs/s, {ratio:.2f}x the first's steps/s")
+        print(
+            f"{name:>32}: {best * 1e3:7.1f} ms a step, {cfg.batch_size / best:7.0f} tasks/s, "
+            f"{cfg.batch_size * cfg.num_pairs / best:7.0f} pairs/s, {ratio:.2f}x the first's steps/s"
+        )
 
 
 if __name__ == "__main__":

@@ -74,10 +74,14 @@ def _check_like(arrays: dict[str, np.ndarray], expected: dict, where) -> None:
     """Refuses `arrays` unless its names, shapes and dtypes are those of `expected` (shape-dtype leaves)."""
     missing, extra = sorted(set(expected) - set(arrays)), sorted(set(arrays) - set(expected))
     if missing or extra:
-        raise CheckpointError(f"{where}: tensors do not match the model (missing {missing[:5]}, unexpected {extra[:5]})")
+        raise CheckpointError(
+            f"{where}: tensors do not match the model (missing {missing[:5]}, unexpected {extra[:5]})"
+        )
     for name, want in expected.items():
         if arrays[name].shape != tuple(want.shape):
-            raise CheckpointError(f"{where}: tensor {name} has shape {arrays[name].shape}, expected {tuple(want.shape)}")
+            raise CheckpointError(
+                f"{where}: tensor {name} has shape {arrays[name].shape}, expected {tuple(want.shape)}"
+            )
         if arrays[name].dtype != want.dtype:
             raise CheckpointError(f"{where}: tensor {name} has dtype {arrays[name].dtype}, expected {want.dtype}")
 
@@ -108,8 +112,10 @@ def _read_tensors(file: Path, sha256: str | None) -> dict[str, np.ndarray]:
     except SafetensorError as err:
         raise CheckpointError(f"{file}: not a safetensors file, or truncated ({len(data):,} bytes; {err})") from None
     if sha256 is not None and hashlib.sha256(data).hexdigest() != sha256:
-        raise CheckpointError(f"{file}: corrupt, its SHA-256 differs from the one recorded in {META} "
-                              f"(the file changed after it was saved)")
+        raise CheckpointError(
+            f"{file}: corrupt, its SHA-256 differs from the one recorded in {META} "
+            f"(the file changed after it was saved)"
+        )
     return arrays
 
 
@@ -122,9 +128,18 @@ def save_checkpoint(run_dir, model: LPN, *, step: int = 0, opt_state=None, metri
     tmp.mkdir()  # not tempfile.mkdtemp, whose folders are 0700 whatever the umask (the rename keeps the mode)
     sha256 = {WEIGHTS: _write_tensors(tmp / WEIGHTS, _named_arrays(model))}
     if opt_state is not None:
-        sha256[OPTIMIZER] = _write_tensors(tmp / OPTIMIZER, {f"{i}": np.asarray(x) for i, x in enumerate(jax.tree.leaves(opt_state))})
-    meta = {"format": FORMAT, "format_version": FORMAT_VERSION, "step": int(step),
-            "config": model.config.to_dict(), "metrics": metrics or {}, **(extra or {}), "sha256": sha256}
+        sha256[OPTIMIZER] = _write_tensors(
+            tmp / OPTIMIZER, {f"{i}": np.asarray(x) for i, x in enumerate(jax.tree.leaves(opt_state))}
+        )
+    meta = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "step": int(step),
+        "config": model.config.to_dict(),
+        "metrics": metrics or {},
+        **(extra or {}),
+        "sha256": sha256,
+    }
     if not isinstance(model, LPN):  # an LPN checkpoint stays as it was: no key means LPN
         meta["architecture"] = architecture_name(model)
     (tmp / META).write_text(json.dumps(meta, indent=2, default=float) + "\n")
@@ -158,8 +173,10 @@ def _follow_latest(run_dir: Path) -> Path:
         raise CheckpointError(f"{pointer}: not a text file naming a checkpoint") from None
     target = run_dir / name
     if not name or name in (".", "..") or Path(name).name != name or target.resolve().parent != run_dir.resolve():
-        raise CheckpointError(f"{pointer}: names {name!r}, which is not a checkpoint folder of this run directory "
-                              f"(it must hold the plain name of one, like step-00000100)")
+        raise CheckpointError(
+            f"{pointer}: names {name!r}, which is not a checkpoint folder of this run directory "
+            f"(it must hold the plain name of one, like step-00000100)"
+        )
     return target
 
 
@@ -204,29 +221,37 @@ def read_meta(path) -> dict:
     if version == 1:
         raise CheckpointError(
             f"{file}: checkpoint format version 1 records no hash of its weights; upgrade it once with "
-            f"python -c \"from lpn.checkpoint import upgrade_checkpoint; upgrade_checkpoint({str(path)!r})\""
+            f'python -c "from lpn.checkpoint import upgrade_checkpoint; upgrade_checkpoint({str(path)!r})"'
         )
     if version == 2 and isinstance(meta.get("config"), dict):
         early = [name for name in FORMAT_3_FIELDS if name in meta["config"]]
         if early:
-            raise CheckpointError(f"{file}: says format version 2, but its config records {', '.join(early)}, "
-                                  f"which version 3 added; the file was edited or written by another tool")
+            raise CheckpointError(
+                f"{file}: says format version 2, but its config records {', '.join(early)}, "
+                f"which version 3 added; the file was edited or written by another tool"
+            )
         meta = dict(meta, format_version=FORMAT_VERSION, config=with_format_3_fields(meta["config"]))
     if version not in (2, FORMAT_VERSION):
-        raise CheckpointError(f"{path}: checkpoint format version {version!r} is unknown; this lpn reads versions "
-                              f"2 and {FORMAT_VERSION}")
+        raise CheckpointError(
+            f"{path}: checkpoint format version {version!r} is unknown; this lpn reads versions 2 and {FORMAT_VERSION}"
+        )
     _check_config(meta, file)
     architecture = meta.get("architecture", "lpn")
     if not isinstance(architecture, str) or architecture not in ARCHITECTURES:
-        raise CheckpointError(f"{file}: 'architecture' is {architecture!r}, which this lpn does not know; "
-                              f"known: {', '.join(ARCHITECTURES)}")
+        raise CheckpointError(
+            f"{file}: 'architecture' is {architecture!r}, which this lpn does not know; "
+            f"known: {', '.join(ARCHITECTURES)}"
+        )
     step, sha256 = meta.get("step"), meta.get("sha256")
     if not isinstance(step, int) or isinstance(step, bool) or step < 0:
         raise CheckpointError(f"{file}: 'step' must be a whole number >= 0, got {step!r}")
     if not isinstance(meta.get("metrics"), dict):
         raise CheckpointError(f"{file}: 'metrics' must be an object, got {meta.get('metrics')!r}")
-    if not isinstance(sha256, dict) or not isinstance(sha256.get(WEIGHTS), str) or not all(
-            isinstance(v, str) for v in sha256.values()):
+    if (
+        not isinstance(sha256, dict)
+        or not isinstance(sha256.get(WEIGHTS), str)
+        or not all(isinstance(v, str) for v in sha256.values())
+    ):
         raise CheckpointError(f"{file}: 'sha256' must map {WEIGHTS} (and {OPTIMIZER}, if saved) to its SHA-256")
     return meta
 
@@ -254,7 +279,9 @@ def load_opt_state(path, template):
     file = path / OPTIMIZER
     sha256 = read_meta(path)["sha256"].get(OPTIMIZER)
     if sha256 is None:
-        raise CheckpointError(f"{file}: not saved (or not recorded in {META}), so training cannot resume from this checkpoint")
+        raise CheckpointError(
+            f"{file}: not saved (or not recorded in {META}), so training cannot resume from this checkpoint"
+        )
     leaves, treedef = jax.tree.flatten(template)
     arrays = _read_tensors(file, sha256)
     _check_like(arrays, {f"{i}": leaf for i, leaf in enumerate(leaves)}, file)
@@ -283,13 +310,18 @@ def upgrade_checkpoint(path, **fields) -> Path:
         raise CheckpointError(f"{file}: the config already records {', '.join(given)}; pass only the fields it lacks")
     lacking = [f for f in Config().to_dict() if f not in saved and f not in fields and f not in FORMAT_3_FIELDS]
     if lacking:
-        raise CheckpointError(f"{file}: the config lacks {', '.join(lacking)}; pass the values the run used, "
-                              f"as upgrade_checkpoint(path, {lacking[0]}=...)")
+        raise CheckpointError(
+            f"{file}: the config lacks {', '.join(lacking)}; pass the values the run used, "
+            f"as upgrade_checkpoint(path, {lacking[0]}=...)"
+        )
     meta = dict(meta, format_version=FORMAT_VERSION, config=with_format_3_fields({**saved, **fields}))
     cfg = _check_config(meta, file)
     _fill(eqx.filter_eval_shape(LPN, cfg, jax.random.key(0)), _read_tensors(path / WEIGHTS, None), path / WEIGHTS)
-    sha256 = {name: hashlib.sha256((path / name).read_bytes()).hexdigest()
-              for name in (WEIGHTS, OPTIMIZER) if (path / name).is_file()}
+    sha256 = {
+        name: hashlib.sha256((path / name).read_bytes()).hexdigest()
+        for name in (WEIGHTS, OPTIMIZER)
+        if (path / name).is_file()
+    }
     meta = dict(meta, config=cfg.to_dict(), sha256=sha256)
     tmp = path / f".{META}.tmp"
     tmp.write_text(json.dumps(meta, indent=2) + "\n")
@@ -346,8 +378,19 @@ def read_run(out: Path) -> dict:
         return {}
 
 
-def write_run(out: Path, cfg: Config, data: str, *, preset: str | None, seed: int, overrides=(),
-              fresh: bool = True, architecture: str = "lpn", mix=None, augment: bool | None = None) -> None:
+def write_run(
+    out: Path,
+    cfg: Config,
+    data: str,
+    *,
+    preset: str | None,
+    seed: int,
+    overrides=(),
+    fresh: bool = True,
+    architecture: str = "lpn",
+    mix=None,
+    augment: bool | None = None,
+) -> None:
     """Records the architecture (its `ARCHITECTURES` name), preset, data sources, seed, config and
     `--set` overrides of a run in `run.json`; `lpn eval` reads its training sources from it (ARC
     dataset names and task files' absolute paths as they are, generated ones as "generated:NAME").
@@ -358,9 +401,17 @@ def write_run(out: Path, cfg: Config, data: str, *, preset: str | None, seed: in
     run = {} if fresh else read_run(out)
     sources = sorted(set(run.get("train_sources", [])) | set(recorded_sources(data)))
     run.update({k: v for k, v in (("mix", mix), ("augment", augment)) if v is not None})
-    run.update({"architecture": architecture, "preset": run.get("preset", preset), "data": data, "train_sources": sources,
-                "seed": seed, "config": cfg.to_dict(),
-                "overrides": run.get("overrides", []) + list(overrides or [])})
+    run.update(
+        {
+            "architecture": architecture,
+            "preset": run.get("preset", preset),
+            "data": data,
+            "train_sources": sources,
+            "seed": seed,
+            "config": cfg.to_dict(),
+            "overrides": run.get("overrides", []) + list(overrides or []),
+        }
+    )
     out.mkdir(parents=True, exist_ok=True)
     tmp = out / ".run.json.tmp"
     tmp.write_text(json.dumps(run, indent=2))
@@ -400,8 +451,10 @@ def check_sources(meta: dict, checkpoint: Path, data: str, allow: bool) -> dict:
             print(f"lpn: warning: {warning.message}", file=sys.stderr)
     for source, ids in found.items():
         if (source, data) not in OFFICIAL_SPLITS:
-            print(f"lpn: warning: evaluating anyway (--allow-leakage): {len(ids)} of these tasks are in {source}",
-                  file=sys.stderr)
+            print(
+                f"lpn: warning: evaluating anyway (--allow-leakage): {len(ids)} of these tasks are in {source}",
+                file=sys.stderr,
+            )
     return {"train_sources": sources, "leaked": found}
 
 

@@ -27,16 +27,25 @@ from __future__ import annotations
 import contextlib
 import functools
 import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, NamedTuple, Sequence
+from typing import Any, NamedTuple
 
 import equinox as eqx
 import jax
 import numpy as np
 from tqdm.auto import tqdm
 
-from lpn.evaluate import (TaskMetrics, keep_candidates, mean_metrics, per_task_in_groups, predict_tasks, split_query, task_metrics,
-                          tta_metrics)
+from lpn.evaluate import (
+    TaskMetrics,
+    keep_candidates,
+    mean_metrics,
+    per_task_in_groups,
+    predict_tasks,
+    split_query,
+    task_metrics,
+    tta_metrics,
+)
 from lpn.grids import Batch, Task
 from lpn.methods import row
 from lpn.model import LPN
@@ -44,8 +53,12 @@ from lpn.scoring import score_predictions
 from lpn.search import SearchTrace
 
 BUDGETS = (10, 50, 100, 400)
-METRICS = {"top1": "top-1 exact match", "top2": "pass@2 (top-2 exact match)", "shape": "shape accuracy",
-           "pixel": "pixel accuracy"}
+METRICS = {
+    "top1": "top-1 exact match",
+    "top2": "pass@2 (top-2 exact match)",
+    "shape": "shape accuracy",
+    "pixel": "pixel accuracy",
+}
 
 
 class SearchMethod(NamedTuple):
@@ -70,8 +83,9 @@ class SearchMethod(NamedTuple):
         at the model's `ttt_lr`."""
         found = row(name, LPN if model is None else model)
         label = found.label if found.budget is None else f"{found.label} {budget}"
-        return cls(label, found.method, found.options(budget, optimizer), found.label,
-                   budget if found.budget else 0, model)
+        return cls(
+            label, found.method, found.options(budget, optimizer), found.label, budget if found.budget else 0, model
+        )
 
 
 class ComparisonRow(NamedTuple):
@@ -97,19 +111,29 @@ class Comparison:
     num_tasks: int
 
     def row(self, label: str) -> ComparisonRow:
-        for row in self.rows:
-            if row.label == label:
-                return row
+        for r in self.rows:
+            if r.label == label:
+                return r
         raise KeyError(f"no row labelled {label!r}; rows: {', '.join(r.label for r in self.rows)}")
 
     def table(self) -> str:
         head = ["method", "budget", "evals/task", "top-1", "pass@2", "shape", "pixel", "seconds", "compile s"]
-        body = [[r.label, "-" if r.budget is None else str(r.budget), f"{r.num_evals:.0f}",
-                 *(f"{x:.1%}" for x in (r.top1, r.top2, r.shape, r.pixel)),
-                 f"{r.seconds:.2f}", f"{r.compile_seconds:.1f}"] for r in self.rows]
+        body = [
+            [
+                r.label,
+                "-" if r.budget is None else str(r.budget),
+                f"{r.num_evals:.0f}",
+                *(f"{x:.1%}" for x in (r.top1, r.top2, r.shape, r.pixel)),
+                f"{r.seconds:.2f}",
+                f"{r.compile_seconds:.1f}",
+            ]
+            for r in self.rows
+        ]
         widths = [max(len(line[i]) for line in [head, *body]) for i in range(len(head))]
-        lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(line, widths)))
-                 for line in [head, *body]]
+        lines = [
+            "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(line, widths)))
+            for line in [head, *body]
+        ]
         return f"{self.num_tasks} tasks, the same for every method\n" + "\n".join(lines)
 
     def to_dict(self) -> dict:
@@ -132,8 +156,9 @@ def table_11_methods(budgets: Sequence[int] = BUDGETS, optimizer=None) -> list[S
     return methods
 
 
-def baseline_methods(in_context_model, budgets: Sequence[int] = (10, 100), optimizer=None,
-                     lpn_budgets: Sequence[int] | None = None) -> list[SearchMethod]:
+def baseline_methods(
+    in_context_model, budgets: Sequence[int] = (10, 100), optimizer=None, lpn_budgets: Sequence[int] | None = None
+) -> list[SearchMethod]:
     """The paper's central comparison (Tables 2-3, §3.6): LPN's mean latent and gradient search at
     `lpn_budgets` steps (default `budgets`; the rows run on `compare_methods`' model, an LPN), then
     the in-context model's prediction and its TTT at `budgets` steps (rows that carry
@@ -216,12 +241,28 @@ def _metrics(model, data, key, method, options, tasks_per_call) -> TaskMetrics:
     # A row's own `batch_size` option (predict_tasks' tasks a call) wins over `tasks_per_call`.
     predictions, evals = predict_tasks(model, data, key, method, **{"batch_size": tasks_per_call or 16, **options})
     score = score_predictions(data, predictions)
-    return TaskMetrics(score.top1, score.per_task, score.shape_accuracy, score.pixel_accuracy,
-                       float(np.mean(list(evals.values()))), score.distinct, score.rescued)
+    return TaskMetrics(
+        score.top1,
+        score.per_task,
+        score.shape_accuracy,
+        score.pixel_accuracy,
+        float(np.mean(list(evals.values()))),
+        score.distinct,
+        score.rescued,
+    )
 
 
-def compare_methods(model, data: Batch | Sequence[Task], key, methods=None, *, budgets=None,
-                    optimizer=None, tasks_per_call: int | None = None, progress: bool = False) -> Comparison:
+def compare_methods(
+    model,
+    data: Batch | Sequence[Task],
+    key,
+    methods=None,
+    *,
+    budgets=None,
+    optimizer=None,
+    tasks_per_call: int | None = None,
+    progress: bool = False,
+) -> Comparison:
     """Runs every method on the same tasks with the same key and measures each.
 
     Args:
@@ -254,17 +295,33 @@ def compare_methods(model, data: Batch | Sequence[Task], key, methods=None, *, b
         for m in methods:
             cfg = (model if m.model is None else m.model).config
             if (cfg.max_rows, cfg.max_cols) != grid:
-                raise ValueError(f"row {m.label!r}: its model takes {cfg.max_rows}x{cfg.max_cols} grids, the tasks are "
-                                 f"padded to {grid[0]}x{grid[1]}")
+                raise ValueError(
+                    f"row {m.label!r}: its model takes {cfg.max_rows}x{cfg.max_cols} grids, the tasks are "
+                    f"padded to {grid[0]}x{grid[1]}"
+                )
     rows = []
     for m in tqdm(methods, desc="search methods", disable=not progress):
         with _compile_clock() as compiling:
             start = time.perf_counter()
-            out = _metrics(model if m.model is None else m.model, data, key, m.method, dict(m.options or {}),
-                           tasks_per_call)
+            out = _metrics(
+                model if m.model is None else m.model, data, key, m.method, dict(m.options or {}), tasks_per_call
+            )
             elapsed = time.perf_counter() - start
-        rows.append(ComparisonRow(
-            m.label, m.family or m.label, m.budget, out.num_evals, out.top1, out.top2, out.shape, out.pixel,
-            max(elapsed - compiling[0], 0.0), compiling[0], out.differs, out.rescued))
+        rows.append(
+            ComparisonRow(
+                m.label,
+                m.family or m.label,
+                m.budget,
+                out.num_evals,
+                out.top1,
+                out.top2,
+                out.shape,
+                out.pixel,
+                max(elapsed - compiling[0], 0.0),
+                compiling[0],
+                out.differs,
+                out.rescued,
+            )
+        )
     num_tasks = data.inputs.shape[0] if isinstance(data, Batch) else len(data)
     return Comparison(tuple(rows), num_tasks)

@@ -31,7 +31,9 @@ class Config:
     # Latent (§1.3)
     latent_dim: int = 32
     variational: bool = True
-    latent_bias: bool = False  # not in the paper: the decoder's latent token gets a learned bias, see `lpn.model.Decoder`
+    latent_bias: bool = (
+        False  # not in the paper: the decoder's latent token gets a learned bias, see `lpn.model.Decoder`
+    )
 
     # Encoder (§1.2) and decoder (§1.4): layers, heads x head width, MLP factor
     enc_layers: int = 2
@@ -50,7 +52,9 @@ class Config:
     warmup_steps: int = 99
     lr_decay_steps: int = 0  # 0: constant after warm-up (the paper); N: cosine decay to 1% of the peak at step N
     adam_b2: float = 0.999
-    train_targets: str = "all"  # "all": each pair from the others' mean latent (leave-one-out, §2); "last": only the last pair
+    train_targets: str = (
+        "all"  # "all": each pair from the others' mean latent (leave-one-out, §2); "last": only the last pair
+    )
     latent_noise_warmup: int = 0  # N: the latents' sampling noise grows linearly from 0 over N steps; 0: off
     weight_decay: float = 1e-4
     grad_clip: float = 1.0
@@ -78,8 +82,10 @@ class Config:
             # config saves as JSON and loads back as the same types.
             object.__setattr__(self, f.name, kind(getattr(self, f.name)))
         if self.train_samples and self.train_search_steps:
-            raise ConfigError(f"train_samples and train_search_steps cannot both be > 0 (the training is Sample N or "
-                              f"Grad K), got {self.train_samples} and {self.train_search_steps}")
+            raise ConfigError(
+                f"train_samples and train_search_steps cannot both be > 0 (the training is Sample N or "
+                f"Grad K), got {self.train_samples} and {self.train_search_steps}"
+            )
 
     @property
     def enc_width(self) -> int:
@@ -89,20 +95,22 @@ class Config:
     def dec_width(self) -> int:
         return self.dec_heads * self.dec_head_dim
 
-    def replace(self, **changes) -> "Config":
+    def replace(self, **changes) -> Config:
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, values: dict) -> "Config":
+    def from_dict(cls, values: dict) -> Config:
         """The inverse of `to_dict`, checked: an object holding every field, no other, each value of its
         field's type (an int may stand for a float). No field is filled with its default: a saved config
         whose missing field took today's default would silently become another model or task."""
         if not isinstance(values, dict):
             raise TypeError(f"expected an object of config fields, got a {type(values).__name__}")
-        types = {f.name: {"int": int, "float": float, "bool": bool, "str": str}[f.type] for f in dataclasses.fields(cls)}
+        types = {
+            f.name: {"int": int, "float": float, "bool": bool, "str": str}[f.type] for f in dataclasses.fields(cls)
+        }
         unknown, missing = sorted(set(values) - set(types)), [name for name in types if name not in values]
         if unknown:
             raise ValueError(f"unknown config fields: {', '.join(unknown)}")
@@ -126,20 +134,40 @@ _POSITIVE = ("> 0", lambda v: v > 0)
 _SIDE = (f"in 1..{MAX_SIDE}", lambda v: 1 <= v <= MAX_SIDE)
 _BOOL = ("true or false", lambda v: True)
 FIELD_RULES = {
-    "max_rows": _SIDE, "max_cols": _SIDE, "num_pairs": _AT_LEAST_1,
-    "latent_dim": _AT_LEAST_1, "variational": _BOOL, "latent_bias": _BOOL,
-    "enc_layers": _AT_LEAST_1, "enc_heads": _AT_LEAST_1, "enc_head_dim": _AT_LEAST_1, "enc_mlp_factor": _POSITIVE,
-    "dec_layers": _AT_LEAST_1, "dec_heads": _AT_LEAST_1, "dec_head_dim": _AT_LEAST_1, "dec_mlp_factor": _POSITIVE,
-    "batch_size": _AT_LEAST_1, "micro_batch_size": _AT_LEAST_0, "learning_rate": _POSITIVE,
-    "warmup_steps": _AT_LEAST_0, "lr_decay_steps": _AT_LEAST_0,
+    "max_rows": _SIDE,
+    "max_cols": _SIDE,
+    "num_pairs": _AT_LEAST_1,
+    "latent_dim": _AT_LEAST_1,
+    "variational": _BOOL,
+    "latent_bias": _BOOL,
+    "enc_layers": _AT_LEAST_1,
+    "enc_heads": _AT_LEAST_1,
+    "enc_head_dim": _AT_LEAST_1,
+    "enc_mlp_factor": _POSITIVE,
+    "dec_layers": _AT_LEAST_1,
+    "dec_heads": _AT_LEAST_1,
+    "dec_head_dim": _AT_LEAST_1,
+    "dec_mlp_factor": _POSITIVE,
+    "batch_size": _AT_LEAST_1,
+    "micro_batch_size": _AT_LEAST_0,
+    "learning_rate": _POSITIVE,
+    "warmup_steps": _AT_LEAST_0,
+    "lr_decay_steps": _AT_LEAST_0,
     "adam_b2": ("in [0, 1)", lambda v: 0 <= v < 1),  # 1 divides by zero in Adam's bias correction
     "train_targets": (f"one of {', '.join(map(repr, TRAIN_TARGETS))}", lambda v: v in TRAIN_TARGETS),
-    "latent_noise_warmup": _AT_LEAST_0, "weight_decay": _AT_LEAST_0, "grad_clip": _POSITIVE,
-    "kl_coeff": _AT_LEAST_0, "train_search_steps": _AT_LEAST_0, "train_search_lr": _POSITIVE,
-    "train_search_stop_gradient": _BOOL, "train_samples": _AT_LEAST_0, "train_sample_sigma": _POSITIVE,
+    "latent_noise_warmup": _AT_LEAST_0,
+    "weight_decay": _AT_LEAST_0,
+    "grad_clip": _POSITIVE,
+    "kl_coeff": _AT_LEAST_0,
+    "train_search_steps": _AT_LEAST_0,
+    "train_search_lr": _POSITIVE,
+    "train_search_stop_gradient": _BOOL,
+    "train_samples": _AT_LEAST_0,
+    "train_sample_sigma": _POSITIVE,
     "train_prior_latents": _BOOL,
     "pattern_size": _AT_LEAST_1,  # that it fits the grid is checked by `lpn.pattern`, its one user
-    "pattern_density": ("in [0, 1]", lambda v: 0 <= v <= 1), "search_lr": _POSITIVE,
+    "pattern_density": ("in [0, 1]", lambda v: 0 <= v <= 1),
+    "search_lr": _POSITIVE,
     "ttt_lr": _POSITIVE,
 }
 _KINDS = {bool: "true or false", int: "an integer", float: "a finite number", str: "a string"}
@@ -165,9 +193,19 @@ def _check_field(name: str, value, kind: type) -> None:
 # Grad K, Sample N, batch size, task generator) may change between runs, e.g. Grad 0 training then Grad 1
 # fine-tuning as in the paper's ARC schedule (§2.3).
 ARCHITECTURE = (
-    "max_rows", "max_cols", "latent_dim", "variational", "latent_bias",
-    "enc_layers", "enc_heads", "enc_head_dim", "enc_mlp_factor",
-    "dec_layers", "dec_heads", "dec_head_dim", "dec_mlp_factor",
+    "max_rows",
+    "max_cols",
+    "latent_dim",
+    "variational",
+    "latent_bias",
+    "enc_layers",
+    "enc_heads",
+    "enc_head_dim",
+    "enc_mlp_factor",
+    "dec_layers",
+    "dec_heads",
+    "dec_head_dim",
+    "dec_mlp_factor",
 )
 
 
@@ -179,31 +217,63 @@ def architecture_diff(a: Config, b: Config) -> dict:
 PRESETS: dict[str, Config] = {
     # 2-D latent demo (paper B.4, F): 4x4 grids, 2x2 patterns. 254,664 parameters.
     "pattern_2d": Config(
-        max_rows=4, max_cols=4, latent_dim=2, pattern_size=2,
-        enc_head_dim=12, enc_mlp_factor=4.0, dec_head_dim=12, dec_mlp_factor=4.0,
+        max_rows=4,
+        max_cols=4,
+        latent_dim=2,
+        pattern_size=2,
+        enc_head_dim=12,
+        enc_mlp_factor=4.0,
+        dec_head_dim=12,
+        dec_mlp_factor=4.0,
         kl_coeff=1e-3,
     ),
     # Pattern task (Table 1): 10x10 grids, 4x4 patterns. 243,360 parameters.
     "pattern": Config(),
     # Pattern OOD study (Table 3): trained at density 0.5. 154,496 parameters.
     "pattern_ood": Config(
-        enc_layers=4, enc_heads=8, enc_head_dim=8, enc_mlp_factor=2.0,
-        dec_heads=8, dec_head_dim=4, pattern_density=0.5, ttt_lr=1e-5,
+        enc_layers=4,
+        enc_heads=8,
+        enc_head_dim=8,
+        enc_mlp_factor=2.0,
+        dec_heads=8,
+        dec_head_dim=4,
+        pattern_density=0.5,
+        ttt_lr=1e-5,
     ),
     # The paper's ARC model (Table 16), without RoPE (see README). About 44.6M parameters.
     "arc": Config(
-        max_rows=30, max_cols=30, latent_dim=256,
-        enc_layers=8, enc_heads=8, enc_head_dim=64, enc_mlp_factor=4.0,
-        dec_layers=6, dec_heads=8, dec_head_dim=64, dec_mlp_factor=4.0,
-        batch_size=128, learning_rate=3e-4, search_lr=5e-2,
+        max_rows=30,
+        max_cols=30,
+        latent_dim=256,
+        enc_layers=8,
+        enc_heads=8,
+        enc_head_dim=64,
+        enc_mlp_factor=4.0,
+        dec_layers=6,
+        dec_heads=8,
+        dec_head_dim=64,
+        dec_mlp_factor=4.0,
+        batch_size=128,
+        learning_rate=3e-4,
+        search_lr=5e-2,
     ),
     # Not in the paper: a small ARC-style model for the procedural families (`--data procedural`),
     # 30x30 grids like ARC, sized to train in minutes on one GPU and to search on a laptop CPU.
     "arc_small": Config(
-        max_rows=30, max_cols=30, latent_dim=64,
-        enc_layers=2, enc_heads=4, enc_head_dim=16, enc_mlp_factor=4.0,
-        dec_layers=2, dec_heads=4, dec_head_dim=16, dec_mlp_factor=4.0,
-        batch_size=32, micro_batch_size=8, search_lr=5e-2,
+        max_rows=30,
+        max_cols=30,
+        latent_dim=64,
+        enc_layers=2,
+        enc_heads=4,
+        enc_head_dim=16,
+        enc_mlp_factor=4.0,
+        dec_layers=2,
+        dec_heads=4,
+        dec_head_dim=16,
+        dec_mlp_factor=4.0,
+        batch_size=32,
+        micro_batch_size=8,
+        search_lr=5e-2,
     ),
 }
 
@@ -221,8 +291,16 @@ def parse_value(raw: str, kind: type, name: str):
     text = raw.strip()
     try:
         if kind is bool:
-            words = {"true": True, "1": True, "yes": True, "on": True,
-                     "false": False, "0": False, "no": False, "off": False}
+            words = {
+                "true": True,
+                "1": True,
+                "yes": True,
+                "on": True,
+                "false": False,
+                "0": False,
+                "no": False,
+                "off": False,
+            }
             return words[text.lower()]
         if kind is int:
             number = float(text)

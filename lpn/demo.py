@@ -61,8 +61,17 @@ def _solved(grids, shapes, truth, true_shapes) -> np.ndarray:
     return np.all(shapes == true_shapes, -1) & np.all(grids == truth, (-2, -1))
 
 
-def run_demo(model: LPN, *, num_tasks: int = 96, steps: int = 100, seed: int = 0, out=None,
-             learning_rate: float | None = None, shown: int = 6, log=print) -> DemoResult:
+def run_demo(
+    model: LPN,
+    *,
+    num_tasks: int = 96,
+    steps: int = 100,
+    seed: int = 0,
+    out=None,
+    learning_rate: float | None = None,
+    shown: int = 6,
+    log=print,
+) -> DemoResult:
     """Draws `num_tasks` fresh pattern tasks for `model`'s config (seeded by `seed`), solves each from
     its mean latent and with `steps` of gradient search (Adam, the config's search rate), and, if
     `out` is given, writes the HTML report there. Progress lines go to `log`."""
@@ -74,13 +83,16 @@ def run_demo(model: LPN, *, num_tasks: int = 96, steps: int = 100, seed: int = 0
     keys = jax.random.split(jax.random.fold_in(key, 1), num_tasks)
     placed, (spread, keys), n = spread_tasks(model, batch, keys)
     path_BSH, scores_BS, (mean_grids, mean_shapes), (best_grids, best_shapes) = jax.device_get(
-        first(_solve(placed, spread, keys, steps, optimizer), n))
+        first(_solve(placed, spread, keys, steps, optimizer), n)
+    )
     batch = jax.device_get(batch)
     truth, true_shapes = batch.outputs[:, -1], batch.output_shapes[:, -1]
     mean_ok = _solved(mean_grids, mean_shapes, truth, true_shapes)
     best_ok = _solved(best_grids, best_shapes, truth, true_shapes)
-    log(f"{num_tasks} fresh tasks (seed {seed}): mean latent {mean_ok.mean():.1%}, "
-        f"gradient search ({steps} steps) {best_ok.mean():.1%}")
+    log(
+        f"{num_tasks} fresh tasks (seed {seed}): mean latent {mean_ok.mean():.1%}, "
+        f"gradient search ({steps} steps) {best_ok.mean():.1%}"
+    )
     report = None
     if out is not None:
         picked = _pick(mean_ok, best_ok, shown)
@@ -89,14 +101,26 @@ def run_demo(model: LPN, *, num_tasks: int = 96, steps: int = 100, seed: int = 0
         landscape = None
         if cfg.latent_dim == 2:
             landscape = landscape_png(*_landscape_grid(model, spec, path_BSH[focus]), path_BSH[focus])
-        page = demo_page(cfg, batch, picked, (mean_grids, mean_shapes, mean_ok), (best_grids, best_shapes, best_ok),
-                         scores_BS, landscape, steps, seed, time.perf_counter() - started, jax.devices()[0].platform)
+        page = demo_page(
+            cfg,
+            batch,
+            picked,
+            (mean_grids, mean_shapes, mean_ok),
+            (best_grids, best_shapes, best_ok),
+            scores_BS,
+            landscape,
+            steps,
+            seed,
+            time.perf_counter() - started,
+            jax.devices()[0].platform,
+        )
         report = Path(out)
         report.parent.mkdir(parents=True, exist_ok=True)
         report.write_text(page, encoding="utf-8")
         log(f"report written to {report}")
-    return DemoResult(num_tasks, steps, seed, float(mean_ok.mean()), float(best_ok.mean()),
-                      time.perf_counter() - started, report)
+    return DemoResult(
+        num_tasks, steps, seed, float(mean_ok.mean()), float(best_ok.mean()), time.perf_counter() - started, report
+    )
 
 
 def _pick(mean_ok, best_ok, k: int) -> list[int]:

@@ -82,8 +82,10 @@ def training_devices(batch_size: int, micro_batch_size: int = 0, devices=None) -
     if jax.process_count() > 1:  # all of every process's devices: each process holds a share
         devices = jax.devices()
         if batch_size % len(devices) or micro % len(devices):
-            raise ValueError(f"batch_size {batch_size} and micro_batch_size {micro} must divide evenly over the "
-                             f"{len(devices)} devices of {jax.process_count()} processes")
+            raise ValueError(
+                f"batch_size {batch_size} and micro_batch_size {micro} must divide evenly over the "
+                f"{len(devices)} devices of {jax.process_count()} processes"
+            )
         return tuple(devices)
     devices = jax.local_devices()
     n = max(k for k in range(1, len(devices) + 1) if batch_size % k == 0 and micro % k == 0)

@@ -17,7 +17,8 @@ On CPUs the processes exchange data over gloo collectives (set here before the r
 from __future__ import annotations
 
 import pickle
-from typing import Any, NamedTuple, Sequence
+from collections.abc import Sequence
+from typing import Any, NamedTuple
 
 import jax
 import numpy as np
@@ -26,14 +27,18 @@ import numpy as np
 class Settings(NamedTuple):
     """Where this process stands in a run: the coordinator's HOST:PORT, the number of processes and
     this process's id (None everywhere: let JAX detect a cluster, or stay one process)."""
+
     coordinator: str | None = None
     num_processes: int | None = None
     process_id: int | None = None
 
 
-def parse_settings(coordinator: str | None = None, num_processes: int | None = None,
-                   process_id: int | None = None, flags: Sequence[str] = ("--coordinator", "--num-processes",
-                                                                           "--process-id")) -> Settings:
+def parse_settings(
+    coordinator: str | None = None,
+    num_processes: int | None = None,
+    process_id: int | None = None,
+    flags: Sequence[str] = ("--coordinator", "--num-processes", "--process-id"),
+) -> Settings:
     """Checks explicit settings, raising ValueError naming `flags` (the three settings' names, for
     the message): all three or none; a HOST:PORT coordinator with a port in 1-65535; at least one
     process; an id in [0, num_processes)."""
@@ -42,16 +47,19 @@ def parse_settings(coordinator: str | None = None, num_processes: int | None = N
         return Settings()
     if not all(given):
         missing = [f for f, g in zip(flags, given) if not g]
-        raise ValueError(f"{', '.join(f for f, g in zip(flags, given) if g)} given without {', '.join(missing)}: "
-                         f"a multi-process run needs all of {', '.join(flags)} (or none, to let JAX detect a cluster)")
+        raise ValueError(
+            f"{', '.join(f for f, g in zip(flags, given) if g)} given without {', '.join(missing)}: "
+            f"a multi-process run needs all of {', '.join(flags)} (or none, to let JAX detect a cluster)"
+        )
     host, sep, port = coordinator.rpartition(":")
     if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
         raise ValueError(f"{flags[0]} {coordinator!r}: expected HOST:PORT, e.g. 10.0.0.1:1234 (a port in 1-65535)")
     if num_processes < 1:
         raise ValueError(f"{flags[1]} {num_processes}: expected at least 1 process")
     if not 0 <= process_id < num_processes:
-        raise ValueError(f"{flags[2]} {process_id}: expected an id from 0 to {num_processes - 1} "
-                         f"({flags[1]} {num_processes})")
+        raise ValueError(
+            f"{flags[2]} {process_id}: expected an id from 0 to {num_processes - 1} ({flags[1]} {num_processes})"
+        )
     return Settings(coordinator, num_processes, process_id)
 
 
@@ -73,9 +81,11 @@ def initialize(settings: Settings = Settings()) -> int:
         except RuntimeError as err:
             if "must be called before" not in str(err):
                 raise
-            raise RuntimeError("a run over several processes must join JAX's distributed runtime before JAX "
-                               "computes anything: start each process fresh (`lpn train ...`, or "
-                               "lpn.distributed.initialize first in a script)") from None
+            raise RuntimeError(
+                "a run over several processes must join JAX's distributed runtime before JAX "
+                "computes anything: start each process fresh (`lpn train ...`, or "
+                "lpn.distributed.initialize first in a script)"
+            ) from None
         return jax.process_count()
     try:
         jax.distributed.initialize()
@@ -113,6 +123,7 @@ def local_copy(tree):
     """`tree` with every array that spans several processes' devices (replicated, as the training
     state is) replaced by this process's copy on one of its devices, so that it can be saved,
     evaluated or placed on the local devices; other leaves as they are."""
+
     def one(x):
         return x.addressable_data(0) if isinstance(x, jax.Array) and not x.is_fully_addressable else x
 
@@ -123,6 +134,7 @@ def put_replicated(tree, sharding):
     """`tree`'s arrays, equal on every process (the same seed, or the same checkpoint), placed on
     `sharding`'s devices of every process as global arrays (`jax.device_put` only reaches the
     local ones); other leaves as they are."""
+
     def one(x):
         if not isinstance(x, (jax.Array, np.ndarray)):
             return x

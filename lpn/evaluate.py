@@ -49,8 +49,14 @@ def batch_as_tasks(batch: Batch, prefix: str = "task") -> list:
     batch = jax.tree.map(np.asarray, batch)
     tasks = []
     for i in range(batch.inputs.shape[0]):
-        pairs = [Pair(unpad(batch.inputs[i, n], batch.input_shapes[i, n]), unpad(batch.outputs[i, n], batch.output_shapes[i, n]))
-                 for n in range(batch.inputs.shape[1]) if batch.pair_mask[i, n]]
+        pairs = [
+            Pair(
+                unpad(batch.inputs[i, n], batch.input_shapes[i, n]),
+                unpad(batch.outputs[i, n], batch.output_shapes[i, n]),
+            )
+            for n in range(batch.inputs.shape[1])
+            if batch.pair_mask[i, n]
+        ]
         tasks.append(Task(tuple(pairs[:-1]), (pairs[-1],), f"{prefix}-{i}"))
     return tasks
 
@@ -144,9 +150,13 @@ def task_metrics(model: LPN, trace, query) -> TaskMetrics:
     grids, shapes = attempts(model, trace, query.inputs, query.input_shapes)
     hits = jax.vmap(exact, in_axes=(0, 0, None, None))(grids, shapes, query.outputs, query.output_shapes)
     return TaskMetrics(
-        top1=hits[0], top2=hits.any(), shape=jnp.all(shapes[0] == query.output_shapes),
-        pixel=pixel_accuracy(grids[0], shapes[0], query.outputs, query.output_shapes), num_evals=trace.num_evals,
-        differs=jnp.any(grids[0] != grids[1]) | jnp.any(shapes[0] != shapes[1]), rescued=hits[1] & ~hits[0],
+        top1=hits[0],
+        top2=hits.any(),
+        shape=jnp.all(shapes[0] == query.output_shapes),
+        pixel=pixel_accuracy(grids[0], shapes[0], query.outputs, query.output_shapes),
+        num_evals=trace.num_evals,
+        differs=jnp.any(grids[0] != grids[1]) | jnp.any(shapes[0] != shapes[1]),
+        rescued=hits[1] & ~hits[0],
     )
 
 
@@ -170,8 +180,15 @@ def tta_metrics(model, batch: Batch, key, method, tta: int, batch_size: int = 16
     tasks = batch_as_tasks(batch)
     predictions, evals = predict_tasks(model, tasks, key, method, batch_size=batch_size, tta=tta, **options)
     score = score_predictions(tasks, predictions)
-    return TaskMetrics(score.top1, score.per_task, score.shape_accuracy, score.pixel_accuracy,
-                       float(np.mean(list(evals.values()))), score.distinct, score.rescued)
+    return TaskMetrics(
+        score.top1,
+        score.per_task,
+        score.shape_accuracy,
+        score.pixel_accuracy,
+        float(np.mean(list(evals.values()))),
+        score.distinct,
+        score.rescued,
+    )
 
 
 def per_task_in_groups(run, model, batch: Batch, key, tasks_per_call: int | None = None):
@@ -199,8 +216,9 @@ def per_task_in_groups(run, model, batch: Batch, key, tasks_per_call: int | None
     return gather(jax.tree.map(lambda *a: np.concatenate(a), *parts), total)
 
 
-def evaluate_batch(model, batch: Batch, key, method=None, *, tasks_per_call: int | None = None,
-                   **options) -> TaskMetrics:
+def evaluate_batch(
+    model, batch: Batch, key, method=None, *, tasks_per_call: int | None = None, **options
+) -> TaskMetrics:
     """Mean metrics of `method` (any function of `lpn.methods`' tables; default the model's "none"
     row) over the tasks of `batch`, `tasks_per_call` at a time (default all: one compiled call; TTT
     holds a copy of the parameters per task, so bound it there; see `per_task_in_groups`)."""
@@ -239,8 +257,18 @@ def _bucket(side: int, cfg) -> tuple[int, int]:
     return min(fits[0], cfg.max_rows), min(fits[0], cfg.max_cols)
 
 
-def predict_tasks(model, tasks, key, method=None, batch_size: int = 16, progress: bool = False,
-                  on_batch=None, tta: int = 1, tta_seed: int = 0, **options):
+def predict_tasks(
+    model,
+    tasks,
+    key,
+    method=None,
+    batch_size: int = 16,
+    progress: bool = False,
+    on_batch=None,
+    tta: int = 1,
+    tta_seed: int = 0,
+    **options,
+):
     """Two attempts for every test input of every task, searching on each task's train pairs.
 
     `method` is any function of `lpn.methods`' tables (default the model's "none" row). Returns
@@ -295,12 +323,14 @@ def _predict_all(model, tasks, key, method, batch_size, progress, on_batch, opti
     for (size, group), k in zip(sorted(groups.items()), jax.random.split(key, len(groups))):
         grows = size != full
         bar.set_postfix(grids=f"{size[0]}x{size[1]}", tasks=len(group))
-        got, spent, sure, too_big = _predict_padded(model, group, k, method, batch_size, size, options,
-                                                    finished, hold_back=grows)
+        got, spent, sure, too_big = _predict_padded(
+            model, group, k, method, batch_size, size, options, finished, hold_back=grows
+        )
         if too_big and grows:
             bar.set_postfix(grids=f"{full[0]}x{full[1]}", tasks=len(too_big), redo="outgrown")
-            again, again_spent, again_sure, _ = _predict_padded(model, too_big, k, method, batch_size, full, options,
-                                                                finished, spent_before=spent)
+            again, again_spent, again_sure, _ = _predict_padded(
+                model, too_big, k, method, batch_size, full, options, finished, spent_before=spent
+            )
             got.update(again)
             spent.update(again_spent)
             sure.update(again_sure)
@@ -320,8 +350,9 @@ def tasks_per_call(batch_size: int, rows: int, cols: int) -> int:
     return max(min(2, batch_size), min(batch_size, batch_size * 100 // (rows * cols)))
 
 
-def _predict_padded(model, tasks, key, method, batch_size, size, options, on_batch=None, hold_back=False,
-                    spent_before=None):
+def _predict_padded(
+    model, tasks, key, method, batch_size, size, options, on_batch=None, hold_back=False, spent_before=None
+):
     """predict_tasks for tasks padded to `size`: (predictions, evals, confidence, tasks whose answer
     outgrew it).
     Evaluations in `spent_before` are added to a task's; with `hold_back`, tasks whose answer
@@ -340,15 +371,16 @@ def _predict_padded(model, tasks, key, method, batch_size, size, options, on_bat
         if on_batch is not None:
             held = {t.name for t in too_big} if hold_back else set()
             finished = [n for n in names if n not in held]
-            on_batch({n: predictions[n] for n in finished}, {n: evals[n] for n in finished},
-                     {n: sure[n] for n in finished})
+            on_batch(
+                {n: predictions[n] for n in finished}, {n: evals[n] for n in finished}, {n: sure[n] for n in finished}
+            )
 
     starts = range(0, len(tasks), batch_size)
     mine, alone = set(share(len(starts)).tolist()), jax.process_count() == 1
     for j, (start, k) in enumerate(zip(starts, jax.random.split(key, len(starts)))):
         if j not in mine:  # another process's batch
             continue
-        chunk = list(tasks[start:start + batch_size])
+        chunk = list(tasks[start : start + batch_size])
         chunk += [chunk[-1]] * (batch_size - len(chunk))  # the last batch: same size, repeats
         num_pairs = max(t.num_pairs for t in chunk)
         num_tests = max(len(t.test) for t in chunk)
@@ -356,8 +388,10 @@ def _predict_padded(model, tasks, key, method, batch_size, size, options, on_bat
         tests = batch_pairs([[p._replace(output=None) for p in t.test] for t in chunk], rows, cols, num_tests)
         # The model placed once on the devices serves every later batch (placing it again is a no-op).
         model, args, n = spread_tasks(model, spec, tests.inputs, tests.input_shapes, jax.random.split(k, batch_size))
-        grids, shapes, spent, confident = jax.device_get(first(_predict(model, *args, method, tuple(sorted(options.items()))), n))
-        for i, task in enumerate(tasks[start:start + batch_size]):
+        grids, shapes, spent, confident = jax.device_get(
+            first(_predict(model, *args, method, tuple(sorted(options.items()))), n)
+        )
+        for i, task in enumerate(tasks[start : start + batch_size]):
             shown = shapes[i, : len(task.test)]
             if (shown[..., 0] > rows).any() or (shown[..., 1] > cols).any():
                 too_big.append(task)
@@ -368,7 +402,7 @@ def _predict_padded(model, tasks, key, method, batch_size, size, options, on_bat
             evals[task.name] = int(spent[i]) + (spent_before or {}).get(task.name, 0)
             sure[task.name] = float(confident[i])
         if alone:
-            report([t.name for t in tasks[start:start + batch_size]])
+            report([t.name for t in tasks[start : start + batch_size]])
     if not alone:
         outgrown = set()
         for got, spent, confident, names in gather_objects((predictions, evals, sure, [t.name for t in too_big])):
@@ -397,14 +431,18 @@ class Progress:
         except json.JSONDecodeError as err:
             raise ValueError(f"--resume: {path} is not valid JSON ({err})") from None
         if saved.get("settings") != json.loads(json.dumps(settings)):
-            raise ValueError(f"--resume: {path} was written by an evaluation with other settings "
-                             f"({saved.get('settings')}); drop --resume to start again")
+            raise ValueError(
+                f"--resume: {path} was written by an evaluation with other settings "
+                f"({saved.get('settings')}); drop --resume to start again"
+            )
         self.tasks, self.runtime = saved["tasks"], float(saved["runtime_seconds"])
 
     def add(self, predictions: dict, evals: dict) -> None:
         for name, outputs in predictions.items():
-            self.tasks[name] = {"attempts": [[np.asarray(a).tolist() for a in pair] for pair in outputs],
-                                "decoder_evaluations": evals[name]}
+            self.tasks[name] = {
+                "attempts": [[np.asarray(a).tolist() for a in pair] for pair in outputs],
+                "decoder_evaluations": evals[name],
+            }
         self.write(self.elapsed())
 
     def elapsed(self) -> float:
@@ -426,15 +464,28 @@ class Progress:
         os.replace(tmp, self.path)
 
     def predictions(self, tasks) -> tuple[dict, dict]:
-        return ({t.name: [[np.asarray(a, np.uint8) for a in pair] for pair in self.tasks[t.name]["attempts"]]
-                 for t in tasks},
-                {t.name: self.tasks[t.name]["decoder_evaluations"] for t in tasks})
+        return (
+            {
+                t.name: [[np.asarray(a, np.uint8) for a in pair] for pair in self.tasks[t.name]["attempts"]]
+                for t in tasks
+            },
+            {t.name: self.tasks[t.name]["decoder_evaluations"] for t in tasks},
+        )
 
 
 def predict(model, tasks, key, method, batch_size, options, on_batch=None, tta: int = 1):
     """`predict_tasks` with a progress bar, at most `batch_size` tasks a call."""
-    return predict_tasks(model, tasks, key, method, batch_size=min(batch_size, len(tasks) * tta), progress=True,
-                         on_batch=on_batch, tta=tta, **options)
+    return predict_tasks(
+        model,
+        tasks,
+        key,
+        method,
+        batch_size=min(batch_size, len(tasks) * tta),
+        progress=True,
+        on_batch=on_batch,
+        tta=tta,
+        **options,
+    )
 
 
 def score_and_print(tasks, predictions, version: str, table: bool, out: Path):
@@ -475,8 +526,20 @@ def write_results(out: Path, results: dict, predictions=None) -> None:
     print("wrote " + ", ".join(map(str, written)))
 
 
-def eval_generated(model, data: str, seed: int, num_tasks: int, method, options, head: dict, out: Path,
-                   density=None, pairs=None, tasks_per_call: int | None = None, tta: int = 1) -> None:
+def eval_generated(
+    model,
+    data: str,
+    seed: int,
+    num_tasks: int,
+    method,
+    options,
+    head: dict,
+    out: Path,
+    density=None,
+    pairs=None,
+    tasks_per_call: int | None = None,
+    tta: int = 1,
+) -> None:
     """Metrics of the search on `num_tasks` fresh generated tasks (`data`: pattern, procedural or
     strings) of the model's own config, printed and written to `out`/results.json with `head`.
     `density` and `pairs` (default the config's) shape the generated tasks; `tasks_per_call` bounds
@@ -497,12 +560,30 @@ def eval_generated(model, data: str, seed: int, num_tasks: int, method, options,
     runtime = time.perf_counter() - started
     density = cfg.pattern_density if density is None else density
     version = f"generated by lpn {__version__} ({data}, seed {seed}" + (
-        f", density {density})" if data == "pattern" else ")")
-    print(f"{num_tasks} fresh {data} tasks of {pairs} given pairs and a query, {version}"
-          + (f"; {tta} views voting" if tta > 1 else ""))
-    print(f"top-1 exact {metrics.top1:.2%}, pass@2 {metrics.top2:.2%}, shape {metrics.shape:.2%}, "
-          f"pixel {metrics.pixel:.2%}; {metrics.num_evals:.0f} decoder evaluations per task; {runtime:.1f} s")
-    print(f"attempt 2 differs from attempt 1 on {metrics.differs:.2%} of tasks and solves {metrics.rescued:.2%} "
-          f"that attempt 1 missed")
-    write_results(out, {"data": data, "dataset_version": version, "num_tasks": num_tasks, "given_pairs": pairs,
-                        "tta": tta, **head, "runtime_seconds": runtime, "scores": metrics._asdict()})
+        f", density {density})" if data == "pattern" else ")"
+    )
+    print(
+        f"{num_tasks} fresh {data} tasks of {pairs} given pairs and a query, {version}"
+        + (f"; {tta} views voting" if tta > 1 else "")
+    )
+    print(
+        f"top-1 exact {metrics.top1:.2%}, pass@2 {metrics.top2:.2%}, shape {metrics.shape:.2%}, "
+        f"pixel {metrics.pixel:.2%}; {metrics.num_evals:.0f} decoder evaluations per task; {runtime:.1f} s"
+    )
+    print(
+        f"attempt 2 differs from attempt 1 on {metrics.differs:.2%} of tasks and solves {metrics.rescued:.2%} "
+        f"that attempt 1 missed"
+    )
+    write_results(
+        out,
+        {
+            "data": data,
+            "dataset_version": version,
+            "num_tasks": num_tasks,
+            "given_pairs": pairs,
+            "tta": tta,
+            **head,
+            "runtime_seconds": runtime,
+            "scores": metrics._asdict(),
+        },
+    )

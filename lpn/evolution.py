@@ -38,15 +38,23 @@ workaround.
 from __future__ import annotations
 
 import functools
-from typing import Sequence
+from collections.abc import Sequence
 
 import jax
 import jax.numpy as jnp
 import optax
 
 from lpn.model import LPN
-from lpn.search import (GRADIENT_COST, SearchTrace, _finish, gradient_search, log_prob, num_pairs,
-                        score_candidates, start_latents)
+from lpn.search import (
+    GRADIENT_COST,
+    SearchTrace,
+    _finish,
+    gradient_search,
+    log_prob,
+    num_pairs,
+    score_candidates,
+    start_latents,
+)
 
 POPULATION = 6  # candidates a generation: 2 gradient steps' worth of evaluations (2 x GRADIENT_COST)
 SIGMA = 0.5  # the initial spread, as random search's scale: latents are N(0, I) under the prior
@@ -91,12 +99,24 @@ def _evolve(strategy, params, model: LPN, pairs, key, steps, start, from_prior, 
 
 def _check(name: str, steps: int, population: int, sigma: float):
     if steps < 0 or population < 2 or not sigma > 0:
-        raise ValueError(f"{name}: need steps >= 0, population >= 2 and sigma > 0, got steps {steps}, "
-                         f"population {population}, sigma {sigma}")
+        raise ValueError(
+            f"{name}: need steps >= 0, population >= 2 and sigma > 0, got steps {steps}, "
+            f"population {population}, sigma {sigma}"
+        )
 
 
-def cma_es(model: LPN, pairs, key, *, steps=50, population=POPULATION, sigma=SIGMA, start=None,
-           from_prior=False, weights_N=None) -> SearchTrace:
+def cma_es(
+    model: LPN,
+    pairs,
+    key,
+    *,
+    steps=50,
+    population=POPULATION,
+    sigma=SIGMA,
+    start=None,
+    from_prior=False,
+    weights_N=None,
+) -> SearchTrace:
     """CMA-ES (Hansen's defaults, evosax's `CMA_ES`): `steps` generations of `population`
     candidates drawn from N(mean, sigma² C), mean and sigma and C adapted each generation.
 
@@ -114,8 +134,18 @@ def cma_es(model: LPN, pairs, key, *, steps=50, population=POPULATION, sigma=SIG
     return _evolve(strategy, params, model, pairs, key, steps, start, from_prior, weights_N)
 
 
-def snes(model: LPN, pairs, key, *, steps=50, population=POPULATION, sigma=SIGMA, start=None,
-         from_prior=False, weights_N=None) -> SearchTrace:
+def snes(
+    model: LPN,
+    pairs,
+    key,
+    *,
+    steps=50,
+    population=POPULATION,
+    sigma=SIGMA,
+    start=None,
+    from_prior=False,
+    weights_N=None,
+) -> SearchTrace:
     """Separable natural evolution strategy (evosax's `SNES`): a diagonal Gaussian whose mean and
     per-dimension spread follow the natural gradient of the ranked population. Options and trace
     as `cma_es`'s."""
@@ -125,17 +155,31 @@ def snes(model: LPN, pairs, key, *, steps=50, population=POPULATION, sigma=SIGMA
     return _evolve(strategy, params, model, pairs, key, steps, start, from_prior, weights_N)
 
 
-def open_es(model: LPN, pairs, key, *, steps=50, population=POPULATION, sigma=SIGMA, learning_rate=0.1,
-            start=None, from_prior=False, weights_N=None) -> SearchTrace:
+def open_es(
+    model: LPN,
+    pairs,
+    key,
+    *,
+    steps=50,
+    population=POPULATION,
+    sigma=SIGMA,
+    learning_rate=0.1,
+    start=None,
+    from_prior=False,
+    weights_N=None,
+) -> SearchTrace:
     """OpenAI-ES (evosax's `Open_ES`): antithetic samples mean ± sigma·eps at a fixed sigma, their
     centred ranks estimate a gradient that Adam (`learning_rate`) follows. `population` must be
     even; other options and trace as `cma_es`'s."""
     _check("open_es", steps, population, sigma)
     if population % 2:
         raise ValueError(f"open_es: the population must be even (antithetic pairs), got {population}")
-    strategy = require_evosax().Open_ES(population, jnp.zeros(model.config.latent_dim),
-                                        optimizer=_adam(float(learning_rate)),
-                                        std_schedule=optax.constant_schedule(float(sigma)))
+    strategy = require_evosax().Open_ES(
+        population,
+        jnp.zeros(model.config.latent_dim),
+        optimizer=_adam(float(learning_rate)),
+        std_schedule=optax.constant_schedule(float(sigma)),
+    )
     return _evolve(strategy, strategy.default_params, model, pairs, key, steps, start, from_prior, weights_N)
 
 
@@ -144,9 +188,22 @@ def _adam(learning_rate: float):
     return optax.adam(learning_rate)
 
 
-def hybrid_search(model: LPN, pairs, key, *, steps=100, explore=cma_es, share=0.5, population=POPULATION,
-                  sigma=SIGMA, optimizer=None, clip=1.0, start=None, from_prior=False,
-                  weights_N=None) -> SearchTrace:
+def hybrid_search(
+    model: LPN,
+    pairs,
+    key,
+    *,
+    steps=100,
+    explore=cma_es,
+    share=0.5,
+    population=POPULATION,
+    sigma=SIGMA,
+    optimizer=None,
+    clip=1.0,
+    start=None,
+    from_prior=False,
+    weights_N=None,
+) -> SearchTrace:
     """An ES for `share` of the budget, then gradient ascent from the best latent it found.
 
     Args:
@@ -164,18 +221,29 @@ def hybrid_search(model: LPN, pairs, key, *, steps=100, explore=cma_es, share=0.
     gens = generations(int(share * steps), population)
     descent = (steps * GRADIENT_COST - gens * population) // GRADIENT_COST
     k_explore, k_descend = jax.random.split(key)
-    found = explore(model, pairs, k_explore, steps=gens, population=population, sigma=sigma, start=start,
-                    from_prior=from_prior, weights_N=weights_N)
-    refined = gradient_search(model, pairs, k_descend, steps=descent, optimizer=optimizer, clip=clip,
-                              start=found.best, weights_N=weights_N)
+    found = explore(
+        model,
+        pairs,
+        k_explore,
+        steps=gens,
+        population=population,
+        sigma=sigma,
+        start=start,
+        from_prior=from_prior,
+        weights_N=weights_N,
+    )
+    refined = gradient_search(
+        model, pairs, k_descend, steps=descent, optimizer=optimizer, clip=clip, start=found.best, weights_N=weights_N
+    )
     k = found.latents.shape[1]
     latents_SKH = jnp.concatenate([found.latents, jnp.repeat(refined.latents, k, axis=1)])
     scores_SK = jnp.concatenate([found.scores, jnp.repeat(refined.scores, k, axis=1)])
     return _finish(latents_SKH, scores_SK, found.num_evals + refined.num_evals)
 
 
-def es_methods(budgets: Sequence[int] = (10, 50, 100), names: Sequence[str] = ("cma", "es", "hybrid"),
-               optimizer=None) -> list:
+def es_methods(
+    budgets: Sequence[int] = (10, 50, 100), names: Sequence[str] = ("cma", "es", "hybrid"), optimizer=None
+) -> list:
     """`lpn.compare.SearchMethod` rows of the ES searches of `lpn.methods.SEARCHES` at each budget
     (gradient-step equivalents, so each sits at the evaluations of gradient search at that many
     steps), for `compare_methods`. `optimizer` drives the hybrid's gradient part."""

@@ -15,8 +15,8 @@ run). A `Claim` is one ordering the paper reports; `table.md` says whether it ho
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping
 
 from lpn.config import Config, get_preset
 
@@ -108,18 +108,34 @@ class Experiment:
     def cells(self, scale: str):
         """(row, column) for every cell run at `scale`, in table order."""
         chosen = self.scales[scale].columns
-        return [(r, c) for r in self.rows for c in self.columns
-                if (r.columns is None or c.label in r.columns) and (chosen is None or c.label in chosen)]
+        return [
+            (r, c)
+            for r in self.rows
+            for c in self.columns
+            if (r.columns is None or c.label in r.columns) and (chosen is None or c.label in chosen)
+        ]
 
 
 # Sizes shared by the pattern experiments. cpu: 4x4 grids and 2x2 patterns (the 2-D demo's task,
 # which the pattern_2d recipe study showed learnable on a CPU), a one-layer model of width 32 and an
 # 8-D latent, trained a few minutes each: 500 steps for Tables 1-2, 2,000 for the OOD study, where
 # these models start to use their latent after about 550 (docs/results.md).
-_TINY = dict(max_rows=4, max_cols=4, pattern_size=2, latent_dim=8,
-             enc_layers=1, enc_heads=4, enc_head_dim=8, enc_mlp_factor=2.0,
-             dec_layers=1, dec_heads=4, dec_head_dim=8, dec_mlp_factor=2.0,
-             batch_size=32, micro_batch_size=0)
+_TINY = dict(
+    max_rows=4,
+    max_cols=4,
+    pattern_size=2,
+    latent_dim=8,
+    enc_layers=1,
+    enc_heads=4,
+    enc_head_dim=8,
+    enc_mlp_factor=2.0,
+    dec_layers=1,
+    dec_heads=4,
+    dec_head_dim=8,
+    dec_mlp_factor=2.0,
+    batch_size=32,
+    micro_batch_size=0,
+)
 _SMOKE = dict(_TINY, enc_heads=2, dec_heads=2, latent_dim=4, batch_size=8)
 _CPU = dict(_TINY, learning_rate=2e-3, kl_coeff=1e-4)
 
@@ -149,25 +165,45 @@ TABLE_1 = Experiment(
         "cpu": Scale("pattern", _CPU, steps=2000, tasks=256, seeds=2, minutes=50),
         "paper": Scale("pattern", {}, steps=20_000, tasks=256, seeds=3, minutes=6 * 60, where="one GPU"),
     },
-    paper={(r, c): v for r, row in {
-        "Grad 0": [(3.2, 2.7), (3.6, 3.0), (18.8, 14.4), (52.5, 25.0), (67.5, 20.0), (3.2, 2.7)],
-        "Grad 1": [(8.6, 4.4), (44.6, 10.9), (85.4, 7.6), (98.4, 1.4), (99.5, 0.5), (10.2, 5.3)],
-        f"Grad 1 {STAR}": [(0.6, 0.1), (13.7, 3.0), (60.2, 7.5), (88.9, 6.0), (94.1, 3.8), (0.7, 0.2)],
-        "Grad 5": [(0.0, 0.0), (0.4, 0.3), (31.9, 11.2), (88.5, 11.9), (98.1, 2.1), (0.5, 0.4)],
-        "Sample 5": [(6.1, 4.4), (8.2, 6.5), (27.7, 21.6), (56.3, 27.5), (72.2, 21.2), (6.1, 4.4)],
-        "Sample 25": [(10.8, 8.0), (13.3, 10.1), (39.9, 21.4), (72.3, 18.5), (87.9, 9.2), (10.8, 8.0)],
-    }.items() for c, v in zip(("Grad 0", "Grad 1", "Grad 5", "Grad 20", "Grad 100", "Sample 250"), row)},
+    paper={
+        (r, c): v
+        for r, row in {
+            "Grad 0": [(3.2, 2.7), (3.6, 3.0), (18.8, 14.4), (52.5, 25.0), (67.5, 20.0), (3.2, 2.7)],
+            "Grad 1": [(8.6, 4.4), (44.6, 10.9), (85.4, 7.6), (98.4, 1.4), (99.5, 0.5), (10.2, 5.3)],
+            f"Grad 1 {STAR}": [(0.6, 0.1), (13.7, 3.0), (60.2, 7.5), (88.9, 6.0), (94.1, 3.8), (0.7, 0.2)],
+            "Grad 5": [(0.0, 0.0), (0.4, 0.3), (31.9, 11.2), (88.5, 11.9), (98.1, 2.1), (0.5, 0.4)],
+            "Sample 5": [(6.1, 4.4), (8.2, 6.5), (27.7, 21.6), (56.3, 27.5), (72.2, 21.2), (6.1, 4.4)],
+            "Sample 25": [(10.8, 8.0), (13.3, 10.1), (39.9, 21.4), (72.3, 18.5), (87.9, 9.2), (10.8, 8.0)],
+        }.items()
+        for c, v in zip(("Grad 0", "Grad 1", "Grad 5", "Grad 20", "Grad 100", "Sample 250"), row)
+    },
     claims=(
-        Claim("gradient search at test time beats the encoder's mean latent (Grad 0 training)",
-              ("Grad 0", "Grad 100"), ("Grad 0", "Grad 0")),
-        Claim("more search steps help: Grad 100 above Grad 5 (Grad 1 training)", ("Grad 1", "Grad 100"), ("Grad 1", "Grad 5")),
-        Claim("training with Grad 1 beats Grad 0 training, both searched with Grad 100",
-              ("Grad 1", "Grad 100"), ("Grad 0", "Grad 100")),
-        Claim(f"stopping the gradient through the update (Grad 1) beats Grad 1 {STAR} at Grad 100",
-              ("Grad 1", "Grad 100"), (f"Grad 1 {STAR}", "Grad 100")),
+        Claim(
+            "gradient search at test time beats the encoder's mean latent (Grad 0 training)",
+            ("Grad 0", "Grad 100"),
+            ("Grad 0", "Grad 0"),
+        ),
+        Claim(
+            "more search steps help: Grad 100 above Grad 5 (Grad 1 training)",
+            ("Grad 1", "Grad 100"),
+            ("Grad 1", "Grad 5"),
+        ),
+        Claim(
+            "training with Grad 1 beats Grad 0 training, both searched with Grad 100",
+            ("Grad 1", "Grad 100"),
+            ("Grad 0", "Grad 100"),
+        ),
+        Claim(
+            f"stopping the gradient through the update (Grad 1) beats Grad 1 {STAR} at Grad 100",
+            ("Grad 1", "Grad 100"),
+            (f"Grad 1 {STAR}", "Grad 100"),
+        ),
         Claim("Grad 1 training beats Sample 5 training at Grad 100", ("Grad 1", "Grad 100"), ("Sample 5", "Grad 100")),
-        Claim("gradient search (Grad 100) beats 250 random samples around the mean (Grad 1 training)",
-              ("Grad 1", "Grad 100"), ("Grad 1", "Sample 250")),
+        Claim(
+            "gradient search (Grad 100) beats 250 random samples around the mean (Grad 1 training)",
+            ("Grad 1", "Grad 100"),
+            ("Grad 1", "Sample 250"),
+        ),
     ),
 )
 
@@ -178,24 +214,43 @@ FIG_2 = Experiment(
     title="Figure 2: encoder initialisation against prior initialisation, Grad 100 (exact match %)",
     measures="what the encoder's starting point is worth to gradient search, per training mode",
     source="Figure 2 (lpn-paper.md §4.2, exact values from the authors' plotting code). The paper's prior start is "
-           "the mean of the pairs' N(0, I) draws, N(0, I/n); ours is one N(0, I) draw (`lpn.search`'s Gaussian init)",
+    "the mean of the pairs' N(0, I) draws, N(0, I/n); ours is one N(0, I) draw (`lpn.search`'s Gaussian init)",
     data="pattern",
     trainings=TABLE_1_TRAININGS,
     rows=tuple(Row(t.label, t.label) for t in TABLE_1_TRAININGS),
-    columns=(Column("Grad 0", 0), Column("Grad 100, prior init", 100, "prior-gradient"),
-             Column("Grad 100, encoder init", 100)),
+    columns=(
+        Column("Grad 0", 0),
+        Column("Grad 100, prior init", 100, "prior-gradient"),
+        Column("Grad 100, encoder init", 100),
+    ),
     scales=TABLE_1.scales,
-    paper={(r, c): (v, None) for r, row in {
-        "Grad 0": (3.2, 32.5, 67.5), "Grad 1": (8.6, 69.9, 99.5), f"Grad 1 {STAR}": (0.6, 65.4, 94.1),
-        "Grad 5": (0.0, 67.6, 98.1), "Sample 5": (6.1, 43.7, 72.2), "Sample 25": (10.8, 60.6, 87.9),
-    }.items() for c, v in zip(("Grad 0", "Grad 100, prior init", "Grad 100, encoder init"), row)},
-    claims=tuple(Claim(f"the encoder's start beats a prior start for Grad 100 ({t.label} training)",
-                       (t.label, "Grad 100, encoder init"), (t.label, "Grad 100, prior init"))
-                 for t in TABLE_1_TRAININGS),
+    paper={
+        (r, c): (v, None)
+        for r, row in {
+            "Grad 0": (3.2, 32.5, 67.5),
+            "Grad 1": (8.6, 69.9, 99.5),
+            f"Grad 1 {STAR}": (0.6, 65.4, 94.1),
+            "Grad 5": (0.0, 67.6, 98.1),
+            "Sample 5": (6.1, 43.7, 72.2),
+            "Sample 25": (10.8, 60.6, 87.9),
+        }.items()
+        for c, v in zip(("Grad 0", "Grad 100, prior init", "Grad 100, encoder init"), row)
+    },
+    claims=tuple(
+        Claim(
+            f"the encoder's start beats a prior start for Grad 100 ({t.label} training)",
+            (t.label, "Grad 100, encoder init"),
+            (t.label, "Grad 100, prior init"),
+        )
+        for t in TABLE_1_TRAININGS
+    ),
 )
 
-_LPN_GRAD = (Training("LPN Grad 0"), Training("LPN Grad 1", {"train_search_steps": 1}),
-             Training(f"LPN Grad 1 {STAR}", {"train_search_steps": 1, "train_search_stop_gradient": False}))
+_LPN_GRAD = (
+    Training("LPN Grad 0"),
+    Training("LPN Grad 1", {"train_search_steps": 1}),
+    Training(f"LPN Grad 1 {STAR}", {"train_search_steps": 1, "train_search_stop_gradient": False}),
+)
 _IN_CONTEXT = Training("In-Context", architecture="in-context")
 _BASELINE_ROWS = (Row("In-Context", "In-Context", "none", columns=("Grad 0",)), Row("TTT", "In-Context", "ttt"))
 
@@ -217,23 +272,40 @@ TABLE_2 = Experiment(
         "cpu": Scale("pattern", dict(_CPU, **_STRINGS), steps=500, tasks=256, seeds=2, minutes=5),
         "paper": Scale("pattern", _STRINGS, steps=20_000, tasks=256, seeds=3, minutes=4 * 60, where="one GPU"),
     },
-    paper={("In-Context", "Grad 0"): (77.7, 1.2), **{(r, c): v for r, row in {
-        "TTT": [(78.1, 1.1), (72.8, 0.8), (11.8, 1.9)],
-        "LPN Grad 0": [(75.6, 1.7), (83.3, 0.8), (81.3, 0.5)],
-        "LPN Grad 1": [(71.3, 0.4), (86.1, 1.5), (81.8, 1.8)],
-        f"LPN Grad 1 {STAR}": [(67.9, 1.3), (85.0, 0.4), (81.0, 1.3)],
-    }.items() for c, v in zip(("Grad 0", "Grad 10", "Grad 100"), row)}},
+    paper={
+        ("In-Context", "Grad 0"): (77.7, 1.2),
+        **{
+            (r, c): v
+            for r, row in {
+                "TTT": [(78.1, 1.1), (72.8, 0.8), (11.8, 1.9)],
+                "LPN Grad 0": [(75.6, 1.7), (83.3, 0.8), (81.3, 0.5)],
+                "LPN Grad 1": [(71.3, 0.4), (86.1, 1.5), (81.8, 1.8)],
+                f"LPN Grad 1 {STAR}": [(67.9, 1.3), (85.0, 0.4), (81.0, 1.3)],
+            }.items()
+            for c, v in zip(("Grad 0", "Grad 10", "Grad 100"), row)
+        },
+    },
     claims=(
-        Claim("LPN with Grad 10 search beats the in-context model", ("LPN Grad 1", "Grad 10"), ("In-Context", "Grad 0")),
+        Claim(
+            "LPN with Grad 10 search beats the in-context model", ("LPN Grad 1", "Grad 10"), ("In-Context", "Grad 0")
+        ),
         Claim("LPN with Grad 10 search beats TTT with 10 steps", ("LPN Grad 1", "Grad 10"), ("TTT", "Grad 10")),
-        Claim("search helps LPN: Grad 10 above Grad 0 (Grad 1 training)", ("LPN Grad 1", "Grad 10"), ("LPN Grad 1", "Grad 0")),
+        Claim(
+            "search helps LPN: Grad 10 above Grad 0 (Grad 1 training)",
+            ("LPN Grad 1", "Grad 10"),
+            ("LPN Grad 1", "Grad 0"),
+        ),
         Claim("TTT degrades with more steps: 10 above 100", ("TTT", "Grad 10"), ("TTT", "Grad 100")),
     ),
 )
 
-_OOD_LPN = (Training("LPN Grad 0"), Training("LPN Grad 1", {"train_search_steps": 1}),
-            Training("LPN Grad 2", {"train_search_steps": 2}), Training("LPN Grad 3", {"train_search_steps": 3}),
-            _LPN_GRAD[2])
+_OOD_LPN = (
+    Training("LPN Grad 0"),
+    Training("LPN Grad 1", {"train_search_steps": 1}),
+    Training("LPN Grad 2", {"train_search_steps": 2}),
+    Training("LPN Grad 3", {"train_search_steps": 3}),
+    _LPN_GRAD[2],
+)
 _OOD = dict(pattern_density=0.5, ttt_lr=1e-5)  # the pattern_ood preset's task and TTT rate
 DENSITIES = (0.5, 0.75, 1.0)
 _OOD_SCALES = {
@@ -254,36 +326,77 @@ TABLE_3 = Experiment(
     source="Table 3 and Table 6 (lpn-paper.md §4.4): 100k steps, 3 seeds, 96 test tasks",
     data="pattern",
     trainings=(_IN_CONTEXT, *_OOD_LPN),
-    rows=(Row("In-Context", "In-Context", "none", columns=tuple(f"{d} · Grad 0" for d in DENSITIES)),
-          _BASELINE_ROWS[1], *(Row(t.label, t.label) for t in _OOD_LPN)),
+    rows=(
+        Row("In-Context", "In-Context", "none", columns=tuple(f"{d} · Grad 0" for d in DENSITIES)),
+        _BASELINE_ROWS[1],
+        *(Row(t.label, t.label) for t in _OOD_LPN),
+    ),
     columns=tuple(_ood_column(d, k) for d in DENSITIES for k in (0, 10, 100)),
     scales=_OOD_SCALES,
-    paper={(r, _ood_column(d, k).label): v for r, blocks in {
-        "In-Context": [[(15.3, 0.6)], [(2.1, 0.9)], [(0.0, 0.0)]],
-        "TTT": [[(15.3, 0.6), (17.0, 1.7), (0.78, 0.69)], [(2.1, 0.9), (2.1, 1.1), (0.0, None)],
-                [(0.0, None), (1.8, 0.7), (0.3, 0.1)]],
-        "LPN Grad 0": [[(30.2, 15.7), (72.8, 29.5), (82.2, 21.3)], [(7.6, 5.6), (51.3, 35.7), (62.8, 38.3)],
-                       [(0.3, 0.5), (18.8, 14.5), (41.1, 29.6)]],
-        "LPN Grad 1": [[(26.6, 7.4), (98.0, 0.6), (99.2, 0.6)], [(7.4, 4.4), (93.1, 4.3), (97.7, 2.2)],
-                       [(0.0, None), (59.9, 11.6), (88.0, 5.3)]],
-        "LPN Grad 2": [[(14.4, 3.5), (97.2, 1.6), (98.9, 1.2)], [(3.0, 2.6), (86.1, 6.0), (95.9, 2.1)],
-                       [(0.0, None), (38.5, 13.0), (81.8, 10.9)]],
-        "LPN Grad 3": [[(1.0, 0.7), (85.7, 6.3), (98.3, 1.9)], [(0.0, None), (55.0, 7.8), (93.9, 3.8)],
-                       [(0.0, None), (11.3, 9.3), (72.0, 14.0)]],
-        f"LPN Grad 1 {STAR}": [[(10.6, 6.4), (93.8, 5.1), (97.4, 1.9)], [(1.3, 1.0), (81.7, 13.3), (91.5, 5.5)],
-                               [(0.0, None), (40.9, 19.8), (71.1, 14.3)]],
-    }.items() for d, block in zip(DENSITIES, blocks) for k, v in zip((0, 10, 100), block)},
+    paper={
+        (r, _ood_column(d, k).label): v
+        for r, blocks in {
+            "In-Context": [[(15.3, 0.6)], [(2.1, 0.9)], [(0.0, 0.0)]],
+            "TTT": [
+                [(15.3, 0.6), (17.0, 1.7), (0.78, 0.69)],
+                [(2.1, 0.9), (2.1, 1.1), (0.0, None)],
+                [(0.0, None), (1.8, 0.7), (0.3, 0.1)],
+            ],
+            "LPN Grad 0": [
+                [(30.2, 15.7), (72.8, 29.5), (82.2, 21.3)],
+                [(7.6, 5.6), (51.3, 35.7), (62.8, 38.3)],
+                [(0.3, 0.5), (18.8, 14.5), (41.1, 29.6)],
+            ],
+            "LPN Grad 1": [
+                [(26.6, 7.4), (98.0, 0.6), (99.2, 0.6)],
+                [(7.4, 4.4), (93.1, 4.3), (97.7, 2.2)],
+                [(0.0, None), (59.9, 11.6), (88.0, 5.3)],
+            ],
+            "LPN Grad 2": [
+                [(14.4, 3.5), (97.2, 1.6), (98.9, 1.2)],
+                [(3.0, 2.6), (86.1, 6.0), (95.9, 2.1)],
+                [(0.0, None), (38.5, 13.0), (81.8, 10.9)],
+            ],
+            "LPN Grad 3": [
+                [(1.0, 0.7), (85.7, 6.3), (98.3, 1.9)],
+                [(0.0, None), (55.0, 7.8), (93.9, 3.8)],
+                [(0.0, None), (11.3, 9.3), (72.0, 14.0)],
+            ],
+            f"LPN Grad 1 {STAR}": [
+                [(10.6, 6.4), (93.8, 5.1), (97.4, 1.9)],
+                [(1.3, 1.0), (81.7, 13.3), (91.5, 5.5)],
+                [(0.0, None), (40.9, 19.8), (71.1, 14.3)],
+            ],
+        }.items()
+        for d, block in zip(DENSITIES, blocks)
+        for k, v in zip((0, 10, 100), block)
+    },
     claims=(
-        Claim("strongly OOD (1.0): LPN Grad 1 with Grad 100 search beats TTT 100",
-              ("LPN Grad 1", "1.0 · Grad 100"), ("TTT", "1.0 · Grad 100")),
-        Claim("strongly OOD: LPN Grad 1 with Grad 100 beats the in-context model",
-              ("LPN Grad 1", "1.0 · Grad 100"), ("In-Context", "1.0 · Grad 0")),
-        Claim("strongly OOD: search recovers what the mean latent loses (Grad 100 above Grad 0, LPN Grad 1)",
-              ("LPN Grad 1", "1.0 · Grad 100"), ("LPN Grad 1", "1.0 · Grad 0")),
-        Claim("strongly OOD: Grad 1 training beats Grad 0 training, both at Grad 100",
-              ("LPN Grad 1", "1.0 · Grad 100"), ("LPN Grad 0", "1.0 · Grad 100")),
-        Claim("in distribution (0.5): LPN Grad 1 with Grad 10 beats TTT 10",
-              ("LPN Grad 1", "0.5 · Grad 10"), ("TTT", "0.5 · Grad 10")),
+        Claim(
+            "strongly OOD (1.0): LPN Grad 1 with Grad 100 search beats TTT 100",
+            ("LPN Grad 1", "1.0 · Grad 100"),
+            ("TTT", "1.0 · Grad 100"),
+        ),
+        Claim(
+            "strongly OOD: LPN Grad 1 with Grad 100 beats the in-context model",
+            ("LPN Grad 1", "1.0 · Grad 100"),
+            ("In-Context", "1.0 · Grad 0"),
+        ),
+        Claim(
+            "strongly OOD: search recovers what the mean latent loses (Grad 100 above Grad 0, LPN Grad 1)",
+            ("LPN Grad 1", "1.0 · Grad 100"),
+            ("LPN Grad 1", "1.0 · Grad 0"),
+        ),
+        Claim(
+            "strongly OOD: Grad 1 training beats Grad 0 training, both at Grad 100",
+            ("LPN Grad 1", "1.0 · Grad 100"),
+            ("LPN Grad 0", "1.0 · Grad 100"),
+        ),
+        Claim(
+            "in distribution (0.5): LPN Grad 1 with Grad 10 beats TTT 10",
+            ("LPN Grad 1", "0.5 · Grad 10"),
+            ("TTT", "0.5 · Grad 10"),
+        ),
     ),
 )
 
@@ -304,12 +417,18 @@ FIG_3 = Experiment(
     source="Figure 3 (lpn-paper.md §4.5): paper values are read from the plot, approximate",
     data="pattern",
     trainings=(_IN_CONTEXT, _OOD_LPN[1]),
-    rows=(Row("LPN Grad 0", "LPN Grad 1", "none"), Row("LPN Grad 100", "LPN Grad 1", "gradient", budget=100),
-          Row("In-Context", "In-Context", "none"), Row("TTT Grad 100", "In-Context", "ttt", budget=100)),
+    rows=(
+        Row("LPN Grad 0", "LPN Grad 1", "none"),
+        Row("LPN Grad 100", "LPN Grad 1", "gradient", budget=100),
+        Row("In-Context", "In-Context", "none"),
+        Row("TTT Grad 100", "In-Context", "ttt", budget=100),
+    ),
     columns=tuple(Column(str(n), density=1.0, pairs=n) for n in SPEC_SIZES),
-    scales={"smoke": Scale("pattern_ood", dict(_SMOKE, **_OOD), steps=3, tasks=8, seeds=1, minutes=5),
-            "cpu": Scale("pattern_ood", dict(_CPU, **_OOD), steps=2000, tasks=128, seeds=2, minutes=12),
-            "paper": Scale("pattern_ood", {}, steps=100_000, tasks=96, seeds=3, minutes=8 * 60, where="one GPU")},
+    scales={
+        "smoke": Scale("pattern_ood", dict(_SMOKE, **_OOD), steps=3, tasks=8, seeds=1, minutes=5),
+        "cpu": Scale("pattern_ood", dict(_CPU, **_OOD), steps=2000, tasks=128, seeds=2, minutes=12),
+        "paper": Scale("pattern_ood", {}, steps=100_000, tasks=96, seeds=3, minutes=8 * 60, where="one GPU"),
+    },
     paper={(r, str(n)): (float(v), None) for r, points in _FIG_3_PAPER.items() for n, v in points.items()},
     claims=(
         Claim("LPN with Grad 100 beats TTT 100 with 3 given pairs", ("LPN Grad 100", "3"), ("TTT Grad 100", "3")),
@@ -322,9 +441,13 @@ FIG_3 = Experiment(
 
 # Table 11: the search variants on one model (ARC in the paper; the pattern task here, or any
 # checkpoint through --model).
-TABLE_11_ROWS = (("Encoder Sampling", "sampling"), ("Gaussian Init + Gradient", "prior-gradient"),
-                 ("Encoder Init + Local Search", "local"), ("Gaussian Init + Local Search", "prior-local"),
-                 ("LPN (Encoder Init + Gradient)", "gradient"))
+TABLE_11_ROWS = (
+    ("Encoder Sampling", "sampling"),
+    ("Gaussian Init + Gradient", "prior-gradient"),
+    ("Encoder Init + Local Search", "local"),
+    ("Gaussian Init + Local Search", "prior-local"),
+    ("LPN (Encoder Init + Gradient)", "gradient"),
+)
 TABLE_11_PAPER = {
     "Encoder Sampling": (9.12, 10.75, 10.13, 10.50, 10.62),
     "Gaussian Init + Gradient": (1.38, 2.75, 5.37, 6.88, 10.75),
@@ -342,17 +465,27 @@ TABLE_11 = Experiment(
     rows=tuple(Row(label, "Grad 1", name) for label, name in TABLE_11_ROWS),
     columns=tuple(Column(str(b), b) for b in (10, 50, 100, 200, 400)),
     scales={  # one model, but the sampling and local searches run once a budget
-            "smoke": Scale("pattern", _SMOKE, steps=3, tasks=8, seeds=1, minutes=1, columns=("10",)),
-            "cpu": Scale("pattern", _CPU, steps=500, tasks=256, seeds=2, minutes=20),
-            "paper": Scale("pattern", {}, steps=20_000, tasks=256, seeds=3, minutes=2 * 60, where="one GPU")},
+        "smoke": Scale("pattern", _SMOKE, steps=3, tasks=8, seeds=1, minutes=1, columns=("10",)),
+        "cpu": Scale("pattern", _CPU, steps=500, tasks=256, seeds=2, minutes=20),
+        "paper": Scale("pattern", {}, steps=20_000, tasks=256, seeds=3, minutes=2 * 60, where="one GPU"),
+    },
     paper={(r, str(b)): (v, None) for r, row in TABLE_11_PAPER.items() for b, v in zip((10, 50, 100, 200, 400), row)},
     claims=(
-        Claim("encoder init beats prior init for gradient search at 100 steps",
-              ("LPN (Encoder Init + Gradient)", "100"), ("Gaussian Init + Gradient", "100")),
-        Claim("gradient search beats local search from the encoder at 100 steps",
-              ("LPN (Encoder Init + Gradient)", "100"), ("Encoder Init + Local Search", "100")),
-        Claim("gradient search from the encoder beats encoder sampling at 100",
-              ("LPN (Encoder Init + Gradient)", "100"), ("Encoder Sampling", "100")),
+        Claim(
+            "encoder init beats prior init for gradient search at 100 steps",
+            ("LPN (Encoder Init + Gradient)", "100"),
+            ("Gaussian Init + Gradient", "100"),
+        ),
+        Claim(
+            "gradient search beats local search from the encoder at 100 steps",
+            ("LPN (Encoder Init + Gradient)", "100"),
+            ("Encoder Init + Local Search", "100"),
+        ),
+        Claim(
+            "gradient search from the encoder beats encoder sampling at 100",
+            ("LPN (Encoder Init + Gradient)", "100"),
+            ("Encoder Sampling", "100"),
+        ),
     ),
     x_label="budget (steps or samples)",
 )
@@ -364,5 +497,7 @@ def get_experiment(name: str) -> Experiment:
     try:
         return EXPERIMENTS[name]
     except KeyError:
-        raise ValueError(f"unknown experiment {name!r}; choose one of {', '.join(EXPERIMENTS)} "
-                         f"(`lpn reproduce --list` says what each measures)") from None
+        raise ValueError(
+            f"unknown experiment {name!r}; choose one of {', '.join(EXPERIMENTS)} "
+            f"(`lpn reproduce --list` says what each measures)"
+        ) from None

@@ -8,8 +8,9 @@ their true shapes kept beside them (`Batch`). Everything here is numpy; the mode
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import NamedTuple, Sequence
+from typing import NamedTuple
 
 import numpy as np
 
@@ -18,8 +19,16 @@ MAX_SIDE = 30
 
 # The canonical ARC palette (fchollet/ARC-AGI apps/css/common.css), colour 0 first.
 PALETTE = (
-    "#000000", "#0074D9", "#FF4136", "#2ECC40", "#FFDC00",
-    "#AAAAAA", "#F012BE", "#FF851B", "#7FDBFF", "#870C25",
+    "#000000",
+    "#0074D9",
+    "#FF4136",
+    "#2ECC40",
+    "#FFDC00",
+    "#AAAAAA",
+    "#F012BE",
+    "#FF851B",
+    "#7FDBFF",
+    "#870C25",
 )
 
 
@@ -52,12 +61,18 @@ class Task:
         for split in ("train", "test"):
             pairs = getattr(self, split)
             if isinstance(pairs, (str, bytes, dict, np.ndarray)) or not isinstance(pairs, Sequence):
-                raise GridError(f"task {self.name!r}: {split} must be a sequence of (input, output) pairs, "
-                                f"got {type(pairs).__name__}")
-            object.__setattr__(self, split, tuple(
-                _checked_pair(pair, f"task {self.name!r}, {split} pair {i}", need_output=split == "train")
-                for i, pair in enumerate(pairs)
-            ))
+                raise GridError(
+                    f"task {self.name!r}: {split} must be a sequence of (input, output) pairs, "
+                    f"got {type(pairs).__name__}"
+                )
+            object.__setattr__(
+                self,
+                split,
+                tuple(
+                    _checked_pair(pair, f"task {self.name!r}, {split} pair {i}", need_output=split == "train")
+                    for i, pair in enumerate(pairs)
+                ),
+            )
 
     @property
     def num_pairs(self) -> int:
@@ -95,9 +110,7 @@ def as_grid(cells, *, where: str = "grid", max_side: int = MAX_SIDE) -> np.ndarr
     if array.size == 0:
         raise GridError(f"{where}: empty grid (shape {array.shape})")
     if max(array.shape) > max_side:
-        raise GridError(
-            f"{where}: shape {array.shape[0]}x{array.shape[1]} exceeds the maximum side {max_side}"
-        )
+        raise GridError(f"{where}: shape {array.shape[0]}x{array.shape[1]} exceeds the maximum side {max_side}")
     if array.dtype.kind == "b":
         raise GridError(f"{where}: colours must be integers 0-9, got {array[0, 0]} at cell (row 0, col 0)")
     if array.dtype.kind not in "iu":
@@ -117,8 +130,13 @@ def checked_grid(grid, *, where: str = "grid", max_side: int = MAX_SIDE) -> np.n
 
 def _uint8_grid(grid, max_side: int = MAX_SIDE) -> bool:
     """A non-empty 2-D uint8 array within `max_side`: only its colours are left to check."""
-    return (isinstance(grid, np.ndarray) and grid.dtype == np.uint8 and grid.ndim == 2 and grid.size > 0
-            and max(grid.shape) <= max_side)
+    return (
+        isinstance(grid, np.ndarray)
+        and grid.dtype == np.uint8
+        and grid.ndim == 2
+        and grid.size > 0
+        and max(grid.shape) <= max_side
+    )
 
 
 def _rows_to_array(cells, where: str) -> np.ndarray:
@@ -179,8 +197,10 @@ def make_task(train, test=(), name: str = "task", *, max_side: int = MAX_SIDE, m
         raise GridError(f"task {name!r}: has no train pairs")
 
     def checked(pairs, split):
-        return tuple(_checked_pair(pair, f"task {name!r}, {split} pair {i}", split == "train", max_side, as_grid)
-                     for i, pair in enumerate(pairs))
+        return tuple(
+            _checked_pair(pair, f"task {name!r}, {split} pair {i}", split == "train", max_side, as_grid)
+            for i, pair in enumerate(pairs)
+        )
 
     return Task(checked(train, "train"), checked(test, "test"), name, dict(meta or {}))
 
@@ -225,8 +245,13 @@ def batch_pairs(pair_lists: Sequence[Sequence[Pair]], rows: int, cols: int, num_
             raise GridError(f"task {i} has {len(pairs)} pairs, more than the {n} slots")
         for j, (x, y) in enumerate(pairs):
             x = x if _uint8_grid(x) else as_grid(x, where=f"task {i}, pair {j} input")
-            y = np.zeros((1, 1), np.uint8) if y is None else y if _uint8_grid(y) else as_grid(
-                y, where=f"task {i}, pair {j} output")
+            y = (
+                np.zeros((1, 1), np.uint8)
+                if y is None
+                else y
+                if _uint8_grid(y)
+                else as_grid(y, where=f"task {i}, pair {j} output")
+            )
             for grid, what in ((x, "input"), (y, "output")):
                 if grid.shape[0] > rows or grid.shape[1] > cols:
                     raise GridError(
@@ -240,8 +265,9 @@ def batch_pairs(pair_lists: Sequence[Sequence[Pair]], rows: int, cols: int, num_
     for grids, what in ((inputs, "input"), (outputs, "output")):
         if grids.max(initial=0) >= NUM_COLOURS:  # uint8 grids passed above unread; one pass reads all
             i, j, r, c = np.argwhere(grids >= NUM_COLOURS)[0]
-            raise GridError(f"task {i}, pair {j} {what}: colour {grids[i, j, r, c]} at cell (row {r}, col {c}) "
-                            f"is outside 0-9")
+            raise GridError(
+                f"task {i}, pair {j} {what}: colour {grids[i, j, r, c]} at cell (row {r}, col {c}) is outside 0-9"
+            )
     return Batch(inputs, outputs, in_shapes, out_shapes, mask)
 
 

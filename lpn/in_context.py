@@ -43,6 +43,7 @@ from lpn.config import Config
 from lpn.model import LPN, Decoder, Encoder, _normal, generate_after, output_log_prob
 from lpn.search import GRADIENT_COST
 
+
 class InContext(eqx.Module):
     """The in-context model, built from a `Config` like `LPN` (see the module docstring). Invariant
     to the order of the given pairs (their context tokens carry no position); takes any number of
@@ -58,7 +59,9 @@ class InContext(eqx.Module):
         k_enc, k_dec, k_ctx, k_read = jax.random.split(key, 4)
         encoder, decoder = Encoder(config, k_enc), Decoder(config, k_dec)
         self.encoder = eqx.tree_at(lambda e: (e.w_mu, e.w_logvar), encoder, (None, None), is_leaf=lambda x: x is None)
-        self.decoder = eqx.tree_at(lambda d: (d.w_latent, d.b_latent), decoder, (None, None), is_leaf=lambda x: x is None)
+        self.decoder = eqx.tree_at(
+            lambda d: (d.w_latent, d.b_latent), decoder, (None, None), is_leaf=lambda x: x is None
+        )
         self.w_context = _normal(k_ctx, (config.enc_width, config.dec_width), 1 / math.sqrt(config.enc_width))
         self.read = _normal(k_read, (config.dec_width,), 1 / math.sqrt(config.dec_width))
         self.config = config
@@ -66,16 +69,24 @@ class InContext(eqx.Module):
     # The Config fields this model trains with only, and their one value: its leave-one-out loss
     # predicts every pair and has no latent to search, sample or draw from the prior. `lpn train`
     # checks them before compiling.
-    TRAINS_WITH: ClassVar[dict] = {"train_targets": "all", "train_search_steps": 0, "train_samples": 0,
-                                   "train_prior_latents": False}
+    TRAINS_WITH: ClassVar[dict] = {
+        "train_targets": "all",
+        "train_search_steps": 0,
+        "train_samples": 0,
+        "train_prior_latents": False,
+    }
 
     def task_loss(self, pairs, key, cfg: Config, noise_scale=1.0):
         """`lpn.train`'s task loss for this architecture: (leave-one-out reconstruction, KL = 0).
         `key` and `noise_scale` are unused (nothing is sampled)."""
         wrong = {f: getattr(cfg, f) for f, v in self.TRAINS_WITH.items() if getattr(cfg, f) != v}
         if wrong:
-            raise ValueError("the in-context model trains with " + ", ".join(f"{f}={v!r}" for f, v in self.TRAINS_WITH.items())
-                             + "; got " + ", ".join(f"{f}={v!r}" for f, v in wrong.items()))
+            raise ValueError(
+                "the in-context model trains with "
+                + ", ".join(f"{f}={v!r}" for f, v in self.TRAINS_WITH.items())
+                + "; got "
+                + ", ".join(f"{f}={v!r}" for f, v in wrong.items())
+            )
         recon = leave_one_out_loss(self, pairs)
         return recon, jnp.zeros_like(recon)
 
@@ -126,7 +137,8 @@ def leave_one_out_loss(model: InContext, pairs, weights_N=None):
     context_ND = embed_pairs(model, pairs)
     others_NN = mask_N[None, :] & ~jnp.eye(mask_N.size, dtype=bool)
     lp_N = jax.vmap(pair_log_prob, in_axes=(None, None, 0, 0, 0, 0, 0))(
-        model, context_ND, others_NN, pairs.inputs, pairs.input_shapes, pairs.outputs, pairs.output_shapes)
+        model, context_ND, others_NN, pairs.inputs, pairs.input_shapes, pairs.outputs, pairs.output_shapes
+    )
     return -jnp.sum(jnp.where(mask_N, lp_N, 0.0)) / jnp.maximum(mask_N.sum(), 1)
 
 

@@ -15,7 +15,8 @@ row at budget 100 costs what 100 gradient steps cost.
 
 from __future__ import annotations
 
-from typing import Callable, Mapping, NamedTuple
+from collections.abc import Callable, Mapping
+from typing import NamedTuple
 
 from lpn import evolution, in_context, search
 from lpn.in_context import InContext
@@ -51,35 +52,78 @@ class Search(NamedTuple):
 
 SEARCHES: dict[str, Search] = {  # LPN's searches of its latent space (Table 11)
     "none": Search(search.no_search, "mean latent", "the encoder's mean latent"),
-    "gradient": Search(search.gradient_search, "LPN (encoder init + gradient)",
-                       "Adam on log p(y|x,z) from the mean latent", "steps",
-                       optimizer=search.default_optimizer, optimizer_name="adam(b2=0.9)"),
-    "prior-gradient": Search(search.gradient_search, "Gaussian init + gradient", "the same from a prior sample",
-                             "steps", fixed={"from_prior": True},
-                             optimizer=search.default_optimizer, optimizer_name="adam(b2=0.9)"),
+    "gradient": Search(
+        search.gradient_search,
+        "LPN (encoder init + gradient)",
+        "Adam on log p(y|x,z) from the mean latent",
+        "steps",
+        optimizer=search.default_optimizer,
+        optimizer_name="adam(b2=0.9)",
+    ),
+    "prior-gradient": Search(
+        search.gradient_search,
+        "Gaussian init + gradient",
+        "the same from a prior sample",
+        "steps",
+        fixed={"from_prior": True},
+        optimizer=search.default_optimizer,
+        optimizer_name="adam(b2=0.9)",
+    ),
     "random": Search(search.random_search, "random search", "samples around the mean latent", "num_samples", 250),
     "local": Search(search.local_search, "encoder init + local", "hill-climb", "steps"),
-    "prior-local": Search(search.local_search, "Gaussian init + local", "the same from a prior sample", "steps",
-                          fixed={"from_prior": True}),
-    "sampling": Search(search.encoder_sampling, "encoder sampling", "samples from the encoder's posteriors",
-                       "num_samples", 100),
+    "prior-local": Search(
+        search.local_search,
+        "Gaussian init + local",
+        "the same from a prior sample",
+        "steps",
+        fixed={"from_prior": True},
+    ),
+    "sampling": Search(
+        search.encoder_sampling, "encoder sampling", "samples from the encoder's posteriors", "num_samples", 100
+    ),
     # Gradient-free ES rows: a budget of B gradient steps runs B x 3 // 6 generations of 6 candidates.
-    "cma": Search(evolution.cma_es, "CMA-ES", "CMA-ES from the mean latent (needs evosax; --steps in gradient "
-                  "steps' worth of evaluations)", "steps", fixed={"population": evolution.POPULATION},
-                  budget_as=evolution.generations, requires=evolution.require_evosax),
-    "es": Search(evolution.snes, "SNES", "separable natural ES from the mean latent (needs evosax; the same "
-                 "budget)", "steps", fixed={"population": evolution.POPULATION}, budget_as=evolution.generations,
-                 requires=evolution.require_evosax),
-    "hybrid": Search(evolution.hybrid_search, "CMA-ES then gradient", "CMA-ES for half the budget, then Adam from "
-                     "its best (needs evosax)", "steps", optimizer=search.default_optimizer,
-                     optimizer_name="adam(b2=0.9)", requires=evolution.require_evosax),
+    "cma": Search(
+        evolution.cma_es,
+        "CMA-ES",
+        "CMA-ES from the mean latent (needs evosax; --steps in gradient steps' worth of evaluations)",
+        "steps",
+        fixed={"population": evolution.POPULATION},
+        budget_as=evolution.generations,
+        requires=evolution.require_evosax,
+    ),
+    "es": Search(
+        evolution.snes,
+        "SNES",
+        "separable natural ES from the mean latent (needs evosax; the same budget)",
+        "steps",
+        fixed={"population": evolution.POPULATION},
+        budget_as=evolution.generations,
+        requires=evolution.require_evosax,
+    ),
+    "hybrid": Search(
+        evolution.hybrid_search,
+        "CMA-ES then gradient",
+        "CMA-ES for half the budget, then Adam from its best (needs evosax)",
+        "steps",
+        optimizer=search.default_optimizer,
+        optimizer_name="adam(b2=0.9)",
+        requires=evolution.require_evosax,
+    ),
 }
 
 IN_CONTEXT: dict[str, Search] = {  # the in-context baseline (§3.6): its prediction, and TTT
-    "none": Search(in_context.ttt, "in-context", "the in-context model's prediction (in-context model)",
-                   fixed={"steps": 0}),
-    "ttt": Search(in_context.ttt, "TTT", "test-time training: Adam on every parameter (in-context model)", "steps",
-                  optimizer=in_context.ttt_optimizer, optimizer_name="adam", lr_field="ttt_lr"),
+    "none": Search(
+        in_context.ttt, "in-context", "the in-context model's prediction (in-context model)", fixed={"steps": 0}
+    ),
+    "ttt": Search(
+        in_context.ttt,
+        "TTT",
+        "test-time training: Adam on every parameter (in-context model)",
+        "steps",
+        optimizer=in_context.ttt_optimizer,
+        optimizer_name="adam",
+        lr_field="ttt_lr",
+    ),
 }
 
 METHODS: dict[type, dict[str, Search]] = {LPN: SEARCHES, InContext: IN_CONTEXT}
@@ -97,8 +141,10 @@ def row(name: str, architecture=LPN) -> Search:
     """The row `name` of `architecture`'s table; KeyError saying which names it has."""
     table = methods_for(architecture)
     if name not in table:
-        raise KeyError(f"search {name!r} does not apply to {in_context.describe_architecture(architecture)}; "
-                       f"it takes: {', '.join(table)}")
+        raise KeyError(
+            f"search {name!r} does not apply to {in_context.describe_architecture(architecture)}; "
+            f"it takes: {', '.join(table)}"
+        )
     return table[name]
 
 

@@ -168,7 +168,9 @@ def _blockwise_bwd(saved, d_out_QAE):
         return (dk_LAE, dv_LAE), jnp.einsum("aql,lae->qae", d_scores, k_LAE)
 
     blocks = tuple(_query_blocks(x, QUERY_BLOCK) for x in (q_QAE, mask_QL, d_out_QAE, delta_QA))
-    (dk_LAE, dv_LAE), dq = jax.lax.scan(step, (jnp.zeros_like(k_LAE), jnp.zeros_like(v_LAE)), (*blocks, peak, log_total))
+    (dk_LAE, dv_LAE), dq = jax.lax.scan(
+        step, (jnp.zeros_like(k_LAE), jnp.zeros_like(v_LAE)), (*blocks, peak, log_total)
+    )
     return dq.reshape(-1, *q_QAE.shape[1:])[: q_QAE.shape[0]], dk_LAE, dv_LAE, None
 
 
@@ -180,8 +182,9 @@ def run_blocks(blocks, x_LD, mask_LL, keep_last=slice(None), first_qkv=None):
     `first_qkv` if given. Returns the stream and every layer's (keys, values)."""
     caches = []
     for i, block in enumerate(blocks):
-        x_LD, k, v = block(x_LD, mask_LL, keep_last if i == len(blocks) - 1 else slice(None),
-                           first_qkv if i == 0 else None)
+        x_LD, k, v = block(
+            x_LD, mask_LL, keep_last if i == len(blocks) - 1 else slice(None), first_qkv if i == 0 else None
+        )
         caches.append((k, v))
     return x_LD, caches
 
@@ -242,11 +245,10 @@ class Encoder(eqx.Module):
         d, keys = cfg.enc_width, jax.random.split(key, 9 + cfg.enc_layers)
         std = 1 / math.sqrt(d)
         self.colour, self.row, self.col, self.channel, self.shape_rows, self.shape_cols = embedding_tables(
-            cfg, d, keys[:6])
+            cfg, d, keys[:6]
+        )
         self.cls = _normal(keys[6], (d,), std)
-        self.blocks = [
-            Block(d, cfg.enc_heads, cfg.enc_mlp_factor, cfg.enc_layers, k) for k in keys[9:]
-        ]
+        self.blocks = [Block(d, cfg.enc_heads, cfg.enc_mlp_factor, cfg.enc_layers, k) for k in keys[9:]]
         self.w_mu = _normal(keys[7], (d, cfg.latent_dim), std)
         self.w_logvar = _normal(keys[8], (d, cfg.latent_dim), std) if cfg.variational else None
 
@@ -269,11 +271,13 @@ class Encoder(eqx.Module):
         shapes = jnp.stack([embed_shape(tables, input_shape, 0), embed_shape(tables, output_shape, 1)], 1)
         cells = [embed_grid(tables, grid, side) for side, grid in enumerate((input_RC, output_RC))]
         x_LD = jnp.concatenate([self.cls[None], shapes.reshape(4, -1), *cells])
-        valid_L = jnp.concatenate([
-            jnp.ones(5, bool),
-            cell_valid(input_shape, rows, cols),
-            cell_valid(output_shape, rows, cols),
-        ])
+        valid_L = jnp.concatenate(
+            [
+                jnp.ones(5, bool),
+                cell_valid(input_shape, rows, cols),
+                cell_valid(output_shape, rows, cols),
+            ]
+        )
         mask_LL = jnp.broadcast_to(valid_L, (valid_L.size, valid_L.size))
         x_LD, _ = run_blocks(self.blocks, x_LD, mask_LL, keep_last=slice(0, 1))
         return layer_norm(x_LD[0])
@@ -299,13 +303,14 @@ class Decoder(eqx.Module):
         d, keys = cfg.dec_width, jax.random.split(key, 10 + cfg.dec_layers)
         std = 1 / math.sqrt(d)
         self.colour, self.row, self.col, self.half, self.shape_rows, self.shape_cols = embedding_tables(
-            cfg, d, keys[:6])
+            cfg, d, keys[:6]
+        )
         self.w_latent = _normal(keys[6], (cfg.latent_dim, d), 1 / math.sqrt(cfg.latent_dim))
         # Initialised as one more row of w_latent: the token is [z, 1] @ [w_latent; b_latent].
-        self.b_latent = _normal(jax.random.fold_in(keys[6], 1), (d,), 1 / math.sqrt(cfg.latent_dim)) if cfg.latent_bias else None
-        self.blocks = [
-            Block(d, cfg.dec_heads, cfg.dec_mlp_factor, cfg.dec_layers, k) for k in keys[10:]
-        ]
+        self.b_latent = (
+            _normal(jax.random.fold_in(keys[6], 1), (d,), 1 / math.sqrt(cfg.latent_dim)) if cfg.latent_bias else None
+        )
+        self.blocks = [Block(d, cfg.dec_heads, cfg.dec_mlp_factor, cfg.dec_layers, k) for k in keys[10:]]
         self.head_rows = _normal(keys[7], (d, cfg.max_rows), std)
         self.head_cols = _normal(keys[8], (d, cfg.max_cols), std)
         self.head_cells = _normal(keys[9], (d, V), std)
@@ -337,7 +342,9 @@ class Decoder(eqx.Module):
         block's last token is the one the row-count head reads: LPN's latent, or the in-context
         model's read token after its context tokens (lpn/in_context.py)."""
         rows, cols = input_RC.shape
-        x_LD = jnp.concatenate([embed_shape(self.tables, input_shape, 0), embed_grid(self.tables, input_RC, 0), cond_LD])
+        x_LD = jnp.concatenate(
+            [embed_shape(self.tables, input_shape, 0), embed_grid(self.tables, input_RC, 0), cond_LD]
+        )
         valid_L = jnp.concatenate([jnp.ones(2, bool), cell_valid(input_shape, rows, cols), cond_valid_L])
         return x_LD, valid_L
 
@@ -485,8 +492,9 @@ def decode_after(dec: Decoder, prefix, grid_shape):
     h_LD, prefix_caches = run_blocks(dec.blocks, x_LD, mask_LL, keep_last=slice(-1, None))
     length = valid_L.size + 1 + rows * cols  # the prefix, rows_out, cols_out, R·C - 1 cells
     caches = [
-        tuple(jnp.zeros((k.shape[1], length, k.shape[2]), k.dtype).at[:, : valid_L.size].set(k.swapaxes(0, 1))
-              for k in kv)  # (A, L, E)
+        tuple(
+            jnp.zeros((k.shape[1], length, k.shape[2]), k.dtype).at[:, : valid_L.size].set(k.swapaxes(0, 1)) for k in kv
+        )  # (A, L, E)
         for kv in prefix_caches
     ]
     visible = jnp.zeros(length, bool).at[: valid_L.size].set(valid_L)
@@ -504,11 +512,15 @@ def decode_after(dec: Decoder, prefix, grid_shape):
 
     row_token, margin, log_p, _ = _choose(dec.heads(h_LD[-1])[0])
     out_rows, margins = row_token + 1, margins.at[0].set(margin)
-    (_, col_logits, _), caches, visible = step(dec.shape_rows[out_rows - 1] + dec.half[1], valid_L.size, caches, visible)
+    (_, col_logits, _), caches, visible = step(
+        dec.shape_rows[out_rows - 1] + dec.half[1], valid_L.size, caches, visible
+    )
     col_token, margin, lp, _ = _choose(col_logits)
     out_cols, margins, log_p = col_token + 1, margins.at[1].set(margin), log_p + lp
     shape = jnp.stack([out_rows, out_cols])
-    (_, _, logits_V), caches, visible = step(dec.shape_cols[out_cols - 1] + dec.half[1], valid_L.size + 1, caches, visible)
+    (_, _, logits_V), caches, visible = step(
+        dec.shape_cols[out_cols - 1] + dec.half[1], valid_L.size + 1, caches, visible
+    )
     next_r, next_c = next_positions(shape, rows, cols)
 
     def body(t, carry):
@@ -518,7 +530,10 @@ def decode_after(dec: Decoder, prefix, grid_shape):
         grid, seconds = grid.at[r, c].set(colour.astype(jnp.uint8)), seconds.at[r, c].set(second.astype(jnp.uint8))
         cell = r * cols + c
         (_, _, logits_V), caches, visible = step(
-            dec.cell_token(colour.astype(jnp.uint8), next_r[cell], next_c[cell]), valid_L.size + 2 + cell, caches, visible
+            dec.cell_token(colour.astype(jnp.uint8), next_r[cell], next_c[cell]),
+            valid_L.size + 2 + cell,
+            caches,
+            visible,
         )
         return grid, seconds, logits_V, caches, visible, margins.at[2 + t].set(margin), log_p + lp
 

@@ -52,8 +52,10 @@ def pattern_batch(key, cfg: Config, batch_size: int, num_pairs=None, density=Non
     """B pattern tasks as a `Batch` of JAX arrays: inputs (B, N, R, C) and so on."""
     num_pairs = cfg.num_pairs if num_pairs is None else num_pairs
     if cfg.pattern_size > min(cfg.max_rows, cfg.max_cols):
-        raise ValueError(f"pattern_size {cfg.pattern_size} does not fit the {cfg.max_rows}x{cfg.max_cols} grids "
-                         f"(max_rows x max_cols); lower pattern_size or enlarge the grids")
+        raise ValueError(
+            f"pattern_size {cfg.pattern_size} does not fit the {cfg.max_rows}x{cfg.max_cols} grids "
+            f"(max_rows x max_cols); lower pattern_size or enlarge the grids"
+        )
     keys = jax.random.split(key, batch_size)
     return jax.vmap(lambda k: pattern_task(k, cfg, num_pairs, density))(keys)
 
@@ -65,6 +67,12 @@ def pattern_tasks(seed: int, cfg: Config, n: int, num_pairs=None, num_test=1, de
     tasks = []
     for i in range(n):
         pairs = [Pair(np.asarray(batch.inputs[i, j]), np.asarray(batch.outputs[i, j])) for j in range(total)]
-        tasks.append(Task(tuple(pairs[: total - num_test]), tuple(pairs[total - num_test:]),
-                          name=f"pattern-{seed}-{i}", meta={"source": "pattern", "seed": seed}))
+        tasks.append(
+            Task(
+                tuple(pairs[: total - num_test]),
+                tuple(pairs[total - num_test :]),
+                name=f"pattern-{seed}-{i}",
+                meta={"source": "pattern", "seed": seed},
+            )
+        )
     return tasks

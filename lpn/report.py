@@ -16,15 +16,15 @@ import io
 import os
 import sys
 import textwrap
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
 from lpn.compare import METRICS, Comparison, ComparisonRow
 from lpn.grids import PALETTE, Task
 
-_RGB = np.array([[int(h[i: i + 2], 16) for i in (1, 3, 5)] for h in PALETTE], np.uint8)
+_RGB = np.array([[int(h[i : i + 2], 16) for i in (1, 3, 5)] for h in PALETTE], np.uint8)
 _LINE, _PAPER = np.array([85, 85, 85], np.uint8), np.array([255, 255, 255], np.uint8)
 
 
@@ -86,6 +86,7 @@ def draw_test(pair, attempts, colour: bool, width: int) -> str:
 
 # PNG galleries: one band per task, its pairs side by side, input above output, test pairs last.
 
+
 def grid_image(grid: np.ndarray, cell: int) -> np.ndarray:
     """A grid as an RGB array, `cell` pixels per cell with one-pixel grey lines between cells."""
     rows, cols = grid.shape
@@ -108,7 +109,7 @@ def _task_band(task: Task, cell: int, gap: int, label: int):
         for grid, y in ((pair.input, label), (pair.output, label + top + gap)):
             if grid is not None:
                 image = grid_image(grid, cell)
-                band[y: y + image.shape[0], x: x + image.shape[1]] = image
+                band[y : y + image.shape[0], x : x + image.shape[1]] = image
         marks.append((x, "test" if j >= len(task.train) else f"{j}"))
         x += width + gap
     return band, marks
@@ -135,7 +136,7 @@ def render_tasks(tasks: Sequence[Task], out_path, title: str | None = None, cell
     ax.set_axis_off()
     y = header
     for task, (band, marks) in zip(tasks, bands):
-        canvas[y: y + band.shape[0], : band.shape[1]] = band
+        canvas[y : y + band.shape[0], : band.shape[1]] = band
         ax.text(0, y + 2, f"{task.name}   pairs: {', '.join(m for _, m in marks)}", fontsize=8, va="top")
         y += band.shape[0] + gap
     ax.imshow(canvas, interpolation="nearest")
@@ -158,6 +159,7 @@ def render_gallery(
 
 
 # Search methods compared (`lpn.compare`).
+
 
 def plot_comparison(result: Comparison, ax=None, metric: str = "top2"):
     """Accuracy (`metric`: top1, top2, shape or pixel) against decoder evaluations per task on a
@@ -196,6 +198,7 @@ def plot_comparison(result: Comparison, ax=None, metric: str = "top2"):
 
 # The `lpn demo` page (`lpn.demo.run_demo` computes what it shows). Shape letters: lpn/model.py.
 
+
 def _pyplot():
     import matplotlib
 
@@ -218,8 +221,13 @@ def landscape_png(xs, ys, values, path_SH) -> str:
     the search path drawn on it."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(5.2, 4.4))
-    image = ax.imshow(np.maximum(values, np.percentile(values, 5)), origin="lower", cmap="viridis",
-                      extent=(xs[0], xs[-1], ys[0], ys[-1]), aspect="equal")
+    image = ax.imshow(
+        np.maximum(values, np.percentile(values, 5)),
+        origin="lower",
+        cmap="viridis",
+        extent=(xs[0], xs[-1], ys[0], ys[-1]),
+        aspect="equal",
+    )
     fig.colorbar(image, ax=ax, label="log p(outputs | inputs, z)")
     ax.plot(path_SH[:, 0], path_SH[:, 1], "-", color="white", lw=1.2, alpha=0.9)
     ax.plot(*path_SH[0], "o", color="white", mec="black", label="mean latent (start)")
@@ -254,9 +262,13 @@ def grid_svg(grid, cell: int = 14) -> str:
     rows, cols = grid.shape
     rects = "".join(
         f'<rect x="{c * cell}" y="{r * cell}" width="{cell}" height="{cell}" fill="{PALETTE[int(grid[r, c])]}"/>'
-        for r in range(rows) for c in range(cols))
-    return (f'<svg class="grid" width="{cols * cell}" height="{rows * cell}" viewBox="0 0 {cols * cell} {rows * cell}" '
-            f'role="img" aria-label="{rows}x{cols} grid">{rects}</svg>')
+        for r in range(rows)
+        for c in range(cols)
+    )
+    return (
+        f'<svg class="grid" width="{cols * cell}" height="{rows * cell}" viewBox="0 0 {cols * cell} {rows * cell}" '
+        f'role="img" aria-label="{rows}x{cols} grid">{rects}</svg>'
+    )
 
 
 STYLE = """
@@ -274,7 +286,9 @@ h1 { font-size: 1.6em; } h2 { font-size: 1.2em; margin-top: 1.8em; }
 
 def _answer(label: str, grid, shape, ok: bool) -> str:
     mark = '<span class="ok">&#10003; solved</span>' if ok else '<span class="bad">&#10007; wrong</span>'
-    return f'<div class="answer">{grid_svg(grid[: shape[0], : shape[1]])}<div>{html.escape(label)}<br>{mark}</div></div>'
+    return (
+        f'<div class="answer">{grid_svg(grid[: shape[0], : shape[1]])}<div>{html.escape(label)}<br>{mark}</div></div>'
+    )
 
 
 def _task_html(batch, i: int, mean, best, steps: int) -> str:
@@ -282,18 +296,22 @@ def _task_html(batch, i: int, mean, best, steps: int) -> str:
     (grids_BRC, shapes_B2, solved_B)."""
     pairs = "".join(
         f'<div class="pair">{grid_svg(batch.inputs[i, j])}&darr;{grid_svg(batch.outputs[i, j])}</div>'
-        for j in range(batch.inputs.shape[1] - 1))
-    return (f'<div class="task"><b>Task {i}</b> <span class="muted">given pairs, then the test input, the true '
-            f'output and the two answers</span><div class="row">{pairs}<span>&#10148;</span>'
-            f'<div class="pair">{grid_svg(batch.inputs[i, -1])}test input</div>'
-            f'<div class="pair">{grid_svg(batch.outputs[i, -1])}truth</div>'
-            + _answer("mean latent", mean[0][i], mean[1][i], bool(mean[2][i]))
-            + _answer(f"after {steps} gradient steps", best[0][i], best[1][i], bool(best[2][i]))
-            + "</div></div>")
+        for j in range(batch.inputs.shape[1] - 1)
+    )
+    return (
+        f'<div class="task"><b>Task {i}</b> <span class="muted">given pairs, then the test input, the true '
+        f'output and the two answers</span><div class="row">{pairs}<span>&#10148;</span>'
+        f'<div class="pair">{grid_svg(batch.inputs[i, -1])}test input</div>'
+        f'<div class="pair">{grid_svg(batch.outputs[i, -1])}truth</div>'
+        + _answer("mean latent", mean[0][i], mean[1][i], bool(mean[2][i]))
+        + _answer(f"after {steps} gradient steps", best[0][i], best[1][i], bool(best[2][i]))
+        + "</div></div>"
+    )
 
 
-def demo_page(cfg, batch, picked, mean, best, scores_BS, landscape, steps: int, seed: int, seconds: float,
-              platform: str) -> str:
+def demo_page(
+    cfg, batch, picked, mean, best, scores_BS, landscape, steps: int, seed: int, seconds: float, platform: str
+) -> str:
     """The self-contained HTML page of `lpn demo`. `batch`: the tasks (last pair the query); `mean`
     and `best`: (grids_BRC, shapes_B2, solved_B) from the mean latent and after the search;
     `landscape`: a `landscape_png` of task `picked[0]`, or None."""
@@ -301,13 +319,18 @@ def demo_page(cfg, batch, picked, mean, best, scores_BS, landscape, steps: int, 
 
     mean_ok, best_ok = mean[2], best[2]
     tasks = [_task_html(batch, i, mean, best, steps) for i in picked]
-    figures = [f'<figure><img alt="objective along each search" src="{curves_png(scores_BS, picked[:3])}">'
-               f'<figcaption>The objective along every search (grey), three shown tasks, and the median.'
-               f'</figcaption></figure>']
+    figures = [
+        f'<figure><img alt="objective along each search" src="{curves_png(scores_BS, picked[:3])}">'
+        f"<figcaption>The objective along every search (grey), three shown tasks, and the median."
+        f"</figcaption></figure>"
+    ]
     if landscape:
-        figures.insert(0, f'<figure><img alt="latent landscape of task {picked[0]}" src="{landscape}">'
-                          f'<figcaption>Task {picked[0]}: log-likelihood of its given pairs over the 2-D latent '
-                          f'plane, and the path of gradient search from the mean latent.</figcaption></figure>')
+        figures.insert(
+            0,
+            f'<figure><img alt="latent landscape of task {picked[0]}" src="{landscape}">'
+            f"<figcaption>Task {picked[0]}: log-likelihood of its given pairs over the 2-D latent "
+            f"plane, and the path of gradient search from the mean latent.</figcaption></figure>",
+        )
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>lpn demo: latent program search</title>
 <style>{STYLE}</style></head><body>
@@ -320,8 +343,8 @@ latent to make the given pairs more likely, and the decoder runs the result on t
 <div><div class="score">{mean_ok.mean():.1%}</div>exact match, mean latent (no search)</div>
 <div><div class="score">{best_ok.mean():.1%}</div>exact match after {steps} gradient steps</div>
 </div>
-<h2>How the search moves</h2><div class="figures">{''.join(figures)}</div>
-<h2>Tasks</h2>{''.join(tasks)}
+<h2>How the search moves</h2><div class="figures">{"".join(figures)}</div>
+<h2>Tasks</h2>{"".join(tasks)}
 <p class="muted">lpn {__version__}; tasks seeded by {seed}; {seconds:.1f} s on {platform}.
 Reproduce with <code>lpn demo --seed {seed}</code>.</p>
 </body></html>
@@ -329,6 +352,7 @@ Reproduce with <code>lpn demo --seed {seed}</code>.</p>
 
 
 # A training run's history (`lpn report RUN`), from the lines of its metrics.jsonl (`lpn.runlog`).
+
 
 def _duration(seconds: float) -> str:
     minutes, s = divmod(round(seconds), 60)
@@ -349,16 +373,20 @@ def run_summary(lines: Sequence[dict]) -> str:
     steps = np.diff([0] + [line["step"] for line in lines])
     seconds = sum(k / line["steps_per_second"] for k, line in zip(steps, lines))
     rate = "" if last["learning_rate"] is None else f", learning rate {last['learning_rate']:.3g}"
-    text = [f"step {last['step']} after {len(lines)} chunks, {_duration(last['wall_time'])} of training; "
-            f"{steps.sum() / seconds:.3g} steps/s on average, {last['steps_per_second']:.3g} in the last chunk",
-            f"last chunk: loss {last['loss']:.4f}, reconstruction {last['reconstruction']:.4f}, kl {last['kl']:.4g}, "
-            f"grad norm {last['grad_norm']:.3g}{rate}"]
+    text = [
+        f"step {last['step']} after {len(lines)} chunks, {_duration(last['wall_time'])} of training; "
+        f"{steps.sum() / seconds:.3g} steps/s on average, {last['steps_per_second']:.3g} in the last chunk",
+        f"last chunk: loss {last['loss']:.4f}, reconstruction {last['reconstruction']:.4f}, kl {last['kl']:.4g}, "
+        f"grad norm {last['grad_norm']:.3g}{rate}",
+    ]
     names = list(dict.fromkeys(name for line in lines for name in evaluation_names(line)))
     evaluated = [line for line in lines if evaluation_names(line)]
     if names:
         best = [max((line for line in evaluated if name in line), key=lambda line: line[name]) for name in names]
-        text.append(f"best of {len(evaluated)} evaluation{'s' * (len(evaluated) != 1)}: " + "; ".join(
-            f"{name} {line[name]:.4g} at step {line['step']}" for name, line in zip(names, best)))
+        text.append(
+            f"best of {len(evaluated)} evaluation{'s' * (len(evaluated) != 1)}: "
+            + "; ".join(f"{name} {line[name]:.4g} at step {line['step']}" for name, line in zip(names, best))
+        )
     else:
         text.append("no evaluation yet")
     text.append(f"last line written {last['time']}")
@@ -378,9 +406,14 @@ def plot_run(lines: Sequence[dict], out_path, title: str = "") -> Path:
     fig = Figure(figsize=(13, 6.5), dpi=100, layout="constrained")
     FigureCanvasAgg(fig)
     axes = fig.subplots(2, 3, sharex=True).ravel()
-    panels = [("loss", ("loss", "reconstruction")), ("KL", ("kl",)), ("gradient norm", ("grad_norm",)),
-              ("learning rate", ("learning_rate",)), ("evaluation", ()),
-              ("steps per second (log scale)", ("steps_per_second",))]
+    panels = [
+        ("loss", ("loss", "reconstruction")),
+        ("KL", ("kl",)),
+        ("gradient norm", ("grad_norm",)),
+        ("learning rate", ("learning_rate",)),
+        ("evaluation", ()),
+        ("steps per second (log scale)", ("steps_per_second",)),
+    ]
     for ax, (name, fields) in zip(axes, panels):
         ax.set_title(name, fontsize=10)
         ax.grid(True, alpha=0.3)

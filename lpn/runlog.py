@@ -29,9 +29,9 @@ import math
 import os
 import time
 import uuid
-from datetime import datetime, timezone
+from collections.abc import Mapping
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Mapping
 
 METRICS_FILE = "metrics.jsonl"
 TENSORBOARD_DIR = "tensorboard"
@@ -48,8 +48,11 @@ def require_tensorboard():
     try:
         from tensorboardX import SummaryWriter
     except ImportError:
-        raise ModuleNotFoundError("TensorBoard logging (--tensorboard) needs the optional package tensorboardX: "
-                                  "pip install 'lpn[tensorboard]'", name="tensorboardX") from None
+        raise ModuleNotFoundError(
+            "TensorBoard logging (--tensorboard) needs the optional package tensorboardX: "
+            "pip install 'lpn[tensorboard]'",
+            name="tensorboardX",
+        ) from None
     return SummaryWriter
 
 
@@ -69,16 +72,21 @@ def parse_metrics(path: Path) -> tuple[list[dict], bool]:
         try:
             line = json.loads(raw)
         except json.JSONDecodeError as err:
-            raise MetricsError(f"{path}:{number}: not a JSON line ({err.msg}); the file was edited or damaged "
-                               f"(move it away to resume the run without its history)") from None
+            raise MetricsError(
+                f"{path}:{number}: not a JSON line ({err.msg}); the file was edited or damaged "
+                f"(move it away to resume the run without its history)"
+            ) from None
         step = line.get("step") if isinstance(line, dict) else None
         if not isinstance(step, int) or isinstance(step, bool) or step <= last_step:
-            raise MetricsError(f"{path}:{number}: expected a JSON object with a whole 'step' above the previous "
-                               f"line's ({last_step}), got {raw[:80]!r}")
+            raise MetricsError(
+                f"{path}:{number}: expected a JSON object with a whole 'step' above the previous "
+                f"line's ({last_step}), got {raw[:80]!r}"
+            )
         missing = [name for name in FIELDS if name not in line]
         if missing:
-            raise MetricsError(f"{path}:{number}: lacks {', '.join(missing)} (a line of lpn's metrics.jsonl has "
-                               f"{', '.join(FIELDS)})")
+            raise MetricsError(
+                f"{path}:{number}: lacks {', '.join(missing)} (a line of lpn's metrics.jsonl has {', '.join(FIELDS)})"
+            )
         lines.append(line)
         last_step = step
     return lines, bool(rest.strip())
@@ -92,8 +100,10 @@ def read_metrics(run_dir) -> list[dict]:
     if not path.is_file():
         if not run_dir.is_dir():
             raise MetricsError(f"{run_dir}: no such folder")
-        raise MetricsError(f"{run_dir}: no {METRICS_FILE} here: not the folder of a run (lpn train --out), or a run "
-                           f"from before lpn wrote {METRICS_FILE}")
+        raise MetricsError(
+            f"{run_dir}: no {METRICS_FILE} here: not the folder of a run (lpn train --out), or a run "
+            f"from before lpn wrote {METRICS_FILE}"
+        )
     return parse_metrics(path)[0]
 
 
@@ -111,8 +121,7 @@ class MetricsLog:
     (`process_index`, default `jax.process_index()`); elsewhere, or without `run_dir`, `write` does
     nothing. A context manager: leaving it closes the files."""
 
-    def __init__(self, run_dir, start: int, resume: bool, tensorboard: bool = False,
-                 process_index: int | None = None):
+    def __init__(self, run_dir, start: int, resume: bool, tensorboard: bool = False, process_index: int | None = None):
         if tensorboard and run_dir is None:
             raise ValueError("tensorboard=True needs out_dir (its event files go to OUT/tensorboard)")
         writer_class = require_tensorboard() if tensorboard else None  # refused on every process alike
@@ -134,8 +143,11 @@ class MetricsLog:
         self.file = self.path.open("a", encoding="utf-8")
         if writer_class is not None:
             # purge_step: TensorBoard hides the events of earlier files from this step on, as the file drops them.
-            self.board = writer_class(str(run_dir / TENSORBOARD_DIR), purge_step=start + 1 if resume else 0,
-                                      filename_suffix=f".step{start}.{uuid.uuid4().hex[:6]}")
+            self.board = writer_class(
+                str(run_dir / TENSORBOARD_DIR),
+                purge_step=start + 1 if resume else 0,
+                filename_suffix=f".step{start}.{uuid.uuid4().hex[:6]}",
+            )
 
     def keep_until(self, step: int) -> float:
         """Cuts the file after the last line at or before `step`, and off a torn last line; returns
@@ -151,11 +163,18 @@ class MetricsLog:
         process does not write)."""
         if self.file is None:
             return None
-        line = {"step": record.step, "loss": record.loss, "reconstruction": record.reconstruction, "kl": record.kl,
-                "grad_norm": record.grad_norm, "learning_rate": learning_rate, "steps_per_second": steps_per_second,
-                "wall_time": round(self.offset + time.monotonic() - self.started, 3),
-                "time": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                **{name: float(score) for name, score in record.evaluation.items()}}
+        line = {
+            "step": record.step,
+            "loss": record.loss,
+            "reconstruction": record.reconstruction,
+            "kl": record.kl,
+            "grad_norm": record.grad_norm,
+            "learning_rate": learning_rate,
+            "steps_per_second": steps_per_second,
+            "wall_time": round(self.offset + time.monotonic() - self.started, 3),
+            "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            **{name: float(score) for name, score in record.evaluation.items()},
+        }
         self.file.write(json.dumps(line) + "\n")  # one write a line: a kill leaves at most a torn last line
         self.file.flush()
         if self.board is not None:

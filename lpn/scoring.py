@@ -16,9 +16,9 @@ attempt counts as wrong.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Sequence
 
 import numpy as np
 
@@ -103,17 +103,19 @@ class ArcScore:
 
     def summary(self) -> str:
         outputs = sum(t.num_outputs for t in self.tasks)
-        return "\n".join([
-            f"tasks {len(self.tasks)}, test outputs {outputs}, attempts per output {ATTEMPTS}",
-            f"score, per-task average (ARC Prize benchmarking): {self.per_task:7.2%}",
-            f"score, per-output average (Kaggle 2025):          {self.per_output:7.2%}",
-            f"tasks with every output solved:                   {self.fully_solved} / {len(self.tasks)}",
-            f"top-1 exact (per task):                           {self.top1:7.2%}",
-            f"shape accuracy, attempt 1 (per task):             {self.shape_accuracy:7.2%}",
-            f"pixel accuracy, attempt 1 (per task):             {self.pixel_accuracy:7.2%}",
-            f"attempt 2 differs from attempt 1 (per output):    {self.distinct:7.2%}",
-            f"attempt 2 solves what attempt 1 missed (per out): {self.rescued:7.2%}",
-        ])
+        return "\n".join(
+            [
+                f"tasks {len(self.tasks)}, test outputs {outputs}, attempts per output {ATTEMPTS}",
+                f"score, per-task average (ARC Prize benchmarking): {self.per_task:7.2%}",
+                f"score, per-output average (Kaggle 2025):          {self.per_output:7.2%}",
+                f"tasks with every output solved:                   {self.fully_solved} / {len(self.tasks)}",
+                f"top-1 exact (per task):                           {self.top1:7.2%}",
+                f"shape accuracy, attempt 1 (per task):             {self.shape_accuracy:7.2%}",
+                f"pixel accuracy, attempt 1 (per task):             {self.pixel_accuracy:7.2%}",
+                f"attempt 2 differs from attempt 1 (per output):    {self.distinct:7.2%}",
+                f"attempt 2 solves what attempt 1 missed (per out): {self.rescued:7.2%}",
+            ]
+        )
 
     def table(self) -> str:
         width = max([len("task")] + [len(t.name) for t in self.tasks])
@@ -127,9 +129,14 @@ class ArcScore:
 
     def to_dict(self) -> dict:
         return {
-            "per_task": self.per_task, "per_output": self.per_output, "fully_solved": self.fully_solved,
-            "top1": self.top1, "shape_accuracy": self.shape_accuracy, "pixel_accuracy": self.pixel_accuracy,
-            "attempt2_differs": self.distinct, "attempt2_rescues": self.rescued,
+            "per_task": self.per_task,
+            "per_output": self.per_output,
+            "fully_solved": self.fully_solved,
+            "top1": self.top1,
+            "shape_accuracy": self.shape_accuracy,
+            "pixel_accuracy": self.pixel_accuracy,
+            "attempt2_differs": self.distinct,
+            "attempt2_rescues": self.rescued,
             "tasks": {t.name: [bool(s) for s in t.solved] for t in self.tasks},
         }
 

@@ -80,8 +80,9 @@ def sample_latent(model: LPN, pairs, key, weights_N=None):
     return jnp.sum(z_NH * weights_N[:, None], 0) / jnp.maximum(jnp.sum(weights_N), 1)
 
 
-def start_latents(model: LPN, pairs, key, *, start=None, from_prior=False, num_random_starts=0,
-                  start_scale=0.5, per_pair_starts=False):
+def start_latents(
+    model: LPN, pairs, key, *, start=None, from_prior=False, num_random_starts=0, start_scale=0.5, per_pair_starts=False
+):
     """(K, H) starting points: `start` if given, else the encoder's mean latent (or a prior sample
     if `from_prior`); then optionally each pair's own latent and `num_random_starts`
     perturbations first + start_scale·eps."""
@@ -109,8 +110,9 @@ def _finish(latents_SKH, scores_SK, num_evals) -> SearchTrace:
     distinct = jnp.any(jnp.abs(flat_z - flat_z[i]) > 1e-6, axis=-1)
     j = jnp.argmax(jnp.where(distinct, flat_s, -jnp.inf))
     second_score = jnp.where(distinct[j], flat_s[j], -jnp.inf)
-    return SearchTrace(latents_SKH, scores_SK, flat_z[i], flat_s[i], flat_z[j], second_score,
-                       jnp.asarray(num_evals, jnp.int32))
+    return SearchTrace(
+        latents_SKH, scores_SK, flat_z[i], flat_s[i], flat_z[j], second_score, jnp.asarray(num_evals, jnp.int32)
+    )
 
 
 def default_optimizer(learning_rate=0.1):
@@ -136,9 +138,21 @@ def _over_starts(fn, num_starts: int):
     return jax.vmap(fn)
 
 
-def gradient_search(model: LPN, pairs, key, *, steps=100, optimizer=None, clip=1.0, start=None,
-                    from_prior=False, num_random_starts=0, start_scale=0.5, per_pair_starts=False,
-                    weights_N=None) -> SearchTrace:
+def gradient_search(
+    model: LPN,
+    pairs,
+    key,
+    *,
+    steps=100,
+    optimizer=None,
+    clip=1.0,
+    start=None,
+    from_prior=False,
+    num_random_starts=0,
+    start_scale=0.5,
+    per_pair_starts=False,
+    weights_N=None,
+) -> SearchTrace:
     """Gradient ascent on `log_prob` from each start (§3.2).
 
     Args:
@@ -154,8 +168,16 @@ def gradient_search(model: LPN, pairs, key, *, steps=100, optimizer=None, clip=1
     optimizer = default_optimizer(model.config.search_lr) if optimizer is None else optimizer
     if clip is not None:
         optimizer = optax.chain(optax.clip_by_global_norm(clip), optimizer)
-    z_KH = start_latents(model, pairs, key, start=start, from_prior=from_prior, start_scale=start_scale,
-                         num_random_starts=num_random_starts, per_pair_starts=per_pair_starts)
+    z_KH = start_latents(
+        model,
+        pairs,
+        key,
+        start=start,
+        from_prior=from_prior,
+        start_scale=start_scale,
+        num_random_starts=num_random_starts,
+        per_pair_starts=per_pair_starts,
+    )
     value_and_grad = _over_starts(jax.value_and_grad(lambda z: log_prob(model, z, pairs, weights_N)), z_KH.shape[0])
 
     def step(carry, _):
@@ -190,15 +212,17 @@ def score_candidates(model: LPN, z_KH, pairs, weights_N=None, chunk: int = 32):
     return jax.lax.map(lambda z: log_prob(model, z, pairs, weights_N), z_KH, batch_size=min(chunk, z_KH.shape[0]))
 
 
-def random_search(model: LPN, pairs, key, *, num_samples=250, scale=0.5, start=None, from_prior=False,
-                  weights_N=None, chunk: int = 32) -> SearchTrace:
+def random_search(
+    model: LPN, pairs, key, *, num_samples=250, scale=0.5, start=None, from_prior=False, weights_N=None, chunk: int = 32
+) -> SearchTrace:
     """Scores the start latent (`start`, default the encoder's mean latent) and `num_samples`
     candidates start + scale·eps (§3.3); from the prior, the candidates are N(0, I) draws instead.
     One step, K = num_samples + 1 candidates, scored `chunk` at a time. Training's "Sample N"
     (`lpn.train.refine`) runs it from each leave-one-out latent."""
     if start is not None and from_prior:
-        raise ValueError("random_search: pass start or from_prior, not both (from the prior, no candidate is "
-                         "centred on a start)")
+        raise ValueError(
+            "random_search: pass start or from_prior, not both (from the prior, no candidate is centred on a start)"
+        )
     k_start, k_eps = jax.random.split(key)
     dim = model.config.latent_dim
     eps = jax.random.normal(k_eps, (num_samples, dim))
@@ -212,24 +236,28 @@ def random_search(model: LPN, pairs, key, *, num_samples=250, scale=0.5, start=N
 
 
 def encoder_sampling(model: LPN, pairs, key, *, num_samples=100, weights_N=None, chunk: int = 32) -> SearchTrace:
-    """"Encoder Sampling" of Table 11: candidates are the mean latent plus the means over pairs of
+    """ "Encoder Sampling" of Table 11: candidates are the mean latent plus the means over pairs of
     samples from each pair's posterior; the best scoring one wins. One step, K = num_samples + 1,
     scored `chunk` at a time."""
-    z_KH = jnp.concatenate([
-        mean_latent(model, pairs, weights_N=weights_N)[None],
-        jax.vmap(lambda k: sample_latent(model, pairs, k, weights_N))(jax.random.split(key, num_samples)),
-    ])
+    z_KH = jnp.concatenate(
+        [
+            mean_latent(model, pairs, weights_N=weights_N)[None],
+            jax.vmap(lambda k: sample_latent(model, pairs, k, weights_N))(jax.random.split(key, num_samples)),
+        ]
+    )
     scores_K = score_candidates(model, z_KH, pairs, weights_N, chunk)
     return _finish(z_KH[None], scores_K[None], (num_samples + 1) * num_pairs(pairs))
 
 
-def local_search(model: LPN, pairs, key, *, steps=100, scale=0.1, num_starts=1, from_prior=False,
-                 weights_N=None) -> SearchTrace:
+def local_search(
+    model: LPN, pairs, key, *, steps=100, scale=0.1, num_starts=1, from_prior=False, weights_N=None
+) -> SearchTrace:
     """Gradient-free hill-climb (§3.4): each step proposes z + scale·eps and keeps it if it scores
     higher. The trace records the accepted latent of each chain at every step."""
     k_start, k_steps = jax.random.split(key)
-    z_KH = start_latents(model, pairs, k_start, from_prior=from_prior, num_random_starts=num_starts - 1,
-                         start_scale=scale)
+    z_KH = start_latents(
+        model, pairs, k_start, from_prior=from_prior, num_random_starts=num_starts - 1, start_scale=scale
+    )
     score = _over_starts(lambda z: log_prob(model, z, pairs, weights_N), z_KH.shape[0])
 
     def step(carry, key):

@@ -27,10 +27,11 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping, NamedTuple
+from typing import Any, NamedTuple
 
 import equinox as eqx
 import jax
@@ -67,6 +68,7 @@ class Metrics(NamedTuple):
 class Record(NamedTuple):
     """One entry of `train`'s history, at the end of a chunk: the step it reached, the means of the
     chunk's `Metrics`, and what the evaluation returned there ({} where it did not run)."""
+
     step: int
     loss: float
     reconstruction: float
@@ -85,6 +87,7 @@ class Record(NamedTuple):
 class Checkpoints:
     """What `train` writes to its `out_dir`: a checkpoint every `every` steps and at the end, with
     `metadata` (e.g. the training sources) in its JSON."""
+
     every: int = 500
     metadata: Mapping[str, Any] = field(default_factory=dict)
 
@@ -93,6 +96,7 @@ class Checkpoints:
 class Evaluation:
     """`fn(model) -> {name: score}`, run by `train` every `every` steps and where the run ends; the
     scores go to that chunk's `Record.evaluation`."""
+
     fn: Callable[[LPN], Mapping[str, float]]
     every: int
 
@@ -103,6 +107,7 @@ class Deadline:
     the first chunk past them, with a checkpoint there. With `fit=True` (a fresh run on the default
     optimiser only), `steps` is a ceiling and a `Budget` fits the steps and the learning-rate decay
     of `make_optimizer(cfg)` to the time."""
+
     seconds: float
     fit: bool = False
 
@@ -165,8 +170,14 @@ def refine(model: LPN, pairs, z_H, key, cfg: Config, num_samples: int | None = N
     if num_samples is not None:
         trace = random_search(inner, pairs, key, num_samples=num_samples, scale=cfg.train_sample_sigma, start=z_H)
     elif cfg.train_search_steps:
-        trace = gradient_search(inner, pairs, key, steps=cfg.train_search_steps, start=z_H,
-                                optimizer=optax.adam(cfg.train_search_lr, b2=0.9))
+        trace = gradient_search(
+            inner,
+            pairs,
+            key,
+            steps=cfg.train_search_steps,
+            start=z_H,
+            optimizer=optax.adam(cfg.train_search_lr, b2=0.9),
+        )
     else:
         return z_H
     return z_H + jax.lax.stop_gradient(trace.best - z_H) if stop else trace.best
@@ -222,8 +233,9 @@ def last_pair_loss(model: LPN, pairs, key, cfg: Config, noise_scale=1.0, num_sam
     mask_M = context.pair_mask.astype(jnp.float32)
     count = jnp.maximum(mask_M.sum(), 1.0)
     z_H = refine(model, context, mask_M @ z_MH / count, k_search, cfg, num_samples)
-    recon = -pair_log_prob(model, z_H, pairs.inputs[target], pairs.input_shapes[target],
-                           pairs.outputs[target], pairs.output_shapes[target])
+    recon = -pair_log_prob(
+        model, z_H, pairs.inputs[target], pairs.input_shapes[target], pairs.outputs[target], pairs.output_shapes[target]
+    )
     kl = jnp.sum(mask_M * jax.vmap(kl_divergence)(mu_MH, logvar_MH)) / count if cfg.variational else 0.0 * recon
     return recon, kl
 
@@ -252,14 +264,17 @@ def learning_rate_schedule(cfg: Config) -> optax.Schedule:
         return optax.linear_schedule(0.0, cfg.learning_rate, warmup)
     if cfg.lr_decay_steps <= warmup:
         raise ValueError(f"lr_decay_steps ({cfg.lr_decay_steps}) must exceed warmup_steps ({warmup})")
-    return optax.warmup_cosine_decay_schedule(0.0, cfg.learning_rate, warmup, cfg.lr_decay_steps,
-                                              end_value=cfg.learning_rate / 100)
+    return optax.warmup_cosine_decay_schedule(
+        0.0, cfg.learning_rate, warmup, cfg.lr_decay_steps, end_value=cfg.learning_rate / 100
+    )
 
 
 def make_optimizer(cfg: Config) -> optax.GradientTransformation:
     """AdamW after global-norm clipping, on `learning_rate_schedule(cfg)`."""
-    return optax.chain(optax.clip_by_global_norm(cfg.grad_clip),
-                       optax.adamw(learning_rate_schedule(cfg), b2=cfg.adam_b2, weight_decay=cfg.weight_decay))
+    return optax.chain(
+        optax.clip_by_global_norm(cfg.grad_clip),
+        optax.adamw(learning_rate_schedule(cfg), b2=cfg.adam_b2, weight_decay=cfg.weight_decay),
+    )
 
 
 def learning_rate_at(cfg: Config, optimizer: optax.GradientTransformation | None, opt_state, step: int) -> float | None:
@@ -279,8 +294,9 @@ def data_sharding(devices=None):
     return NamedSharding(mesh, PartitionSpec("data")), NamedSharding(mesh, PartitionSpec())
 
 
-def init_state(cfg: Config, key, devices=None, optimizer: optax.GradientTransformation | None = None,
-               architecture: type = LPN) -> TrainState:
+def init_state(
+    cfg: Config, key, devices=None, optimizer: optax.GradientTransformation | None = None, architecture: type = LPN
+) -> TrainState:
     """A fresh model of class `architecture` (`LPN`, or a value of `lpn.in_context.ARCHITECTURES`)
     and the state of `optimizer` (default `make_optimizer(cfg)`) for it, at step 0."""
     architecture_name(architecture)  # refuses a class that checkpoints could not name
@@ -333,8 +349,15 @@ def train_step(state: TrainState, batch, cfg: Config, optimizer, sharding):
 
 
 @partial(jax.jit, static_argnames=("cfg", "num_steps", "sample_batch", "devices", "optimizer"), donate_argnums=0)
-def train_chunk(state: TrainState, cfg: Config, num_steps: int, sample_batch=None, batches=None, devices=None,
-                optimizer: optax.GradientTransformation | None = None):
+def train_chunk(
+    state: TrainState,
+    cfg: Config,
+    num_steps: int,
+    sample_batch=None,
+    batches=None,
+    devices=None,
+    optimizer: optax.GradientTransformation | None = None,
+):
     """Runs `num_steps` training steps in one compiled scan. Tasks come from `sample_batch(key, cfg)`
     (a JAX function, default: the pattern generator) or from `batches`, host data stacked on a
     leading axis of length num_steps. Returns the new state and per-step `Metrics`.
@@ -355,11 +378,25 @@ def train_chunk(state: TrainState, cfg: Config, num_steps: int, sample_batch=Non
     return jax.lax.scan(body, state, batches, length=num_steps)
 
 
-def train(cfg: Config, steps: int, *, seed: int = 0, out_dir=None, resume: bool = False,
-          optimizer: optax.GradientTransformation | None = None, data: Callable | Iterator | None = None,
-          chunk: int = 50, checkpoints: Checkpoints = Checkpoints(), evaluation: Evaluation | None = None,
-          deadline: Deadline | None = None, callback: Callable | None = None, progress: bool = True,
-          devices=None, architecture: type = LPN, tensorboard: bool = False) -> tuple[TrainState, list[Record]]:
+def train(
+    cfg: Config,
+    steps: int,
+    *,
+    seed: int = 0,
+    out_dir=None,
+    resume: bool = False,
+    optimizer: optax.GradientTransformation | None = None,
+    data: Callable | Iterator | None = None,
+    chunk: int = 50,
+    checkpoints: Checkpoints = Checkpoints(),
+    evaluation: Evaluation | None = None,
+    deadline: Deadline | None = None,
+    callback: Callable | None = None,
+    progress: bool = True,
+    devices=None,
+    architecture: type = LPN,
+    tensorboard: bool = False,
+) -> tuple[TrainState, list[Record]]:
     """Trains for `steps` total steps (counting those of a resumed run); returns the final state and
     the history, one `Record` a chunk.
 
@@ -407,8 +444,11 @@ def train(cfg: Config, steps: int, *, seed: int = 0, out_dir=None, resume: bool 
     with bar, signals_caught(out_dir is not None) as caught, log:
         while done < steps:
             k, tick = min(chunk, steps - done), time.monotonic()  # a budget's pace counts the host's data too
-            stacked = None if host_batches is None else jax.tree.map(lambda *xs: np.stack(xs), *[
-                next(host_batches) for _ in range(k)])
+            stacked = (
+                None
+                if host_batches is None
+                else jax.tree.map(lambda *xs: np.stack(xs), *[next(host_batches) for _ in range(k)])
+            )
             stacked = global_batches(stacked, devices)  # several processes: every one's share, one array
             state, metrics = train_chunk(state, cfg, k, sample_batch, stacked, devices=devices, optimizer=optimizer)
             means = {name: float(np.mean(v)) for name, v in metrics._asdict().items()}
@@ -442,14 +482,18 @@ def check_options(out_dir, resume: bool, optimizer, deadline: Deadline | None) -
     if resume and out_dir is None:
         raise ValueError("resume=True needs out_dir")
     if deadline is not None and deadline.fit and jax.process_count() > 1:
-        raise ValueError("Deadline(fit=True) fits the run to one process's pace; a run over several processes "
-                         "takes Deadline(seconds) (--time-limit) instead")
+        raise ValueError(
+            "Deadline(fit=True) fits the run to one process's pace; a run over several processes "
+            "takes Deadline(seconds) (--time-limit) instead"
+        )
     if deadline is not None and deadline.fit and resume:
         raise ValueError("Deadline(fit=True) fits a fresh run; resume a fitted run with its fitted steps instead")
     if deadline is not None and deadline.fit and optimizer is not None:
-        raise ValueError("Deadline(fit=True) refits the learning-rate decay of make_optimizer(cfg), and a passed-in "
-                         "optimizer's schedule cannot be refitted: use Deadline(seconds) to stop at the time, or "
-                         "size the optimizer's schedule to the steps that fit")
+        raise ValueError(
+            "Deadline(fit=True) refits the learning-rate decay of make_optimizer(cfg), and a passed-in "
+            "optimizer's schedule cannot be refitted: use Deadline(seconds) to stop at the time, or "
+            "size the optimizer's schedule to the steps that fit"
+        )
 
 
 def save_state(out_dir, state: TrainState, record: Record, metadata: Mapping[str, Any]) -> int:
@@ -458,8 +502,14 @@ def save_state(out_dir, state: TrainState, record: Record, metadata: Mapping[str
     if not is_main():
         return record.step
     state = local_copy(state)
-    save_checkpoint(out_dir, state.model, step=record.step, opt_state=state.opt_state, metrics=record.to_dict(),
-                    extra={**metadata, "key": np.asarray(jax.random.key_data(state.key)).tolist()})
+    save_checkpoint(
+        out_dir,
+        state.model,
+        step=record.step,
+        opt_state=state.opt_state,
+        metrics=record.to_dict(),
+        extra={**metadata, "key": np.asarray(jax.random.key_data(state.key)).tolist()},
+    )
     return record.step
 
 
@@ -483,8 +533,12 @@ def signals_caught(enabled: bool = True):
     def note(signum, frame):
         caught.append(signal.Signals(signum).name)
         restore()
-        print(f"\n{caught[0]}: stopping at the end of this chunk to save a checkpoint there; another {caught[0]} "
-              f"quits without saving", file=sys.stderr, flush=True)
+        print(
+            f"\n{caught[0]}: stopping at the end of this chunk to save a checkpoint there; another {caught[0]} "
+            f"quits without saving",
+            file=sys.stderr,
+            flush=True,
+        )
 
     for s in signals:
         signal.signal(s, note)
@@ -494,8 +548,9 @@ def signals_caught(enabled: bool = True):
         restore()
 
 
-def fit_to_budget(cfg: Config, steps: int, done: int, step_seconds: float, seconds_left: float,
-                  multiple: int = 1) -> tuple[int, Config]:
+def fit_to_budget(
+    cfg: Config, steps: int, done: int, step_seconds: float, seconds_left: float, multiple: int = 1
+) -> tuple[int, Config]:
     """The steps a run at step `done` reaches in `seconds_left` at `step_seconds` a step, in whole
     `multiple`s (at most `steps`, at least `done`), and `cfg` with its cosine decay shortened in
     proportion, so that a decay that ended at the last step still does (never before the warm-up's
@@ -545,8 +600,9 @@ class Budget:
 
     def fit(self, k: int, done: int, pace: float, state: TrainState) -> TrainState:
         """Refits the run at step `done` to the time left at `pace` seconds a step."""
-        self.steps, cfg = fit_to_budget(self.base, self.ceiling, done, pace,
-                                        self.end - self.clock() - self.compile_s, multiple=k)
+        self.steps, cfg = fit_to_budget(
+            self.base, self.ceiling, done, pace, self.end - self.clock() - self.compile_s, multiple=k
+        )
         state, self.cfg = (with_config(state, cfg) if cfg != self.cfg else state), cfg
         return state
 
@@ -561,8 +617,9 @@ def with_config(tree, cfg: Config):
         structure = jax.tree.structure(eqx.filter_eval_shape(type(m), cfg, jax.random.key(0)))
         return jax.tree.unflatten(structure, jax.tree.leaves(m))
 
-    return jax.tree.map(lambda m: carry(m) if isinstance(m, classes) else m, tree,
-                        is_leaf=lambda x: isinstance(x, classes))
+    return jax.tree.map(
+        lambda m: carry(m) if isinstance(m, classes) else m, tree, is_leaf=lambda x: isinstance(x, classes)
+    )
 
 
 def check_finite(values: dict, model: LPN, steps: tuple[int, int], checkpoint_dir=None):
@@ -571,8 +628,10 @@ def check_finite(values: dict, model: LPN, steps: tuple[int, int], checkpoint_di
     if all(math.isfinite(v) for v in values.values()) and bool(all_finite(model)):
         return
     where = f"; the last good checkpoint is {resolve(checkpoint_dir)}" if checkpoint_dir else ""
-    raise TrainingDiverged(f"training diverged between steps {steps[0]} and {steps[1]} (loss {values['loss']}, "
-                           f"non-finite values in the loss or the weights){where}")
+    raise TrainingDiverged(
+        f"training diverged between steps {steps[0]} and {steps[1]} (loss {values['loss']}, "
+        f"non-finite values in the loss or the weights){where}"
+    )
 
 
 @eqx.filter_jit
@@ -580,16 +639,19 @@ def all_finite(tree):
     return jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(eqx.filter(tree, eqx.is_array))]))
 
 
-def resume_state(out_dir, cfg: Config, devices=None, optimizer: optax.GradientTransformation | None = None,
-                 architecture: type = LPN) -> TrainState:
+def resume_state(
+    out_dir, cfg: Config, devices=None, optimizer: optax.GradientTransformation | None = None, architecture: type = LPN
+) -> TrainState:
     """The training state of the latest checkpoint in `out_dir`, continued under `cfg` (whose
     architecture must match the checkpoint's) and `optimizer` (default `make_optimizer(cfg)`), which
     must be the run's: its state is read back into that optimiser's structure. The checkpoint's
     model must be of class `architecture`."""
     model, meta = load_checkpoint(out_dir, cfg)
     if type(model) is not architecture:
-        raise CheckpointError(f"{resolve(out_dir)}: holds a {architecture_name(model)} model, not the "
-                              f"{architecture_name(architecture)} model this run asks to resume")
+        raise CheckpointError(
+            f"{resolve(out_dir)}: holds a {architecture_name(model)} model, not the "
+            f"{architecture_name(architecture)} model this run asks to resume"
+        )
     template = (optimizer or make_optimizer(cfg)).init(eqx.filter(model, eqx.is_array))
     hint = " (resuming needs the optimizer the run was trained with)"
     try:

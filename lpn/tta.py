@@ -15,7 +15,8 @@ gave it as attempt 2, then by the best confidence of the views that gave it (the
 from __future__ import annotations
 
 import dataclasses
-from typing import NamedTuple, Sequence
+from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 
@@ -64,8 +65,9 @@ def vote(answers: Sequence[tuple[Sequence[np.ndarray], float]]) -> list[np.ndarr
             grid = np.asarray(grid, np.uint8)
             key = (grid.shape, grid.tobytes())
             old = tally.get(key, _Tally(grid, 0, 0, -np.inf))
-            tally[key] = _Tally(grid, old.firsts + (rank == 0), old.seconds + (rank == 1),
-                                max(old.confidence, float(confidence)))
+            tally[key] = _Tally(
+                grid, old.firsts + (rank == 0), old.seconds + (rank == 1), max(old.confidence, float(confidence))
+            )
     ranked = sorted(tally.values(), key=lambda t: (-t.firsts, -t.seconds, -t.confidence))
     return [ranked[0].grid, ranked[min(1, len(ranked) - 1)].grid]
 

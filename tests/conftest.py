@@ -17,14 +17,25 @@ jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
 import pytest
 
 from lpn.config import Config
-from lpn.grids import make_task, batch_tasks
-
+from lpn.grids import batch_tasks, make_task
 
 TINY = Config(
-    max_rows=5, max_cols=5, latent_dim=4, pattern_size=2,
-    enc_layers=1, enc_heads=2, enc_head_dim=8, enc_mlp_factor=2.0,
-    dec_layers=2, dec_heads=2, dec_head_dim=8, dec_mlp_factor=2.0,
-    batch_size=8, micro_batch_size=0, warmup_steps=5, learning_rate=3e-3,
+    max_rows=5,
+    max_cols=5,
+    latent_dim=4,
+    pattern_size=2,
+    enc_layers=1,
+    enc_heads=2,
+    enc_head_dim=8,
+    enc_mlp_factor=2.0,
+    dec_layers=2,
+    dec_heads=2,
+    dec_head_dim=8,
+    dec_mlp_factor=2.0,
+    batch_size=8,
+    micro_batch_size=0,
+    warmup_steps=5,
+    learning_rate=3e-3,
 )
 
 

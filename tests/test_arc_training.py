@@ -6,8 +6,8 @@ import warnings
 
 import numpy as np
 import pytest
-from conftest import TINY
 
+from conftest import TINY
 from lpn.checkpoint import check_sources, read_meta, read_run, write_run
 from lpn.cli import main
 from lpn.config import get_preset
@@ -108,13 +108,16 @@ def test_the_holdout_split_is_disjoint_covers_every_family_and_spans_the_modules
     # the split leaves the full source's task stream as it was
     full = generated_tasks(CFG, "procedural", np.random.default_rng(3), 4, num_test=0)
     again = next(host_batches(CFG.replace(batch_size=4), "procedural", 3))
-    assert np.array_equal(again.inputs[0, 0, :full[0].train[0].input.shape[0], :full[0].train[0].input.shape[1]],
-                          full[0].train[0].input)
+    assert np.array_equal(
+        again.inputs[0, 0, : full[0].train[0].input.shape[0], : full[0].train[0].input.shape[1]], full[0].train[0].input
+    )
 
 
 def test_recorded_sources_let_the_leakage_guard_see_arc_training(tmp_path):
-    assert recorded_sources("arc-agi-1/training+procedural-train") == ["arc-agi-1/training",
-                                                                        "generated:procedural-train"]
+    assert recorded_sources("arc-agi-1/training+procedural-train") == [
+        "arc-agi-1/training",
+        "generated:procedural-train",
+    ]
     run_dir = tmp_path / "run"
     write_run(run_dir, CFG, "arc-agi-1/evaluation+procedural", preset=None, seed=0)
     checkpoint = run_dir / "step_2"
@@ -125,8 +128,23 @@ def test_recorded_sources_let_the_leakage_guard_see_arc_training(tmp_path):
 
 def test_train_on_arc_end_to_end_then_the_leakage_guard(tmp_path, capsys):
     out = tmp_path / "arc"
-    status = main(["train", "--preset", "pattern_2d", "--data", "arc-agi-1/training", "--steps", "2", "--out",
-                   str(out), "--set", *TINY_SET, "--eval-every", "0"])
+    status = main(
+        [
+            "train",
+            "--preset",
+            "pattern_2d",
+            "--data",
+            "arc-agi-1/training",
+            "--steps",
+            "2",
+            "--out",
+            str(out),
+            "--set",
+            *TINY_SET,
+            "--eval-every",
+            "0",
+        ]
+    )
     printed = capsys.readouterr().out
     assert status == 0, printed
     assert "arc-agi-1/training: 25 of 400 tasks fit 5x5 (375 skipped as too big)" in printed
@@ -135,26 +153,69 @@ def test_train_on_arc_end_to_end_then_the_leakage_guard(tmp_path, capsys):
     assert read_meta(out)["train_sources"] == ["arc-agi-1/training"]
     with warnings.catch_warnings(record=True):  # the official split's one shared pair is warned about
         warnings.simplefilter("always")
-        status = main(["eval", str(out), "--data", "arc-agi-1/evaluation", "--search", "none", "--limit", "2",
-                       "--out", str(tmp_path / "eval")])
+        status = main(
+            [
+                "eval",
+                str(out),
+                "--data",
+                "arc-agi-1/evaluation",
+                "--search",
+                "none",
+                "--limit",
+                "2",
+                "--out",
+                str(tmp_path / "eval"),
+            ]
+        )
     assert status == 0
     leaky = tmp_path / "leaky"
-    status = main(["train", "--preset", "pattern_2d", "--data", "arc-agi-1/evaluation", "--no-augment", "--steps",
-                   "1", "--out", str(leaky), "--set", *TINY_SET, "--eval-every", "0"])
+    status = main(
+        [
+            "train",
+            "--preset",
+            "pattern_2d",
+            "--data",
+            "arc-agi-1/evaluation",
+            "--no-augment",
+            "--steps",
+            "1",
+            "--out",
+            str(leaky),
+            "--set",
+            *TINY_SET,
+            "--eval-every",
+            "0",
+        ]
+    )
     assert status == 0 and read_run(leaky)["augment"] is False
     capsys.readouterr()
-    status = main(["eval", str(leaky), "--data", "arc-agi-1/evaluation", "--search", "none", "--limit", "2",
-                   "--out", str(tmp_path / "eval2")])
+    status = main(
+        [
+            "eval",
+            str(leaky),
+            "--data",
+            "arc-agi-1/evaluation",
+            "--search",
+            "none",
+            "--limit",
+            "2",
+            "--out",
+            str(tmp_path / "eval2"),
+        ]
+    )
     err = capsys.readouterr().err
     assert status == 1 and "training on arc-agi-1/evaluation and evaluating on arc-agi-1/evaluation leaks" in err
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--data", "nowhere"], "'nowhere' is not a task source"),
-    (["--data", "pattern+procedural"], "pattern tasks are made on the device"),
-    (["--data", "arc-agi-1/training", "--mix", "1", "2"], "2 mix weights for 1 sources"),
-    (["--data", "arc-agi-1/training", "--set", "max_rows=2", "max_cols=2"], "no task of arc-agi-1/training fits"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--data", "nowhere"], "'nowhere' is not a task source"),
+        (["--data", "pattern+procedural"], "pattern tasks are made on the device"),
+        (["--data", "arc-agi-1/training", "--mix", "1", "2"], "2 mix weights for 1 sources"),
+        (["--data", "arc-agi-1/training", "--set", "max_rows=2", "max_cols=2"], "no task of arc-agi-1/training fits"),
+    ],
+)
 def test_bad_training_data_is_a_usage_error(argv, message, tmp_path, capsys):
     status = main(["train", "--preset", "pattern_2d", "--out", str(tmp_path / "r"), *argv])
     err = capsys.readouterr().err

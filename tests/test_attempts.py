@@ -9,6 +9,7 @@ import pytest
 
 import lpn.evaluate as evaluate
 import lpn.model as lpn_model
+from conftest import TINY
 from lpn.evaluate import batch_as_tasks, predict_tasks
 from lpn.grids import Pair, Task, apply_symmetry
 from lpn.in_context import InContext, ttt
@@ -16,14 +17,13 @@ from lpn.scoring import score_predictions
 from lpn.search import SearchTrace, gradient_search, no_search
 from lpn.tta import views, vote
 
-from conftest import TINY
-
 # Called eagerly, these would dispatch (and compile) each operation of a decoding on its own: jitted,
 # each compiles once.
 attempts = eqx.filter_jit(evaluate.attempts)
 task_metrics = eqx.filter_jit(evaluate.task_metrics)
-decode_after, generate, runner_up_after = (eqx.filter_jit(f) for f in (lpn_model.decode_after, lpn_model.generate,
-                                                                       lpn_model.runner_up_after))
+decode_after, generate, runner_up_after = (
+    eqx.filter_jit(f) for f in (lpn_model.decode_after, lpn_model.generate, lpn_model.runner_up_after)
+)
 
 
 def _query(pairs):
@@ -37,7 +37,7 @@ def test_runner_up_changes_the_greedy_answer_at_its_least_certain_cell(tiny_mode
     np.testing.assert_array_equal(grid, generate(tiny_model, jnp.ones(TINY.latent_dim), x, shape)[0])
     cells = int(out_shape[0] * out_shape[1])
     assert np.all(np.isfinite(margins[: 2 + cells])) and np.all(margins[: 2 + cells] >= 0)
-    assert np.all(np.isinf(margins[2 + cells:]))
+    assert np.all(np.isinf(margins[2 + cells :]))
     inside = np.zeros(x.shape, bool)
     inside[: int(out_shape[0]), : int(out_shape[1])] = True
     assert np.all(seconds[inside] != grid[inside]) and np.all(seconds[~inside] == 0)
@@ -65,8 +65,11 @@ def test_attempt_2_is_the_best_scoring_path_grid_that_differs(tiny_model, random
     z = jnp.asarray(rng.normal(size=(12, TINY.latent_dim)) * 3, jnp.float32)
     grids = [generate(tiny_model, zi, x, shape) for zi in z]
     best = 0
-    others = [i for i in range(1, 12) if not (np.array_equal(grids[i][0], grids[best][0])
-                                             and np.array_equal(grids[i][1], grids[best][1]))]
+    others = [
+        i
+        for i in range(1, 12)
+        if not (np.array_equal(grids[i][0], grids[best][0]) and np.array_equal(grids[i][1], grids[best][1]))
+    ]
     assert others, "the random latents should decode to at least two grids"
     scores = jnp.linspace(0.0, -11.0, 12)  # latent i scores -i: the first differing one is attempt 2
     trace = _trace_of(z[:, None], scores[:, None])
@@ -141,8 +144,9 @@ def test_tta_maps_each_views_answer_back_before_voting(monkeypatch):
 
     monkeypatch.setattr(evaluate, "_predict_all", echo)
     reported = {}
-    predictions, evals = predict_tasks(object(), tasks, jax.random.key(0), no_search, tta=4,
-                                       on_batch=lambda p, e: reported.update(p))
+    predictions, evals = predict_tasks(
+        object(), tasks, jax.random.key(0), no_search, tta=4, on_batch=lambda p, e: reported.update(p)
+    )
     assert len(seen) == 12 and set(reported) == {"t0", "t1", "t2"}
     for t in tasks:
         np.testing.assert_array_equal(predictions[t.name][0][0], t.test[0].input)
@@ -170,7 +174,10 @@ def test_a_trace_cut_to_its_candidates_gives_the_same_attempts(tiny_model, rando
     from lpn.evaluate import keep_candidates
 
     x, shape = _query(random_pairs)
-    for trace in (gradient_search(tiny_model, random_pairs, jax.random.key(0), steps=12), no_search(tiny_model, random_pairs)):
+    for trace in (
+        gradient_search(tiny_model, random_pairs, jax.random.key(0), steps=12),
+        no_search(tiny_model, random_pairs),
+    ):
         cut = keep_candidates(trace)
         assert cut.latents.shape == (1, 8, TINY.latent_dim)
         for a, b in zip(attempts(tiny_model, trace, x, shape), attempts(tiny_model, cut, x, shape)):

@@ -16,10 +16,17 @@ import numpy as np
 import optax
 import pytest
 import safetensors.numpy
-from conftest import TINY
 
-from lpn.checkpoint import (CheckpointError, load_checkpoint, load_opt_state, read_meta, resolve, save_checkpoint,
-                            upgrade_checkpoint)
+from conftest import TINY
+from lpn.checkpoint import (
+    CheckpointError,
+    load_checkpoint,
+    load_opt_state,
+    read_meta,
+    resolve,
+    save_checkpoint,
+    upgrade_checkpoint,
+)
 from lpn.cli import main
 from lpn.config import Config
 
@@ -61,12 +68,16 @@ def test_round_trip_keeps_the_model_the_optimiser_state_and_the_metadata(run_dir
     assert_same_leaves(load_opt_state(run_dir, state), moved)
 
 
-@pytest.mark.parametrize("damage, message", [
-    (lambda data: data[: len(data) // 2], "not a safetensors file, or truncated"),
-    (lambda data: data[:-1], "not a safetensors file, or truncated"),
-    (lambda data: b"", r"empty \(0 bytes\)"),
-    (lambda data: np.random.default_rng(0).bytes(len(data)), "not a safetensors file"),
-], ids=["truncated to half", "last byte cut", "empty", "random bytes"])
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        (lambda data: data[: len(data) // 2], "not a safetensors file, or truncated"),
+        (lambda data: data[:-1], "not a safetensors file, or truncated"),
+        (lambda data: b"", r"empty \(0 bytes\)"),
+        (lambda data: np.random.default_rng(0).bytes(len(data)), "not a safetensors file"),
+    ],
+    ids=["truncated to half", "last byte cut", "empty", "random bytes"],
+)
 def test_damaged_weights_are_refused_naming_the_file(run_dir, damage, message):
     file = weights(run_dir)
     file.write_bytes(damage(file.read_bytes()))
@@ -104,20 +115,48 @@ def test_an_optimiser_state_of_another_shape_is_refused(run_dir, tiny_model):
         load_opt_state(run_dir, other)
 
 
-@pytest.mark.parametrize("change, message", [
-    (lambda meta: {k: v for k, v in meta.items() if k != "config"}, "has no 'config'"),
-    (lambda meta: dict(meta, config=list(meta["config"].values())), "expected an object of config fields, got a list"),
-    (lambda meta: dict(meta, config=dict(meta["config"], max_rows="4")), "config field max_rows must be of type int, got '4'"),
-    (lambda meta: dict(meta, config=dict(meta["config"], variational=1)), "config field variational must be of type bool"),
-    (lambda meta: dict(meta, config=dict(meta["config"], latent_dim=True)), "config field latent_dim must be of type int"),
-    (lambda meta: dict(meta, config={k: v for k, v in meta["config"].items() if k != "pattern_size"}),
-     "missing config fields: pattern_size"),
-    (lambda meta: dict(meta, config=dict(meta["config"], rope=True)), "unknown config fields: rope"),
-    (lambda meta: dict(meta, step="3"), "'step' must be a whole number"),
-    (lambda meta: {k: v for k, v in meta.items() if k != "sha256"}, "'sha256' must map model.safetensors"),
-    (lambda meta: [meta], "holds a JSON list, not an object"),
-], ids=["no config", "config a list", "max_rows a string", "bool a number", "int a bool", "field missing",
-        "unknown field", "step a string", "no hashes", "meta a list"])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda meta: {k: v for k, v in meta.items() if k != "config"}, "has no 'config'"),
+        (
+            lambda meta: dict(meta, config=list(meta["config"].values())),
+            "expected an object of config fields, got a list",
+        ),
+        (
+            lambda meta: dict(meta, config=dict(meta["config"], max_rows="4")),
+            "config field max_rows must be of type int, got '4'",
+        ),
+        (
+            lambda meta: dict(meta, config=dict(meta["config"], variational=1)),
+            "config field variational must be of type bool",
+        ),
+        (
+            lambda meta: dict(meta, config=dict(meta["config"], latent_dim=True)),
+            "config field latent_dim must be of type int",
+        ),
+        (
+            lambda meta: dict(meta, config={k: v for k, v in meta["config"].items() if k != "pattern_size"}),
+            "missing config fields: pattern_size",
+        ),
+        (lambda meta: dict(meta, config=dict(meta["config"], rope=True)), "unknown config fields: rope"),
+        (lambda meta: dict(meta, step="3"), "'step' must be a whole number"),
+        (lambda meta: {k: v for k, v in meta.items() if k != "sha256"}, "'sha256' must map model.safetensors"),
+        (lambda meta: [meta], "holds a JSON list, not an object"),
+    ],
+    ids=[
+        "no config",
+        "config a list",
+        "max_rows a string",
+        "bool a number",
+        "int a bool",
+        "field missing",
+        "unknown field",
+        "step a string",
+        "no hashes",
+        "meta a list",
+    ],
+)
 def test_a_malformed_config_is_refused_naming_the_file(run_dir, change, message):
     edit_meta(run_dir, change)
     with pytest.raises(CheckpointError, match=f"^{resolve(run_dir) / 'config.json'}: .*{message}"):
@@ -184,8 +223,14 @@ def test_latest_may_not_escape_through_a_symlink(run_dir, tiny_model):
 
 def as_format_1(run_dir, *dropped):
     """Rewrites the checkpoint's config.json as the format before hashes wrote it, lacking `dropped` fields."""
-    edit_meta(run_dir, lambda meta: dict({k: v for k, v in meta.items() if k != "sha256"}, format_version=1,
-                                         config={k: v for k, v in meta["config"].items() if k not in dropped}))
+    edit_meta(
+        run_dir,
+        lambda meta: dict(
+            {k: v for k, v in meta.items() if k != "sha256"},
+            format_version=1,
+            config={k: v for k, v in meta["config"].items() if k not in dropped},
+        ),
+    )
 
 
 def test_format_1_is_refused_with_how_to_upgrade_and_the_upgrade_loads_the_same_model(run_dir, tiny_model):
@@ -218,8 +263,12 @@ FORMAT_3 = ("train_samples", "train_sample_sigma", "train_prior_latents", "ttt_l
 def as_format_2(run_dir, *dropped):
     """Rewrites the checkpoint's config.json as format 2 wrote it, without the fields format 3 added
     and without `dropped`."""
-    edit_meta(run_dir, lambda meta: dict(meta, format_version=2, config={
-        k: v for k, v in meta["config"].items() if k not in FORMAT_3 + dropped}))
+    edit_meta(
+        run_dir,
+        lambda meta: dict(
+            meta, format_version=2, config={k: v for k, v in meta["config"].items() if k not in FORMAT_3 + dropped}
+        ),
+    )
 
 
 def test_format_2_loads_as_it_is_with_the_fields_format_3_added_as_its_run_had_them(run_dir, tiny_model):
@@ -229,7 +278,11 @@ def test_format_2_loads_as_it_is_with_the_fields_format_3_added_as_its_run_had_t
     model, meta = load_checkpoint(run_dir)
     assert model.config == TINY and meta["format_version"] == 3
     assert {k: meta["config"][k] for k in FORMAT_3} == {
-        "train_samples": 0, "train_sample_sigma": 0.5, "train_prior_latents": False, "ttt_lr": 1e-4}
+        "train_samples": 0,
+        "train_sample_sigma": 0.5,
+        "train_prior_latents": False,
+        "ttt_lr": 1e-4,
+    }
     assert_same_leaves(model, tiny_model)
     load_opt_state(run_dir, adam_state(tiny_model))
     assert read_meta(run_dir)["format_version"] == 3 and file.read_bytes() == before  # nothing to upgrade

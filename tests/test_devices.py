@@ -22,8 +22,9 @@ def run_python(script: str, **env_changes) -> subprocess.CompletedProcess:
             env.pop(name, None)
         else:
             env[name] = value
-    return subprocess.run([sys.executable, "-c", textwrap.dedent(script)], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(script)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600
+    )
 
 
 @pytest.mark.parametrize("cores, expected", [(1, 1), (2, 2), (3, 2), (4, 4), (6, 4), (8, 8), (64, 8)])
@@ -31,9 +32,17 @@ def test_default_cpu_devices_is_a_power_of_two_up_to_eight(cores, expected):
     assert default_cpu_devices(cores) == expected
 
 
-@pytest.mark.parametrize("batch, micro, devices, expected", [
-    (128, 32, 2, 2), (128, 32, 3, 2), (8, 0, 4, 4), (6, 0, 4, 3), (12, 4, 3, 2), (7, 0, 2, 1),
-])
+@pytest.mark.parametrize(
+    "batch, micro, devices, expected",
+    [
+        (128, 32, 2, 2),
+        (128, 32, 3, 2),
+        (8, 0, 4, 4),
+        (6, 0, 4, 3),
+        (12, 4, 3, 2),
+        (7, 0, 2, 1),
+    ],
+)
 def test_training_devices_divide_the_batch_and_its_micro_batches(batch, micro, devices, expected, monkeypatch):
     monkeypatch.setattr("jax.local_devices", lambda: [f"d{i}" for i in range(devices)])
     assert training_devices(batch, micro) == tuple(f"d{i}" for i in range(expected))
@@ -49,8 +58,11 @@ def test_import_asks_for_one_cpu_device_per_core_unless_told_otherwise():
     count = "import lpn, jax; print(len(jax.devices()))"
     assert run_python(count, LPN_CPU_DEVICES=None).stdout.split() == [str(default_cpu_devices())]
     assert run_python(count, LPN_CPU_DEVICES="3").stdout.split() == ["3"]
-    forced = run_python(count, LPN_CPU_DEVICES="1",
-                        XLA_FLAGS="--xla_force_host_platform_device_count=4 --xla_backend_optimization_level=0")
+    forced = run_python(
+        count,
+        LPN_CPU_DEVICES="1",
+        XLA_FLAGS="--xla_force_host_platform_device_count=4 --xla_backend_optimization_level=0",
+    )
     assert forced.stdout.split() == ["4"], forced.stderr[-2000:]
     late = run_python("import jax; jax.numpy.ones(1); " + count, LPN_CPU_DEVICES="3")
     assert late.stdout.split() == ["1"], late.stderr[-2000:]  # JAX had started: left as it was
@@ -82,7 +94,9 @@ key = jax.random.key(2)
 
 
 def test_two_devices_give_the_answers_of_one():
-    result = run_python(TWO_DEVICES.format(model="LPN") + textwrap.dedent("""
+    result = run_python(
+        TWO_DEVICES.format(model="LPN")
+        + textwrap.dedent("""
 
         spread = search_batch(gradient_search, model, batch, key, steps=3)
         assert spread.best.shape == (5, TINY.latent_dim)
@@ -104,13 +118,17 @@ def test_two_devices_give_the_answers_of_one():
         one, metrics_one = train_chunk(init_state(TINY, jax.random.key(0), devices[:1]), TINY, 2, devices=tuple(devices[:1]))
         np.testing.assert_allclose(history[-1].loss, float(np.mean(metrics_one.loss)), rtol=1e-5)
         print("agree")
-    """), LPN_CPU_DEVICES="2")
+    """),
+        LPN_CPU_DEVICES="2",
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "agree" in result.stdout
 
 
 def test_ttt_and_in_context_training_on_two_devices_give_the_answers_of_one():
-    result = run_python(TWO_DEVICES.format(model="InContext") + textwrap.dedent("""
+    result = run_python(
+        TWO_DEVICES.format(model="InContext")
+        + textwrap.dedent("""
 
         options = (("optimizer", lpn.in_context.ttt_optimizer(1e-3)), ("steps", 3))
         metrics = evaluate_batch(model, batch, key, ttt, **dict(options))
@@ -133,6 +151,8 @@ def test_ttt_and_in_context_training_on_two_devices_give_the_answers_of_one():
                                        TINY, 2, devices=tuple(devices[:1]))
         np.testing.assert_allclose(history[-1].loss, float(np.mean(metrics_one.loss)), rtol=1e-5)
         print("agree")
-    """), LPN_CPU_DEVICES="2")
+    """),
+        LPN_CPU_DEVICES="2",
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "agree" in result.stdout

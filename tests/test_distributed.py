@@ -13,8 +13,8 @@ import textwrap
 import jax
 import numpy as np
 import pytest
-from conftest import TINY
 
+from conftest import TINY
 from lpn.checkpoint import read_meta
 from lpn.cli import main
 from lpn.config import get_preset
@@ -26,15 +26,18 @@ TINY_SET = [f"{k}={v}" for k, v in TINY.to_dict().items() if v != getattr(PRESET
 PROCESSES = 2
 
 
-@pytest.mark.parametrize("flags, message", [
-    (("127.0.0.1:1234", 2, None), "--coordinator, --num-processes given without --process-id"),
-    ((None, None, 1), "--process-id given without --coordinator, --num-processes"),
-    (("127.0.0.1", 2, 0), "--coordinator '127.0.0.1': expected HOST:PORT"),
-    (("127.0.0.1:99999", 2, 0), "a port in 1-65535"),
-    ((":1234", 2, 0), "expected HOST:PORT"),
-    (("127.0.0.1:1234", 0, 0), "--num-processes 0: expected at least 1 process"),
-    (("127.0.0.1:1234", 2, 2), "--process-id 2: expected an id from 0 to 1 (--num-processes 2)"),
-])
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (("127.0.0.1:1234", 2, None), "--coordinator, --num-processes given without --process-id"),
+        ((None, None, 1), "--process-id given without --coordinator, --num-processes"),
+        (("127.0.0.1", 2, 0), "--coordinator '127.0.0.1': expected HOST:PORT"),
+        (("127.0.0.1:99999", 2, 0), "a port in 1-65535"),
+        ((":1234", 2, 0), "expected HOST:PORT"),
+        (("127.0.0.1:1234", 0, 0), "--num-processes 0: expected at least 1 process"),
+        (("127.0.0.1:1234", 2, 2), "--process-id 2: expected an id from 0 to 1 (--num-processes 2)"),
+    ],
+)
 def test_bad_settings_name_the_flag(flags, message):
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
         parse_settings(*flags)
@@ -72,16 +75,18 @@ def test_several_processes_train_on_all_their_devices_with_seeds_of_their_own(mo
     monkeypatch.setattr(jax, "devices", lambda: ["a", "b", "c", "d"])
     assert process_seed([0, 5]) == [0, 5, 1]
     assert training_devices(8, 4) == ("a", "b", "c", "d")
-    with pytest.raises(ValueError, match="batch_size 8 and micro_batch_size 2 must divide evenly over the 4 devices "
-                                         "of 2 processes"):
+    with pytest.raises(
+        ValueError, match="batch_size 8 and micro_batch_size 2 must divide evenly over the 4 devices of 2 processes"
+    ):
         training_devices(8, 2)
     with pytest.raises(ValueError, match="a run over several processes takes Deadline"):
         check_options(None, False, None, Deadline(60, fit=True))
 
 
 def test_bad_flags_are_usage_errors(capsys):
-    status = main(["train", "--preset", "pattern_2d", "--coordinator", "127.0.0.1", "--num-processes", "2",
-                   "--process-id", "0"])
+    status = main(
+        ["train", "--preset", "pattern_2d", "--coordinator", "127.0.0.1", "--num-processes", "2", "--process-id", "0"]
+    )
     assert status == 2 and "--coordinator '127.0.0.1': expected HOST:PORT" in capsys.readouterr().err
     status = main(["eval", "pattern_2d", "--data", "pattern", "--num-processes", "2"])
     assert status == 2 and "--num-processes given without --coordinator, --process-id" in capsys.readouterr().err
@@ -114,6 +119,7 @@ def write_tasks(folder, seed: int, count: int):
     rng = np.random.default_rng(seed)
     folder.mkdir()
     for i in range(count):
+
         def grid():
             return rng.integers(0, 10, size=tuple(rng.integers(1, 4, size=2))).tolist()
 
@@ -147,22 +153,58 @@ def two_processes(tmp_path_factory):
     run, train_tasks, eval_tasks = tmp / "run", write_tasks(tmp / "train", 0, 8), write_tasks(tmp / "eval", 1, 6)
     common = ["--chunk", "2", "--eval-every", "0", "--save-every", "100"]
     commands = [
-        ["train", "--preset", "pattern_2d", "--steps", "2", "--out", str(run), "--data", str(train_tasks),
-         "--no-augment", "--set", *TINY_SET, *common],
+        [
+            "train",
+            "--preset",
+            "pattern_2d",
+            "--steps",
+            "2",
+            "--out",
+            str(run),
+            "--data",
+            str(train_tasks),
+            "--no-augment",
+            "--set",
+            *TINY_SET,
+            *common,
+        ],
         ["train", "--out", str(run), "--resume", "--steps", "4", *common],
-        ["eval", str(run), "--data", str(eval_tasks), "--search", "gradient", "--steps", "2", "--batch-size", "2",
-         "--out", str(tmp / "eval-2")],
+        [
+            "eval",
+            str(run),
+            "--data",
+            str(eval_tasks),
+            "--search",
+            "gradient",
+            "--steps",
+            "2",
+            "--batch-size",
+            "2",
+            "--out",
+            str(tmp / "eval-2"),
+        ],
         ["reproduce", "table11", "--scale", "smoke", "--model", str(run), "--out", str(tmp / "table11-2"), "--quiet"],
     ]
     script = WORKER.format(processes=PROCESSES, commands=commands, run=run)
-    env = {**os.environ, "LPN_CPU_DEVICES": "1", "TQDM_DISABLE": "1",
-           "LPN_COMPILE_CACHE": jax.config.jax_compilation_cache_dir or "",
-           "PYTHONPATH": os.pathsep.join([ROOT, os.environ.get("PYTHONPATH", "")])}  # run from tests/
+    env = {
+        **os.environ,
+        "LPN_CPU_DEVICES": "1",
+        "TQDM_DISABLE": "1",
+        "LPN_COMPILE_CACHE": jax.config.jax_compilation_cache_dir or "",
+        "PYTHONPATH": os.pathsep.join([ROOT, os.environ.get("PYTHONPATH", "")]),
+    }  # run from tests/
     coordinator = f"127.0.0.1:{free_port()}"
-    procs = [subprocess.Popen([sys.executable, "-c", textwrap.dedent(script), coordinator, str(i)],
-                              cwd=os.path.join(ROOT, "tests"),
-                              env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-             for i in range(PROCESSES)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", textwrap.dedent(script), coordinator, str(i)],
+            cwd=os.path.join(ROOT, "tests"),
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for i in range(PROCESSES)
+    ]
     try:
         outputs = [p.communicate(timeout=240)[0] for p in procs]
     finally:
@@ -194,10 +236,18 @@ def test_two_processes_train_as_one_with_the_same_global_batch(two_processes, tm
     listed = [json.loads(line.split(" ", 1)[1]) for line in outputs[0].splitlines() if line.startswith("CHECKPOINTS")]
     assert listed[:2] == [["step-00000002"], ["step-00000002", "step-00000004"]]  # one a save, by one process
     assert "2 cpu device(s) of 2 processes (this one 1)" in outputs[1]
-    _, first = train(TINY, 2, data=same_global_batches(TINY, tmp / "train", [0, 0]), chunk=2, out_dir=tmp_path,
-                     progress=False)
-    _, second = train(TINY, 4, data=same_global_batches(TINY, tmp / "train", [0, 2]), chunk=2, out_dir=tmp_path,
-                      resume=True, progress=False)
+    _, first = train(
+        TINY, 2, data=same_global_batches(TINY, tmp / "train", [0, 0]), chunk=2, out_dir=tmp_path, progress=False
+    )
+    _, second = train(
+        TINY,
+        4,
+        data=same_global_batches(TINY, tmp / "train", [0, 2]),
+        chunk=2,
+        out_dir=tmp_path,
+        resume=True,
+        progress=False,
+    )
     losses = [read_meta(run / f"step-0000000{step}")["metrics"]["loss"] for step in (2, 4)]
     assert losses == pytest.approx([first[-1].loss, second[-1].loss], rel=1e-5)
     assert json.loads((run / "run.json").read_text())["data"] == str(tmp / "train")
@@ -219,8 +269,22 @@ def test_only_process_0_writes_checkpoints(monkeypatch, tmp_path):
 
 def test_two_processes_evaluate_as_one(two_processes, tmp_path, capsys):
     tmp, _ = two_processes
-    status = main(["eval", str(tmp / "run"), "--data", str(tmp / "eval"), "--search", "gradient", "--steps", "2",
-                   "--batch-size", "2", "--out", str(tmp_path)])
+    status = main(
+        [
+            "eval",
+            str(tmp / "run"),
+            "--data",
+            str(tmp / "eval"),
+            "--search",
+            "gradient",
+            "--steps",
+            "2",
+            "--batch-size",
+            "2",
+            "--out",
+            str(tmp_path),
+        ]
+    )
     assert status == 0, capsys.readouterr().err
     two = json.loads((tmp / "eval-2" / "submission.json").read_text())
     assert two == json.loads((tmp_path / "submission.json").read_text()) and len(two) == 6
@@ -241,8 +305,16 @@ def test_two_processes_reproduce_as_one(two_processes):
     # One row again in this one process (the row's cells of the smoke scale, as `run` evaluates them).
     row = "LPN (Encoder Init + Gradient)"
     one = {}
-    _evaluate_cells(exp, "smoke", 0, _load(tmp / "run"), [(r, c) for r, c in exp.cells("smoke") if r.label == row],
-                    one, lambda line: None, lambda: None)
+    _evaluate_cells(
+        exp,
+        "smoke",
+        0,
+        _load(tmp / "run"),
+        [(r, c) for r, c in exp.cells("smoke") if r.label == row],
+        one,
+        lambda line: None,
+        lambda: None,
+    )
     for column, cell in one[row].items():
         for name, value in cell.items():
             if name != "group_seconds":

@@ -4,11 +4,10 @@ import numpy as np
 import pytest
 
 import lpn.evaluate as evaluate
+from conftest import TINY
 from lpn.grids import Pair, Task, batch_pairs
 from lpn.model import LPN
 from lpn.search import gradient_search, log_prob
-
-from conftest import TINY
 
 WIDE = TINY.replace(max_rows=12, max_cols=12)
 
@@ -50,8 +49,9 @@ def test_size_buckets_give_the_answers_of_full_padding(wide_model, monkeypatch):
 
     monkeypatch.setattr(evaluate, "_predict_padded", spy)
     reported = {}
-    bucketed, bucketed_evals = evaluate.predict_tasks(wide_model, tasks, jax.random.key(0), method, batch_size=2,
-                                                      on_batch=lambda p, e: reported.update(p), **options)
+    bucketed, bucketed_evals = evaluate.predict_tasks(
+        wide_model, tasks, jax.random.key(0), method, batch_size=2, on_batch=lambda p, e: reported.update(p), **options
+    )
     sizes = [size for size, _ in calls]
     assert (5, 5) in sizes and (10, 10) in sizes and (12, 12) in sizes
     # The random model predicts outputs larger than some buckets: those tasks were recomputed at full size.

@@ -44,8 +44,9 @@ def test_trace_shapes_counts_and_the_start(method, tiny_model, random_pairs):
     np.testing.assert_allclose(trace.latents[0], jnp.broadcast_to(start, (6, TINY.latent_dim)), rtol=1e-6)
     assert trace.best_score == trace.scores.max() and trace.best_score >= trace.scores[0, 0]
     # The scores are the objective at the recorded candidates.
-    np.testing.assert_allclose(eqx.filter_jit(log_prob)(tiny_model, trace.latents[3, 2], random_pairs),
-                               trace.scores[3, 2], rtol=1e-4)
+    np.testing.assert_allclose(
+        eqx.filter_jit(log_prob)(tiny_model, trace.latents[3, 2], random_pairs), trace.scores[3, 2], rtol=1e-4
+    )
     # Later generations move away from the start: the population is not resampled around it forever.
     assert jnp.abs(trace.latents[-1].mean(0) - start).max() > 1e-3
 
@@ -93,9 +94,14 @@ def test_budgets_match_gradient_search():
         assert options["steps"] * options["population"] == GRADIENT_COST * budget
         assert settings == {"search": "cma", "steps": budget, "generations": options["steps"]}
     rows = evolution.es_methods((10, 50))
-    assert [r.label for r in rows] == ["CMA-ES 10", "CMA-ES 50", f"{SEARCHES['es'].label} 10",
-                                       f"{SEARCHES['es'].label} 50", "CMA-ES then gradient 10",
-                                       "CMA-ES then gradient 50"]
+    assert [r.label for r in rows] == [
+        "CMA-ES 10",
+        "CMA-ES 50",
+        f"{SEARCHES['es'].label} 10",
+        f"{SEARCHES['es'].label} 50",
+        "CMA-ES then gradient 10",
+        "CMA-ES then gradient 50",
+    ]
 
 
 def test_runs_through_evaluate_batch(tiny_model):
@@ -110,8 +116,22 @@ def test_cli_search_cma_on_a_tiny_checkpoint(tiny_model, tmp_path, capsys):
     from lpn.cli import main
 
     save_checkpoint(tmp_path / "run", tiny_model)
-    status = main(["eval", str(tmp_path / "run"), "--data", "pattern", "--search", "cma", "--steps", "4",
-                   "--limit", "4", "--out", str(tmp_path / "eval")])
+    status = main(
+        [
+            "eval",
+            str(tmp_path / "run"),
+            "--data",
+            "pattern",
+            "--search",
+            "cma",
+            "--steps",
+            "4",
+            "--limit",
+            "4",
+            "--out",
+            str(tmp_path / "eval"),
+        ]
+    )
     out, err = capsys.readouterr()
     assert status == 0, err
     assert "top-1 exact" in out and "generations 2" in out
@@ -139,9 +159,11 @@ def test_a_missing_evosax_is_a_clear_error(monkeypatch, tiny_model, random_pairs
 
 
 def test_lpn_imports_and_lists_the_rows_without_evosax():
-    code = ("import sys; sys.modules['evosax'] = None\n"
-            "import lpn, lpn.evolution, lpn.methods\n"
-            "assert 'cma' in lpn.methods.SEARCHES\n"
-            "try:\n    lpn.evolution.require_evosax()\nexcept ImportError as err:\n    print(err)")
+    code = (
+        "import sys; sys.modules['evosax'] = None\n"
+        "import lpn, lpn.evolution, lpn.methods\n"
+        "assert 'cma' in lpn.methods.SEARCHES\n"
+        "try:\n    lpn.evolution.require_evosax()\nexcept ImportError as err:\n    print(err)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out == 'the evolution-strategy searches need evosax: pip install "lpn[es]"\n'

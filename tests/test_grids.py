@@ -2,20 +2,30 @@ import numpy as np
 import pytest
 
 from lpn.grids import (
-    IDENTITY, Augmentation, GridError, as_grid, batch_tasks, make_task, random_augmentation, unbatch,
+    IDENTITY,
+    Augmentation,
+    GridError,
+    as_grid,
+    batch_tasks,
+    make_task,
+    random_augmentation,
+    unbatch,
 )
 
 
-@pytest.mark.parametrize("cells, message", [
-    ([[1, 2], [3]], "ragged rows"),
-    ([[1, 12]], "colour 12 at cell (row 0, col 1) is outside 0-9"),
-    ([[-1]], "colour -1"),
-    ([], "empty grid"),
-    ([[]], "empty grid"),
-    ([[0] * 31], "exceeds the maximum side 30"),
-    ([[0.5]], "colours must be integers"),
-    ([1, 2], "each row must be a list"),
-])
+@pytest.mark.parametrize(
+    "cells, message",
+    [
+        ([[1, 2], [3]], "ragged rows"),
+        ([[1, 12]], "colour 12 at cell (row 0, col 1) is outside 0-9"),
+        ([[-1]], "colour -1"),
+        ([], "empty grid"),
+        ([[]], "empty grid"),
+        ([[0] * 31], "exceeds the maximum side 30"),
+        ([[0.5]], "colours must be integers"),
+        ([1, 2], "each row must be a list"),
+    ],
+)
 def test_each_bad_grid_has_its_own_error(cells, message):
     with pytest.raises(GridError, match=message.replace("(", r"\(").replace(")", r"\)")):
         as_grid(cells, where="here")
@@ -63,14 +73,19 @@ def test_every_symmetry_inverts_and_all_eight_differ(k):
     grid = np.arange(12).reshape(3, 4) % 10
     aug = Augmentation(k, np.arange(10))
     np.testing.assert_array_equal(aug.invert(aug.grid(grid)), grid)
-    images = {Augmentation(j, np.arange(10)).grid(grid).tobytes() + bytes(Augmentation(j, np.arange(10)).grid(grid).shape) for j in range(8)}
+    images = {
+        Augmentation(j, np.arange(10)).grid(grid).tobytes() + bytes(Augmentation(j, np.arange(10)).grid(grid).shape)
+        for j in range(8)
+    }
     assert len(images) == 8
 
 
 def test_colour_permutation_fixes_black_and_inverts_on_tasks():
     rng = np.random.default_rng(0)
-    task = make_task([(rng.integers(0, 10, (3, 4)), rng.integers(0, 10, (2, 2))) for _ in range(3)],
-                     test=[(rng.integers(0, 10, (4, 4)), None)])
+    task = make_task(
+        [(rng.integers(0, 10, (3, 4)), rng.integers(0, 10, (2, 2))) for _ in range(3)],
+        test=[(rng.integers(0, 10, (4, 4)), None)],
+    )
     for _ in range(10):
         aug = random_augmentation(rng)
         assert aug.colours[0] == 0 and sorted(aug.colours) == list(range(10))

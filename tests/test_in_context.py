@@ -15,7 +15,6 @@ from lpn.grids import batch_tasks, make_task
 from lpn.model import LPN, num_params
 from lpn.train import Checkpoints, train, with_config
 
-
 loo_loss, predict = eqx.filter_jit(ic.leave_one_out_loss), eqx.filter_jit(ic.predict)
 
 
@@ -44,8 +43,15 @@ def query_log_prob(model, pairs, seed=5):
     """log p of a fixed query pair given `pairs` as the context."""
     query = task_pairs(1, 1, seed)
     context = ic.embed_pairs(model, pairs)
-    return ic.pair_log_prob(model, context, pairs.pair_mask, query.inputs[0], query.input_shapes[0],
-                            query.outputs[0], query.output_shapes[0])
+    return ic.pair_log_prob(
+        model,
+        context,
+        pairs.pair_mask,
+        query.inputs[0],
+        query.input_shapes[0],
+        query.outputs[0],
+        query.output_shapes[0],
+    )
 
 
 def test_it_has_no_latent_heads_and_only_the_projection_and_read_token_beyond_lpn():
@@ -93,8 +99,9 @@ def test_greedy_prediction_is_the_argmax_of_its_own_teacher_forced_logits(model)
     pairs = task_pairs(3, 4)
     query = task_pairs(1, 1, seed=7)
     for seed in range(3):
-        tuned = jax.tree.map(lambda x: x + 0.3 * jax.random.normal(jax.random.key(seed), x.shape)
-                             if eqx.is_array(x) else x, model)
+        tuned = jax.tree.map(
+            lambda x: x + 0.3 * jax.random.normal(jax.random.key(seed), x.shape) if eqx.is_array(x) else x, model
+        )
         grid, shape, (rows, cols, cells) = predict_and_force(tuned, pairs, query)
         assert int(jnp.argmax(rows)) + 1 == shape[0] and int(jnp.argmax(cols)) + 1 == shape[1]
         r, c = int(shape[0]), int(shape[1])
@@ -126,8 +133,9 @@ def test_ttt_lowers_the_leave_one_out_loss_of_its_task_and_counts_its_evaluation
 
 
 def test_training_lowers_the_loss_and_checkpoints_round_trip_the_architecture(tmp_path):
-    state, history = train(TINY, 40, chunk=20, architecture=ic.InContext, out_dir=tmp_path / "run",
-                           checkpoints=Checkpoints(every=40))
+    state, history = train(
+        TINY, 40, chunk=20, architecture=ic.InContext, out_dir=tmp_path / "run", checkpoints=Checkpoints(every=40)
+    )
     assert isinstance(state.model, ic.InContext)
     assert history[-1].loss < history[0].loss and history[-1].kl == 0
     loaded, meta = load_checkpoint(tmp_path / "run")
@@ -136,8 +144,15 @@ def test_training_lowers_the_loss_and_checkpoints_round_trip_the_architecture(tm
         np.testing.assert_array_equal(a, b)
     with pytest.raises(CheckpointError, match="in-context model, not the lpn model"):
         train(TINY, 60, chunk=20, out_dir=tmp_path / "run", resume=True)
-    resumed, _ = train(TINY, 60, chunk=20, architecture=ic.InContext, out_dir=tmp_path / "run", resume=True,
-                       checkpoints=Checkpoints(every=40))
+    resumed, _ = train(
+        TINY,
+        60,
+        chunk=20,
+        architecture=ic.InContext,
+        out_dir=tmp_path / "run",
+        resume=True,
+        checkpoints=Checkpoints(every=40),
+    )
     assert int(resumed.step) == 60 and isinstance(resumed.model, ic.InContext)
 
 
@@ -164,8 +179,12 @@ def test_an_unknown_architecture_is_refused(tmp_path, model):
         load_checkpoint(folder)
 
 
-@pytest.mark.parametrize("change", [{"train_targets": "last"}, {"train_search_steps": 1}, {"train_samples": 5},
-                                    {"train_prior_latents": True}])
+@pytest.mark.parametrize(
+    "change",
+    [{"train_targets": "last"}, {"train_search_steps": 1}, {"train_samples": 5}, {"train_prior_latents": True}],
+)
 def test_training_options_only_lpn_has_are_refused(model, change):
-    with pytest.raises(ValueError, match="the in-context model trains with train_targets='all'.*; got " + "".join(change)):
+    with pytest.raises(
+        ValueError, match="the in-context model trains with train_targets='all'.*; got " + "".join(change)
+    ):
         model.task_loss(task_pairs(3, 3), jax.random.key(0), TINY.replace(**change))

@@ -56,7 +56,7 @@ def test_errors_name_the_file_the_pair_and_the_cell(tmp_path):
     colour = {"train": GOOD["train"] + [{"input": [[0, 0], [0, 12]], "output": [[1]]}], "test": []}
     assert "train pair 1 input: colour 12 at cell (row 1, col 1)" in bad(tmp_path, colour)
     text = {"train": [{"input": [[1, "a"]], "output": [[1]]}], "test": []}
-    assert "train pair 0 input: cell (row 0, col 1) is \"a\"" in bad(tmp_path, text)
+    assert 'train pair 0 input: cell (row 0, col 1) is "a"' in bad(tmp_path, text)
     fraction = {"train": GOOD["train"], "test": [{"input": [[1, 2.5]]}]}
     assert "test pair 0 input: cell (row 0, col 1) is 2.5" in bad(tmp_path, fraction)
     ragged = {"train": [{"input": [[1, 2], [3]], "output": [[1]]}], "test": []}

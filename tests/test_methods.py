@@ -2,11 +2,10 @@
 
 import optax
 import pytest
-from conftest import TINY
 
-from lpn import search
+from conftest import TINY
+from lpn import in_context, search
 from lpn.compare import BUDGETS, SearchMethod, table_11_methods
-from lpn import in_context
 from lpn.in_context import InContext
 from lpn.methods import IN_CONTEXT, SEARCHES, describe, methods_for, search_method
 from lpn.model import LPN
@@ -32,8 +31,9 @@ def test_table_11_rows_come_from_the_table():
     assert rows[0] == SearchMethod("mean latent", search.no_search, {}, "mean latent", 0)
     assert len(rows) == 1 + 6 * 2 and len(table_11_methods()) == 1 + 6 * len(BUDGETS)
     prior_local = next(r for r in rows if r.label == "Gaussian init + local 5")
-    assert prior_local == SearchMethod("Gaussian init + local 5", search.local_search,
-                                       {"steps": 5, "from_prior": True}, "Gaussian init + local", 5)
+    assert prior_local == SearchMethod(
+        "Gaussian init + local 5", search.local_search, {"steps": 5, "from_prior": True}, "Gaussian init + local", 5
+    )
     lpn = rows[-1]
     assert lpn.label == "LPN (encoder init + gradient) 5" and lpn.method is search.gradient_search
     assert lpn.options == {"steps": 5}  # gradient_search's own default: Adam (b2 0.9) at the config's search_lr
@@ -41,8 +41,9 @@ def test_table_11_rows_come_from_the_table():
     assert SearchMethod.named("gradient", 5, sgd).options == {"steps": 5, "optimizer": sgd}
     assert SearchMethod.named("local", 5, sgd).options == {"steps": 5}  # takes no optimiser
     # Every row of the table but the mean latent and those needing an optional dependency (the ES rows).
-    assert {r.family for r in rows[1:]} == {row.label for name, row in SEARCHES.items()
-                                            if name != "none" and row.requires is None}
+    assert {r.family for r in rows[1:]} == {
+        row.label for name, row in SEARCHES.items() if name != "none" and row.requires is None
+    }
 
 
 def test_every_row_takes_its_options(tiny_model):
@@ -66,8 +67,12 @@ def test_an_unknown_name_is_a_key_error():
 def test_each_architecture_has_its_table_and_refuses_the_others_names():
     assert methods_for(LPN) is SEARCHES and methods_for(InContext) is IN_CONTEXT
     method, options, settings = search_method("ttt", TINY, steps=5, architecture=InContext)
-    assert method is in_context.ttt and settings == {"search": "ttt", "steps": 5, "lr": TINY.ttt_lr,
-                                                     "optimizer": "adam"}
+    assert method is in_context.ttt and settings == {
+        "search": "ttt",
+        "steps": 5,
+        "lr": TINY.ttt_lr,
+        "optimizer": "adam",
+    }
     assert options == {"steps": 5, "optimizer": in_context.ttt_optimizer(TINY.ttt_lr)}
     assert search_method("ttt", TINY, 5, lr=1e-3, architecture=InContext)[2]["lr"] == 1e-3
     assert search_method("none", TINY, architecture=InContext)[:2] == (in_context.ttt, {"steps": 0})

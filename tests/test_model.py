@@ -4,16 +4,30 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from conftest import TINY
 from lpn.config import PRESETS
-from lpn.model import LPN, attend, encode_pairs, generate, generate_reference, num_params, pair_log_prob, predictor_index
+from lpn.model import (
+    LPN,
+    attend,
+    encode_pairs,
+    generate,
+    generate_reference,
+    num_params,
+    pair_log_prob,
+    predictor_index,
+)
 from lpn.search import log_prob, mean_latent
 
-from conftest import TINY
 
-
-@pytest.mark.parametrize("name, count", [
-    ("pattern_2d", 254_664), ("pattern", 243_360), ("pattern_ood", 154_496), ("arc", 44_604_928),
-])
+@pytest.mark.parametrize(
+    "name, count",
+    [
+        ("pattern_2d", 254_664),
+        ("pattern", 243_360),
+        ("pattern_ood", 154_496),
+        ("arc", 44_604_928),
+    ],
+)
 def test_preset_parameter_counts_match_the_paper(name, count):
     """§1.6: the true counts (the paper's are 4x, a replicated tree)."""
     model = eqx.filter_eval_shape(LPN, PRESETS[name], jax.random.key(0))
@@ -73,21 +87,29 @@ def test_padding_content_and_empty_slots_are_invisible(tiny_model, random_pairs)
     z = jnp.ones(TINY.latent_dim)
     np.testing.assert_allclose(log_prob_jit(tiny_model, z, noisy), log_prob_jit(tiny_model, z, random_pairs), rtol=1e-5)
     assert not valid.all()  # the fixture has an empty slot, which must not count
-    np.testing.assert_allclose(mean_latent_jit(tiny_model, noisy), mean_latent_jit(tiny_model, random_pairs), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        mean_latent_jit(tiny_model, noisy), mean_latent_jit(tiny_model, random_pairs), rtol=1e-5, atol=1e-6
+    )
 
 
 def token_gradients(model, pairs, index):
     """A jitted g(which, r, c) -> (L,) |d logit / d token| summed over the width and the logits,
     where which is 0 rows, 1 cols, 2 cell (r, c)."""
     dec, rows, cols = model.decoder, TINY.max_rows, TINY.max_cols
-    x_LD, mask_LL = dec.sequence(jnp.ones(TINY.latent_dim), pairs.inputs[index], pairs.input_shapes[index],
-                                 pairs.outputs[index], pairs.output_shapes[index])
+    x_LD, mask_LL = dec.sequence(
+        jnp.ones(TINY.latent_dim),
+        pairs.inputs[index],
+        pairs.input_shapes[index],
+        pairs.outputs[index],
+        pairs.output_shapes[index],
+    )
 
     @jax.jit
     def g(which, r, c):
         def f(x):
             row_l, col_l, cell_l = dec.logits(x, mask_LL, pairs.output_shapes[index], (rows, cols))
             return jnp.stack([row_l.sum(), col_l.sum(), cell_l[r, c].sum()])[which]
+
         return jnp.abs(jax.grad(f)(x_LD)).sum(-1)
 
     return g
@@ -102,8 +124,8 @@ def test_decoder_is_causal_by_gradients(tiny_model, random_pairs):
     padded_in = np.array([2 + i * cols + j for i in range(rows) for j in range(cols) if i >= in_rows or j >= in_cols])
     # The row count sees the input and the latent only; the column count adds rows_out.
     d_rows, d_cols = g(0, 0, 0), g(1, 0, 0)
-    assert d_rows[latent_at + 1:].max() == 0 and d_rows[latent_at] > 0 and d_rows[2] > 0
-    assert d_cols[latent_at + 2:].max() == 0 and d_cols[latent_at + 1] > 0
+    assert d_rows[latent_at + 1 :].max() == 0 and d_rows[latent_at] > 0 and d_rows[2] > 0
+    assert d_cols[latent_at + 2 :].max() == 0 and d_cols[latent_at + 1] > 0
     for r in range(out_rows):
         for c in range(out_cols):
             d = g(2, r, c)
@@ -131,23 +153,35 @@ def test_decoder_shortcuts_equal_a_plain_pass_over_the_authors_sequence(tiny_mod
         length = x_LD.shape[0] + 1
         last = dec.cell_token(y[-1, -1], rows - 1, 0)  # any token: nothing may depend on it
         x_LD = jnp.concatenate([x_LD, last[None]])
-        mask_LL = jnp.zeros((length, length), bool).at[:-1, :-1].set(mask_LL).at[-1].set(
-            jnp.concatenate([mask_LL[-1, :-1], jnp.ones(2, bool)]))  # it sees what the last cell sees, and itself
+        mask_LL = (
+            jnp.zeros((length, length), bool)
+            .at[:-1, :-1]
+            .set(mask_LL)
+            .at[-1]
+            .set(jnp.concatenate([mask_LL[-1, :-1], jnp.ones(2, bool)]))
+        )  # it sees what the last cell sees, and itself
         for block in dec.blocks:
             q, k, v = block.qkv(x_LD)
             x_LD = block.finish(x_LD, attend(q, k, v, mask_LL))
         latent_at = rows * cols + 2
         cells = x_LD[latent_at + 2 + predictor_index(y_shape, rows, cols).reshape(-1)]
-        expected = (dec.heads(x_LD[latent_at])[0], dec.heads(x_LD[latent_at + 1])[1],
-                    jax.vmap(lambda h: dec.heads(h)[2])(cells).reshape(rows, cols, -1))
+        expected = (
+            dec.heads(x_LD[latent_at])[0],
+            dec.heads(x_LD[latent_at + 1])[1],
+            jax.vmap(lambda h: dec.heads(h)[2])(cells).reshape(rows, cols, -1),
+        )
         for got, want in zip(dec(z, x, x_shape, y, y_shape), expected):
             np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
 
 
 def force_shape(model, rows, cols):
     """A model whose row and column heads strongly prefer `rows` x `cols` outputs."""
-    head_rows = model.decoder.head_rows.at[:, rows - 1].add(50.0 * jnp.sign(model.decoder.head_rows[:, rows - 1] + 1e-9))
-    head_cols = model.decoder.head_cols.at[:, cols - 1].add(50.0 * jnp.sign(model.decoder.head_cols[:, cols - 1] + 1e-9))
+    head_rows = model.decoder.head_rows.at[:, rows - 1].add(
+        50.0 * jnp.sign(model.decoder.head_rows[:, rows - 1] + 1e-9)
+    )
+    head_cols = model.decoder.head_cols.at[:, cols - 1].add(
+        50.0 * jnp.sign(model.decoder.head_cols[:, cols - 1] + 1e-9)
+    )
     return eqx.tree_at(lambda m: (m.decoder.head_rows, m.decoder.head_cols), model, (head_rows, head_cols))
 
 
@@ -171,7 +205,7 @@ def test_cached_decoding_equals_full_recompute(seed):
         np.testing.assert_array_equal(s1, s2)
         np.testing.assert_array_equal(g1, g2)
         shapes_seen.add(tuple(np.asarray(s1)))
-        assert (np.asarray(g1)[int(s1[0]):] == 0).all() and (np.asarray(g1)[:, int(s1[1]):] == 0).all()
+        assert (np.asarray(g1)[int(s1[0]) :] == 0).all() and (np.asarray(g1)[:, int(s1[1]) :] == 0).all()
     assert any(r * c > 1 for r, c in shapes_seen)
 
 
@@ -197,8 +231,10 @@ def test_blockwise_attention_equals_plain_attention():
     mask = jax.random.bernoulli(km, 0.6, (45, 70)).at[7].set(False)
     cotangent = jax.random.normal(kc, q.shape)
     np.testing.assert_allclose(blockwise_attend(q, k, v, mask), attend(q, k, v, mask), atol=2e-6)
-    grads = [jax.grad(lambda *a: jnp.sum(f(*a, mask) * cotangent), argnums=(0, 1, 2))(q, k, v)
-             for f in (attend, blockwise_attend)]
+    grads = [
+        jax.grad(lambda *a: jnp.sum(f(*a, mask) * cotangent), argnums=(0, 1, 2))(q, k, v)
+        for f in (attend, blockwise_attend)
+    ]
     for plain, blockwise in zip(*grads):
         np.testing.assert_allclose(blockwise, plain, atol=2e-5)
 

@@ -37,8 +37,9 @@ def test_pattern_2d_solves_at_least_95_percent_of_fresh_tasks_with_search(patter
     """The stated quality (lpn/pretrained/README.md), on 96 fresh tasks as in the paper's 2-D evaluation."""
     cfg = pattern_2d.config
     batch = pattern_batch(jax.random.key(2024), cfg, 96, num_pairs=cfg.num_pairs + 1)
-    searched = evaluate_batch(pattern_2d, batch, jax.random.key(0), gradient_search, steps=100,
-                              optimizer=default_optimizer(cfg.search_lr))
+    searched = evaluate_batch(
+        pattern_2d, batch, jax.random.key(0), gradient_search, steps=100, optimizer=default_optimizer(cfg.search_lr)
+    )
     assert searched.top1 >= 0.95, searched
 
 

@@ -6,10 +6,9 @@ import sys
 
 import numpy as np
 
+from conftest import TINY
 from lpn.grids import Pair, batch_pairs
 from lpn.report import curves_png, demo_page, draw_test, grid_svg, landscape_png, render_blocks
-
-from conftest import TINY
 
 
 def test_importing_lpn_leaves_matplotlib_unloaded():
@@ -51,8 +50,19 @@ def test_demo_page_is_self_contained_html():
     path_SH = rng.normal(size=(6, 2))
     xs = ys = np.linspace(-2, 2, 8)
     landscape = landscape_png(xs, ys, rng.normal(size=(8, 8)), path_SH)
-    page = demo_page(TINY, batch, [1, 0], (grids, shapes, ~solved), (grids, shapes, solved), scores_BS, landscape,
-                     steps=5, seed=3, seconds=1.0, platform="cpu")
+    page = demo_page(
+        TINY,
+        batch,
+        [1, 0],
+        (grids, shapes, ~solved),
+        (grids, shapes, solved),
+        scores_BS,
+        landscape,
+        steps=5,
+        seed=3,
+        seconds=1.0,
+        platform="cpu",
+    )
     assert page.startswith("<!DOCTYPE html>") and page.rstrip().endswith("</html>")
     assert page.count("data:image/png;base64,") == 2
     assert page.count("<svg") == 2 * (2 * 2 + 2 + 2)  # per task: 2 given pairs, test input and truth, 2 answers

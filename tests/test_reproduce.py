@@ -59,17 +59,22 @@ def test_a_budget_of_0_is_the_plain_prediction_and_a_row_may_fix_its_budget():
 def test_model_names_are_fixed_by_what_is_trained(tiny_cfg):
     a = model_name("Grad 1 ⋆⋆", "lpn", tiny_cfg, 500, 0, "pattern")
     assert a == model_name("Grad 1 ⋆⋆", "lpn", tiny_cfg, 500, 0, "pattern") and a.startswith("grad-1-s0-")
-    others = [model_name("Grad 1 ⋆⋆", "lpn", tiny_cfg, 500, 1, "pattern"),
-              model_name("Grad 1 ⋆⋆", "in-context", tiny_cfg, 500, 0, "pattern"),
-              model_name("Grad 1 ⋆⋆", "lpn", tiny_cfg.replace(train_search_steps=1), 500, 0, "pattern"),
-              model_name("Grad 1 ⋆⋆", "lpn", tiny_cfg, 400, 0, "pattern"),
-              model_name("Grad 1 ⋆⋆", "lpn", tiny_cfg, 500, 0, "strings")]
+    others = [
+        model_name("Grad 1 ⋆⋆", "lpn", tiny_cfg, 500, 1, "pattern"),
+        model_name("Grad 1 ⋆⋆", "in-context", tiny_cfg, 500, 0, "pattern"),
+        model_name("Grad 1 ⋆⋆", "lpn", tiny_cfg.replace(train_search_steps=1), 500, 0, "pattern"),
+        model_name("Grad 1 ⋆⋆", "lpn", tiny_cfg, 400, 0, "pattern"),
+        model_name("Grad 1 ⋆⋆", "lpn", tiny_cfg, 500, 0, "strings"),
+    ]
     assert len({a, *others}) == 6
 
 
 def test_a_cut_gradient_search_is_the_shorter_search(tiny_model, random_pairs):
     key = jax.random.key(3)
-    long, short = gradient_search(tiny_model, random_pairs, key, steps=12), gradient_search(tiny_model, random_pairs, key, steps=4)
+    long, short = (
+        gradient_search(tiny_model, random_pairs, key, steps=12),
+        gradient_search(tiny_model, random_pairs, key, steps=4),
+    )
     cut = truncate(long, 4)
     np.testing.assert_allclose(cut.latents, short.latents, atol=1e-5)
     np.testing.assert_allclose(cut.scores, short.scores, rtol=1e-5, atol=1e-5)
@@ -87,19 +92,27 @@ def test_claims_compare_our_means_and_quote_the_papers():
         for r, c in exp.cells("cpu"):
             results["seeds"][seed].setdefault(r.label, {})[c.label] = {"top1": scores[r.label == "LPN Grad 1"]}
     table = summary(exp, "cpu", results)
-    assert table["LPN Grad 1"]["Grad 10"] == {"mean": pytest.approx(60.0), "std": pytest.approx(10.0), "n": 2,
-                                             "paper": {"mean": 86.1, "std": 1.5}}
+    assert table["LPN Grad 1"]["Grad 10"] == {
+        "mean": pytest.approx(60.0),
+        "std": pytest.approx(10.0),
+        "n": 2,
+        "paper": {"mean": 86.1, "std": 1.5},
+    }
     found = {text: (verdict, numbers) for text, verdict, numbers in claims(exp, table)}
     verdict, numbers = found["LPN with Grad 10 search beats the in-context model"]
     assert verdict == "holds" and numbers == "ours 60.0 ± 10.0 vs 30.0 ± 10.0; paper 86.1 vs 77.7"
     assert found["TTT degrades with more steps: 10 above 100"][0] == "too close to call"  # 30.0 vs 30.0
     table["LPN Grad 1"]["Grad 10"].update(mean=5.0, std=1.0)
     table["In-Context"]["Grad 0"]["std"] = 30.0  # 5 ± 1 against 30 ± 30: the spreads overlap
-    assert dict((t, v) for t, v, _ in claims(exp, table))["LPN with Grad 10 search beats the in-context model"] == \
-        "too close to call"
+    assert (
+        dict((t, v) for t, v, _ in claims(exp, table))["LPN with Grad 10 search beats the in-context model"]
+        == "too close to call"
+    )
     table["In-Context"]["Grad 0"]["std"] = 1.0
-    assert dict((t, v) for t, v, _ in claims(exp, table))["LPN with Grad 10 search beats the in-context model"] == \
-        "reversed"
+    assert (
+        dict((t, v) for t, v, _ in claims(exp, table))["LPN with Grad 10 search beats the in-context model"]
+        == "reversed"
+    )
 
 
 def test_list_says_what_each_experiment_measures_and_costs(capsys):
@@ -110,13 +123,16 @@ def test_list_says_what_each_experiment_measures_and_costs(capsys):
     assert out.count("--scale cpu") == len(EXPERIMENTS) and "on 2-core CPU" in out and "on one GPU" in out
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["reproduce"], "name an experiment"),
-    (["reproduce", "table1"], "--out DIR is required"),
-    (["reproduce", "table7", "--out", "{tmp}"], "unknown experiment 'table7'"),
-    (["reproduce", "table1", "--out", "{tmp}", "--model", "pattern_2d"], "table1 trains 6"),
-    (["reproduce", "table1", "--out", "{tmp}", "--seeds", "0"], "at least 1"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["reproduce"], "name an experiment"),
+        (["reproduce", "table1"], "--out DIR is required"),
+        (["reproduce", "table7", "--out", "{tmp}"], "unknown experiment 'table7'"),
+        (["reproduce", "table1", "--out", "{tmp}", "--model", "pattern_2d"], "table1 trains 6"),
+        (["reproduce", "table1", "--out", "{tmp}", "--seeds", "0"], "at least 1"),
+    ],
+)
 def test_bad_commands_are_one_line_errors(argv, message, tmp_path, capsys):
     status = main([a.replace("{tmp}", str(tmp_path / "out")) for a in argv])
     err = capsys.readouterr().err
@@ -172,8 +188,19 @@ def test_a_second_run_needs_resume_and_then_redoes_nothing(table1_smoke, capsys)
 
 def test_fig2_reuses_table1s_models_and_a_mismatched_resume_is_refused(table1_smoke, tmp_path, capsys):
     out = tmp_path / "fig2"
-    status = main(["reproduce", "fig2", "--scale", "smoke", "--out", str(out), "--models",
-                   str(table1_smoke / "models"), "--quiet"])
+    status = main(
+        [
+            "reproduce",
+            "fig2",
+            "--scale",
+            "smoke",
+            "--out",
+            str(out),
+            "--models",
+            str(table1_smoke / "models"),
+            "--quiet",
+        ]
+    )
     assert status == 0 and "training" not in capsys.readouterr().out
     table = json.loads((out / "results.json").read_text())["summary"]
     assert table["Grad 1"]["Grad 100, encoder init"]["paper"] == {"mean": 99.5, "std": None}
@@ -184,7 +211,10 @@ def test_fig2_reuses_table1s_models_and_a_mismatched_resume_is_refused(table1_sm
 def test_table11_searches_a_given_checkpoint(table1_smoke, tmp_path, capsys):
     checkpoint = next((table1_smoke / "models").glob("grad-1-s0-*"))
     out = tmp_path / "t11"
-    assert main(["reproduce", "table11", "--scale", "smoke", "--out", str(out), "--model", str(checkpoint), "--quiet"]) == 0
+    assert (
+        main(["reproduce", "table11", "--scale", "smoke", "--out", str(out), "--model", str(checkpoint), "--quiet"])
+        == 0
+    )
     results = json.loads((out / "results.json").read_text())
     assert results["settings"]["model"] == str(checkpoint) and "training" not in capsys.readouterr().out
     assert not (out / "models").exists()
@@ -201,8 +231,10 @@ def test_a_diverged_training_is_recorded_and_its_last_good_checkpoint_evaluated(
 
     def diverges(cfg, steps, *, out_dir, **kwargs):
         save_checkpoint(out_dir, LPN(cfg, jax.random.key(0)), step=2)
-        raise lpn.train.TrainingDiverged(f"training diverged between steps 2 and 3 (loss nan, ...); the last good "
-                                         f"checkpoint is {out_dir}/step-00000002")
+        raise lpn.train.TrainingDiverged(
+            f"training diverged between steps 2 and 3 (loss nan, ...); the last good "
+            f"checkpoint is {out_dir}/step-00000002"
+        )
 
     monkeypatch.setattr(lpn.train, "train", diverges)
     out = tmp_path / "t11"
@@ -212,8 +244,10 @@ def test_a_diverged_training_is_recorded_and_its_last_good_checkpoint_evaluated(
     assert results["trainings"]["Grad 1"]["0"]["step"] == 2
     assert results["trainings"]["Grad 1"]["0"]["diverged"].startswith("training diverged between steps 2 and 3")
     assert len(results["summary"]["Encoder Sampling"]) == 1
-    assert "Grad 1, seed 0: training diverged between steps 2 and 3 (loss nan, ...); its cells use the checkpoint " \
-           "of step 2." in (out / "table.md").read_text()
+    assert (
+        "Grad 1, seed 0: training diverged between steps 2 and 3 (loss nan, ...); its cells use the checkpoint "
+        "of step 2." in (out / "table.md").read_text()
+    )
     # a second run finds the training done, and diverged
     assert main(["reproduce", "table11", "--scale", "smoke", "--out", str(out), "--resume", "--quiet"]) == 0
 
@@ -263,9 +297,14 @@ def test_eval_and_solve_a_one_row_model(table2_smoke, tmp_path, capsys, search):
     assert 0 <= results["scores"]["top1"] <= results["scores"]["top2"] <= 1
     task = tmp_path / "task.json"
     row = lambda *c: [list(c)]  # noqa: E731
-    task.write_text(json.dumps({"train": [{"input": row(1, 2, 3), "output": row(3, 2, 1)},
-                                          {"input": row(4, 5), "output": row(5, 4)}],
-                                "test": [{"input": row(6, 7, 8), "output": row(8, 7, 6)}]}))
+    task.write_text(
+        json.dumps(
+            {
+                "train": [{"input": row(1, 2, 3), "output": row(3, 2, 1)}, {"input": row(4, 5), "output": row(5, 4)}],
+                "test": [{"input": row(6, 7, 8), "output": row(8, 7, 6)}],
+            }
+        )
+    )
     capsys.readouterr()
     assert main(["solve", str(checkpoint), str(task), "--search", search, "--steps", "2", "--no-color"]) == 0
     assert "attempt 2" in capsys.readouterr().out

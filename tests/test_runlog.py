@@ -12,8 +12,8 @@ from datetime import datetime
 import numpy as np
 import optax
 import pytest
-from conftest import TINY
 
+from conftest import TINY
 from lpn.cli import main
 from lpn.config import get_preset
 from lpn.runlog import FIELDS, TRAINING_FIELDS, MetricsError, MetricsLog, read_metrics
@@ -30,8 +30,23 @@ def run_dir(tmp_path_factory):
     """A run of 6 steps in chunks of 2, evaluated at steps 4 and 6, with TensorBoard files if the
     extra is installed."""
     out = tmp_path_factory.mktemp("runlog") / "run"
-    status = main(["train", "--preset", "pattern_2d", "--steps", "6", "--chunk", "2", "--out", str(out),
-                   "--set", *TINY_SET, *EVAL, *(["--tensorboard"] if HAS_TENSORBOARD else [])])
+    status = main(
+        [
+            "train",
+            "--preset",
+            "pattern_2d",
+            "--steps",
+            "6",
+            "--chunk",
+            "2",
+            "--out",
+            str(out),
+            "--set",
+            *TINY_SET,
+            *EVAL,
+            *(["--tensorboard"] if HAS_TENSORBOARD else []),
+        ]
+    )
     assert status == 0
     return out
 
@@ -114,8 +129,10 @@ def test_only_process_0_writes(tmp_path):
 def test_the_learning_rate_of_a_passed_in_optimizer_is_the_one_it_holds():
     schedule = optax.linear_schedule(0.0, 1.0, 10)
     params = np.zeros(3, np.float32)
-    for optimizer, expected in ((optax.inject_hyperparams(optax.sgd)(learning_rate=schedule), schedule(2)),
-                                (optax.sgd(schedule), None)):
+    for optimizer, expected in (
+        (optax.inject_hyperparams(optax.sgd)(learning_rate=schedule), schedule(2)),
+        (optax.sgd(schedule), None),
+    ):
         state = optimizer.init(params)
         for _ in range(3):
             _, state = optimizer.update(np.ones(3, np.float32), state, params)
@@ -133,10 +150,10 @@ def read_events(folder) -> dict[str, dict[int, float]]:
     for file in sorted(folder.glob("events.out.tfevents.*")):
         data, i = file.read_bytes(), 0
         while i < len(data):
-            header = data[i: i + 8]
-            (length,), (header_crc,) = struct.unpack("<Q", header), struct.unpack("<I", data[i + 8: i + 12])
-            body = data[i + 12: i + 12 + length]
-            (body_crc,) = struct.unpack("<I", data[i + 12 + length: i + 16 + length])
+            header = data[i : i + 8]
+            (length,), (header_crc,) = struct.unpack("<Q", header), struct.unpack("<I", data[i + 8 : i + 12])
+            body = data[i + 12 : i + 12 + length]
+            (body_crc,) = struct.unpack("<I", data[i + 12 + length : i + 16 + length])
             assert header_crc == masked_crc32c(header) and body_crc == masked_crc32c(body)
             event = Event.FromString(body)
             for value in event.summary.value:

@@ -7,7 +7,12 @@ import pytest
 
 from lpn.grids import make_task
 from lpn.scoring import (
-    SubmissionError, read_submission, score_predictions, score_submission, to_submission, write_submission,
+    SubmissionError,
+    read_submission,
+    score_predictions,
+    score_submission,
+    to_submission,
+    write_submission,
 )
 
 A_OUT = [[1, 2], [3, 4]]

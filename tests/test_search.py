@@ -5,13 +5,18 @@ import numpy as np
 import optax
 import pytest
 
+from conftest import TINY
+from lpn.grids import batch_tasks, make_task
 from lpn.search import (
-    encoder_sampling, gradient_search, local_search, log_prob, mean_latent, no_search, random_search,
+    encoder_sampling,
+    gradient_search,
+    local_search,
+    log_prob,
+    mean_latent,
+    no_search,
+    random_search,
     search_batch,
 )
-from lpn.grids import batch_tasks, make_task
-
-from conftest import TINY
 
 
 def run(method, model, pairs, **options):
@@ -37,8 +42,9 @@ def test_best_never_below_start_and_is_best_of_path(tiny_model, random_pairs, op
     assert jnp.abs(trace.second - trace.best).max() > 0
     # Scores in the trace are the objective at the recorded latents.
     i = 7
-    np.testing.assert_allclose(eqx.filter_jit(log_prob)(tiny_model, trace.latents[i, 0], random_pairs),
-                               trace.scores[i, 0], rtol=1e-4)
+    np.testing.assert_allclose(
+        eqx.filter_jit(log_prob)(tiny_model, trace.latents[i, 0], random_pairs), trace.scores[i, 0], rtol=1e-4
+    )
 
 
 def test_gradient_search_climbs(tiny_model, random_pairs):
@@ -79,13 +85,18 @@ def test_weights_select_pairs(tiny_model, random_pairs):
     lp = eqx.filter_jit(log_prob)
     only_first = jnp.array([1.0, 0.0, 0.0, 0.0])
     rest = random_pairs.pair_mask * (1 - only_first)
-    np.testing.assert_allclose(lp(tiny_model, z, random_pairs, only_first) + lp(tiny_model, z, random_pairs, rest),
-                               lp(tiny_model, z, random_pairs), rtol=1e-5)
+    np.testing.assert_allclose(
+        lp(tiny_model, z, random_pairs, only_first) + lp(tiny_model, z, random_pairs, rest),
+        lp(tiny_model, z, random_pairs),
+        rtol=1e-5,
+    )
 
 
 def test_search_batch_vmaps_over_tasks_with_per_task_clipping(tiny_model):
     rng = np.random.default_rng(5)
-    tasks = [make_task([(rng.integers(0, 10, (3, 3)), rng.integers(0, 10, (2, 4))) for _ in range(2)]) for _ in range(3)]
+    tasks = [
+        make_task([(rng.integers(0, 10, (3, 3)), rng.integers(0, 10, (2, 4))) for _ in range(2)]) for _ in range(3)
+    ]
     batch = batch_tasks(tasks, TINY.max_rows, TINY.max_cols)
     opt = optax.sgd(1.0)
     traces = search_batch(gradient_search, tiny_model, batch, jax.random.key(0), steps=4, optimizer=opt)

@@ -14,8 +14,10 @@ NAMES = sorted(FAMILIES)
 
 def same_task(a, b) -> bool:
     pairs_a, pairs_b = a.train + a.test, b.train + b.test
-    return a.name == b.name and len(pairs_a) == len(pairs_b) and all(
-        np.array_equal(x, y) for p, q in zip(pairs_a, pairs_b) for x, y in zip(p, q)
+    return (
+        a.name == b.name
+        and len(pairs_a) == len(pairs_b)
+        and all(np.array_equal(x, y) for p, q in zip(pairs_a, pairs_b) for x, y in zip(p, q))
     )
 
 
@@ -113,6 +115,7 @@ def test_gallery_writes_a_png_in_the_arc_palette(tmp_path):
 
 
 # Hand-checked programs: what each family's program does on a small grid.
+
 
 def run(name, grid, **params):
     return FAMILIES[name](grid, params)

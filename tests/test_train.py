@@ -15,16 +15,32 @@ import numpy as np
 import optax
 import pytest
 
+from conftest import TINY
 from lpn import pattern_batch
 from lpn.checkpoint import CheckpointError, load_checkpoint, read_meta, resolve
 from lpn.config import get_preset
 from lpn.grids import Batch
 from lpn.model import LPN, encode_pairs, pair_log_prob
-from lpn.train import (Budget, Checkpoints, Deadline, Evaluation, Record, TrainingDiverged, TrainingInterrupted,
-                       batch_loss, fit_to_budget, init_state, kl_divergence, last_pair_loss, learning_rate_schedule,
-                       leave_one_out, make_optimizer, other_pairs, train, train_chunk)
-
-from conftest import TINY
+from lpn.train import (
+    Budget,
+    Checkpoints,
+    Deadline,
+    Evaluation,
+    Record,
+    TrainingDiverged,
+    TrainingInterrupted,
+    batch_loss,
+    fit_to_budget,
+    init_state,
+    kl_divergence,
+    last_pair_loss,
+    learning_rate_schedule,
+    leave_one_out,
+    make_optimizer,
+    other_pairs,
+    train,
+    train_chunk,
+)
 
 
 def test_leave_one_out_excludes_each_pair_and_empty_slots():
@@ -50,15 +66,18 @@ def test_learning_rate_schedules():
     np.testing.assert_allclose([constant(0), constant(5), constant(10), constant(10_000)], [0, 5e-4, 1e-3, 1e-3])
     cosine = learning_rate_schedule(TINY.replace(learning_rate=1e-3, warmup_steps=10, lr_decay_steps=110))
     rates = np.array([cosine(t) for t in range(0, 200, 5)])
-    np.testing.assert_allclose([cosine(10), cosine(60), cosine(110), cosine(500)], [1e-3, 5.05e-4, 1e-5, 1e-5], rtol=1e-5)
+    np.testing.assert_allclose(
+        [cosine(10), cosine(60), cosine(110), cosine(500)], [1e-3, 5.05e-4, 1e-5, 1e-5], rtol=1e-5
+    )
     assert (np.diff(rates[2:23]) < 0).all()  # falls from the end of warm-up to step 110
     with pytest.raises(ValueError, match="lr_decay_steps .10. must exceed warmup_steps .10."):
         learning_rate_schedule(TINY.replace(warmup_steps=10, lr_decay_steps=10))
 
 
 def test_adam_b2_reaches_the_optimiser():
-    runs = [train_chunk(init_state(cfg, jax.random.key(0)), cfg, 3)[1].loss[-1]
-            for cfg in (TINY, TINY.replace(adam_b2=0.5))]
+    runs = [
+        train_chunk(init_state(cfg, jax.random.key(0)), cfg, 3)[1].loss[-1] for cfg in (TINY, TINY.replace(adam_b2=0.5))
+    ]
     assert runs[0] != runs[1]
 
 
@@ -87,8 +106,9 @@ def test_last_pair_loss_predicts_the_last_valid_pair_from_the_others():
     task = jax.tree.map(lambda a: a[0], pattern_batch(jax.random.key(1), cfg, 1, num_pairs=3))
     key = jax.random.key(2)
     mu, _ = encode_pairs(model, task)
-    by_hand = lambda z, i: -pair_log_prob(model, z, task.inputs[i], task.input_shapes[i], task.outputs[i],
-                                           task.output_shapes[i])
+    by_hand = lambda z, i: (
+        -pair_log_prob(model, z, task.inputs[i], task.input_shapes[i], task.outputs[i], task.output_shapes[i])
+    )
     recon, _ = last_pair_loss(model, task, key, cfg)
     np.testing.assert_allclose(recon, by_hand(mu[:2].mean(0), 2), rtol=1e-5)
     # The context's order does not matter; a padded last slot moves the target to the last valid pair.
@@ -149,7 +169,9 @@ def test_one_device_and_four_devices_agree():
     """)
     env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4 --xla_backend_optimization_level=0")
     root = os.path.dirname(os.path.dirname(__file__))
-    result = subprocess.run([sys.executable, "-c", script], cwd=root, env=env, capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=root, env=env, capture_output=True, text=True, timeout=600
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "agree" in result.stdout
 
@@ -204,13 +226,24 @@ def test_nan_stops_training_with_the_last_good_checkpoint_intact(tmp_path):
 
 def test_callback_and_evaluation_see_progress_and_the_history_holds_records(tmp_path):
     seen = []
-    _, history = train(TINY, 4, chunk=2, evaluation=Evaluation(lambda model: {"probe": 1.0}, every=2),
-                       callback=lambda record, state: seen.append((record.step, record.evaluation["probe"])),
-                       progress=False)
+    _, history = train(
+        TINY,
+        4,
+        chunk=2,
+        evaluation=Evaluation(lambda model: {"probe": 1.0}, every=2),
+        callback=lambda record, state: seen.append((record.step, record.evaluation["probe"])),
+        progress=False,
+    )
     assert seen == [(2, 1.0), (4, 1.0)]
     assert all(isinstance(r, Record) for r in history) and history[-1].evaluation == {"probe": 1.0}
-    assert history[-1].to_dict() == {"step": 4, "loss": history[-1].loss, "reconstruction": history[-1].reconstruction,
-                                     "kl": history[-1].kl, "grad_norm": history[-1].grad_norm, "probe": 1.0}
+    assert history[-1].to_dict() == {
+        "step": 4,
+        "loss": history[-1].loss,
+        "reconstruction": history[-1].reconstruction,
+        "kl": history[-1].kl,
+        "grad_norm": history[-1].grad_norm,
+        "probe": 1.0,
+    }
 
 
 def test_other_pairs_drops_each_pair_once():
@@ -224,8 +257,9 @@ def test_other_pairs_drops_each_pair_once():
 
 
 def test_time_limit_stops_at_a_chunk_boundary_with_a_checkpoint(tmp_path):
-    state, history = train(TINY, 100, out_dir=tmp_path, chunk=2, checkpoints=Checkpoints(every=50), progress=False,
-                           deadline=Deadline(0))
+    state, history = train(
+        TINY, 100, out_dir=tmp_path, chunk=2, checkpoints=Checkpoints(every=50), progress=False, deadline=Deadline(0)
+    )
     assert [h.step for h in history] == [2] and int(state.step) == 2
     _, meta = load_checkpoint(tmp_path)
     assert meta["step"] == 2
@@ -303,7 +337,8 @@ def test_a_passed_in_optimizer_is_the_one_that_trains():
     default = init_state(TINY, jax.random.key(0))
     assert jax.tree.structure(default.opt_state) != jax.tree.structure(state.opt_state)  # AdamW's moments
     assert jax.tree.structure(default.opt_state) == jax.tree.structure(
-        make_optimizer(TINY).init(eqx.filter(default.model, eqx.is_array)))
+        make_optimizer(TINY).init(eqx.filter(default.model, eqx.is_array))
+    )
 
 
 def test_a_run_on_a_passed_in_optimizer_resumes_with_it_and_only_with_it(tmp_path):
@@ -317,7 +352,9 @@ def test_a_run_on_a_passed_in_optimizer_resumes_with_it_and_only_with_it(tmp_pat
     with pytest.raises(CheckpointError, match="needs the optimizer the run was trained with"):
         train(TINY, 6, out_dir=tmp_path, resume=True, chunk=2, progress=False)  # AdamW's state is not SGD's
     scalars = optax.GradientTransformation(lambda params: jax.tree.map(lambda p: jnp.zeros(()), params), None)
-    with pytest.raises(CheckpointError, match=r"has shape .* expected \(\).*trained with"):  # as many tensors as SGD's, other shapes
+    with pytest.raises(
+        CheckpointError, match=r"has shape .* expected \(\).*trained with"
+    ):  # as many tensors as SGD's, other shapes
         train(TINY, 6, out_dir=tmp_path, resume=True, chunk=2, optimizer=scalars, progress=False)
     with pytest.raises(ValueError, match="cannot be refitted"):
         train(TINY, 4, optimizer=sgd, deadline=Deadline(60, fit=True), progress=False)
@@ -334,9 +371,21 @@ def test_sigterm_saves_a_checkpoint_that_resume_takes_to_the_end_of_an_uninterru
             os.kill(os.getpid(), signal.SIGTERM)
 
     with pytest.raises(TrainingInterrupted) as info:
-        train(TINY, 8, out_dir=tmp_path, chunk=2, checkpoints=Checkpoints(every=100), callback=terminate_at_step_4,
-              progress=False)
-    assert (info.value.signal_name, info.value.step, info.value.steps, info.value.out_dir) == ("SIGTERM", 4, 8, tmp_path)
+        train(
+            TINY,
+            8,
+            out_dir=tmp_path,
+            chunk=2,
+            checkpoints=Checkpoints(every=100),
+            callback=terminate_at_step_4,
+            progress=False,
+        )
+    assert (info.value.signal_name, info.value.step, info.value.steps, info.value.out_dir) == (
+        "SIGTERM",
+        4,
+        8,
+        tmp_path,
+    )
     assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == handlers
     assert read_meta(tmp_path)["step"] == 4
     resumed, history = train(TINY, 8, out_dir=tmp_path, resume=True, chunk=2, progress=False)
@@ -377,13 +426,21 @@ def test_a_second_ctrl_c_quits_at_once_and_no_handler_outlives_training(tmp_path
         os.kill(os.getpid(), signal.SIGINT)
 
     with pytest.raises(KeyboardInterrupt) as info:
-        train(TINY, 8, out_dir=tmp_path, chunk=2, checkpoints=Checkpoints(every=100), callback=interrupt_twice,
-              progress=False)
+        train(
+            TINY,
+            8,
+            out_dir=tmp_path,
+            chunk=2,
+            checkpoints=Checkpoints(every=100),
+            callback=interrupt_twice,
+            progress=False,
+        )
     assert not isinstance(info.value, TrainingInterrupted)  # the second one was Python's own
     assert not (tmp_path / "latest").exists() and signal.getsignal(signal.SIGINT) is handler
     # Outside the main thread no handler can be set: training runs as it did.
-    worker = threading.Thread(target=train, args=(TINY, 2), kwargs=dict(out_dir=tmp_path / "t", chunk=2,
-                                                                         progress=False))
+    worker = threading.Thread(
+        target=train, args=(TINY, 2), kwargs=dict(out_dir=tmp_path / "t", chunk=2, progress=False)
+    )
     worker.start()
     worker.join()
     assert read_meta(tmp_path / "t")["step"] == 2
@@ -395,20 +452,47 @@ def test_ctrl_c_during_lpn_train_saves_a_checkpoint_that_resume_finishes(tmp_pat
     preset = get_preset("pattern_2d")
     tiny = [f"{k}={v}" for k, v in TINY.to_dict().items() if v != getattr(preset, k)]
     out, root = tmp_path / "run", os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    argv = ["train", "--preset", "pattern_2d", "--set", *tiny, "--steps", "40", "--chunk", "2", "--out", str(out),
-            "--save-every", "1000", "--eval-every", "2", "--eval-tasks", "4", "--eval-search-steps", "1"]
+    argv = [
+        "train",
+        "--preset",
+        "pattern_2d",
+        "--set",
+        *tiny,
+        "--steps",
+        "40",
+        "--chunk",
+        "2",
+        "--out",
+        str(out),
+        "--save-every",
+        "1000",
+        "--eval-every",
+        "2",
+        "--eval-tasks",
+        "4",
+        "--eval-search-steps",
+        "1",
+    ]
     env = dict(os.environ, PYTHONUNBUFFERED="1", PYTHONPATH=root)
-    run = subprocess.Popen([sys.executable, "-m", "lpn", *argv], cwd=root, env=env, text=True,
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    run = subprocess.Popen(
+        [sys.executable, "-m", "lpn", *argv],
+        cwd=root,
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     for line in run.stdout:  # the first evaluation's line: training has started
         if line.startswith("step "):
             break
     run.send_signal(signal.SIGINT)
     _, err = run.communicate(timeout=300)
     assert run.returncode == 130, err[-3000:]
-    said = re.fullmatch(rf"lpn: interrupted \(SIGINT\) at step (\d+) of 40; checkpoint saved in {re.escape(str(out))}; "
-                        rf"continue with lpn train --out {re.escape(str(out))} --resume --steps 40",
-                        err.strip().splitlines()[-1])
+    said = re.fullmatch(
+        rf"lpn: interrupted \(SIGINT\) at step (\d+) of 40; checkpoint saved in {re.escape(str(out))}; "
+        rf"continue with lpn train --out {re.escape(str(out))} --resume --steps 40",
+        err.strip().splitlines()[-1],
+    )
     assert said and 2 <= int(said[1]) < 40, err[-3000:]
     assert read_meta(out)["step"] == int(said[1])
     assert main(["train", "--out", str(out), "--resume", "--steps", "40", "--chunk", "2", "--eval-every", "0"]) == 0

@@ -7,13 +7,22 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import TINY
 
+from conftest import TINY
 from lpn import pattern_batch
 from lpn.model import LPN
 from lpn.search import log_prob
-from lpn.train import (batch_loss, init_state, last_pair_loss, leave_one_out, other_pairs, sample_latents,
-                       task_latents, task_loss, train_chunk)
+from lpn.train import (
+    batch_loss,
+    init_state,
+    last_pair_loss,
+    leave_one_out,
+    other_pairs,
+    sample_latents,
+    task_latents,
+    task_loss,
+    train_chunk,
+)
 
 
 @pytest.fixture(scope="module")
@@ -28,9 +37,11 @@ def task():
 
 def total(loss_fn, cfg, **options):
     """The training objective of one task, recon + beta * KL, as a function of the model."""
+
     def fn(model, task, key):
         recon, kl = loss_fn(model, task, key, cfg, **options)
         return recon + cfg.kl_coeff * kl
+
     return fn
 
 
@@ -98,7 +109,8 @@ def test_sample_n_trains_the_encoder_through_the_mean(model, task):
         mean_NH = leave_one_out(sample_latents(mu_NH, logvar_NH, k_sample, cfg), task.pair_mask)[0]
         z_NH = mean_NH + jax.lax.stop_gradient(chosen_NH - mean_NH)
         recon_N = -jax.vmap(pair_log_prob, in_axes=(None, 0, 0, 0, 0, 0))(
-            model, z_NH, task.inputs, task.input_shapes, task.outputs, task.output_shapes)
+            model, z_NH, task.inputs, task.input_shapes, task.outputs, task.output_shapes
+        )
         kl_N = jax.vmap(kl_divergence)(mu_NH, logvar_NH)
         return (jnp.sum(mask_N * recon_N) + cfg.kl_coeff * jnp.sum(mask_N * kl_N)) / mask_N.sum()
 
@@ -137,9 +149,15 @@ def test_no_encoder_draws_are_standard_normal(model):
     np.testing.assert_allclose(float(z_BNH.var()), 1 / 3, rtol=0.15)
 
 
-@pytest.mark.parametrize("mode", [{"train_samples": 5}, {"train_prior_latents": True},
-                                  {"train_samples": 3, "train_prior_latents": True, "train_targets": "last"}],
-                         ids=["sample", "no-encoder", "both-last"])
+@pytest.mark.parametrize(
+    "mode",
+    [
+        {"train_samples": 5},
+        {"train_prior_latents": True},
+        {"train_samples": 3, "train_prior_latents": True, "train_targets": "last"},
+    ],
+    ids=["sample", "no-encoder", "both-last"],
+)
 def test_each_mode_trains_a_few_steps_and_stays_finite(mode):
     cfg = TINY.replace(batch_size=4, **mode)
     state, metrics = train_chunk(init_state(cfg, jax.random.key(0)), cfg, 3)

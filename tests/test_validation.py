@@ -9,12 +9,22 @@ from pathlib import Path
 import jax
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from lpn.grids import (
-    Augmentation, GridError, Pair, Task, apply_symmetry, as_grid, batch_pairs, batch_tasks,
-    invert_symmetry, make_task, unpad,
+    Augmentation,
+    GridError,
+    Pair,
+    Task,
+    apply_symmetry,
+    as_grid,
+    batch_pairs,
+    batch_tasks,
+    invert_symmetry,
+    make_task,
+    unpad,
 )
 from lpn.tasks import load_json_task, save_json_task
 from lpn.tasks.json_tasks import task_to_json
@@ -37,9 +47,14 @@ def tasks(draw, grid=grids):
 def same_task(a: Task, b: Task) -> bool:
     def same(p, q):
         return np.array_equal(p.input, q.input) and (
-            p.output is q.output is None or (p.output is not None and np.array_equal(p.output, q.output)))
-    return len(a.train) == len(b.train) and len(a.test) == len(b.test) and all(
-        same(p, q) for p, q in zip(a.train + a.test, b.train + b.test))
+            p.output is q.output is None or (p.output is not None and np.array_equal(p.output, q.output))
+        )
+
+    return (
+        len(a.train) == len(b.train)
+        and len(a.test) == len(b.test)
+        and all(same(p, q) for p, q in zip(a.train + a.test, b.train + b.test))
+    )
 
 
 @FAST
@@ -59,7 +74,7 @@ def test_valid_tasks_round_trip_through_padding(task_list):
         for j, (x, y) in enumerate(task.train):
             np.testing.assert_array_equal(unpad(batch.inputs[i, j], batch.input_shapes[i, j]), x)
             np.testing.assert_array_equal(unpad(batch.outputs[i, j], batch.output_shapes[i, j]), y)
-            assert batch.inputs[i, j, x.shape[0]:].sum() == 0 and batch.inputs[i, j, :, x.shape[1]:].sum() == 0
+            assert batch.inputs[i, j, x.shape[0] :].sum() == 0 and batch.inputs[i, j, :, x.shape[1] :].sum() == 0
         assert batch.pair_mask[i].sum() == len(task.train)
 
 
@@ -84,14 +99,20 @@ def test_augmented_tasks_stay_valid_and_invert(task, k, perm):
 
 # Invalid grids, as nested lists (so that 10**30 and booleans survive), each with the cell at fault.
 
+
 def with_cell(grid, value, r, c):
     rows = grid.tolist()
     rows[r % grid.shape[0]][c % grid.shape[1]] = value
     return rows, (r % grid.shape[0], c % grid.shape[1])
 
 
-bad_values = (st.integers(max_value=-1) | st.integers(min_value=10) | st.just(10**30) | st.booleans()
-              | st.floats(allow_nan=True).filter(lambda x: not float(x).is_integer()))
+bad_values = (
+    st.integers(max_value=-1)
+    | st.integers(min_value=10)
+    | st.just(10**30)
+    | st.booleans()
+    | st.floats(allow_nan=True).filter(lambda x: not float(x).is_integer())
+)
 
 
 @st.composite
@@ -101,7 +122,8 @@ def bad_cells(draw):
 
 
 bad_shapes = st.one_of(
-    st.just([]), st.lists(st.just([]), min_size=1, max_size=3),                           # empty
+    st.just([]),
+    st.lists(st.just([]), min_size=1, max_size=3),  # empty
     st.tuples(st.integers(1, 5), st.integers(1, 5)).map(lambda s: [[0] * s[0], [0] * (s[0] + s[1])]),  # ragged
     st.tuples(st.integers(31, 60), st.integers(1, 30)).map(lambda s: [[1] * s[1]] * s[0]),  # too many rows
     st.tuples(st.integers(1, 30), st.integers(31, 60)).map(lambda s: [[1] * s[1]] * s[0]),  # too wide

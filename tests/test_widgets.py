@@ -79,8 +79,16 @@ def test_task_view_sends_every_grid_once_in_layout_order(task):
     view = show_task(task)
     assert isinstance(view, TaskView)
     grids = decode_grids(view.grids)
-    expected = [task.train[0].input, task.train[0].output, task.train[1].input, task.train[1].output,
-                task.test[0].input, task.test[0].output, task.test[1].input, None]
+    expected = [
+        task.train[0].input,
+        task.train[0].output,
+        task.train[1].input,
+        task.train[1].output,
+        task.test[0].input,
+        task.test[0].output,
+        task.test[1].input,
+        None,
+    ]
     assert len(grids) == len(expected)
     for got, want in zip(grids, expected):
         assert (got is None and want is None) or np.array_equal(got, want)
@@ -129,8 +137,17 @@ def test_static_html_draws_each_grid_as_svg_with_its_cells_and_crosses(task):
     html = view._repr_html_()
     assert html == view.to_html()
     shapes = re.findall(r'data-rows="(\d+)" data-cols="(\d+)"', html)
-    assert shapes == [("3", "3"), ("3", "3"), ("2", "5"), ("4", "1"), ("2", "2"), ("2", "2"), ("2", "2"),
-                      ("1", "1"), ("0", "0")]
+    assert shapes == [
+        ("3", "3"),
+        ("3", "3"),
+        ("2", "5"),
+        ("4", "1"),
+        ("2", "2"),
+        ("2", "2"),
+        ("2", "2"),
+        ("1", "1"),
+        ("0", "0"),
+    ]
     assert html.count('class="lpn-mismatch"') == 2
     assert "<script" not in html and "attempt 1 2x2 ✗ 2 cells" in html
 
@@ -270,8 +287,9 @@ def test_a_displayed_widget_carries_its_static_html_for_renderers_without_a_kern
     assert data["text/html"].startswith('<div class="lpn-static">')  # the fallback, saved beside it
 
 
-@pytest.mark.parametrize("name", ["TaskView", "GridEditor", "LatentExplorer", "SearchPlayer", "SearchComparison",
-                                  "TrainingDashboard"])
+@pytest.mark.parametrize(
+    "name", ["TaskView", "GridEditor", "LatentExplorer", "SearchPlayer", "SearchComparison", "TrainingDashboard"]
+)
 def test_each_widget_ships_one_self_contained_es_module(name, tmp_path):
     import shutil
     import subprocess

@@ -19,15 +19,25 @@ from equinox import filter_jit as jit  # noqa: E402  (unjitted, the reference ca
 from lpn import make_task  # noqa: E402
 from lpn.config import Config  # noqa: E402
 from lpn.evaluate import attempts  # noqa: E402
-from lpn.grids import Pair, batch_pairs, pad_grid, unpad  # noqa: E402
+from lpn.grids import batch_pairs, pad_grid, unpad  # noqa: E402
 from lpn.in_context import InContext, ttt  # noqa: E402
 from lpn.model import LPN  # noqa: E402
 from lpn.search import default_optimizer, gradient_search  # noqa: E402
 from lpn.tasks.json_tasks import TaskFileError, load_json_task, task_to_json  # noqa: E402
 from lpn.widgets import TaskBuilder, build_task, decode_grids  # noqa: E402
 
-TINY = Config(max_rows=4, max_cols=4, latent_dim=2, enc_layers=1, dec_layers=1, enc_heads=2, dec_heads=2,
-              enc_head_dim=8, dec_head_dim=8, search_lr=0.3)
+TINY = Config(
+    max_rows=4,
+    max_cols=4,
+    latent_dim=2,
+    enc_layers=1,
+    dec_layers=1,
+    enc_heads=2,
+    dec_heads=2,
+    enc_head_dim=8,
+    dec_head_dim=8,
+    search_lr=0.3,
+)
 
 
 def grid(seed, shape=(3, 3)):
@@ -36,8 +46,9 @@ def grid(seed, shape=(3, 3)):
 
 @pytest.fixture
 def task():
-    return make_task([(grid(1), grid(2)), (grid(3, (2, 4)), grid(4, (4, 2)))], [(grid(5), grid(6)), (grid(7), None)],
-                     name="demo")
+    return make_task(
+        [(grid(1), grid(2)), (grid(3, (2, 4)), grid(4, (4, 2)))], [(grid(5), grid(6)), (grid(7), None)], name="demo"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -214,7 +225,9 @@ def test_grids_larger_than_the_model_get_a_message_not_a_crash(model):
     builder = build_task(model=model)
     builder.select("train", 0, "output")
     builder.resize(5, 3)
-    assert builder.problem == "pair 1 output is 5x3, larger than the model's 4x4 grids: shrink it, or use a larger model"
+    assert (
+        builder.problem == "pair 1 output is 5x3, larger than the model's 4x4 grids: shrink it, or use a larger model"
+    )
     with pytest.raises(ValueError, match="larger than the model's 4x4"):
         builder.solve()
     builder._handle_custom_msg({"op": "solve"}, [])

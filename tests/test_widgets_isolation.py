@@ -16,8 +16,9 @@ BLOCKED = ("ipywidgets", "anywidget", "IPython", "ipykernel", "traitlets", "comm
 
 def run_blocked(code: str) -> subprocess.CompletedProcess:
     prelude = f"import sys\nfor name in {BLOCKED!r}:\n    sys.modules[name] = None\n"
-    return subprocess.run([sys.executable, "-c", prelude + textwrap.dedent(code)],
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-c", prelude + textwrap.dedent(code)], capture_output=True, text=True, timeout=120
+    )
 
 
 def test_the_block_really_blocks():

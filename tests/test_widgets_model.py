@@ -21,17 +21,32 @@ from lpn.model import LPN  # noqa: E402
 from lpn.search import GRADIENT_COST, SearchTrace, log_prob, no_search  # noqa: E402
 from lpn.train import Record  # noqa: E402
 from lpn.widgets import (  # noqa: E402
-    SearchComparison, SearchPlayer, compare_searches, decode_grids, edit_grid, explore_latent, latent_program,
+    SearchComparison,
+    SearchPlayer,
+    compare_searches,
+    decode_grids,
+    edit_grid,
+    explore_latent,
+    latent_program,
     training_dashboard,
 )
 from lpn.widgets.dashboard import GROUPS  # noqa: E402
 from lpn.widgets.encoding import decode_grid  # noqa: E402
 from lpn.widgets.layout import judge  # noqa: E402
-from lpn.widgets.task_model import TaskModel  # noqa: E402
 from lpn.widgets.projection import fit_plane, grid_points, square_extent  # noqa: E402
+from lpn.widgets.task_model import TaskModel  # noqa: E402
 
-TINY = Config(max_rows=4, max_cols=4, latent_dim=2, enc_layers=1, dec_layers=1, enc_heads=2, dec_heads=2,
-              enc_head_dim=8, dec_head_dim=8)
+TINY = Config(
+    max_rows=4,
+    max_cols=4,
+    latent_dim=2,
+    enc_layers=1,
+    dec_layers=1,
+    enc_heads=2,
+    dec_heads=2,
+    enc_head_dim=8,
+    dec_head_dim=8,
+)
 
 
 def grid(seed, shape=(4, 4)):
@@ -211,8 +226,15 @@ def ic_model():
 
 @pytest.fixture(scope="module")
 def mixed(model, ic_model, task):
-    return compare_searches(model, task, {"mean": no_search, "in-context": (ic_model, ttt, {"steps": 0, "optimizer": TTT_ADAM}),
-                                          "TTT 3": (ic_model, ttt, {"steps": 3, "optimizer": TTT_ADAM})})
+    return compare_searches(
+        model,
+        task,
+        {
+            "mean": no_search,
+            "in-context": (ic_model, ttt, {"steps": 0, "optimizer": TTT_ADAM}),
+            "TTT 3": (ic_model, ttt, {"steps": 3, "optimizer": TTT_ADAM}),
+        },
+    )
 
 
 def shown_attempts(view, label):
@@ -286,11 +308,17 @@ def test_dashboard_records_metrics_groups_charts_and_shows_samples(model, task):
     dashboard = training_dashboard([task], samples_every_s=0)
     dashboard(Record(50, loss=2.0, reconstruction=1.9, kl=3.0, grad_norm=1.0), None)
     assert dashboard.sections == []  # no state given: no samples
-    dashboard(Record(100, loss=1.5, reconstruction=1.4, kl=2.0, grad_norm=0.5, evaluation={"top1": 0.25, "lr": 1e-3}),
-              model)
+    dashboard(
+        Record(100, loss=1.5, reconstruction=1.4, kl=2.0, grad_norm=0.5, evaluation={"top1": 0.25, "lr": 1e-3}), model
+    )
     assert [r["step"] for r in dashboard.history] == [50, 100]
-    assert dashboard.groups == [["loss", ["loss", "reconstruction"]], ["KL", ["kl"]], ["accuracy", ["top1"]],
-                                ["gradient norm", ["grad_norm"]], ["lr", ["lr"]]]
+    assert dashboard.groups == [
+        ["loss", ["loss", "reconstruction"]],
+        ["KL", ["kl"]],
+        ["accuracy", ["top1"]],
+        ["gradient norm", ["grad_norm"]],
+        ["lr", ["lr"]],
+    ]
     assert dashboard.status.startswith("step 100 · loss 1.5 · kl 2 · dashboard ")
     items = dashboard.sections[0]["rows"][-1]["items"]
     assert [i["caption"].split(" ")[0] for i in items] == ["test", "attempt", "truth"]
@@ -300,8 +328,15 @@ def test_dashboard_records_metrics_groups_charts_and_shows_samples(model, task):
 
 def test_every_top1_and_top2_key_goes_to_the_one_accuracy_chart():
     dashboard = training_dashboard()
-    evaluation = {"top1_mean_latent": 0.1, "top1_gradient": 0.3, "top2_gradient": 0.4, "top1_in_context": 0.2,
-                  "top1_ttt": 0.25, "top1": 0.5, "top10": 0.0}
+    evaluation = {
+        "top1_mean_latent": 0.1,
+        "top1_gradient": 0.3,
+        "top2_gradient": 0.4,
+        "top1_in_context": 0.2,
+        "top1_ttt": 0.25,
+        "top1": 0.5,
+        "top10": 0.0,
+    }
     dashboard.records.append({"step": 10, "loss": 1.0, **evaluation})
     dashboard.push()
     accuracy = [names for title, names in dashboard.groups if title == "accuracy"]

@@ -25,14 +25,17 @@ from .static import grid_svg
 from .task_builder import TaskBuilder, build_task
 from .task_view import TaskView, show_task
 
-
 # The model widgets import JAX and the model: they load on first use, so that viewing and editing
 # grids stays light.
 LAZY = {
-    "LatentExplorer": "latent_explorer", "explore_latent": "latent_explorer",
-    "SearchPlayer": "search_player", "show_search": "search_player",
-    "SearchComparison": "search_comparison", "compare_searches": "search_comparison",
-    "TrainingDashboard": "dashboard", "training_dashboard": "dashboard",
+    "LatentExplorer": "latent_explorer",
+    "explore_latent": "latent_explorer",
+    "SearchPlayer": "search_player",
+    "show_search": "search_player",
+    "SearchComparison": "search_comparison",
+    "compare_searches": "search_comparison",
+    "TrainingDashboard": "dashboard",
+    "training_dashboard": "dashboard",
     "latent_program": "task_model",
 }
 
@@ -46,7 +49,22 @@ def __getattr__(name):
 
 
 __all__ = [
-    "GridEditor", "LatentExplorer", "SearchComparison", "SearchPlayer", "TaskBuilder", "TaskView",
-    "TrainingDashboard", "build_task", "compare_searches", "decode_grids", "edit_grid", "encode_grids", "explore_latent", "grid_svg",
-    "latent_program", "show_search", "show_task", "training_dashboard",
+    "GridEditor",
+    "LatentExplorer",
+    "SearchComparison",
+    "SearchPlayer",
+    "TaskBuilder",
+    "TaskView",
+    "TrainingDashboard",
+    "build_task",
+    "compare_searches",
+    "decode_grids",
+    "edit_grid",
+    "encode_grids",
+    "explore_latent",
+    "grid_svg",
+    "latent_program",
+    "show_search",
+    "show_task",
+    "training_dashboard",
 ]

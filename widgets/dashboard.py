@@ -10,12 +10,14 @@ input decoded at the encoder's mean latent, `lpn.search.mean_latent`) are refres
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import traitlets
 
 from lpn.grids import Task
+
 from ._base import GridWidget, esm
 from .encoding import encode_grids
 from .layout import Layout
@@ -51,8 +53,15 @@ class TrainingDashboard(GridWidget):
     sections = traitlets.List().tag(sync=True)
     status = traitlets.Unicode("waiting for the first chunk").tag(sync=True)
 
-    def __init__(self, sample_tasks: Sequence[Task] = (), *, every_s: float = 0.0, samples_every_s: float = 10.0,
-                 max_points: int = 2000, **kwargs):
+    def __init__(
+        self,
+        sample_tasks: Sequence[Task] = (),
+        *,
+        every_s: float = 0.0,
+        samples_every_s: float = 10.0,
+        max_points: int = 2000,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.sample_tasks = list(sample_tasks)
         self.every_s, self.samples_every_s, self.max_points = every_s, samples_every_s, max_points
@@ -111,13 +120,15 @@ class TrainingDashboard(GridWidget):
         steps = [r["step"] for r in self.records]
         charts = "".join(
             line_chart_svg([(k, steps, [r.get(k, np.nan) for r in self.records]) for k in names], title=title)
-            for title, names in self.groups)
+            for title, names in self.groups
+        )
         samples = layout_html(self.layout_samples, palette=self.palette)
         return f'<div class="lpn-static"><div>{self.status}</div>{charts}{samples}</div>'
 
 
-def training_dashboard(sample_tasks: Sequence[Task] = (), *, every_s: float = 0.0,
-                       samples_every_s: float = 10.0) -> TrainingDashboard:
+def training_dashboard(
+    sample_tasks: Sequence[Task] = (), *, every_s: float = 0.0, samples_every_s: float = 10.0
+) -> TrainingDashboard:
     """A live view of training: display it, then pass it as the callback,
     `train(cfg, steps, callback=dashboard)`. `sample_tasks` (each with a test pair) are decoded
     at the mean latent every `samples_every_s` seconds."""

@@ -8,7 +8,7 @@ agree because sides are at most 30, so every number fits a byte.
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 import numpy as np
 

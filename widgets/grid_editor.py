@@ -10,12 +10,13 @@ sends the same commands as messages (`{"op": "paint", ...}`). After each edit th
 from __future__ import annotations
 
 from collections import deque
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import traitlets
 
 from lpn.grids import MAX_SIDE, as_grid
+
 from ._base import GridWidget, esm
 from .encoding import decode_grid, encode_grid
 from .static import grids_html
@@ -71,8 +72,17 @@ class GridEditor(GridWidget):
     cell_size = traitlets.Int(0).tag(sync=True)
     title = traitlets.Unicode("").tag(sync=True)
 
-    def __init__(self, grid=None, *, source=None, predict: Callable | None = None,
-                 on_change: Callable | None = None, shape=(3, 3), history: int = 200, **kwargs):
+    def __init__(
+        self,
+        grid=None,
+        *,
+        source=None,
+        predict: Callable | None = None,
+        on_change: Callable | None = None,
+        shape=(3, 3),
+        history: int = 200,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self._source = None if source is None else as_grid(source, where="source")
         if grid is None:
@@ -170,8 +180,9 @@ class GridEditor(GridWidget):
         return grids_html(grids, captions, palette=self.palette, cell=self.cell_size or None)
 
 
-def edit_grid(grid=None, *, source=None, predict: Callable | None = None,
-              on_change: Callable | None = None, shape=(3, 3)) -> GridEditor:
+def edit_grid(
+    grid=None, *, source=None, predict: Callable | None = None, on_change: Callable | None = None, shape=(3, 3)
+) -> GridEditor:
     """An editor for `grid` (or a copy of `source`, or a blank `shape`). `predict(grid) -> grid`,
     if given, runs after each edit and its output is drawn beside the editor. Read the edited
     grid from `.value`."""

@@ -20,6 +20,7 @@ import traitlets
 from matplotlib import colormaps
 
 from lpn.grids import Task
+
 from ._base import GridWidget, esm
 from .encoding import encode_grid, encode_grids
 from .layout import judge
@@ -57,11 +58,26 @@ class LatentExplorer(GridWidget):
     status = traitlets.Unicode("").tag(sync=True)
     size = traitlets.Int(320).tag(sync=True)  # pixels of the heat map's side
 
-    def __init__(self, model, task: Task, *, test_index: int = 0, resolution: int = 32, extent=None,
-                 plane: Plane | None = None, search_steps: int = 50, search_lr: float | None = None,
-                 key=None, **kwargs):
-        super().__init__(resolution=resolution, search_steps=search_steps,
-                         search_lr=model.config.search_lr if search_lr is None else search_lr, **kwargs)
+    def __init__(
+        self,
+        model,
+        task: Task,
+        *,
+        test_index: int = 0,
+        resolution: int = 32,
+        extent=None,
+        plane: Plane | None = None,
+        search_steps: int = 50,
+        search_lr: float | None = None,
+        key=None,
+        **kwargs,
+    ):
+        super().__init__(
+            resolution=resolution,
+            search_steps=search_steps,
+            search_lr=model.config.search_lr if search_lr is None else search_lr,
+            **kwargs,
+        )
         self.task_model = TaskModel(model, task, test_index)
         self.key, self.trace = key, None
         self.pair_latents, self.mean_latent = self.task_model.pair_latents()
@@ -110,8 +126,9 @@ class LatentExplorer(GridWidget):
     def search(self):
         """Gradient search from the shown latent; draws its path and shows its best latent."""
         self.status = "searching..."
-        trace = self.task_model.gradient_search(self._latent, steps=self.search_steps,
-                                                learning_rate=self.search_lr, key=self.key)
+        trace = self.task_model.gradient_search(
+            self._latent, steps=self.search_steps, learning_rate=self.search_lr, key=self.key
+        )
         self.trace = trace
         path_SH = trace.latents[:, 0]
         with self.hold_sync():  # the browser sees the new map, path and output at once
@@ -122,8 +139,10 @@ class LatentExplorer(GridWidget):
                 self._draw_plane()  # the path left the map: widen it
             self.path = self.plane.to_plane(path_SH).tolist()
             self.show_latent(trace.best)
-            self.status = (f"{len(path_SH) - 1} steps: log p {float(trace.scores[0, 0]):.2f} → "
-                           f"{float(trace.best_score):.2f}, {int(trace.num_evals)} decoder evaluations")
+            self.status = (
+                f"{len(path_SH) - 1} steps: log p {float(trace.scores[0, 0]):.2f} → "
+                f"{float(trace.best_score):.2f}, {int(trace.num_evals)} decoder evaluations"
+            )
         return trace
 
     def _draw_plane(self) -> None:
@@ -132,11 +151,14 @@ class LatentExplorer(GridWidget):
             points.append(self.trace.latents[:, 0])
         uv = self.plane.to_plane(np.concatenate(points))
         extent = list(self._fixed_extent or square_extent(uv))
-        values = self.task_model.score(self.plane.to_latent(grid_points(extent, self.resolution)),
-                                       chunk=min(self.resolution ** 2, 1024)).astype(np.float32)
+        values = self.task_model.score(
+            self.plane.to_latent(grid_points(extent, self.resolution)), chunk=min(self.resolution**2, 1024)
+        ).astype(np.float32)
         rgba, value_range = colour_map(values)
-        markers = [{"label": f"pair {i + 1}", "kind": "pair", "uv": p.tolist()}
-                   for i, p in enumerate(self.plane.to_plane(self.pair_latents))]
+        markers = [
+            {"label": f"pair {i + 1}", "kind": "pair", "uv": p.tolist()}
+            for i, p in enumerate(self.plane.to_plane(self.pair_latents))
+        ]
         markers.append({"label": "mean", "kind": "mean", "uv": self.plane.to_plane(self.mean_latent).tolist()})
         with self.hold_sync():
             self.extent, self.axes = extent, list(self.plane.axes)
@@ -161,33 +183,61 @@ class LatentExplorer(GridWidget):
         def xy(uv):
             return (uv[0] - u0) / (u1 - u0) * side, (v1 - uv[1]) / (v1 - v0) * side
 
-        parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{side}" height="{side}">',
-                 f'<image width="{side}" height="{side}" preserveAspectRatio="none" style="image-rendering:pixelated" '
-                 f'href="data:image/png;base64,{base64.b64encode(buffer.getvalue()).decode()}"/>']
+        parts = [
+            f'<svg xmlns="http://www.w3.org/2000/svg" width="{side}" height="{side}">',
+            f'<image width="{side}" height="{side}" preserveAspectRatio="none" style="image-rendering:pixelated" '
+            f'href="data:image/png;base64,{base64.b64encode(buffer.getvalue()).decode()}"/>',
+        ]
         if self.path:
-            points = " ".join("%.1f,%.1f" % xy(p) for p in self.path)
+            points = " ".join("{:.1f},{:.1f}".format(*xy(p)) for p in self.path)
             parts.append(f'<polyline points="{points}" fill="none" stroke="#fff" stroke-width="2"/>')
         for m in self.markers:
             x, y = xy(m["uv"])
-            parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="4" fill="{"#FF4136" if m["kind"] == "mean" else "#fff"}" '
-                         f'stroke="#000"><title>{m["label"]}</title></circle>')
+            parts.append(
+                f'<circle cx="{x:.1f}" cy="{y:.1f}" r="4" fill="{"#FF4136" if m["kind"] == "mean" else "#fff"}" '
+                f'stroke="#000"><title>{m["label"]}</title></circle>'
+            )
         x, y = xy(self.query)
-        parts.append(f'<path d="M{x - 6:.1f} {y:.1f}H{x + 6:.1f}M{x:.1f} {y - 6:.1f}V{y + 6:.1f}" '
-                     'stroke="#FF851B" stroke-width="2"/></svg>')
+        parts.append(
+            f'<path d="M{x - 6:.1f} {y:.1f}H{x + 6:.1f}M{x:.1f} {y - 6:.1f}V{y + 6:.1f}" '
+            'stroke="#FF851B" stroke-width="2"/></svg>'
+        )
         truth = self.task_model.query.output
-        grids = [grid_svg(self.task_model.query.input), grid_svg(self._decoded),
-                 missing_svg() if truth is None else grid_svg(truth)]
-        figures = "".join(f"<figure style='margin:0'>{g}<figcaption>{c}</figcaption></figure>"
-                          for g, c in zip(grids, ["test input", self.decoded_caption, "truth"]))
-        return (f'<div class="lpn-static" style="display:flex;gap:16px;align-items:flex-start;font:12px sans-serif">'
-                f'<figure style="margin:0">{"".join(parts)}<figcaption>{self.axes[0]} → , {self.axes[1]} ↑; log p '
-                f'{self.heat_range[0]:.1f} … {self.heat_range[1]:.1f}</figcaption></figure>{figures}</div>')
+        grids = [
+            grid_svg(self.task_model.query.input),
+            grid_svg(self._decoded),
+            missing_svg() if truth is None else grid_svg(truth),
+        ]
+        figures = "".join(
+            f"<figure style='margin:0'>{g}<figcaption>{c}</figcaption></figure>"
+            for g, c in zip(grids, ["test input", self.decoded_caption, "truth"])
+        )
+        return (
+            f'<div class="lpn-static" style="display:flex;gap:16px;align-items:flex-start;font:12px sans-serif">'
+            f'<figure style="margin:0">{"".join(parts)}<figcaption>{self.axes[0]} → , {self.axes[1]} ↑; log p '
+            f"{self.heat_range[0]:.1f} … {self.heat_range[1]:.1f}</figcaption></figure>{figures}</div>"
+        )
 
 
-def explore_latent(model, task: Task, *, test_index: int = 0, resolution: int = 32, extent=None,
-                   search_steps: int = 50, search_lr: float | None = None) -> LatentExplorer:
+def explore_latent(
+    model,
+    task: Task,
+    *,
+    test_index: int = 0,
+    resolution: int = 32,
+    extent=None,
+    search_steps: int = 50,
+    search_lr: float | None = None,
+) -> LatentExplorer:
     """A clickable map of `model`'s latent space for `task`: colour is log p of the train pairs,
     a click decodes the test input there, a button runs gradient search and draws its path.
     A 2-D latent is shown as is; a larger one on the plane of its main directions."""
-    return LatentExplorer(model, task, test_index=test_index, resolution=resolution, extent=extent,
-                          search_steps=search_steps, search_lr=search_lr)
+    return LatentExplorer(
+        model,
+        task,
+        test_index=test_index,
+        resolution=resolution,
+        extent=extent,
+        search_steps=search_steps,
+        search_lr=search_lr,
+    )

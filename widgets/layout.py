@@ -8,11 +8,12 @@ mismatch mask against the truth, so both renderers mark the same cells.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
 from lpn.grids import Task, as_grid
+
 from .encoding import mismatch
 
 
@@ -39,7 +40,7 @@ class Layout:
         for task, preds in zip(tasks, predictions):
             self.sections.append({"title": task.name, "rows": self.task_rows(task, preds)})
 
-    def merge(self, other: "Layout") -> None:
+    def merge(self, other: Layout) -> None:
         """Appends `other`'s sections, renumbering their grid indices into this layout."""
         offset = len(self.grids)
 
@@ -47,8 +48,9 @@ class Layout:
             return {**item, **{k: item[k] + offset for k in ("grid", "mismatch") if k in item}}
 
         self.grids += other.grids
-        self.sections += [{**s, "rows": [{**r, "items": [shifted(i) for i in r["items"]]} for r in s["rows"]]}
-                          for s in other.sections]
+        self.sections += [
+            {**s, "rows": [{**r, "items": [shifted(i) for i in r["items"]]} for r in s["rows"]]} for s in other.sections
+        ]
 
     def add(self, grid, caption: str, **extra) -> dict:
         self.grids.append(grid)
@@ -56,10 +58,13 @@ class Layout:
 
     def task_rows(self, task: Task, preds) -> list[dict]:
         rows = [
-            {"label": f"pair {i + 1}", "items": [
-                self.add(p.input, f"input {shape_text(p.input)}"),
-                self.add(p.output, f"output {shape_text(p.output)}"),
-            ]}
+            {
+                "label": f"pair {i + 1}",
+                "items": [
+                    self.add(p.input, f"input {shape_text(p.input)}"),
+                    self.add(p.output, f"output {shape_text(p.output)}"),
+                ],
+            }
             for i, p in enumerate(task.train)
         ]
         preds = list(preds) if preds is not None else []

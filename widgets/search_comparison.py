@@ -20,6 +20,7 @@ import traitlets
 from lpn.grids import Task
 from lpn.in_context import TTTTrace
 from lpn.search import GRADIENT_COST
+
 from ._base import GridWidget, esm
 from .encoding import encode_grids
 from .layout import Layout, judge
@@ -29,8 +30,10 @@ from .task_model import TaskModel
 
 TITLE = "mean log p per given pair vs decoder evaluations"
 LPN_NOTE = "LPN: best so far of Σ log p(yᵢ | xᵢ, z) over the given pairs, ÷ pairs."
-TTT_NOTE = ("TTT: −(leave-one-out loss) at each step, the mean of log p(yᵢ | xᵢ, the other pairs) under the "
-            "current parameters; not a best so far.")
+TTT_NOTE = (
+    "TTT: −(leave-one-out loss) at each step, the mean of log p(yᵢ | xᵢ, the other pairs) under the "
+    "current parameters; not a best so far."
+)
 
 
 def best_so_far(trace) -> tuple[np.ndarray, np.ndarray]:
@@ -53,8 +56,10 @@ def ttt_path(trace: TTTTrace) -> tuple[np.ndarray, np.ndarray]:
 
 def check_ttt_trace(trace: TTTTrace) -> None:
     if np.ndim(trace.losses) != 1:
-        raise ValueError(f"expected the TTT trace of one task, losses (S + 1,); got shape {np.shape(trace.losses)}. "
-                         "For batched results pick a task first: jax.tree.map(lambda a: a[i], trace)")
+        raise ValueError(
+            f"expected the TTT trace of one task, losses (S + 1,); got shape {np.shape(trace.losses)}. "
+            "For batched results pick a task first: jax.tree.map(lambda a: a[i], trace)"
+        )
 
 
 class SearchComparison(GridWidget):
@@ -88,11 +93,25 @@ class SearchComparison(GridWidget):
                 rows = task_model if row_model is None else TaskModel(row_model, task, test_index)
                 part, attempts = attempts_layout(rows, trace, title=label)
             kinds.add(kind)
-            curves.append({"label": label if kind == "LPN" else f"{label} (leave-one-out)", "kind": kind,
-                           "x": evals.tolist(), "y": [float(v) for v in log_p]})
+            curves.append(
+                {
+                    "label": label if kind == "LPN" else f"{label} (leave-one-out)",
+                    "kind": kind,
+                    "x": evals.tolist(),
+                    "y": [float(v) for v in log_p],
+                }
+            )
             verdicts = [judge(g, task_model.query.output)[1] or "?" for g in attempts]
-            stats.append({"label": label, "kind": kind, "evals": int(trace.num_evals), "log_p": float(log_p[-1]),
-                          "verdicts": verdicts, "note": ""})
+            stats.append(
+                {
+                    "label": label,
+                    "kind": kind,
+                    "evals": int(trace.num_evals),
+                    "log_p": float(log_p[-1]),
+                    "verdicts": verdicts,
+                    "note": "",
+                }
+            )
             combined.merge(part)
         self.layout_all = combined
         with self.hold_sync():
@@ -101,19 +120,23 @@ class SearchComparison(GridWidget):
             self.grids, self.sections = encode_grids(combined.grids), combined.sections
 
     def to_html(self) -> str:
-        chart = line_chart_svg([(c["label"], c["x"], c["y"]) for c in self.curves], width=420, height=200,
-                               title=TITLE)
+        chart = line_chart_svg([(c["label"], c["x"], c["y"]) for c in self.curves], width=420, height=200, title=TITLE)
         mark = {"correct": "✓", "wrong": "✗", "shape": "✗ shape"}
         rows = "".join(
             f'<tr data-label="{escape(s["label"])}"><td>{escape(s["label"])}</td><td>{s["kind"]}</td>'
-            f'<td>{s["evals"]}</td><td>{s["log_p"]:.4g}</td>'
-            f'<td>{escape(" ".join(mark.get(v, v) for v in s["verdicts"]))}'
-            f'{escape(" (" + s["note"] + ")") if s["note"] else ""}</td></tr>'
-            for s in self.stats)
-        table = ("<table><tr><th>method</th><th>kind</th><th>decoder evaluations</th><th>log p per pair</th>"
-                 f"<th>attempts</th></tr>{rows}</table>")
-        return (f'<div class="lpn-static">{chart}<div class="lpn-note">{escape(self.note)}</div>{table}'
-                f'{layout_html(self.layout_all, palette=self.palette)}</div>')
+            f"<td>{s['evals']}</td><td>{s['log_p']:.4g}</td>"
+            f"<td>{escape(' '.join(mark.get(v, v) for v in s['verdicts']))}"
+            f"{escape(' (' + s['note'] + ')') if s['note'] else ''}</td></tr>"
+            for s in self.stats
+        )
+        table = (
+            "<table><tr><th>method</th><th>kind</th><th>decoder evaluations</th><th>log p per pair</th>"
+            f"<th>attempts</th></tr>{rows}</table>"
+        )
+        return (
+            f'<div class="lpn-static">{chart}<div class="lpn-note">{escape(self.note)}</div>{table}'
+            f"{layout_html(self.layout_all, palette=self.palette)}</div>"
+        )
 
 
 def compare_searches(model, task: Task, methods: dict, *, key=None, test_index: int = 0) -> SearchComparison:
@@ -131,8 +154,13 @@ def compare_searches(model, task: Task, methods: dict, *, key=None, test_index: 
     task_models = {id(model): TaskModel(model, task, test_index)}
     traces = {}
     for label, spec in methods.items():
-        row_model, method, options = (spec if isinstance(spec, tuple) and len(spec) == 3 else
-                                      (model, *spec) if isinstance(spec, tuple) else (model, spec, {}))
+        row_model, method, options = (
+            spec
+            if isinstance(spec, tuple) and len(spec) == 3
+            else (model, *spec)
+            if isinstance(spec, tuple)
+            else (model, spec, {})
+        )
         if id(row_model) not in task_models:
             task_models[id(row_model)] = TaskModel(row_model, task, test_index)
         trace = task_models[id(row_model)].run(method, key, **options)

@@ -15,6 +15,7 @@ import traitlets
 
 from lpn.grids import Task
 from lpn.search import gradient_search
+
 from ._base import GridWidget, esm
 from .encoding import encode_grids
 from .layout import Layout
@@ -29,7 +30,8 @@ def check_trace(trace) -> None:
     if np.ndim(trace.latents) != 3:
         raise ValueError(
             f"expected the trace of one task, latents (S, K, H); got shape {np.shape(trace.latents)}. "
-            "For search_batch results pick a task first: jax.tree.map(lambda a: a[i], trace)")
+            "For search_batch results pick a task first: jax.tree.map(lambda a: a[i], trace)"
+        )
 
 
 def attempts_layout(task_model: TaskModel, trace, title: str = "") -> tuple[Layout, list[np.ndarray]]:
@@ -56,8 +58,9 @@ class SearchPlayer(GridWidget):
     interval_ms = traitlets.Int(200).tag(sync=True)
     title = traitlets.Unicode("").tag(sync=True)
 
-    def __init__(self, model, task: Task, trace, *, test_index: int = 0, chain: int | None = None,
-                 title: str = "", **kwargs):
+    def __init__(
+        self, model, task: Task, trace, *, test_index: int = 0, chain: int | None = None, title: str = "", **kwargs
+    ):
         super().__init__(title=title, **kwargs)
         check_trace(trace)
         self.task_model = TaskModel(model, task, test_index)
@@ -91,10 +94,13 @@ class SearchPlayer(GridWidget):
     def to_html(self) -> str:
         steps = np.arange(self.num_steps)
         chart = line_chart_svg([("log p", steps, self.scores)], title="objective by step", marker=self.step)
-        ends = grids_html([self.frame_grids[0], self.frame_grids[self.step]],
-                          ["step 0", f"step {self.step}"], palette=self.palette)
-        return (f'<div class="lpn-static"><h4>{escape(self.title)}</h4>{chart}{ends}'
-                f'{layout_html(self.attempts, palette=self.palette)}</div>')
+        ends = grids_html(
+            [self.frame_grids[0], self.frame_grids[self.step]], ["step 0", f"step {self.step}"], palette=self.palette
+        )
+        return (
+            f'<div class="lpn-static"><h4>{escape(self.title)}</h4>{chart}{ends}'
+            f"{layout_html(self.attempts, palette=self.palette)}</div>"
+        )
 
 
 def decode_path(task_model: TaskModel, path_SH) -> list[np.ndarray]:
@@ -106,8 +112,9 @@ def decode_path(task_model: TaskModel, path_SH) -> list[np.ndarray]:
     return [seen[z.tobytes()] for z in path_SH]
 
 
-def show_search(model, task: Task, method=gradient_search, *, key=None, test_index: int = 0,
-                title: str | None = None, **options) -> SearchPlayer:
+def show_search(
+    model, task: Task, method=gradient_search, *, key=None, test_index: int = 0, title: str | None = None, **options
+) -> SearchPlayer:
     """Runs `method(model, train pairs, key, **options)` (any `lpn.search` method) on `task` and
     returns a player of its trace: the output at every step on the test input, the objective
     curve, the path, and the two final attempts beside the truth."""

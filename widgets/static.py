@@ -12,6 +12,7 @@ from html import escape
 import numpy as np
 
 from lpn.grids import PALETTE
+
 from .layout import Layout
 
 LINE = "#555555"
@@ -39,8 +40,10 @@ def grid_svg(grid, *, cell: int | None = None, mask=None, palette=PALETTE, lines
             end = c
             while end + 1 < cols and grid[r, end + 1] == grid[r, c]:
                 end += 1
-            parts.append(f'<rect x="{c * cell}" y="{r * cell}" width="{(end - c + 1) * cell}" '
-                         f'height="{cell}" fill="{palette[int(grid[r, c])]}"/>')
+            parts.append(
+                f'<rect x="{c * cell}" y="{r * cell}" width="{(end - c + 1) * cell}" '
+                f'height="{cell}" fill="{palette[int(grid[r, c])]}"/>'
+            )
             c = end + 1
     if lines and cell >= 6:
         d = "".join(f"M0 {r * cell}H{w}" for r in range(1, rows))
@@ -51,8 +54,10 @@ def grid_svg(grid, *, cell: int | None = None, mask=None, palette=PALETTE, lines
         pad = max(1, cell // 5)
         for r, c in np.argwhere(np.asarray(mask)):
             x0, y0, x1, y1 = c * cell + pad, r * cell + pad, (c + 1) * cell - pad, (r + 1) * cell - pad
-            parts.append(f'<path class="lpn-mismatch" d="M{x0} {y0}L{x1} {y1}M{x1} {y0}L{x0} {y1}" '
-                         f'stroke="{MARK}" stroke-width="{max(1, cell // 8)}"/>')
+            parts.append(
+                f'<path class="lpn-mismatch" d="M{x0} {y0}L{x1} {y1}M{x1} {y0}L{x0} {y1}" '
+                f'stroke="{MARK}" stroke-width="{max(1, cell // 8)}"/>'
+            )
     parts.append(f'<rect width="{w}" height="{h}" fill="none" stroke="{LINE}" stroke-width="2"/>')
     parts.append("</svg>")
     return "".join(parts)
@@ -60,10 +65,12 @@ def grid_svg(grid, *, cell: int | None = None, mask=None, palette=PALETTE, lines
 
 def missing_svg(cell: int = 12) -> str:
     side = 3 * cell
-    return (f'<svg xmlns="http://www.w3.org/2000/svg" class="lpn-grid lpn-missing" width="{side}" '
-            f'height="{side}" data-rows="0" data-cols="0"><rect width="{side}" height="{side}" '
-            f'fill="#eeeeee" stroke="#999999"/><text x="50%" y="62%" text-anchor="middle" '
-            f'font-family="sans-serif" font-size="{cell * 1.5}" fill="#666666">?</text></svg>')
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="lpn-grid lpn-missing" width="{side}" '
+        f'height="{side}" data-rows="0" data-cols="0"><rect width="{side}" height="{side}" '
+        f'fill="#eeeeee" stroke="#999999"/><text x="50%" y="62%" text-anchor="middle" '
+        f'font-family="sans-serif" font-size="{cell * 1.5}" fill="#666666">?</text></svg>'
+    )
 
 
 STYLE = (
@@ -88,8 +95,7 @@ def layout_html(layout: Layout, *, palette=PALETTE, cell: int | None = None) -> 
                 mask = layout.grids[item["mismatch"]] if "mismatch" in item else None
                 svg = missing_svg() if grid is None else grid_svg(grid, cell=cell, mask=mask, palette=palette)
                 status = escape(item.get("status", ""))
-                out.append(f'<figure>{svg}<figcaption class="{status}">{escape(item["caption"])}'
-                           f"</figcaption></figure>")
+                out.append(f'<figure>{svg}<figcaption class="{status}">{escape(item["caption"])}</figcaption></figure>')
             out.append("</div>")
     out.append("</div>")
     return "".join(out)
@@ -134,10 +140,14 @@ def line_chart_svg(series, *, width: int = 320, height: int = 160, title: str = 
             colour = colours[k % len(colours)]
             points = " ".join(f"{px(a):.1f},{py(b):.1f}" for a, b in zip(x, y) if np.isfinite(b))
             out.append(f'<polyline points="{points}" fill="none" stroke="{colour}" stroke-width="1.5"/>')
-            out.append(f'<text x="{left + w - 4}" y="{top + 12 + 12 * k}" text-anchor="end" font-size="10" '
-                       f'fill="{colour}">{escape(label)}</text>')
+            out.append(
+                f'<text x="{left + w - 4}" y="{top + 12 + 12 * k}" text-anchor="end" font-size="10" '
+                f'fill="{colour}">{escape(label)}</text>'
+            )
         if marker is not None:
-            out.append(f'<line x1="{px(marker):.1f}" x2="{px(marker):.1f}" y1="{top}" y2="{top + h}" '
-                       f'stroke="#222" stroke-dasharray="3 2"/>')
+            out.append(
+                f'<line x1="{px(marker):.1f}" x2="{px(marker):.1f}" y1="{top}" y2="{top + h}" '
+                f'stroke="#222" stroke-dasharray="3 2"/>'
+            )
     out.append("</svg>")
     return "".join(out)

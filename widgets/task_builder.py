@@ -27,6 +27,7 @@ import traitlets
 
 from lpn.grids import GridError, Pair, Task, as_grid
 from lpn.tasks.json_tasks import load_json_task, parse_json_task, save_json_task, task_to_json
+
 from ._base import GridWidget, esm
 from .encoding import encode_grids
 from .grid_editor import flood_fill, painted, resized
@@ -35,8 +36,22 @@ from .static import layout_html, line_chart_svg
 
 SPLITS = ("train", "test")
 SIDES = ("input", "output")
-OPS = ("add_pair", "delete_pair", "move_pair", "select", "drop_output", "paint", "fill", "resize",
-       "copy_input", "clear", "undo", "redo", "load", "solve")
+OPS = (
+    "add_pair",
+    "delete_pair",
+    "move_pair",
+    "select",
+    "drop_output",
+    "paint",
+    "fill",
+    "resize",
+    "copy_input",
+    "clear",
+    "undo",
+    "redo",
+    "load",
+    "solve",
+)
 REPLAY_FRAMES = 21  # outputs decoded along a search path: steps 0, 5, ..., 100 of a 100-step search
 BLANK = (3, 3)
 STALE = " (the task changed since: solve again)"
@@ -93,8 +108,9 @@ class TaskBuilder(GridWidget):
     frames = traitlets.Bytes(b"").tag(sync=True)
     frame_steps = traitlets.List(traitlets.Int()).tag(sync=True)
 
-    def __init__(self, task=None, *, model=None, method: str | None = None, steps: int = 100,
-                 history: int = 200, **kwargs):
+    def __init__(
+        self, task=None, *, model=None, method: str | None = None, steps: int = 100, history: int = 200, **kwargs
+    ):
         super().__init__(steps=steps, **kwargs)
         self.model = model
         self.solution: Solution | None = None
@@ -147,7 +163,7 @@ class TaskBuilder(GridWidget):
     def delete_pair(self, split: str, index: int) -> None:
         pairs = self._pairs(split)
         self._check_index(split, index)
-        rest = pairs[:index] + pairs[index + 1:]
+        rest = pairs[:index] + pairs[index + 1 :]
         if self._selected and self._selected[0] == split and self._selected[1] >= index:
             # the selection follows its pair, or moves to a neighbour when its own pair went
             at = self._selected[1] - (self._selected[1] > index or index == len(rest))
@@ -244,8 +260,10 @@ class TaskBuilder(GridWidget):
                 for side, grid in zip(SIDES, pair):
                     if grid is not None and (grid.shape[0] > cfg.max_rows or grid.shape[1] > cfg.max_cols):
                         label = f"pair {i + 1}" if split == "train" else f"test {i + 1}"  # as the widget labels it
-                        return (f"{label} {side} is {grid.shape[0]}x{grid.shape[1]}, larger than the model's "
-                                f"{cfg.max_rows}x{cfg.max_cols} grids: shrink it, or use a larger model")
+                        return (
+                            f"{label} {side} is {grid.shape[0]}x{grid.shape[1]}, larger than the model's "
+                            f"{cfg.max_rows}x{cfg.max_cols} grids: shrink it, or use a larger model"
+                        )
         return ""
 
     def solve(self, method: str | None = None, *, steps: int | None = None, key=None) -> Solution:
@@ -256,8 +274,9 @@ class TaskBuilder(GridWidget):
         if problem:
             raise ValueError(problem)
         self.solve_status = "solving..."
-        self.solution = solve_task(self.model, self.task, method or self.method,
-                                   self.steps if steps is None else steps, key, REPLAY_FRAMES)
+        self.solution = solve_task(
+            self.model, self.task, method or self.method, self.steps if steps is None else steps, key, REPLAY_FRAMES
+        )
         self._show_solution()
         return self.solution
 
@@ -354,8 +373,9 @@ class TaskBuilder(GridWidget):
             self.result_grids, self.result_sections = encode_grids(results.grids), results.sections
             self.objective, self.objective_label = [float(v) for v in s.objective], s.objective_label
             self.frames, self.frame_steps = encode_grids(s.frames), list(s.frame_steps)
-            self.solve_status = (f"{describe(s.settings)}: {int(s.trace.num_evals)} decoder evaluations, "
-                                 f"{s.seconds:.1f} s")
+            self.solve_status = (
+                f"{describe(s.settings)}: {int(s.trace.num_evals)} decoder evaluations, {s.seconds:.1f} s"
+            )
 
     def _on_message(self, _widget, content, _buffers) -> None:
         op = content.get("op")
@@ -391,6 +411,7 @@ def solve_task(model, task: Task, method: str, steps: int, key=None, frames: int
     `steps` (its config's learning rate), and decodes each test input's attempts."""
     from lpn.in_context import TTTTrace
     from lpn.methods import search_method
+
     from .search_player import decode_path
     from .task_model import TaskModel
 
@@ -407,8 +428,17 @@ def solve_task(model, task: Task, method: str, steps: int, key=None, frames: int
         objective, label = scores_SK[:, chain], "log p"
         frame_steps = np.unique(np.linspace(0, len(scores_SK) - 1, frames).round().astype(int)).tolist()
         decoded = decode_path(task_model, np.asarray(trace.latents, np.float32)[frame_steps, chain])
-    return Solution(settings, task.test, trace, attempts, objective.tolist(), label, frame_steps, decoded,
-                    time.perf_counter() - start)
+    return Solution(
+        settings,
+        task.test,
+        trace,
+        attempts,
+        objective.tolist(),
+        label,
+        frame_steps,
+        decoded,
+        time.perf_counter() - start,
+    )
 
 
 def build_task(task=None, *, model=None, method: str | None = None, steps: int = 100) -> TaskBuilder:

@@ -21,7 +21,6 @@ from lpn.in_context import TTTTrace, answer
 from lpn.model import encode_pairs, generate
 from lpn.search import default_optimizer, gradient_search, log_prob, mean_latent
 
-
 SMALL = 16
 
 
@@ -42,8 +41,7 @@ def _encode(model, pairs):
 
 @eqx.filter_jit
 def _gradient_search(model, pairs, start_H, learning_rate, key, steps):
-    return gradient_search(model, pairs, key, steps=steps, start=start_H,
-                           optimizer=default_optimizer(learning_rate))
+    return gradient_search(model, pairs, key, steps=steps, start=start_H, optimizer=default_optimizer(learning_rate))
 
 
 @eqx.filter_jit
@@ -74,7 +72,9 @@ class TaskModel:
         if test_index is not None and not task.test:
             raise ValueError(f"task {task.name!r} has no test input to decode; give it a test pair")
         if test_index is not None and not 0 <= test_index < len(task.test):
-            raise IndexError(f"test_index {test_index} out of range: task {task.name!r} has {len(task.test)} test pairs")
+            raise IndexError(
+                f"test_index {test_index} out of range: task {task.name!r} has {len(task.test)} test pairs"
+            )
         self.model, self.task = model, task
         self.query = None if test_index is None else task.test[test_index]
         batch = batch_pairs([task.train], cfg.max_rows, cfg.max_cols)
@@ -124,7 +124,7 @@ class TaskModel:
         chunk = SMALL if len(z_KH) <= SMALL else chunk
         out = []
         for start in range(0, len(z_KH), chunk):
-            part = z_KH[start:start + chunk]
+            part = z_KH[start : start + chunk]
             padded = np.concatenate([part, np.zeros((chunk - len(part), self.latent_dim), np.float32)])
             out.append(np.asarray(_score(self.model, jnp.asarray(padded), self.pairs))[: len(part)])
         return np.concatenate(out) if out else np.zeros(0, np.float32)
@@ -139,8 +139,9 @@ class TaskModel:
         """`lpn.search.gradient_search` from `start_H` with the default Adam at `learning_rate`
         (a traced value: changing it does not recompile). Returns the `SearchTrace` as numpy."""
         key = jax.random.key(0) if key is None else key
-        trace = _gradient_search(self.model, self.pairs, jnp.asarray(start_H, jnp.float32),
-                                 jnp.float32(learning_rate), key, int(steps))
+        trace = _gradient_search(
+            self.model, self.pairs, jnp.asarray(start_H, jnp.float32), jnp.float32(learning_rate), key, int(steps)
+        )
         return jax.device_get(trace)
 
     def run(self, method, key=None, **options):

@@ -7,11 +7,12 @@ grids appears at once. `to_html()` draws the same layout as SVG for renderers wi
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import traitlets
 
 from lpn.grids import Task
+
 from ._base import GridWidget, esm
 from .encoding import encode_grids
 from .layout import Layout

@@ -53,8 +53,9 @@ def build_parser() -> Parser:
     from lpn.cli import demo, evaluate, params, report, reproduce, solve, tasks, train
 
     parser = Parser(prog="lpn", description=MAIN_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--debug", action="store_true",
-                        help="show an error's traceback instead of one line (also LPN_DEBUG=1)")
+    parser.add_argument(
+        "--debug", action="store_true", help="show an error's traceback instead of one line (also LPN_DEBUG=1)"
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", title="commands")
     for module in (params, demo, train, report, evaluate, solve, tasks, reproduce):
         module.add_parser(commands)
@@ -120,6 +121,9 @@ def main(argv=None) -> int:
         if not is_bug(err):
             print(f"lpn: error: {one_line(err)}", file=sys.stderr)
         else:
-            print(f"lpn: error: internal error, {type(err).__name__}: {one_line(err)} "
-                  f"(rerun with `lpn --debug ...` or LPN_DEBUG=1 for the traceback)", file=sys.stderr)
+            print(
+                f"lpn: error: internal error, {type(err).__name__}: {one_line(err)} "
+                f"(rerun with `lpn --debug ...` or LPN_DEBUG=1 for the traceback)",
+                file=sys.stderr,
+            )
         return 2 if isinstance(err, UsageError) else 1

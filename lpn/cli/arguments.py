@@ -13,8 +13,10 @@ from lpn.in_context import InContext, describe_architecture
 from lpn.methods import METHODS
 from lpn.model import LPN
 
-CHECKPOINT_HELP = ("a checkpoint directory, a run directory (its latest checkpoint), or the name of a shipped "
-                   "model: pattern_2d, pattern, arc_small")
+CHECKPOINT_HELP = (
+    "a checkpoint directory, a run directory (its latest checkpoint), or the name of a shipped "
+    "model: pattern_2d, pattern, arc_small"
+)
 
 
 def paragraph(text: str) -> str:
@@ -68,20 +70,35 @@ def add_search_args(parser, steps_help: str) -> None:
     """--search NAME (a row of one of `lpn.methods.METHODS`' tables) and its budget, learning rate
     and seed."""
     names = tuple(dict.fromkeys(name for table in METHODS.values() for name in table))
-    tables = "; ".join(f"{describe_architecture(cls)}: " + ", ".join(f"{name} = {row.help.removesuffix(' (in-context model)')}"
-                                                     for name, row in table.items())
-                       for cls, table in METHODS.items())
+    tables = "; ".join(
+        f"{describe_architecture(cls)}: "
+        + ", ".join(f"{name} = {row.help.removesuffix(' (in-context model)')}" for name, row in table.items())
+        for cls, table in METHODS.items()
+    )
     defaults = " and ".join(f"{name} for {describe_architecture(cls)}" for cls, name in DEFAULT_SEARCH.items())
-    parser.add_argument("--search", choices=names, default=None,
-                        help=f"test-time method (paper §3, §3.6), by architecture. {tables} (default {defaults})")
+    parser.add_argument(
+        "--search",
+        choices=names,
+        default=None,
+        help=f"test-time method (paper §3, §3.6), by architecture. {tables} (default {defaults})",
+    )
     parser.add_argument("--steps", type=count, default=100, help=steps_help)
-    parser.add_argument("--lr", type=positive_float, default=None,
-                        help="learning rate of gradient search (default: the config's search_lr) and of ttt "
-                             "(default: the config's ttt_lr)")
-    parser.add_argument("--samples", type=positive_int, default=None,
-                        help="candidates for random (default 250) and sampling (default 100)")
-    parser.add_argument("--seed", type=int, default=0,
-                        help="random seed of the search and of generated tasks (default 0)")
+    parser.add_argument(
+        "--lr",
+        type=positive_float,
+        default=None,
+        help="learning rate of gradient search (default: the config's search_lr) and of ttt "
+        "(default: the config's ttt_lr)",
+    )
+    parser.add_argument(
+        "--samples",
+        type=positive_int,
+        default=None,
+        help="candidates for random (default 250) and sampling (default 100)",
+    )
+    parser.add_argument(
+        "--seed", type=int, default=0, help="random seed of the search and of generated tasks (default 0)"
+    )
 
 
 def chosen_search(args, model) -> tuple:
@@ -93,8 +110,10 @@ def chosen_search(args, model) -> tuple:
     name = args.search or DEFAULT_SEARCH[type(model)]
     table = methods_for(model)
     if name not in table:
-        raise UsageError(f"--search {name} does not apply to {describe_architecture(model)} ({args.checkpoint}); "
-                         f"it takes: {', '.join(table)}")
+        raise UsageError(
+            f"--search {name} does not apply to {describe_architecture(model)} ({args.checkpoint}); "
+            f"it takes: {', '.join(table)}"
+        )
     try:
         return (name, *search_method(name, model.config, args.steps, args.lr, args.samples, architecture=type(model)))
     except ImportError as err:  # a row's optional dependency (evosax for the ES searches) is missing
@@ -116,11 +135,17 @@ def use_compile_cache() -> None:
 def add_distributed_args(p: argparse.ArgumentParser) -> None:
     """The flags of a run over several processes (`lpn.distributed`); all three, or none."""
     group = p.add_argument_group(
-        "several processes", "a run over several hosts on JAX's distributed runtime (docs/scale.md): give all three "
+        "several processes",
+        "a run over several hosts on JAX's distributed runtime (docs/scale.md): give all three "
         "flags, the same --coordinator and --num-processes to every process, or none to let JAX read a cluster's "
-        "environment (SLURM and others; with none found, one process)")
-    group.add_argument("--coordinator", metavar="HOST:PORT", default=None,
-                       help="the address of process 0, which every process reaches (e.g. 10.0.0.1:1234)")
+        "environment (SLURM and others; with none found, one process)",
+    )
+    group.add_argument(
+        "--coordinator",
+        metavar="HOST:PORT",
+        default=None,
+        help="the address of process 0, which every process reaches (e.g. 10.0.0.1:1234)",
+    )
     group.add_argument("--num-processes", type=positive_int, default=None, metavar="N", help="processes in the run")
     group.add_argument("--process-id", type=count, default=None, metavar="I", help="this process's id, 0 to N-1")
 

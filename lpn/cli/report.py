@@ -11,13 +11,16 @@ from lpn.cli.arguments import paragraph
 
 def add_parser(commands) -> None:
     p = commands.add_parser(
-        "report", help="summarise and plot a training run (its metrics.jsonl), finished or still running",
+        "report",
+        help="summarise and plot a training run (its metrics.jsonl), finished or still running",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description=paragraph(
             "Reads RUN/metrics.jsonl, which `lpn train --out RUN` writes one line a chunk, prints the steps done, "
             "the last loss terms, the best of each evaluation score, the pace and the wall time, and plots the "
-            "loss terms, KL, gradient norm, learning rate, evaluation scores and pace against the step."),
-        epilog="examples:\n  lpn report runs/pattern_2d\n  lpn report runs/arc --out arc-run.png")
+            "loss terms, KL, gradient norm, learning rate, evaluation scores and pace against the step."
+        ),
+        epilog="examples:\n  lpn report runs/pattern_2d\n  lpn report runs/arc --out arc-run.png",
+    )
     p.add_argument("run_dir", metavar="RUN", help="a run folder (the --out of lpn train)")
     p.add_argument("--out", metavar="FILE", help="where to write the PNG (default RUN/report.png)")
     p.set_defaults(run=cmd_report)

@@ -25,11 +25,15 @@ An interrupted run continues with the same command and --resume."""
 
 
 def add_parser(commands) -> None:
-    p = commands.add_parser("reproduce", help="run one of the paper's experiments, beside the paper's numbers",
-                            description="Runs one of the paper's experiments at a scale (smoke: a minute, checks the "
-                                        "pipeline; cpu: a laptop, within the minutes --list says; paper: the paper's "
-                                        "sizes, for a GPU) and writes its table beside the paper's.",
-                            epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = commands.add_parser(
+        "reproduce",
+        help="run one of the paper's experiments, beside the paper's numbers",
+        description="Runs one of the paper's experiments at a scale (smoke: a minute, checks the "
+        "pipeline; cpu: a laptop, within the minutes --list says; paper: the paper's "
+        "sizes, for a GPU) and writes its table beside the paper's.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("experiment", nargs="?", help="table1, fig2, table2, table3, fig3 or table11 (see --list)")
     p.add_argument("--list", action="store_true", help="each experiment, what it measures and its cost per scale")
     p.add_argument("--scale", choices=("smoke", "cpu", "paper"), default="cpu", help="sizes to run at (default cpu)")
@@ -63,7 +67,17 @@ def cmd_reproduce(args) -> None:
         if is_main():
             print(line, flush=True)
 
-    results = run(args.experiment, args.scale, args.out, seeds=args.seeds, resume=args.resume, models=args.models,
-                  model=args.model, progress=not args.quiet and is_main(), log=log, command=command)
+    results = run(
+        args.experiment,
+        args.scale,
+        args.out,
+        seeds=args.seeds,
+        resume=args.resume,
+        models=args.models,
+        model=args.model,
+        progress=not args.quiet and is_main(),
+        log=log,
+        command=command,
+    )
     if is_main():
         print(f"wrote {args.out}/results.json, table.md and figure.png ({results['seconds'] / 60:.1f} min)")

@@ -6,23 +6,37 @@ from __future__ import annotations
 import shutil
 
 from lpn.cli import UsageError
-from lpn.cli.arguments import (CHECKPOINT_HELP, add_search_args, chosen_search, paragraph, positive_int,
-                               use_compile_cache)
+from lpn.cli.arguments import (
+    CHECKPOINT_HELP,
+    add_search_args,
+    chosen_search,
+    paragraph,
+    positive_int,
+    use_compile_cache,
+)
 
 
 def add_parser(commands) -> None:
     p = commands.add_parser(
-        "solve", help="solve one JSON task and draw its grids in the terminal",
+        "solve",
+        help="solve one JSON task and draw its grids in the terminal",
         description=paragraph(
-            "Searches the latent program of one ARC JSON task ({\"train\": [...], \"test\": [...]}) with an "
+            'Searches the latent program of one ARC JSON task ({"train": [...], "test": [...]}) with an '
             "LPN, or fine-tunes the in-context baseline on its train pairs (--search ttt), and prints its "
             "pairs, both attempts and, if known, the expected output, as coloured grids "
-            "(plain digits when the output is not a terminal, with NO_COLOR set, or with --no-color)."))
+            "(plain digits when the output is not a terminal, with NO_COLOR set, or with --no-color)."
+        ),
+    )
     p.add_argument("checkpoint", help=CHECKPOINT_HELP)
     p.add_argument("task", help="a .json file holding one task")
     add_search_args(p, "gradient or local search steps, or ttt's training steps (default 100)")
-    p.add_argument("--tta", type=positive_int, default=1, metavar="N",
-                   help="search under N augmented views (symmetries, colour permutations) that vote (default 1)")
+    p.add_argument(
+        "--tta",
+        type=positive_int,
+        default=1,
+        metavar="N",
+        help="search under N augmented views (symmetries, colour permutations) that vote (default 1)",
+    )
     p.add_argument("--no-color", action="store_true", help="print digits instead of colours")
     p.set_defaults(run=cmd_solve)
 
@@ -39,12 +53,16 @@ def cmd_solve(args) -> None:
     model, _, checkpoint = load_model(args.checkpoint)
     _, method, options, settings = chosen_search(args, model)
     task = task_that_fits(args.task, model.config)
-    predictions, evals = predict_tasks(model, [task], jax.random.key(args.seed), method, batch_size=args.tta,
-                                      tta=args.tta, **options)
+    predictions, evals = predict_tasks(
+        model, [task], jax.random.key(args.seed), method, batch_size=args.tta, tta=args.tta, **options
+    )
     colour, width = use_colour(args.no_color), shutil.get_terminal_size((120, 24)).columns
-    print(f"task {task.name}: {plural(len(task.train), 'train pair')}, {plural(len(task.test), 'test input')}; "
-          f"model {checkpoint}; search {describe(settings)}" + (f" under {args.tta} views" if args.tta > 1 else "")
-          + f", {evals[task.name]:,} decoder evaluations")
+    print(
+        f"task {task.name}: {plural(len(task.train), 'train pair')}, {plural(len(task.test), 'test input')}; "
+        f"model {checkpoint}; search {describe(settings)}"
+        + (f" under {args.tta} views" if args.tta > 1 else "")
+        + f", {evals[task.name]:,} decoder evaluations"
+    )
     for i, pair in enumerate(task.train):
         print(f"\ntrain pair {i}")
         print(render_blocks([("input", pair.input), ("output", pair.output)], colour, width))
@@ -69,4 +87,3 @@ def task_that_fits(path: str, cfg):
 
 def plural(n: int, noun: str) -> str:
     return f"{n} {noun}{'' if n == 1 else 's'}"
-

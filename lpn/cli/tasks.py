@@ -9,13 +9,19 @@ from lpn.cli.arguments import positive_int
 
 
 def add_parser(commands) -> None:
-    p = commands.add_parser("tasks", help="list the procedural task families or draw a gallery of one",
-                            description="The procedural ARC-like task families (lpn.tasks).")
+    p = commands.add_parser(
+        "tasks",
+        help="list the procedural task families or draw a gallery of one",
+        description="The procedural ARC-like task families (lpn.tasks).",
+    )
     sub = p.add_subparsers(dest="tasks_command", required=True, metavar="ACTION", title="actions")
     q = sub.add_parser("list", help="every family with what its hidden program does")
     q.set_defaults(run=cmd_tasks_list)
-    q = sub.add_parser("gallery", help="a PNG of a few tasks of one family",
-                       description="Draws N tasks of one family, pairs side by side, into a PNG.")
+    q = sub.add_parser(
+        "gallery",
+        help="a PNG of a few tasks of one family",
+        description="Draws N tasks of one family, pairs side by side, into a PNG.",
+    )
     q.add_argument("family", help="family name (see `lpn tasks list`)")
     q.add_argument("--out", help="PNG to write (default FAMILY.png)")
     q.add_argument("--n", type=positive_int, default=4, help="number of tasks (default 4)")

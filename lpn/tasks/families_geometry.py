@@ -103,7 +103,7 @@ def self_tile(grid, p):
     r, c = grid.shape
     out = np.zeros((r * r, c * c), np.uint8)
     for i, j in np.argwhere((grid != 0) != p["invert"]):
-        out[i * r: (i + 1) * r, j * c: (j + 1) * c] = grid
+        out[i * r : (i + 1) * r, j * c : (j + 1) * c] = grid
     return out
 
 
@@ -141,7 +141,7 @@ register(
 def half_select(grid, p):
     """One hidden half of the grid: top, bottom, left or right."""
     r, c = grid.shape
-    return (grid[: r // 2], grid[r - r // 2:], grid[:, : c // 2], grid[:, c - c // 2:])[p["half"]]
+    return (grid[: r // 2], grid[r - r // 2 :], grid[:, : c // 2], grid[:, c - c // 2 :])[p["half"]]
 
 
 def _half_input(rng, p, s):
@@ -165,7 +165,7 @@ def _crop_object_input(rng, p, s):
     grid = np.full((rows, cols), p["background"], np.uint8)
     r, c = rng.integers(rows - mask.shape[0] + 1), rng.integers(cols - mask.shape[1] + 1)
     patch = rng.choice(np.array(colours, np.uint8), size=mask.shape)
-    grid[r: r + mask.shape[0], c: c + mask.shape[1]][mask] = patch[mask]
+    grid[r : r + mask.shape[0], c : c + mask.shape[1]][mask] = patch[mask]
     return grid
 
 
@@ -180,14 +180,14 @@ register(
 def crop_marked_region(grid, p):
     """What lies inside a rectangular frame of a hidden colour."""
     rows, cols = np.nonzero(grid == p["frame"])
-    return grid[rows.min() + 1: rows.max(), cols.min() + 1: cols.max()]
+    return grid[rows.min() + 1 : rows.max(), cols.min() + 1 : cols.max()]
 
 
 def _marked_input(rng, p, s):
     grid = any_grid(rng, side(rng, 4, s), side(rng, 4, s), exclude=(0, p["frame"]))
     h, w = side(rng, 3, grid.shape[0]), side(rng, 3, grid.shape[1])
     r, c = rng.integers(grid.shape[0] - h + 1), rng.integers(grid.shape[1] - w + 1)
-    box = grid[r: r + h, c: c + w]
+    box = grid[r : r + h, c : c + w]
     box[[0, -1], :], box[:, [0, -1]] = p["frame"], p["frame"]
     return grid
 

@@ -74,8 +74,11 @@ def _overlay_input(rng, p, s):
 
 register(
     "overlay_halves",
-    lambda rng, s: {"axis": int(rng.integers(2)), "first_on_top": bool(rng.integers(2)),
-                    "divider": pick_colours(rng, 1)[0]},
+    lambda rng, s: {
+        "axis": int(rng.integers(2)),
+        "first_on_top": bool(rng.integers(2)),
+        "divider": pick_colours(rng, 1)[0],
+    },
     _overlay_input,
     overlay_halves,
 )

@@ -8,8 +8,15 @@ import numpy as np
 from lpn.tasks.drawing import any_grid, dilate, pick_colours, reachable, scatter, side
 from lpn.tasks.family import Resample, register
 
-_ORTHOGONAL_SETS = (((1, 0),), ((-1, 0),), ((0, 1),), ((0, -1),), ((0, -1), (0, 1)), ((-1, 0), (1, 0)),
-                    ((-1, 0), (1, 0), (0, -1), (0, 1)))
+_ORTHOGONAL_SETS = (
+    ((1, 0),),
+    ((-1, 0),),
+    ((0, 1),),
+    ((0, -1),),
+    ((0, -1), (0, 1)),
+    ((-1, 0), (1, 0)),
+    ((-1, 0), (1, 0), (0, -1), (0, 1)),
+)
 _DIAGONALS = ((-1, -1), (-1, 1), (1, -1), (1, 1))
 
 
@@ -69,7 +76,7 @@ def connect_pairs(grid, p):
             for colour in np.unique(line[line != 0]):
                 where = np.nonzero(line == colour)[0]
                 if len(where) == 2:
-                    between = target[where[0] + 1: where[1]]
+                    between = target[where[0] + 1 : where[1]]
                     between[between == 0] = p["line"] or colour
     return out
 
@@ -150,9 +157,9 @@ def _walls_input(rng, p, s):
     grid = np.zeros((rows, cols), np.uint8)
     for _ in range(side(rng, 1, 4)):
         if rng.integers(2):
-            grid[rng.integers(rows), rng.integers(cols // 2 + 1): cols] = p["wall"]
+            grid[rng.integers(rows), rng.integers(cols // 2 + 1) : cols] = p["wall"]
         else:
-            grid[rng.integers(rows // 2 + 1): rows, rng.integers(cols)] = p["wall"]
+            grid[rng.integers(rows // 2 + 1) : rows, rng.integers(cols)] = p["wall"]
     black = np.argwhere(grid == 0)
     for r, c in black[rng.choice(len(black), size=min(len(black), side(rng, 1, 2)), replace=False)]:
         grid[r, c] = p["seed"]

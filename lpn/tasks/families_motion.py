@@ -23,7 +23,7 @@ def gravity(grid, p):
     out = np.zeros_like(down)
     for j in range(down.shape[1]):
         column = down[:, j][down[:, j] != 0]
-        out[down.shape[0] - len(column):, j] = column
+        out[down.shape[0] - len(column) :, j] = column
     return from_wall(out, p["direction"])
 
 
@@ -50,7 +50,7 @@ def _object_input(rng, p, s):
     patch = rng.choice(np.array(pick_colours(rng, side(rng, 1, 3)), np.uint8), size=mask.shape)
     grid = np.zeros((rows, cols), np.uint8)
     r, c = rng.integers(rows - mask.shape[0] + 1), rng.integers(cols - mask.shape[1] + 1)
-    grid[r: r + mask.shape[0], c: c + mask.shape[1]][mask] = patch[mask]
+    grid[r : r + mask.shape[0], c : c + mask.shape[1]][mask] = patch[mask]
     return grid
 
 
@@ -65,7 +65,7 @@ def sort_bars(grid, p):
     out = np.zeros_like(grid)
     for j, k in enumerate(order):
         if heights[k]:
-            out[grid.shape[0] - heights[k]:, j] = grid[-1, k]
+            out[grid.shape[0] - heights[k] :, j] = grid[-1, k]
     return out
 
 
@@ -75,7 +75,7 @@ def _bars_input(rng, p, s):
     colours = rng.choice(np.array(pick_colours(rng, side(rng, 1, 3)), np.uint8), size=cols)
     grid = np.zeros((rows, cols), np.uint8)
     for j, (h, colour) in enumerate(zip(heights, colours)):
-        grid[rows - h:, j] = colour
+        grid[rows - h :, j] = colour
     return grid
 
 

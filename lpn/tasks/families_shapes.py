@@ -33,15 +33,16 @@ def hollow_objects(grid, p):
     padded = np.pad(grid, 1, constant_values=255)
     inner = np.ones(grid.shape, bool)
     for dr, dc in _ORTHOGONAL + _DIAGONAL:
-        inner &= padded[1 + dr: 1 + dr + grid.shape[0], 1 + dc: 1 + dc + grid.shape[1]] == grid
+        inner &= padded[1 + dr : 1 + dr + grid.shape[0], 1 + dc : 1 + dc + grid.shape[1]] == grid
     return np.where(inner & (grid != 0), p["colour"], grid).astype(np.uint8)
 
 
 def _rectangles_input(rng, p, s):
     grid = np.zeros((side(rng, 3, s), side(rng, 3, s)), np.uint8)
     n = side(rng, 1, 4)
-    masks = [np.ones((side(rng, 3, min(8, grid.shape[0])), side(rng, 3, min(8, grid.shape[1]))), bool)
-             for _ in range(n)]
+    masks = [
+        np.ones((side(rng, 3, min(8, grid.shape[0])), side(rng, 3, min(8, grid.shape[1]))), bool) for _ in range(n)
+    ]
     colours = rng.choice(pick_colours(rng, 3, exclude=(0, p["colour"])), size=n)
     if not scatter(rng, grid, masks, colours):
         raise Resample("no rectangle placed")
@@ -61,8 +62,8 @@ def fill_bbox(grid, p):
     out = grid.copy()
     for cells in components(grid):
         (r0, c0), (r1, c1) = cells.min(0), cells.max(0)
-        box = out[r0: r1 + 1, c0: c1 + 1]
-        box[grid[r0: r1 + 1, c0: c1 + 1] == 0] = p["colour"]
+        box = out[r0 : r1 + 1, c0 : c1 + 1]
+        box[grid[r0 : r1 + 1, c0 : c1 + 1] == 0] = p["colour"]
     return out
 
 
@@ -139,7 +140,7 @@ def denoise(grid, p):
     neighbours (the smallest colour on a tie)."""
     out = grid.copy()
     for r, c in np.argwhere(grid == p["noise"]):
-        around = grid[max(r - 1, 0): r + 2, max(c - 1, 0): c + 2].ravel()
+        around = grid[max(r - 1, 0) : r + 2, max(c - 1, 0) : c + 2].ravel()
         counts = np.bincount(around[around != p["noise"]], minlength=10)
         out[r, c] = int(np.argmax(counts))
     return out
@@ -155,11 +156,11 @@ def _noisy_input(rng, p, s):
     padded = np.pad(grid.astype(int), 1, constant_values=-1)
     uniform = np.ones(grid.shape, bool)
     for dr, dc in _ORTHOGONAL + _DIAGONAL:
-        there = padded[1 + dr: 1 + dr + grid.shape[0], 1 + dc: 1 + dc + grid.shape[1]]
+        there = padded[1 + dr : 1 + dr + grid.shape[0], 1 + dc : 1 + dc + grid.shape[1]]
         uniform &= (there == grid) | (there == -1)
     noisy = np.zeros(grid.shape, bool)
     for r, c in np.argwhere(uniform & (rng.random(grid.shape) < rng.uniform(0.05, 0.2))):
-        if not noisy[max(r - 1, 0): r + 2, max(c - 1, 0): c + 2].any():
+        if not noisy[max(r - 1, 0) : r + 2, max(c - 1, 0) : c + 2].any():
             noisy[r, c] = True
     return np.where(noisy, p["noise"], grid).astype(np.uint8)
 

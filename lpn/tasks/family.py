@@ -9,8 +9,8 @@ a test can re-apply the program to check it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 

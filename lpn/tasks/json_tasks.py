@@ -53,22 +53,28 @@ def _load_file(path: Path, name: str, max_side: int) -> list[Task]:
     except json.JSONDecodeError as err:
         raise TaskFileError(f"{path}: not valid JSON: {err.msg} at line {err.lineno}, column {err.colno}") from None
     except RecursionError:
-        raise TaskFileError(f"{path}: not a task file: lists or objects nested too deeply to parse "
-                            f"(a grid is a list of lists)") from None
+        raise TaskFileError(
+            f"{path}: not a task file: lists or objects nested too deeply to parse (a grid is a list of lists)"
+        ) from None
     except ValueError as err:  # an integer of more than 4300 digits
         raise TaskFileError(f"{path}: not valid JSON: {_first_line(err)}") from None
     except MemoryError:
         raise TaskFileError(f"{path}: too large to parse in the memory available") from None
     if size > MAX_FILE_BYTES:
-        raise TaskFileError(f"{path}: {size / 2**20:.0f} MiB is too large for a task file "
-                            f"(at most {MAX_FILE_BYTES // 2**20} MiB); split it into smaller files")
+        raise TaskFileError(
+            f"{path}: {size / 2**20:.0f} MiB is too large for a task file "
+            f"(at most {MAX_FILE_BYTES // 2**20} MiB); split it into smaller files"
+        )
     return _tasks_in(data, name, path, max_side)
 
 
 def _tasks_in(data, name: str, path, max_side: int) -> list[Task]:
     """The tasks of parsed JSON: one task, or a collection {task_id: task, ...}."""
-    if isinstance(data, dict) and "train" not in data and data and all(
-        isinstance(v, dict) and "train" in v for v in data.values()
+    if (
+        isinstance(data, dict)
+        and "train" not in data
+        and data
+        and all(isinstance(v, dict) and "train" in v for v in data.values())
     ):
         return [_parse_task(task, str(task_id), path, max_side) for task_id, task in data.items()]
     return [_parse_task(data, name, path, max_side)]
@@ -82,7 +88,9 @@ def parse_json_task(text_or_data, name: str = "task", where: str = "JSON", max_s
         try:
             data = json.loads(text_or_data)
         except json.JSONDecodeError as err:
-            raise TaskFileError(f"{where}: not valid JSON: {err.msg} at line {err.lineno}, column {err.colno}") from None
+            raise TaskFileError(
+                f"{where}: not valid JSON: {err.msg} at line {err.lineno}, column {err.colno}"
+            ) from None
         except RecursionError:
             raise TaskFileError(f"{where}: not a task: lists or objects nested too deeply to parse") from None
         except ValueError as err:  # an integer of more than 4300 digits, or bytes that are not UTF-8
@@ -100,7 +108,7 @@ def _first_line(err: Exception) -> str:
 def _parse_task(data, name: str, path: Path | str, max_side: int) -> Task:
     where = f"{path}: task {name!r}"
     if not isinstance(data, dict):
-        raise TaskFileError(f"{where}: expected an object with \"train\" and \"test\" lists, got {type(data).__name__}")
+        raise TaskFileError(f'{where}: expected an object with "train" and "test" lists, got {type(data).__name__}')
     for key in ("train", "test"):
         if key not in data:
             raise TaskFileError(f"{where}: missing the {key!r} list (keys present: {sorted(data)})")
@@ -117,7 +125,7 @@ def _parse_task(data, name: str, path: Path | str, max_side: int) -> Task:
 
 def _check_pair(pair, where: str, need_output: bool, max_side: int) -> None:
     if not isinstance(pair, dict):
-        raise TaskFileError(f"{where}: expected an object with \"input\" and \"output\", got {type(pair).__name__}")
+        raise TaskFileError(f'{where}: expected an object with "input" and "output", got {type(pair).__name__}')
     for key in ("input", "output") if need_output else ("input",):
         if key not in pair:
             raise TaskFileError(f"{where}: missing {key!r}")

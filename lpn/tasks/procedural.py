@@ -11,7 +11,7 @@ held out by name (`sample_tasks(..., exclude=...)`) to test out-of-distribution 
 from __future__ import annotations
 
 import dataclasses
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 
@@ -64,9 +64,7 @@ def sample_pair(family: Family, params: dict, rng: np.random.Generator, max_side
             continue
         out = family(grid, params)
         if not (1 <= min(out.shape) and max(out.shape + grid.shape) <= max_side):
-            raise RuntimeError(
-                f"family {family.name!r} made a {grid.shape} -> {out.shape} pair, outside 1..{max_side}"
-            )
+            raise RuntimeError(f"family {family.name!r} made a {grid.shape} -> {out.shape} pair, outside 1..{max_side}")
         if (out.shape == grid.shape and (out == grid).all()) or any(np.array_equal(grid, s) for s in seen):
             continue
         return grid, out

@@ -11,8 +11,9 @@ under one random symmetry and colour permutation (paper §2.5), the same for all
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import NamedTuple, Sequence
+from typing import NamedTuple
 
 import jax
 import numpy as np
@@ -52,8 +53,10 @@ def source_names(data: str) -> list[str]:
     names = [data] if known(data) else data.split("+")
     for name in names:
         if not known(name):
-            raise ValueError(f"{name!r} is not a task source: choose {', '.join([*GENERATED, *DATASETS])}, "
-                             f"a .json task file or a folder of them, or join several with '+'")
+            raise ValueError(
+                f"{name!r} is not a task source: choose {', '.join([*GENERATED, *DATASETS])}, "
+                f"a .json task file or a folder of them, or join several with '+'"
+            )
     if len(names) > 1 and "pattern" in names:
         raise ValueError("pattern tasks are made on the device and cannot be mixed with other sources")
     if len(set(names)) < len(names):
@@ -83,9 +86,11 @@ class ArcSource(NamedTuple):
     augment: bool
 
     def describe(self, cfg) -> str:
-        return (f"{self.name}: {len(self.tasks)} of {self.total} tasks fit {cfg.max_rows}x{cfg.max_cols} "
-                f"({self.total - len(self.tasks)} skipped as too big)"
-                + (", each drawn under a random symmetry and colour permutation" if self.augment else ""))
+        return (
+            f"{self.name}: {len(self.tasks)} of {self.total} tasks fit {cfg.max_rows}x{cfg.max_cols} "
+            f"({self.total - len(self.tasks)} skipped as too big)"
+            + (", each drawn under a random symmetry and colour permutation" if self.augment else "")
+        )
 
 
 def arc_source(cfg, name: str, augment: bool = True) -> ArcSource:
@@ -97,8 +102,10 @@ def arc_source(cfg, name: str, augment: bool = True) -> ArcSource:
     dataset = load_arc(name) if name in DATASETS else ArcDataset(name, "", tuple(load_json_tasks(name)))
     tasks = tuple(t for t in dataset.filter_size(cfg.max_rows, cfg.max_cols) if _solved_pairs(t))
     if not tasks:
-        raise ValueError(f"no task of {name} fits this model's {cfg.max_rows}x{cfg.max_cols} grids "
-                         f"(of {len(dataset)} tasks); train a model with larger max_rows/max_cols")
+        raise ValueError(
+            f"no task of {name} fits this model's {cfg.max_rows}x{cfg.max_cols} grids "
+            f"(of {len(dataset)} tasks); train a model with larger max_rows/max_cols"
+        )
     return ArcSource(name, tasks, len(dataset), augment)
 
 

@@ -22,7 +22,8 @@ the sequence left to right. It gives no lengths, parameter ranges or boundary ha
 
 from __future__ import annotations
 
-from typing import NamedTuple, Sequence
+from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 

@@ -25,16 +25,21 @@ import uuid
 from pathlib import Path
 
 import pytest
-
 from browser_helpers import SCREENSHOTS, run_notebook
 
 HERE = Path(__file__).parent
 CHROMIUM = os.environ.get("LPN_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 SETTINGS = {
-    "@jupyterlab/apputils-extension/notification.jupyterlab-settings":
-        {"fetchNews": "false", "checkForUpdates": False},
+    "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {"fetchNews": "false", "checkForUpdates": False},
     "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
 }
 
@@ -71,15 +76,34 @@ def start_lab(root: Path):
         (settings / name).parent.mkdir(parents=True, exist_ok=True)
         (settings / name).write_text(json.dumps(value))
     port, token = free_port(), uuid.uuid4().hex
-    env = dict(os.environ, JUPYTERLAB_SETTINGS_DIR=str(settings),
-               JUPYTERLAB_WORKSPACES_DIR=str(root / ".workspaces"), JUPYTER_PLATFORM_DIRS="1")
+    env = dict(
+        os.environ,
+        JUPYTERLAB_SETTINGS_DIR=str(settings),
+        JUPYTERLAB_WORKSPACES_DIR=str(root / ".workspaces"),
+        JUPYTER_PLATFORM_DIRS="1",
+    )
     with open(root / "server.log", "w") as log:
         server = subprocess.Popen(
-            [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ServerApp.ip=127.0.0.1",
-             f"--ServerApp.port={port}", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
-             "--LabApp.expose_app_in_browser=True", "--ServerApp.port_retries=0"]
+            [
+                sys.executable,
+                "-m",
+                "jupyter",
+                "lab",
+                "--no-browser",
+                "--ServerApp.ip=127.0.0.1",
+                f"--ServerApp.port={port}",
+                f"--IdentityProvider.token={token}",
+                f"--ServerApp.root_dir={root}",
+                "--LabApp.expose_app_in_browser=True",
+                "--ServerApp.port_retries=0",
+            ]
             + (["--allow-root"] if os.geteuid() == 0 else []),
-            cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            cwd=root,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while True:
@@ -146,8 +170,12 @@ def new_page(browser):
     page.set_default_timeout(30_000)
     page.js_errors = []
     page.on("pageerror", lambda err: page.js_errors.append(str(err)))
-    page.on("console", lambda msg: msg.type == "error" and ("lpn" in msg.text or "anywidget" in msg.text)
-            and page.js_errors.append(msg.text))
+    page.on(
+        "console",
+        lambda msg: (
+            msg.type == "error" and ("lpn" in msg.text or "anywidget" in msg.text) and page.js_errors.append(msg.text)
+        ),
+    )
     return page
 
 

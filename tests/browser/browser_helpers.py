@@ -15,19 +15,30 @@ SCREENSHOTS = Path(__file__).parents[2] / "artifacts" / "screenshots"
 PANEL = """const panel = Array.from(window.jupyterapp.shell.widgets("main"))
   .find((w) => w.context && w.context.path === path);"""
 
-OPENED = """(path) => { if (!window.jupyterapp) return false; """ + PANEL + """ return !!(panel && panel.sessionContext); }"""
+OPENED = (
+    """(path) => { if (!window.jupyterapp) return false; """
+    + PANEL
+    + """ return !!(panel && panel.sessionContext); }"""
+)
 
-RUN_ALL = """async (path) => {
-  """ + PANEL + """
+RUN_ALL = (
+    """async (path) => {
+  """
+    + PANEL
+    + """
   await panel.context.ready;
   await panel.sessionContext.ready;
   window.jupyterapp.shell.activateById(panel.id);
   await window.jupyterapp.commands.execute("notebook:run-all-cells");
 }"""
+)
 
 # Done when the kernel is idle and every code cell has run, or when one failed (run-all stops there).
-DONE = """(path) => {
-  """ + PANEL + """
+DONE = (
+    """(path) => {
+  """
+    + PANEL
+    + """
   const kernel = panel.sessionContext.session && panel.sessionContext.session.kernel;
   if (!kernel || kernel.status !== "idle") return false;
   const outputs = panel.node.querySelectorAll('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]');
@@ -35,6 +46,7 @@ DONE = """(path) => {
   const cells = panel.content.widgets.filter((cell) => cell.model.type === "code");
   return cells.every((cell) => cell.model.executionCount !== null && !cell.node.querySelector(".jp-mod-busy"));
 }"""
+)
 
 ERRORS = """() => [...document.querySelectorAll(
   '.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]')].map((n) => n.textContent)"""
@@ -87,8 +99,11 @@ def click_cell(canvas, row: int, col: int, **kwargs):
     canvas.click(position={"x": (col + 0.5) * cell, "y": (row + 0.5) * cell}, **kwargs)
 
 
-KERNEL_EVAL = """async ([path, code]) => {
-  """ + PANEL + """
+KERNEL_EVAL = (
+    """async ([path, code]) => {
+  """
+    + PANEL
+    + """
   const kernel = panel.sessionContext.session.kernel;
   const future = kernel.requestExecute({ code, silent: false, store_history: false });
   let out = "";
@@ -99,6 +114,7 @@ KERNEL_EVAL = """async ([path, code]) => {
   await future.done;
   return out;
 }"""
+)
 
 
 def kernel_eval(page, code: str) -> str:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from browser_fixtures import browser, lab, notebook, screenshot, screenshot_on_failure  # noqa: F401
 from browser_helpers import click_cell, kernel_eval, kernel_json, read_grid, wait_until
 
@@ -29,12 +28,17 @@ def test_a_two_pair_task_is_built_by_clicks(page, screenshot):
     builder = page.locator(".lpn-task-builder")
     assert builder.locator(".lpn-pairs .lpn-row[data-split=train]").count() == 1
     builder.locator("button[data-action=add-train]").click()
-    wait_until(page, lambda: builder.locator(".lpn-pairs .lpn-row[data-split=train]").count() == 2, what="a second pair")
+    wait_until(
+        page, lambda: builder.locator(".lpn-pairs .lpn-row[data-split=train]").count() == 2, what="a second pair"
+    )
     assert kernel_json(page, "builder.selected") == ["train", 1, "input"]
 
     thumbnail(builder, "train", 0, "input").click()  # paint pair 1's input: colour 2 at (0, 0) and (1, 2)
-    wait_until(page, lambda: builder.locator("[data-role=editing]").inner_text() == "editing pair 1 input",
-               what="the selection")
+    wait_until(
+        page,
+        lambda: builder.locator("[data-role=editing]").inner_text() == "editing pair 1 input",
+        what="the selection",
+    )
     builder.locator(".lpn-swatch[data-colour='2']").click()
     edit = builder.locator("canvas[data-role=edit]")
     click_cell(edit, 0, 0)
@@ -44,15 +48,21 @@ def test_a_two_pair_task_is_built_by_clicks(page, screenshot):
     wait_until(page, lambda: read_grid(thumbnail(builder, "train", 0, "input")) == painted, what="the thumbnail")
 
     thumbnail(builder, "train", 1, "output").click()  # resize pair 2's output to 4x2, then paint it
-    wait_until(page, lambda: builder.locator("[data-role=editing]").inner_text() == "editing pair 2 output",
-               what="the selection")
+    wait_until(
+        page,
+        lambda: builder.locator("[data-role=editing]").inner_text() == "editing pair 2 output",
+        what="the selection",
+    )
     builder.locator("input[data-size=rows]").fill("4")
     builder.locator("input[data-size=rows]").press("Enter")
     wait_until(page, lambda: edit.get_attribute("data-rows") == "4", what="the new rows")
     builder.locator("input[data-size=cols]").fill("2")
     builder.locator("input[data-size=cols]").press("Enter")
-    wait_until(page, lambda: edit.get_attribute("data-rows") == "4" and edit.get_attribute("data-cols") == "2",
-               what="the resize")
+    wait_until(
+        page,
+        lambda: edit.get_attribute("data-rows") == "4" and edit.get_attribute("data-cols") == "2",
+        what="the resize",
+    )
     builder.locator(".lpn-swatch[data-colour='4']").click()
     click_cell(edit, 3, 1)
     expected = [[0, 0], [0, 0], [0, 0], [0, 4]]

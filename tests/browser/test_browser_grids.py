@@ -12,7 +12,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from browser_fixtures import browser, lab, notebook, screenshot, screenshot_on_failure  # noqa: F401
 from browser_helpers import click_cell, read_grid
 

@@ -11,10 +11,8 @@ import json
 import re
 
 import pytest
-
 from browser_fixtures import browser, lab, notebook, screenshot, screenshot_on_failure  # noqa: F401
 from browser_helpers import kernel_json, read_grid, wait_until
-
 
 pytestmark = pytest.mark.browser
 
@@ -103,8 +101,12 @@ def test_the_player_slider_and_play_button_change_the_frame(page, screenshot):
         assert frame.get_attribute("data-step") == str(k) and read_grid(frame) == frames[k]
     wait_until(page, lambda: kernel_json(page, "player.step") == 3, what="the step to reach Python")
     player.locator("button[data-action=play]").click()
-    wait_until(page, lambda: player.locator("[data-role=step-label]").inner_text().startswith("step 8 / 8"),
-               timeout_s=10, what="playback to reach the last step")
+    wait_until(
+        page,
+        lambda: player.locator("[data-role=step-label]").inner_text().startswith("step 8 / 8"),
+        timeout_s=10,
+        what="playback to reach the last step",
+    )
     assert read_grid(frame) == frames[8]
     screenshot(player)
 

@@ -17,7 +17,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from browser_fixtures import browser, lab, new_page, screenshot, screenshot_on_failure  # noqa: F401
 from browser_helpers import DONE, OPENED, PANEL, RUN_ALL, kernel_json, read_grid, wait_until
 
@@ -32,23 +31,31 @@ KERNEL_ENV = {
 }
 
 # Runs `code` silently in the notebook's kernel once it has started (before any cell has run).
-PREPARE = """async ([path, code]) => {
-  """ + PANEL + """
+PREPARE = (
+    """async ([path, code]) => {
+  """
+    + PANEL
+    + """
   await panel.context.ready;
   await panel.sessionContext.ready;
   const future = panel.sessionContext.session.kernel.requestExecute({ code, silent: true, store_history: false });
   const reply = await future.done;
   return reply.content.status;
 }"""
+)
 
 # Every code cell's state: its execution count and the errors among its outputs.
-CELLS = """(path) => {
-  """ + PANEL + """
+CELLS = (
+    """(path) => {
+  """
+    + PANEL
+    + """
   return panel.content.widgets.filter((cell) => cell.model.type === "code").map((cell) => ({
     count: cell.model.executionCount,
     errors: cell.model.outputs.toJSON().filter((o) => o.output_type === "error").map((o) => o.ename + ": " + o.evalue),
   }));
 }"""
+)
 
 SHUTDOWN = """async (path) => { """ + PANEL + """ if (panel) await panel.sessionContext.shutdown(); }"""
 
