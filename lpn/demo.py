@@ -52,9 +52,12 @@ def _solve(model: LPN, batch, keys, steps: int, optimizer):
     return jax.vmap(one)(spec, query, keys)
 
 
+LANDSCAPE_CHUNK = 256  # latents a landscape evaluates at once: all 4,096 at once peaked at ~1.8 GB
+
+
 @eqx.filter_jit
 def _landscape(model: LPN, pairs, z_GH):
-    return jax.vmap(lambda z: log_prob(model, z, pairs))(z_GH)
+    return jax.lax.map(lambda z: log_prob(model, z, pairs), z_GH, batch_size=LANDSCAPE_CHUNK)
 
 
 def _solved(grids, shapes, truth, true_shapes) -> np.ndarray:
@@ -131,11 +134,13 @@ def _pick(mean_ok, best_ok, k: int) -> list[int]:
     return order[:k]
 
 
-def _landscape_grid(model: LPN, spec, path_SH, size: int = 64):
+def _landscape_grid(model: LPN, spec, path_SH, size: int = 64, min_half: float = 0.1):
     """(xs, ys, values): the objective over a square of the 2-D latent plane around the search path,
-    `values[i, j]` at (xs[j], ys[i])."""
+    `values[i, j]` at (xs[j], ys[i]). The square is zoomed to where the search moves (the path's
+    extent, 1.5 times, at least `min_half` either side of its centre): searches move about a tenth
+    of a unit, which a view of the whole prior (several units) shows as one dot."""
     centre = (path_SH.min(0) + path_SH.max(0)) / 2
-    half = max(float(np.max(path_SH.max(0) - path_SH.min(0))) / 2 + 1.0, 2.0)
+    half = max(0.75 * float(np.max(path_SH.max(0) - path_SH.min(0))), min_half)
     xs = np.linspace(centre[0] - half, centre[0] + half, size)
     ys = np.linspace(centre[1] - half, centre[1] + half, size)
     z_GH = np.stack(np.meshgrid(xs, ys), -1).reshape(-1, 2).astype(np.float32)

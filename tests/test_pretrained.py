@@ -64,3 +64,30 @@ def test_run_demo_result_matches_evaluate_batch(pattern_2d):
     batch = pattern_batch(jax.random.fold_in(jax.random.key(3), 0), cfg, 8, num_pairs=cfg.num_pairs + 1)
     mean = evaluate_batch(pattern_2d, batch, jax.random.key(0))
     assert result.mean_accuracy == pytest.approx(mean.top1) and result.report is None
+
+
+def test_the_landscape_zooms_to_the_path_and_its_chunks_score_as_one_batch(pattern_2d):
+    """`lpn demo`'s landscape: a square around the search path, zoomed to where it moves (a view of
+    the whole prior showed the path as one dot), computed in chunks (all at once peaked at ~1.8 GB)
+    that score every latent as one vmapped batch does; 20 x 20 = 400 latents leave a partial chunk."""
+    import jax.numpy as jnp
+    import numpy as np
+
+    from lpn.demo import LANDSCAPE_CHUNK, _landscape_grid
+    from lpn.search import log_prob
+
+    cfg = pattern_2d.config
+    batch = pattern_batch(jax.random.key(5), cfg, 1, num_pairs=cfg.num_pairs + 1)
+    spec = jax.tree.map(lambda a: jnp.asarray(a[0, :-1]), batch)
+    path = np.array([[0.10, 0.20], [0.18, 0.24], [0.14, 0.30]], np.float32)
+    xs, ys, values = _landscape_grid(pattern_2d, spec, path, size=20)
+    assert 20 * 20 % LANDSCAPE_CHUNK
+    assert xs[0] <= path[:, 0].min() and path[:, 0].max() <= xs[-1]
+    assert ys[0] <= path[:, 1].min() and path[:, 1].max() <= ys[-1]
+    assert xs[-1] - xs[0] == pytest.approx(2 * 0.1) and ys[-1] - ys[0] == pytest.approx(2 * 0.1)  # 0.75 x 0.1 < 0.1
+    z_GH = np.stack(np.meshgrid(xs, ys), -1).reshape(-1, 2).astype(np.float32)
+    whole = jax.jit(jax.vmap(lambda z: log_prob(pattern_2d, z, spec)))(jnp.asarray(z_GH))
+    np.testing.assert_allclose(values, np.asarray(whole).reshape(20, 20), rtol=1e-4, atol=1e-4)
+    far = np.array([[0.0, 0.0], [2.0, 1.0]], np.float32)  # a long path: 1.5 times its extent
+    xs, ys, _ = _landscape_grid(pattern_2d, spec, far, size=4)
+    assert xs[-1] - xs[0] == pytest.approx(3.0) and ys[0] <= 0 and ys[-1] >= 1
