@@ -14,10 +14,12 @@ draws (terminal grids, PNG galleries, `plot_comparison`, the demo page) and `lpn
 task sources. Shape letters in array names are defined once, at the top of `lpn/model.py`.
 """
 
-# Before anything runs a JAX operation: one CPU device per core (see lpn/devices.py).
-from lpn.devices import configure_cpu_devices
+# Before anything runs a JAX operation: one CPU device per core, and compiled programs kept on disk
+# between processes ($LPN_COMPILE_CACHE, default ~/.cache/lpn/xla; empty turns it off): see lpn/devices.py.
+from lpn.devices import configure_compile_cache, configure_cpu_devices
 
 configure_cpu_devices()
+configure_compile_cache()
 
 from lpn import checkpoint, report, scoring, search, train  # reached by module: lpn.report.plot_comparison
 from lpn.checkpoint import load_pretrained

@@ -19,6 +19,7 @@ predictions that vmap over tasks place their tasks with `spread_tasks`.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import jax
 import numpy as np
@@ -60,6 +61,31 @@ def configure_cpu_devices() -> int | None:
     except RuntimeError:  # JAX has started: its devices stay as they are
         return None
     return n
+
+
+COMPILE_CACHE_ENV = "LPN_COMPILE_CACHE"
+
+
+def compile_cache_folder(environ=os.environ, configured: str | None = None) -> str | None:
+    """Where XLA's compiled programs are kept between processes: $LPN_COMPILE_CACHE, default
+    ~/.cache/lpn/xla; None where `LPN_COMPILE_CACHE` is set empty (the cache off) or a cache is
+    `configured` already (JAX's own `JAX_COMPILATION_CACHE_DIR`, or a caller's, e.g. the tests')."""
+    if configured:
+        return None
+    folder = environ.get(COMPILE_CACHE_ENV, str(Path.home() / ".cache" / "lpn" / "xla"))
+    return folder or None
+
+
+def configure_compile_cache() -> str | None:
+    """Turns on JAX's persistent compilation cache in `compile_cache_folder()` (programs that take
+    over a second to compile), for the CLI and for every kernel that imports `lpn`: a notebook run
+    a second time starts from the programs of the first. Returns the folder, or None where it was
+    left alone."""
+    folder = compile_cache_folder(configured=jax.config.jax_compilation_cache_dir)
+    if folder:
+        jax.config.update("jax_compilation_cache_dir", folder)
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)
+    return folder
 
 
 def task_devices(num_tasks: int, devices=None) -> list:
