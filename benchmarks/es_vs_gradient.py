@@ -5,7 +5,7 @@ gradient search (Adam, b2 0.9, at the config's search_lr) at each budget of step
 `lpn.evolution.es_methods` at the same budgets (CMA-ES, SNES, and CMA-ES for half the budget then
 gradient), whose budgets count gradient-step equivalents, so each sits at the evaluations of
 gradient search at that many steps. Prints the table; with --out, writes table.md (the command at
-its top) and figure.png (`lpn.report.plot_comparison`, pass@2 against evaluations per task).
+its top) and figure.png (`lpn.figures.plot_comparison`, pass@2 against evaluations per task).
 
     python benchmarks/es_vs_gradient.py --tasks 32 --budgets 10 50 --out docs/results/es
 
@@ -29,7 +29,7 @@ import jax  # noqa: E402
 import lpn  # noqa: E402
 from lpn.compare import SearchMethod, compare_methods
 from lpn.evolution import POPULATION, es_methods, generations, hybrid_search
-from lpn.report import plot_comparison
+from lpn.figures import plot_comparison
 
 
 def main():

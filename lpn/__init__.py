@@ -10,7 +10,7 @@ like the searches); `evaluate_batch`, `predict_tasks` and `compare_methods` meas
 Everything else is reached through its module: `lpn.train.train` fits a model, `lpn.search` holds
 the other search methods (`random_search`, `local_search`, `encoder_sampling`, `log_prob`,
 `search_batch`), `lpn.methods` the tables of methods by name, `lpn.checkpoint` saves and loads, `lpn.scoring` scores ARC tasks, `lpn.report`
-draws (terminal grids, PNG galleries, `plot_comparison`, the demo page) and `lpn.tasks` holds the
+draws grids (terminal, PNG galleries, SVG), `lpn.figures` plots measurements (`plot_comparison`) and `lpn.tasks` holds the
 task sources. Shape letters in array names are defined once, at the top of `lpn/model.py`.
 """
 
@@ -21,7 +21,7 @@ from lpn.devices import configure_compile_cache, configure_cpu_devices
 configure_cpu_devices()
 configure_compile_cache()
 
-from lpn import checkpoint, report, scoring, search, train  # reached by module: lpn.report.plot_comparison
+from lpn import checkpoint, figures, report, scoring, search, train  # reached by module: lpn.figures.plot_comparison
 from lpn.checkpoint import load_pretrained
 from lpn.compare import compare_methods
 from lpn.config import PRESETS, Config, get_preset

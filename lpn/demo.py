@@ -17,11 +17,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from lpn.demo_page import demo_page, landscape_png
 from lpn.devices import first, spread_tasks
 from lpn.evaluate import split_query
 from lpn.model import LPN, generate
 from lpn.pattern import pattern_batch
-from lpn.report import demo_page, landscape_png
 from lpn.search import default_optimizer, gradient_search, log_prob
 
 

@@ -1,120 +1,16 @@
 """The paper's experiments as data (`lpn reproduce`): what to train, what to evaluate, at which
 scale, and the paper's numbers to print beside ours (`../shared/docs/lpn-paper.md` §4.1-4.5, B.11).
 
-An `Experiment` is a table: each `Row` names a `Training` (a model: an architecture and the config
-changes over the scale's base) and a test-time method; each `Column` a budget, optionally its own
-method, and the test tasks (pattern density, specification size). A cell is the row's model
-searched at the column's budget on the column's tasks. `lpn.reproduce` trains each training once
-per seed, shares it across the cells (and, through `--models`, across experiments), and writes
-the table beside the paper's.
-
-A `Scale` sets sizes: `smoke` checks the pipeline in about a minute, `cpu` shows the claims on a
-2-core laptop within the minutes `lpn reproduce --list` says, `paper` is the paper's setting (a GPU
-run). A `Claim` is one ordering the paper reports; `table.md` says whether it holds at the scale run.
+Each is an `Experiment` of `lpn.experiment_spec`: a table of rows (a training's model and a test-time
+method) by columns (a budget and the test tasks), at three scales: `smoke` checks the pipeline in
+about a minute, `cpu` shows the claims on a 2-core laptop within the minutes `lpn reproduce --list`
+says, `paper` is the paper's setting (a GPU run). `lpn.reproduce` trains each training once per
+seed and shares it across cells and, through `--models`, across experiments.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-
-from lpn.config import Config, get_preset
-
-
-@dataclass(frozen=True)
-class Training:
-    """One model to train: `changes` over the scale's config, of `architecture` ("lpn" or "in-context")."""
-
-    label: str
-    changes: Mapping = field(default_factory=dict)
-    architecture: str = "lpn"
-
-
-@dataclass(frozen=True)
-class Row:
-    """A table row: `training`'s model searched with `search` (a name of `lpn.methods`' table for its
-    architecture; "gradient" or "ttt" at a budget of 0 is the model's plain prediction), in `columns`
-    (default all), at the columns' budgets or its own `budget`."""
-
-    label: str
-    training: str
-    search: str = "gradient"
-    columns: tuple[str, ...] | None = None
-    budget: int | None = None  # the row's own budget, in place of the columns'
-
-
-@dataclass(frozen=True)
-class Column:
-    """A budget (steps or candidates), the method if the column fixes one (else the row's), and the
-    test tasks: pattern density (default the training's) and specification size (default the scale's)."""
-
-    label: str
-    budget: int = 0
-    search: str | None = None
-    density: float | None = None
-    pairs: int | None = None
-
-
-@dataclass(frozen=True)
-class Scale:
-    """Sizes: the preset and changes every training starts from, training steps, test tasks per
-    cell, default seeds, and the estimated minutes of the whole experiment at that scale (2-core CPU
-    for smoke and cpu, one GPU for paper)."""
-
-    preset: str
-    changes: Mapping
-    steps: int
-    tasks: int
-    seeds: int
-    minutes: float
-    pairs: int = 3  # specification pairs of a test task (the training tasks' 4 less the query)
-    columns: tuple[str, ...] | None = None  # the columns run at this scale (default all)
-    where: str = "2-core CPU"
-
-    def config(self) -> Config:
-        return get_preset(self.preset).replace(**self.changes)
-
-
-@dataclass(frozen=True)
-class Claim:
-    """The paper's ordering: cell `better` (row, column) above cell `worse`."""
-
-    text: str
-    better: tuple[str, str]
-    worse: tuple[str, str]
-
-
-@dataclass(frozen=True)
-class Experiment:
-    name: str
-    title: str
-    measures: str
-    source: str  # where the paper's numbers are
-    data: str  # "pattern" or "strings"
-    trainings: tuple[Training, ...]
-    rows: tuple[Row, ...]
-    columns: tuple[Column, ...]
-    scales: Mapping[str, Scale]
-    paper: Mapping[tuple[str, str], tuple[float, float | None]]  # (row, column) -> (mean %, std %)
-    claims: tuple[Claim, ...] = ()
-    x_label: str = "inference"
-
-    def training(self, label: str) -> Training:
-        for t in self.trainings:
-            if t.label == label:
-                return t
-        raise KeyError(f"{self.name}: no training {label!r}")
-
-    def cells(self, scale: str):
-        """(row, column) for every cell run at `scale`, in table order."""
-        chosen = self.scales[scale].columns
-        return [
-            (r, c)
-            for r in self.rows
-            for c in self.columns
-            if (r.columns is None or c.label in r.columns) and (chosen is None or c.label in chosen)
-        ]
-
+from lpn.experiment_spec import Claim, Column, Experiment, Row, Scale, Training
 
 # Sizes shared by the pattern experiments. cpu: 4x4 grids and 2x2 patterns (the 2-D demo's task,
 # which the pattern_2d recipe study showed learnable on a CPU), a one-layer model of width 32 and an

@@ -1,18 +1,16 @@
-"""Every picture `lpn` draws without a notebook: grids in the terminal (`lpn solve`), PNG galleries of
-tasks (`lpn tasks gallery`), the plot of a search-method comparison (paper Table 11 as a figure), and
-the HTML page of `lpn demo`.
+"""Grids drawn without a notebook: as text in the terminal (`lpn solve`), as PNG galleries of tasks
+(`lpn tasks gallery`) and as inline SVG for HTML pages (the `lpn demo` page, the widgets' static
+fallback).
 
-The computations live elsewhere (`lpn.compare`, `lpn.demo`, `lpn.tasks`); this module only turns
-their results into text, PNG or HTML. matplotlib is imported inside the functions that need it, so
-`import lpn` stays free of it, and figures go through the Agg canvas or `savefig`, so it runs
-headless. Interactive views are in `lpn.widgets`.
+The computations live elsewhere (`lpn.tasks`, `lpn.demo`); this module only turns grids into text,
+pixels or SVG. matplotlib is imported inside the one function that writes a PNG, through its Agg
+canvas, so `import lpn` stays free of it and it runs headless. The figures of measurements are in
+`lpn.figures`, the demo page in `lpn.demo_page`, `lpn report RUN` in `lpn.run_report`, and the
+interactive views in `lpn.widgets`.
 """
 
 from __future__ import annotations
 
-import base64
-import html
-import io
 import os
 import sys
 import textwrap
@@ -21,7 +19,6 @@ from pathlib import Path
 
 import numpy as np
 
-from lpn.compare import METRICS, Comparison, ComparisonRow
 from lpn.grids import PALETTE, Task
 
 _RGB = np.array([[int(h[i : i + 2], 16) for i in (1, 3, 5)] for h in PALETTE], np.uint8)
@@ -158,289 +155,53 @@ def render_gallery(
     return render_tasks(tasks, out_path, title=f"{family}: {FAMILIES[family].doc}")
 
 
-# Search methods compared (`lpn.compare`).
+# SVG: grids for HTML pages (the `lpn demo` page, the widgets' static fallback).
+
+_SVG_LINE, _SVG_MARK = "#555555", "#FFFFFF"
 
 
-def plot_comparison(result: Comparison, ax=None, metric: str = "top2"):
-    """Accuracy (`metric`: top1, top2, shape or pixel) against decoder evaluations per task on a
-    log axis: one line per family, one marker per row, each labelled with its budget. Returns the
-    figure."""
-    import matplotlib.pyplot as plt
-    from matplotlib.ticker import PercentFormatter
-
-    if metric not in METRICS:
-        raise ValueError(f"metric must be one of {', '.join(METRICS)}, got {metric!r}")
-    own_figure = ax is None
-    if own_figure:
-        _, ax = plt.subplots(figsize=(9, 4.5))
-    families: dict[str, list[ComparisonRow]] = {}
-    for row in result.rows:
-        families.setdefault(row.family, []).append(row)
-    for family, rows in families.items():
-        rows = sorted(rows, key=lambda r: r.num_evals)
-        xs, ys = [r.num_evals for r in rows], [getattr(r, metric) for r in rows]
-        ax.plot(xs, ys, marker="o", label=family)
-        for r, x, y in zip(rows, xs, ys):
-            if r.budget:
-                ax.annotate(str(r.budget), (x, y), textcoords="offset points", xytext=(3, 3), fontsize=7)
-    ax.set_xscale("log")
-    ax.set_xlabel("decoder evaluations per task")
-    ax.set_ylabel(METRICS[metric])
-    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
-    ax.set_title(f"search methods on {result.num_tasks} tasks")
-    ax.set_ylim(-0.03, 1.03)
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    if own_figure:
-        ax.figure.tight_layout()
-    return ax.figure
+def cell_size(grid_shape, target: int = 120) -> int:
+    """Pixels per cell so a grid is about `target` pixels on its longer side."""
+    return int(np.clip(target // max(grid_shape), 4, 24))
 
 
-# The `lpn demo` page (`lpn.demo.run_demo` computes what it shows). Shape letters: lpn/model.py.
-
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _png(fig) -> str:
-    """A figure as a data URL, so the page needs no other file; the figure is closed."""
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
-    _pyplot().close(fig)
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
-
-
-def landscape_png(xs, ys, values, path_SH) -> str:
-    """The objective over a square of the 2-D latent plane (`values[i, j]` at (xs[j], ys[i])), and
-    the search path drawn on it."""
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(5.2, 4.4))
-    image = ax.imshow(
-        np.maximum(values, np.percentile(values, 5)),
-        origin="lower",
-        cmap="viridis",
-        extent=(xs[0], xs[-1], ys[0], ys[-1]),
-        aspect="equal",
-    )
-    fig.colorbar(image, ax=ax, label="log p(outputs | inputs, z)")
-    ax.plot(path_SH[:, 0], path_SH[:, 1], "-", color="white", lw=1.2, alpha=0.9)
-    ax.plot(*path_SH[0], "o", color="white", mec="black", label="mean latent (start)")
-    ax.plot(*path_SH[-1], "*", color="#FF4136", ms=12, mec="black", label="after search")
-    ax.set_xlabel("z[0]")
-    ax.set_ylabel("z[1]")
-    ax.legend(loc="upper right", fontsize=8, framealpha=0.8)
-    return _png(fig)
-
-
-def curves_png(scores_BS, picked) -> str:
-    """The objective along every search (grey), the tasks in `picked` in colour, and the median."""
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(5.2, 3.6))
-    steps = np.arange(scores_BS.shape[1])
-    for row in scores_BS:
-        ax.plot(steps, row, color="#999999", lw=0.6, alpha=0.35)
-    for i in picked:
-        ax.plot(steps, scores_BS[i], lw=1.4, label=f"task {i}")
-    ax.plot(steps, np.median(scores_BS, 0), color="black", lw=2.2, label="median")
-    low = np.percentile(scores_BS, 2)
-    ax.set_ylim(max(low, np.min(scores_BS)), np.max(scores_BS) + 0.1)
-    ax.set_xlabel("gradient step")
-    ax.set_ylabel("objective: sum of log p over the pairs")
-    ax.legend(fontsize=7, ncol=2)
-    return _png(fig)
-
-
-def grid_svg(grid, cell: int = 14) -> str:
-    """One grid as an inline SVG, in the ARC palette."""
+def grid_svg(grid, *, cell: int | None = None, mask=None, palette=PALETTE, lines: bool = True) -> str:
+    """An `<svg>` of `grid` (R x C colours) with `mask` cells (R x C, nonzero) crossed out: each row's runs
+    of one colour merged into one rectangle, grid lines drawn over them, so a 30x30 grid stays a few kB.
+    The demo page and the widgets' static fallback both draw grids with it."""
     grid = np.asarray(grid)
     rows, cols = grid.shape
-    rects = "".join(
-        f'<rect x="{c * cell}" y="{r * cell}" width="{cell}" height="{cell}" fill="{PALETTE[int(grid[r, c])]}"/>'
-        for r in range(rows)
-        for c in range(cols)
-    )
-    return (
-        f'<svg class="grid" width="{cols * cell}" height="{rows * cell}" viewBox="0 0 {cols * cell} {rows * cell}" '
-        f'role="img" aria-label="{rows}x{cols} grid">{rects}</svg>'
-    )
-
-
-STYLE = """
-body { font-family: system-ui, sans-serif; max-width: 980px; margin: 2em auto; color: #222; padding: 0 1em; }
-h1 { font-size: 1.6em; } h2 { font-size: 1.2em; margin-top: 1.8em; }
-.scores { display: flex; gap: 2em; } .score { font-size: 2em; font-weight: 600; }
-.figures { display: flex; gap: 1.5em; flex-wrap: wrap; }
-.task { border: 1px solid #ddd; border-radius: 6px; padding: 0.6em; margin: 0.8em 0; }
-.row { display: flex; gap: 0.8em; align-items: center; flex-wrap: wrap; }
-.pair, .answer { display: inline-flex; flex-direction: column; align-items: center; font-size: 0.8em; }
-.grid { border: 1px solid #888; margin: 2px; }
-.ok { color: #2e8b3d; } .bad { color: #c0392b; } .muted { color: #666; font-size: 0.9em; }
-"""
-
-
-def _answer(label: str, grid, shape, ok: bool) -> str:
-    mark = '<span class="ok">&#10003; solved</span>' if ok else '<span class="bad">&#10007; wrong</span>'
-    return (
-        f'<div class="answer">{grid_svg(grid[: shape[0], : shape[1]])}<div>{html.escape(label)}<br>{mark}</div></div>'
-    )
-
-
-def _task_html(batch, i: int, mean, best, steps: int) -> str:
-    """Task i: its given pairs, the test input and truth, and the answers `mean` and `best`, each
-    (grids_BRC, shapes_B2, solved_B)."""
-    pairs = "".join(
-        f'<div class="pair">{grid_svg(batch.inputs[i, j])}&darr;{grid_svg(batch.outputs[i, j])}</div>'
-        for j in range(batch.inputs.shape[1] - 1)
-    )
-    return (
-        f'<div class="task"><b>Task {i}</b> <span class="muted">given pairs, then the test input, the true '
-        f'output and the two answers</span><div class="row">{pairs}<span>&#10148;</span>'
-        f'<div class="pair">{grid_svg(batch.inputs[i, -1])}test input</div>'
-        f'<div class="pair">{grid_svg(batch.outputs[i, -1])}truth</div>'
-        + _answer("mean latent", mean[0][i], mean[1][i], bool(mean[2][i]))
-        + _answer(f"after {steps} gradient steps", best[0][i], best[1][i], bool(best[2][i]))
-        + "</div></div>"
-    )
-
-
-def demo_page(
-    cfg, batch, picked, mean, best, scores_BS, landscape, steps: int, seed: int, seconds: float, platform: str
-) -> str:
-    """The self-contained HTML page of `lpn demo`. `batch`: the tasks (last pair the query); `mean`
-    and `best`: (grids_BRC, shapes_B2, solved_B) from the mean latent and after the search;
-    `landscape`: a `landscape_png` of task `picked[0]`, or None."""
-    from lpn import __version__
-
-    mean_ok, best_ok = mean[2], best[2]
-    tasks = [_task_html(batch, i, mean, best, steps) for i in picked]
-    figures = [
-        f'<figure><img alt="objective along each search" src="{curves_png(scores_BS, picked[:3])}">'
-        f"<figcaption>The objective along every search (grey), three shown tasks, and the median."
-        f"</figcaption></figure>"
+    cell = cell or cell_size(grid.shape)
+    w, h = cols * cell, rows * cell
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="lpn-grid" width="{w}" height="{h}" '
+        f'viewBox="0 0 {w} {h}" data-rows="{rows}" data-cols="{cols}" shape-rendering="crispEdges" '
+        f'role="img" aria-label="{rows}x{cols} grid">'
     ]
-    if landscape:
-        figures.insert(
-            0,
-            f'<figure><img alt="latent landscape of task {picked[0]}" src="{landscape}">'
-            f"<figcaption>Task {picked[0]}: log-likelihood of its given pairs over the 2-D latent "
-            f"plane, and the path of gradient search from the mean latent.</figcaption></figure>",
-        )
-    return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>lpn demo: latent program search</title>
-<style>{STYLE}</style></head><body>
-<h1>Latent Program Network: search in a 2-D program space</h1>
-<p>A model with a {cfg.latent_dim}-dimensional latent program space was shown {len(mean_ok)} fresh
-{cfg.max_rows}&times;{cfg.max_cols} pattern tasks it never saw. For each task the encoder turns the given
-input/output pairs into latents whose mean is a first guess of the program; gradient search then moves that
-latent to make the given pairs more likely, and the decoder runs the result on the test input.</p>
-<div class="scores">
-<div><div class="score">{mean_ok.mean():.1%}</div>exact match, mean latent (no search)</div>
-<div><div class="score">{best_ok.mean():.1%}</div>exact match after {steps} gradient steps</div>
-</div>
-<h2>How the search moves</h2><div class="figures">{"".join(figures)}</div>
-<h2>Tasks</h2>{"".join(tasks)}
-<p class="muted">lpn {__version__}; tasks seeded by {seed}; {seconds:.1f} s on {platform}.
-Reproduce with <code>lpn demo --seed {seed}</code>.</p>
-</body></html>
-"""
-
-
-# A training run's history (`lpn report RUN`), from the lines of its metrics.jsonl (`lpn.runlog`).
-
-
-def _duration(seconds: float) -> str:
-    minutes, s = divmod(round(seconds), 60)
-    hours, m = divmod(minutes, 60)
-    return f"{hours}h{m:02d}m{s:02d}s" if hours else f"{m}m{s:02d}s" if m else f"{s}s"
-
-
-def run_summary(lines: Sequence[dict]) -> str:
-    """A few lines on a run from its metrics (`lpn.runlog.read_metrics`): the steps done, the last
-    chunk's loss terms, each evaluation score's best (highest) value and step, the pace and the
-    wall time. The mean steps/s is the steps over the seconds spent in chunks, the compiling ones
-    included; the last chunk's pace follows it."""
-    from lpn.runlog import evaluation_names
-
-    if not lines:
-        raise ValueError("no chunk has finished yet (a run writes a line of metrics.jsonl at the end of each chunk)")
-    last = lines[-1]
-    steps = np.diff([0] + [line["step"] for line in lines])
-    seconds = sum(k / line["steps_per_second"] for k, line in zip(steps, lines))
-    rate = "" if last["learning_rate"] is None else f", learning rate {last['learning_rate']:.3g}"
-    text = [
-        f"step {last['step']} after {len(lines)} chunks, {_duration(last['wall_time'])} of training; "
-        f"{steps.sum() / seconds:.3g} steps/s on average, {last['steps_per_second']:.3g} in the last chunk",
-        f"last chunk: loss {last['loss']:.4f}, reconstruction {last['reconstruction']:.4f}, kl {last['kl']:.4g}, "
-        f"grad norm {last['grad_norm']:.3g}{rate}",
-    ]
-    names = list(dict.fromkeys(name for line in lines for name in evaluation_names(line)))
-    evaluated = [line for line in lines if evaluation_names(line)]
-    if names:
-        best = [max((line for line in evaluated if name in line), key=lambda line: line[name]) for name in names]
-        text.append(
-            f"best of {len(evaluated)} evaluation{'s' * (len(evaluated) != 1)}: "
-            + "; ".join(f"{name} {line[name]:.4g} at step {line['step']}" for name, line in zip(names, best))
-        )
-    else:
-        text.append("no evaluation yet")
-    text.append(f"last line written {last['time']}")
-    return "\n".join(text)
-
-
-def plot_run(lines: Sequence[dict], out_path, title: str = "") -> Path:
-    """Writes a PNG of a run's curves against the step (its metrics.jsonl lines): the loss and the
-    reconstruction term, the KL term, the gradient norm, the learning rate, the evaluation scores
-    and the pace; returns the path. Drawn on the Agg canvas, leaving the global backend alone."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    from lpn.runlog import evaluation_names
-
-    step = np.array([line["step"] for line in lines])
-    fig = Figure(figsize=(13, 6.5), dpi=100, layout="constrained")
-    FigureCanvasAgg(fig)
-    axes = fig.subplots(2, 3, sharex=True).ravel()
-    panels = [
-        ("loss", ("loss", "reconstruction")),
-        ("KL", ("kl",)),
-        ("gradient norm", ("grad_norm",)),
-        ("learning rate", ("learning_rate",)),
-        ("evaluation", ()),
-        ("steps per second (log scale)", ("steps_per_second",)),
-    ]
-    for ax, (name, fields) in zip(axes, panels):
-        ax.set_title(name, fontsize=10)
-        ax.grid(True, alpha=0.3)
-        for field in fields:
-            values = np.array([np.nan if line[field] is None else line[field] for line in lines], float)
-            if np.isnan(values).all():
-                ax.text(0.5, 0.5, "not recorded", transform=ax.transAxes, ha="center", color="grey")
-                continue
-            ax.plot(step, values, label=field, marker="." if len(step) < 30 else None)
-        if len(fields) > 1:
-            ax.legend(fontsize=8)
-    if all(line["loss"] > 0 and line["reconstruction"] > 0 for line in lines):
-        axes[0].set_yscale("log")
-        axes[0].set_title("loss (log scale)", fontsize=10)
-    axes[5].set_yscale("log")  # a chunk that compiles is orders of magnitude slower
-    evaluation = axes[4]
-    names = list(dict.fromkeys(name for line in lines for name in evaluation_names(line)))
-    for name in names:
-        points = [(line["step"], line[name]) for line in lines if name in line]
-        evaluation.plot(*zip(*points), marker="o", label=name)
-    if names:
-        evaluation.legend(fontsize=8)
-    else:
-        evaluation.text(0.5, 0.5, "no evaluation yet", transform=evaluation.transAxes, ha="center", color="grey")
-    for ax in axes[3:]:
-        ax.set_xlabel("step")
-    fig.suptitle(title or f"training run: step {step[-1]}", fontsize=11)
-    out_path = Path(out_path)
-    fig.savefig(out_path, dpi=100)
-    return out_path
+    for r in range(rows):
+        c = 0
+        while c < cols:
+            end = c
+            while end + 1 < cols and grid[r, end + 1] == grid[r, c]:
+                end += 1
+            parts.append(
+                f'<rect x="{c * cell}" y="{r * cell}" width="{(end - c + 1) * cell}" '
+                f'height="{cell}" fill="{palette[int(grid[r, c])]}"/>'
+            )
+            c = end + 1
+    if lines and cell >= 6:
+        d = "".join(f"M0 {r * cell}H{w}" for r in range(1, rows))
+        d += "".join(f"M{c * cell} 0V{h}" for c in range(1, cols))
+        if d:
+            parts.append(f'<path d="{d}" stroke="{_SVG_LINE}" stroke-width="1" fill="none"/>')
+    if mask is not None:
+        pad = max(1, cell // 5)
+        for r, c in np.argwhere(np.asarray(mask)):
+            x0, y0, x1, y1 = c * cell + pad, r * cell + pad, (c + 1) * cell - pad, (r + 1) * cell - pad
+            parts.append(
+                f'<path class="lpn-mismatch" d="M{x0} {y0}L{x1} {y1}M{x1} {y0}L{x0} {y1}" '
+                f'stroke="{_SVG_MARK}" stroke-width="{max(1, cell // 8)}"/>'
+            )
+    parts.append(f'<rect width="{w}" height="{h}" fill="none" stroke="{_SVG_LINE}" stroke-width="2"/>')
+    parts.append("</svg>")
+    return "".join(parts)

@@ -6,8 +6,8 @@ import pytest
 from conftest import TINY
 from lpn.compare import Comparison, compare_methods, table_11_methods
 from lpn.evaluate import evaluate_batch
+from lpn.figures import plot_comparison
 from lpn.pattern import pattern_batch, pattern_tasks
-from lpn.report import plot_comparison
 from lpn.search import gradient_search, no_search
 
 BUDGETS = (1, 3)

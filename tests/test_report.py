@@ -1,4 +1,4 @@
-"""lpn.report draws without a notebook or a display, and `import lpn` does not pay for matplotlib."""
+"""lpn.report and lpn.demo_page draw without a notebook or a display, and `import lpn` does not pay for matplotlib."""
 
 import re
 import subprocess
@@ -7,12 +7,16 @@ import sys
 import numpy as np
 
 from conftest import TINY
-from lpn.grids import Pair, batch_pairs
-from lpn.report import curves_png, demo_page, draw_test, grid_svg, landscape_png, render_blocks
+from lpn.demo_page import curves_png, demo_page, landscape_png
+from lpn.grids import PALETTE, Pair, batch_pairs
+from lpn.report import draw_test, grid_svg, render_blocks
 
 
 def test_importing_lpn_leaves_matplotlib_unloaded():
-    code = "import sys, lpn, lpn.report, lpn.demo, lpn.cli; print('matplotlib' in sys.modules)"
+    code = (
+        "import sys, lpn, lpn.report, lpn.figures, lpn.tables, lpn.demo_page, lpn.run_report, lpn.demo, lpn.cli; "
+        "print('matplotlib' in sys.modules)"
+    )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "False"
@@ -35,9 +39,11 @@ def test_a_test_pair_is_marked_solved_when_either_attempt_is_right():
     assert "expected" not in unknown and "solved" not in unknown
 
 
-def test_grid_svg_draws_one_rect_per_cell_in_the_palette():
+def test_grid_svg_draws_each_cell_in_the_palette_inside_a_border():
     svg = grid_svg(np.array([[0, 1, 2], [3, 4, 5]]), cell=10)
-    assert svg.count("<rect") == 6 and 'width="30" height="20"' in svg
+    fills = re.findall(r'<rect x="(\d+)" y="(\d+)" width="10" height="10" fill="(#\w+)"', svg)
+    assert fills == [(str(10 * c), str(10 * r), PALETTE[3 * r + c]) for r in range(2) for c in range(3)]
+    assert 'width="30" height="20"' in svg and 'aria-label="2x3 grid"' in svg and svg.count("<rect") == 7
 
 
 def test_demo_page_is_self_contained_html():

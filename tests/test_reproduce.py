@@ -9,11 +9,13 @@ import numpy as np
 import pytest
 
 from lpn.cli import main
-from lpn.experiments import EXPERIMENTS, TABLE_11_ROWS, Column, Row, get_experiment
+from lpn.experiment_spec import Column, Row
+from lpn.experiments import EXPERIMENTS, TABLE_11_ROWS, get_experiment
 from lpn.in_context import ARCHITECTURES
 from lpn.methods import row as method_row
-from lpn.reproduce import cell_method, claims, model_name, summary
+from lpn.reproduce import cell_method, model_name
 from lpn.search import gradient_search, truncate
+from lpn.tables import claims, summary
 
 
 @pytest.mark.parametrize("exp", EXPERIMENTS.values(), ids=lambda e: e.name)

@@ -1,8 +1,9 @@
 """Static HTML/SVG renderings for places without a kernel (nbconvert, GitHub, a saved notebook).
 
-Pure Python strings: no JavaScript, no widget state. Each grid is one inline `<svg>` whose rows of
-equal colours are merged into single rectangles, with grid lines drawn over them, so a 30x30 grid
-stays a few kilobytes. Mismatching cells of an attempt are crossed out as in the live view.
+Pure Python strings: no JavaScript, no widget state. Each grid is one inline `<svg>` of
+`lpn.report.grid_svg` (the `lpn demo` page draws its grids with the same function), whose rows of
+equal colours are merged into single rectangles, so a 30x30 grid stays a few kilobytes. Mismatching
+cells of an attempt are crossed out as in the live view.
 """
 
 from __future__ import annotations
@@ -12,55 +13,9 @@ from html import escape
 import numpy as np
 
 from lpn.grids import PALETTE
+from lpn.report import grid_svg
 
 from .layout import Layout
-
-LINE = "#555555"
-MARK = "#FFFFFF"
-
-
-def cell_size(grid_shape, target: int = 120) -> int:
-    """Pixels per cell so a grid is about `target` pixels on its longer side."""
-    return int(np.clip(target // max(grid_shape), 4, 24))
-
-
-def grid_svg(grid, *, cell: int | None = None, mask=None, palette=PALETTE, lines: bool = True) -> str:
-    """An `<svg>` of `grid` (R x C colours) with `mask` cells (R x C, nonzero) crossed out."""
-    grid = np.asarray(grid)
-    rows, cols = grid.shape
-    cell = cell or cell_size(grid.shape)
-    w, h = cols * cell, rows * cell
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" class="lpn-grid" width="{w}" height="{h}" '
-        f'viewBox="0 0 {w} {h}" data-rows="{rows}" data-cols="{cols}" shape-rendering="crispEdges">'
-    ]
-    for r in range(rows):
-        c = 0
-        while c < cols:
-            end = c
-            while end + 1 < cols and grid[r, end + 1] == grid[r, c]:
-                end += 1
-            parts.append(
-                f'<rect x="{c * cell}" y="{r * cell}" width="{(end - c + 1) * cell}" '
-                f'height="{cell}" fill="{palette[int(grid[r, c])]}"/>'
-            )
-            c = end + 1
-    if lines and cell >= 6:
-        d = "".join(f"M0 {r * cell}H{w}" for r in range(1, rows))
-        d += "".join(f"M{c * cell} 0V{h}" for c in range(1, cols))
-        if d:
-            parts.append(f'<path d="{d}" stroke="{LINE}" stroke-width="1" fill="none"/>')
-    if mask is not None:
-        pad = max(1, cell // 5)
-        for r, c in np.argwhere(np.asarray(mask)):
-            x0, y0, x1, y1 = c * cell + pad, r * cell + pad, (c + 1) * cell - pad, (r + 1) * cell - pad
-            parts.append(
-                f'<path class="lpn-mismatch" d="M{x0} {y0}L{x1} {y1}M{x1} {y0}L{x0} {y1}" '
-                f'stroke="{MARK}" stroke-width="{max(1, cell // 8)}"/>'
-            )
-    parts.append(f'<rect width="{w}" height="{h}" fill="none" stroke="{LINE}" stroke-width="2"/>')
-    parts.append("</svg>")
-    return "".join(parts)
 
 
 def missing_svg(cell: int = 12) -> str:

@@ -27,7 +27,7 @@ def add_parser(commands) -> None:
 
 
 def cmd_report(args) -> None:
-    from lpn.report import plot_run, run_summary
+    from lpn.run_report import plot_run, run_summary
     from lpn.runlog import read_metrics
 
     run = Path(args.run_dir)

@@ -50,7 +50,8 @@ def add_parser(commands) -> None:
 def cmd_reproduce(args) -> None:
     from lpn.cli.arguments import start_processes, use_compile_cache
     from lpn.distributed import is_main
-    from lpn.reproduce import listing, run
+    from lpn.reproduce import run
+    from lpn.tables import listing
 
     if args.list:
         print(listing())

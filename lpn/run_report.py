@@ -1,0 +1,102 @@
+"""`lpn report RUN`: a training run's history in a few lines of text and a PNG of its curves, from the
+lines of its metrics.jsonl (`lpn.runlog`), for a finished run or one still training.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+
+def _duration(seconds: float) -> str:
+    minutes, s = divmod(round(seconds), 60)
+    hours, m = divmod(minutes, 60)
+    return f"{hours}h{m:02d}m{s:02d}s" if hours else f"{m}m{s:02d}s" if m else f"{s}s"
+
+
+def run_summary(lines: Sequence[dict]) -> str:
+    """A few lines on a run from its metrics (`lpn.runlog.read_metrics`): the steps done, the last
+    chunk's loss terms, each evaluation score's best (highest) value and step, the pace and the
+    wall time. The mean steps/s is the steps over the seconds spent in chunks, the compiling ones
+    included; the last chunk's pace follows it."""
+    from lpn.runlog import evaluation_names
+
+    if not lines:
+        raise ValueError("no chunk has finished yet (a run writes a line of metrics.jsonl at the end of each chunk)")
+    last = lines[-1]
+    steps = np.diff([0] + [line["step"] for line in lines])
+    seconds = sum(k / line["steps_per_second"] for k, line in zip(steps, lines))
+    rate = "" if last["learning_rate"] is None else f", learning rate {last['learning_rate']:.3g}"
+    text = [
+        f"step {last['step']} after {len(lines)} chunks, {_duration(last['wall_time'])} of training; "
+        f"{steps.sum() / seconds:.3g} steps/s on average, {last['steps_per_second']:.3g} in the last chunk",
+        f"last chunk: loss {last['loss']:.4f}, reconstruction {last['reconstruction']:.4f}, kl {last['kl']:.4g}, "
+        f"grad norm {last['grad_norm']:.3g}{rate}",
+    ]
+    names = list(dict.fromkeys(name for line in lines for name in evaluation_names(line)))
+    evaluated = [line for line in lines if evaluation_names(line)]
+    if names:
+        best = [max((line for line in evaluated if name in line), key=lambda line: line[name]) for name in names]
+        text.append(
+            f"best of {len(evaluated)} evaluation{'s' * (len(evaluated) != 1)}: "
+            + "; ".join(f"{name} {line[name]:.4g} at step {line['step']}" for name, line in zip(names, best))
+        )
+    else:
+        text.append("no evaluation yet")
+    text.append(f"last line written {last['time']}")
+    return "\n".join(text)
+
+
+def plot_run(lines: Sequence[dict], out_path, title: str = "") -> Path:
+    """Writes a PNG of a run's curves against the step (its metrics.jsonl lines): the loss and the
+    reconstruction term, the KL term, the gradient norm, the learning rate, the evaluation scores
+    and the pace; returns the path. Drawn on the Agg canvas, leaving the global backend alone."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from lpn.runlog import evaluation_names
+
+    step = np.array([line["step"] for line in lines])
+    fig = Figure(figsize=(13, 6.5), dpi=100, layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(2, 3, sharex=True).ravel()
+    panels = [
+        ("loss", ("loss", "reconstruction")),
+        ("KL", ("kl",)),
+        ("gradient norm", ("grad_norm",)),
+        ("learning rate", ("learning_rate",)),
+        ("evaluation", ()),
+        ("steps per second (log scale)", ("steps_per_second",)),
+    ]
+    for ax, (name, fields) in zip(axes, panels):
+        ax.set_title(name, fontsize=10)
+        ax.grid(True, alpha=0.3)
+        for field in fields:
+            values = np.array([np.nan if line[field] is None else line[field] for line in lines], float)
+            if np.isnan(values).all():
+                ax.text(0.5, 0.5, "not recorded", transform=ax.transAxes, ha="center", color="grey")
+                continue
+            ax.plot(step, values, label=field, marker="." if len(step) < 30 else None)
+        if len(fields) > 1:
+            ax.legend(fontsize=8)
+    if all(line["loss"] > 0 and line["reconstruction"] > 0 for line in lines):
+        axes[0].set_yscale("log")
+        axes[0].set_title("loss (log scale)", fontsize=10)
+    axes[5].set_yscale("log")  # a chunk that compiles is orders of magnitude slower
+    evaluation = axes[4]
+    names = list(dict.fromkeys(name for line in lines for name in evaluation_names(line)))
+    for name in names:
+        points = [(line["step"], line[name]) for line in lines if name in line]
+        evaluation.plot(*zip(*points), marker="o", label=name)
+    if names:
+        evaluation.legend(fontsize=8)
+    else:
+        evaluation.text(0.5, 0.5, "no evaluation yet", transform=evaluation.transAxes, ha="center", color="grey")
+    for ax in axes[3:]:
+        ax.set_xlabel("step")
+    fig.suptitle(title or f"training run: step {step[-1]}", fontsize=11)
+    out_path = Path(out_path)
+    fig.savefig(out_path, dpi=100)
+    return out_path
