@@ -17,7 +17,7 @@ import traitlets
 
 from lpn.grids import MAX_SIDE, as_grid
 
-from ._base import GridWidget, esm
+from ._base import PaintWidget, esm
 from .encoding import decode_grid, encode_grid
 from .static import grids_html
 
@@ -58,18 +58,12 @@ def resized(grid: np.ndarray, rows: int, cols: int) -> np.ndarray:
     return out
 
 
-class GridEditor(GridWidget):
+class GridEditor(PaintWidget):
     _esm = esm("paint.js", "grid_editor.js")
     grid = traitlets.Bytes().tag(sync=True)  # the edited grid (encoding.py)
     source = traitlets.Bytes(b"").tag(sync=True)  # what "copy from input" copies; empty if none
     result = traitlets.Bytes(b"").tag(sync=True)  # predict(grid), empty if no predict
     result_caption = traitlets.Unicode("").tag(sync=True)
-    colour = traitlets.Int(1, min=0, max=9).tag(sync=True)
-    tool = traitlets.Enum(("paint", "fill"), "paint").tag(sync=True)
-    can_undo = traitlets.Bool(False).tag(sync=True)
-    can_redo = traitlets.Bool(False).tag(sync=True)
-    lines = traitlets.Bool(True).tag(sync=True)
-    cell_size = traitlets.Int(0).tag(sync=True)
     title = traitlets.Unicode("").tag(sync=True)
 
     def __init__(

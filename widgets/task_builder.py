@@ -20,7 +20,6 @@ import time
 from collections import deque
 from html import escape
 from pathlib import Path
-from typing import NamedTuple
 
 import numpy as np
 import traitlets
@@ -28,60 +27,22 @@ import traitlets
 from lpn.grids import GridError, Pair, Task, as_grid
 from lpn.tasks.json_tasks import load_json_task, parse_json_task, save_json_task, task_to_json
 
-from ._base import GridWidget, esm
+from ._base import PaintWidget, esm
 from .encoding import encode_grids
+from .grid_editor import OPS as EDIT_OPS
 from .grid_editor import flood_fill, painted, resized
 from .layout import Layout
 from .static import layout_html, line_chart_svg
+from .task_solution import SIDES, Solution, solution_layout, unsolvable
 
 SPLITS = ("train", "test")
-SIDES = ("input", "output")
-OPS = (
-    "add_pair",
-    "delete_pair",
-    "move_pair",
-    "select",
-    "drop_output",
-    "paint",
-    "fill",
-    "resize",
-    "copy_input",
-    "clear",
-    "undo",
-    "redo",
-    "load",
-    "solve",
-)
+OPS = ("add_pair", "delete_pair", "move_pair", "select", "drop_output", *EDIT_OPS, "load", "solve")
 REPLAY_FRAMES = 21  # outputs decoded along a search path: steps 0, 5, ..., 100 of a 100-step search
 BLANK = (3, 3)
 STALE = " (the task changed since: solve again)"
 
 
-class Solution(NamedTuple):
-    """What the last "solve" found.
-
-    settings: the method and its options (`lpn.methods.search_method`'s description).
-    test: the test pairs answered, as they were when solved (their outputs give the verdicts).
-    trace: the method's trace (a `SearchTrace`, or a `TTTTrace` for an in-context model).
-    attempts: for each test pair, attempts 1 and 2 (`lpn.evaluate.attempts`).
-    objective: the objective at each step (S,): an LPN's log p of the chain that found the best
-        latent, or minus TTT's leave-one-out loss; `objective_label` names it.
-    frame_steps, frames: a few steps of that chain and its output on test input 1 at each (empty
-        for TTT, which has no latent path).
-    """
-
-    settings: dict
-    test: tuple
-    trace: object
-    attempts: list
-    objective: list
-    objective_label: str
-    frame_steps: list
-    frames: list
-    seconds: float
-
-
-class TaskBuilder(GridWidget):
+class TaskBuilder(PaintWidget):
     _esm = esm("paint.js", "charts.js", "task_builder.js")
     grids = traitlets.Bytes(b"").tag(sync=True)  # train input, output, ..., then test input, output (or missing)
     num_train = traitlets.Int(0).tag(sync=True)
@@ -90,12 +51,6 @@ class TaskBuilder(GridWidget):
     task_name = traitlets.Unicode("task").tag(sync=True)
     json_text = traitlets.Unicode("").tag(sync=True)  # the task as ARC JSON
     message = traitlets.Unicode("").tag(sync=True)  # the last error of a command from the browser
-    colour = traitlets.Int(1, min=0, max=9).tag(sync=True)
-    tool = traitlets.Enum(("paint", "fill"), "paint").tag(sync=True)
-    can_undo = traitlets.Bool(False).tag(sync=True)
-    can_redo = traitlets.Bool(False).tag(sync=True)
-    lines = traitlets.Bool(True).tag(sync=True)
-    cell_size = traitlets.Int(0).tag(sync=True)
     methods = traitlets.List(traitlets.Unicode()).tag(sync=True)  # empty without a model
     method = traitlets.Unicode("").tag(sync=True)
     steps = traitlets.Int(100, min=0).tag(sync=True)
@@ -250,21 +205,7 @@ class TaskBuilder(GridWidget):
 
     def unsolvable(self) -> str:
         """Why "solve" cannot run on the task as it is ("" when it can)."""
-        if self.model is None:
-            return "no model: build the widget with model=... to solve"
-        if not self._train or not self._test:
-            return "solving needs at least one train pair and one test pair"
-        cfg = self.model.config
-        for split, pairs in (("train", self._train), ("test", self._test)):
-            for i, pair in enumerate(pairs):
-                for side, grid in zip(SIDES, pair):
-                    if grid is not None and (grid.shape[0] > cfg.max_rows or grid.shape[1] > cfg.max_cols):
-                        label = f"pair {i + 1}" if split == "train" else f"test {i + 1}"  # as the widget labels it
-                        return (
-                            f"{label} {side} is {grid.shape[0]}x{grid.shape[1]}, larger than the model's "
-                            f"{cfg.max_rows}x{cfg.max_cols} grids: shrink it, or use a larger model"
-                        )
-        return ""
+        return unsolvable(self.model, self._train, self._test)
 
     def solve(self, method: str | None = None, *, steps: int | None = None, key=None) -> Solution:
         """Runs `method` (a name from `lpn.methods.methods_for(model)`, default the selected one)
@@ -399,11 +340,6 @@ class TaskBuilder(GridWidget):
             out.append(layout_html(solution_layout(s), palette=self.palette, cell=self.cell_size or None))
             out.append(line_chart_svg([(s.objective_label, steps, s.objective)], title="objective by step"))
         return "".join(out)
-
-
-def solution_layout(solution: Solution) -> Layout:
-    """Each test input solved, its two attempts and the truth (where it was given)."""
-    return Layout([Task((), solution.test, name="solution")], [solution.attempts])
 
 
 def solve_task(model, task: Task, method: str, steps: int, key=None, frames: int = REPLAY_FRAMES) -> Solution:
