@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
+from lpn.runlog import evaluation_names
+
 
 def _duration(seconds: float) -> str:
     minutes, s = divmod(round(seconds), 60)
@@ -21,8 +23,6 @@ def run_summary(lines: Sequence[dict]) -> str:
     chunk's loss terms, each evaluation score's best (highest) value and step, the pace and the
     wall time. The mean steps/s is the steps over the seconds spent in chunks, the compiling ones
     included; the last chunk's pace follows it."""
-    from lpn.runlog import evaluation_names
-
     if not lines:
         raise ValueError("no chunk has finished yet (a run writes a line of metrics.jsonl at the end of each chunk)")
     last = lines[-1]
@@ -56,10 +56,8 @@ def plot_run(lines: Sequence[dict], out_path, title: str = "") -> Path:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    from lpn.runlog import evaluation_names
-
     step = np.array([line["step"] for line in lines])
-    fig = Figure(figsize=(13, 6.5), dpi=100, layout="constrained")
+    fig = Figure(figsize=(12.8, 6.4), dpi=100, layout="constrained")  # 1,280 px wide
     FigureCanvasAgg(fig)
     axes = fig.subplots(2, 3, sharex=True).ravel()
     panels = [
@@ -85,18 +83,35 @@ def plot_run(lines: Sequence[dict], out_path, title: str = "") -> Path:
         axes[0].set_yscale("log")
         axes[0].set_title("loss (log scale)", fontsize=10)
     axes[5].set_yscale("log")  # a chunk that compiles is orders of magnitude slower
-    evaluation = axes[4]
-    names = list(dict.fromkeys(name for line in lines for name in evaluation_names(line)))
-    for name in names:
-        points = [(line["step"], line[name]) for line in lines if name in line]
-        evaluation.plot(*zip(*points), marker="o", label=name)
-    if names:
-        evaluation.legend(fontsize=8)
-    else:
-        evaluation.text(0.5, 0.5, "no evaluation yet", transform=evaluation.transAxes, ha="center", color="grey")
+    _evaluation_panel(axes[4], lines)
     for ax in axes[3:]:
         ax.set_xlabel("step")
     fig.suptitle(title or f"training run: step {step[-1]}", fontsize=11)
     out_path = Path(out_path)
     fig.savefig(out_path, dpi=100)
     return out_path
+
+
+def _evaluation_panel(ax, lines: Sequence[dict]) -> None:
+    """Each evaluation score against the step, on a 0-100% axis where every score is a fraction
+    (a run whose scores are all 0 draws a line at 0%, not an axis of -0.04 to 0.04)."""
+    from matplotlib.ticker import PercentFormatter
+
+    names = list(dict.fromkeys(name for line in lines for name in evaluation_names(line)))
+    if not names:
+        ax.text(0.5, 0.5, "no evaluation yet", transform=ax.transAxes, ha="center", color="grey")
+        return
+    values = []
+    for name in names:
+        points = [(line["step"], line[name]) for line in lines if name in line]
+        values += [v for _, v in points]
+        ax.plot(
+            *zip(*points),
+            marker="o",
+            ms=4,
+            label=name.replace("top1", "top-1").replace("top2", "pass@2").replace("_", " "),
+        )
+    if all(0 <= v <= 1 for v in values):
+        ax.set_ylim(-0.03, 1.03)
+        ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.legend(fontsize=8, loc="best")

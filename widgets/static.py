@@ -67,14 +67,41 @@ def grids_html(grids, captions=None, *, palette=PALETTE, cell: int | None = None
     return f'<div class="lpn-static">{STYLE}<div class="lpn-row">{figures}</div></div>'
 
 
+def nice_ticks(lo: float, hi: float, count: int = 5) -> list[float]:
+    """About `count` round values (1, 2 or 5 times a power of ten) from `lo` to `hi`, as charts.js's niceTicks."""
+    raw = (hi - lo) / count
+    power = 10 ** np.floor(np.log10(raw))
+    step = next((m * power for m in (1, 2, 5, 10) if m * power >= raw), raw)
+    first = np.ceil(lo / step) * step
+    return [0.0 if abs(v) < step * 1e-9 else round(float(v), 12) for v in np.arange(first, hi + step * 1e-9, step)]
+
+
+def legend_rows(labels, width: int, left: int) -> list[list[tuple[int, str, int]]]:
+    """Legend entries (series index, label, x) in rows under a chart's plot, as charts.js's legendRows."""
+    rows: list[list] = [[]]
+    x = left
+    for k, label in enumerate(labels):
+        w = 18 + 6 * len(label) + 12
+        if x + w > width and rows[-1]:
+            rows.append([])
+            x = left
+        rows[-1].append((k, label, x))
+        x += w
+    return rows
+
+
 def line_chart_svg(series, *, width: int = 320, height: int = 160, title: str = "", marker=None) -> str:
-    """A static line chart of `series` = [(label, xs, ys)], the SVG twin of charts.js/lineChart."""
+    """A static line chart of `series` = [(label, xs, ys)], the SVG twin of charts.js/lineChart:
+    ticks on the y axis, and the labels in a legend under the plot, off the lines."""
     colours = ["#0074D9", "#FF4136", "#2ECC40", "#FF851B", "#B10DC9", "#39CCCC"]
     left, right, top, bottom = 48, 10, 18 if title else 8, 28
+    legend = legend_rows([label for label, _, _ in series], width, left) if series else []
     xs = np.concatenate([np.asarray(x, float) for _, x, _ in series]) if series else np.zeros(0)
     ys = np.concatenate([np.asarray(y, float) for _, _, y in series]) if series else np.zeros(0)
     ys = ys[np.isfinite(ys)]
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" class="lpn-chart">']
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height + 14 * len(legend) + 6 * bool(legend)}" class="lpn-chart">'
+    ]
     if title:
         out.append(f'<text x="{left}" y="12" font-size="11" font-weight="bold">{escape(title)}</text>')
     if xs.size and ys.size:
@@ -89,16 +116,24 @@ def line_chart_svg(series, *, width: int = 320, height: int = 160, title: str = 
             return top + (1 - (y - y0) / (y1 - y0)) * h
 
         out.append(f'<rect x="{left}" y="{top}" width="{w}" height="{h}" fill="none" stroke="#ccc"/>')
-        out.append(f'<text x="{left - 4}" y="{top + 4}" text-anchor="end" font-size="10">{y1:.3g}</text>')
-        out.append(f'<text x="{left - 4}" y="{top + h}" text-anchor="end" font-size="10">{y0:.3g}</text>')
+        ticks = nice_ticks(y0, y1)
+        digits = max(0, -int(np.floor(np.log10(ticks[1] - ticks[0]) + 1e-9))) if len(ticks) > 1 else 2
+        for v in ticks:
+            out.append(f'<line x1="{left}" x2="{left + w}" y1="{py(v):.1f}" y2="{py(v):.1f}" stroke="#eee"/>')
+            out.append(
+                f'<text x="{left - 4}" y="{py(v) + 3:.1f}" text-anchor="end" font-size="10">{v:.{digits}f}</text>'
+            )
         for k, (label, x, y) in enumerate(series):
             colour = colours[k % len(colours)]
             points = " ".join(f"{px(a):.1f},{py(b):.1f}" for a, b in zip(x, y) if np.isfinite(b))
             out.append(f'<polyline points="{points}" fill="none" stroke="{colour}" stroke-width="1.5"/>')
-            out.append(
-                f'<text x="{left + w - 4}" y="{top + 12 + 12 * k}" text-anchor="end" font-size="10" '
-                f'fill="{colour}">{escape(label)}</text>'
-            )
+        for r, row in enumerate(legend):
+            for k, label, x in row:
+                colour, y = colours[k % len(colours)], height + 14 * r + 12
+                out.append(
+                    f'<line x1="{x}" x2="{x + 14}" y1="{y - 4}" y2="{y - 4}" stroke="{colour}" stroke-width="2.5"/>'
+                )
+                out.append(f'<text x="{x + 18}" y="{y}" font-size="10" fill="{colour}">{escape(label)}</text>')
         if marker is not None:
             out.append(
                 f'<line x1="{px(marker):.1f}" x2="{px(marker):.1f}" y1="{top}" y2="{top + h}" '

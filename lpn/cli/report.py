@@ -33,5 +33,5 @@ def cmd_report(args) -> None:
     run = Path(args.run_dir)
     lines = read_metrics(run)
     print(f"{run}: {run_summary(lines)}")
-    out = plot_run(lines, args.out or run / "report.png", title=f"{run}: step {lines[-1]['step']}")
+    out = plot_run(lines, args.out or run / "report.png", title=f"{run.resolve().name}: step {lines[-1]['step']}")
     print(f"plot: {out}")
