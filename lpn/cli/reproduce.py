@@ -4,6 +4,7 @@ the paper's numbers (`lpn.experiments`, `lpn.reproduce`)."""
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import sys
 
@@ -62,7 +63,7 @@ def cmd_reproduce(args) -> None:
         raise UsageError("--out DIR is required: the folder for results.json, table.md and figure.png")
     start_processes(args)  # several: each trains on its share of a batch and evaluates a share of the tasks
     use_compile_cache()
-    command = "lpn " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:2] == ["reproduce"] else ""
+    command = recorded_command(sys.argv[1:]) if sys.argv[1:2] == ["reproduce"] else ""
 
     def log(line):  # several processes: process 0 speaks
         if is_main():
@@ -75,10 +76,31 @@ def cmd_reproduce(args) -> None:
         seeds=args.seeds,
         resume=args.resume,
         models=args.models,
-        model=args.model,
+        model=None if args.model is None else shown_path(args.model),  # recorded in results.json and table.md
         progress=not args.quiet and is_main(),
         log=log,
         command=command,
     )
     if is_main():
         print(f"wrote {args.out}/results.json, table.md and figure.png ({results['seconds'] / 60:.1f} min)")
+
+
+def shown_path(path: str) -> str:
+    """`path` as it is recorded: an absolute path relative to the current folder (the same file), so
+    what a run writes for others to read names no folder of the machine that ran it."""
+    if not os.path.isabs(path):
+        return path
+    try:
+        return os.path.relpath(path)
+    except ValueError:  # Windows: another drive has no relative path
+        return path
+
+
+def recorded_command(argv: list[str]) -> str:
+    """The command as typed (argv without the program), each absolute path in it shown relative to
+    the current folder (`shown_path`), as table.md and results.json record it."""
+    shown = []
+    for arg in argv:
+        flag, equals, value = arg.partition("=")
+        shown.append(f"{flag}={shown_path(value)}" if equals and flag.startswith("--") else shown_path(arg))
+    return "lpn " + " ".join(shlex.quote(a) for a in shown)
