@@ -103,8 +103,11 @@ def plot_experiment(exp: Experiment, results: dict):
         ax.set_title(title, fontsize=10)
         ax.set_ylabel("top-1 exact match %")
     axes[0].set_ylim(-3, 103)
-    handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, fontsize=8, loc="outside right upper")
+    legend = {}  # a row drawn in either panel, once, in the rows' order
+    for ax in axes:
+        legend.update({label: handle for handle, label in zip(*ax.get_legend_handles_labels()) if label not in legend})
+    order = [row.label for row in exp.rows if row.label in legend]
+    fig.legend([legend[label] for label in order], order, fontsize=8, loc="outside right upper")
     fig.suptitle(textwrap.fill(exp.title, 110), fontsize=10)
     return fig
 
