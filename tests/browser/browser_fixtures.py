@@ -81,14 +81,18 @@ def start_lab(root: Path):
         JUPYTERLAB_SETTINGS_DIR=str(settings),
         JUPYTERLAB_WORKSPACES_DIR=str(root / ".workspaces"),
         JUPYTER_PLATFORM_DIRS="1",
+        # A virtualenv over another Python's packages: the lab extensions (anywidget, ipywidgets) are in that
+        # Python's share/jupyter, which `jupyter` looks for under sys.prefix only.
+        JUPYTER_PATH=os.pathsep.join(
+            p for p in (os.environ.get("JUPYTER_PATH"), str(Path(sys.base_prefix) / "share" / "jupyter")) if p
+        ),
     )
     with open(root / "server.log", "w") as log:
         server = subprocess.Popen(
             [
-                sys.executable,
-                "-m",
-                "jupyter",
-                "lab",
+                sys.executable,  # `-m jupyterlab`, not `-m jupyter lab`, which runs the jupyter-lab on PATH: another
+                "-m",  # Python's, whose kernels would import another checkout's lpn
+                "jupyterlab",
                 "--no-browser",
                 "--ServerApp.ip=127.0.0.1",
                 f"--ServerApp.port={port}",
