@@ -32,7 +32,7 @@ from lpn.model import LPN, generate
 from lpn.pattern import pattern_batch, pattern_tasks
 from lpn.search import SearchTrace, gradient_search, no_search
 
-__version__ = "0.1.0"
+from lpn.version import __version__
 
 __all__ = [
     "Config",

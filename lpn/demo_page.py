@@ -116,7 +116,7 @@ def demo_page(
     """The self-contained HTML page of `lpn demo`. `batch`: the tasks (last pair the query); `mean`
     and `best`: (grids_BRC, shapes_B2, solved_B) from the mean latent and after the search;
     `landscape`: a `landscape_png` of task `picked[0]`, or None."""
-    from lpn import __version__
+    from lpn.version import __version__
 
     mean_ok, best_ok = mean[2], best[2]
     tasks = [_task_html(batch, i, mean, best, steps) for i in picked]

@@ -546,7 +546,7 @@ def eval_generated(
     the tasks of one compiled call (`evaluate_batch`). With `tta` > 1 the tasks are predicted as
     `Task`s under `tta` views that vote (`predict_tasks`) and scored by `lpn.scoring` (one test
     output a task, so its per-task scores are these metrics)."""
-    from lpn import __version__
+    from lpn.version import __version__
     from lpn.tasks.sources import query_batch
 
     cfg = model.config
