@@ -2,7 +2,7 @@
 
 Runs `lpn.compare.compare_methods` on fresh tasks of a model's own task family: the mean latent,
 gradient search (Adam, b2 0.9, at the config's search_lr) at each budget of steps, and the rows of
-`lpn.evolution.es_methods` at the same budgets (CMA-ES, SNES, and CMA-ES for half the budget then
+`lpn.compare.es_methods` at the same budgets (CMA-ES, SNES, and CMA-ES for half the budget then
 gradient), whose budgets count gradient-step equivalents, so each sits at the evaluations of
 gradient search at that many steps. Prints the table; with --out, writes table.md (the command at
 its top) and figure.png (`lpn.figures.plot_comparison`, pass@2 against evaluations per task).
@@ -27,8 +27,8 @@ os.environ.setdefault("LPN_CPU_DEVICES", "1")
 import jax  # noqa: E402
 
 import lpn  # noqa: E402
-from lpn.compare import SearchMethod, compare_methods
-from lpn.evolution import POPULATION, es_methods, generations, hybrid_search
+from lpn.compare import SearchMethod, compare_methods, es_methods
+from lpn.evolution import POPULATION, generations, hybrid_search
 from lpn.figures import plot_comparison
 
 

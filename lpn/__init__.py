@@ -31,7 +31,6 @@ from lpn.in_context import InContext, ttt
 from lpn.model import LPN, generate
 from lpn.pattern import pattern_batch, pattern_tasks
 from lpn.search import SearchTrace, gradient_search, no_search
-
 from lpn.version import __version__
 
 __all__ = [

@@ -45,8 +45,8 @@ import numpy as np
 import safetensors.numpy
 from safetensors import SafetensorError
 
+from lpn.architectures import ARCHITECTURES, DEFAULT, architecture_name
 from lpn.config import Config, architecture_diff
-from lpn.in_context import ARCHITECTURES, architecture_name
 from lpn.model import LPN
 
 FORMAT = "lpn-checkpoint"
@@ -140,7 +140,7 @@ def save_checkpoint(run_dir, model: LPN, *, step: int = 0, opt_state=None, metri
         **(extra or {}),
         "sha256": sha256,
     }
-    if not isinstance(model, LPN):  # an LPN checkpoint stays as it was: no key means LPN
+    if architecture_name(model) != DEFAULT:  # an LPN checkpoint stays as it was: no key means LPN
         meta["architecture"] = architecture_name(model)
     (tmp / META).write_text(json.dumps(meta, indent=2, default=float) + "\n")
     if final.exists():

@@ -31,26 +31,17 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-import equinox as eqx
 import jax
-import numpy as np
 from tqdm.auto import tqdm
 
-from lpn.evaluate import (
-    TaskMetrics,
-    keep_candidates,
-    mean_metrics,
-    per_task_in_groups,
-    predict_tasks,
-    split_query,
-    task_metrics,
-    tta_metrics,
-)
+from lpn.architectures import kind_of
+from lpn.evaluate import TaskMetrics, mean_metrics, per_task_in_groups, predict_tasks, task_metrics, tta_metrics
+from lpn.evolution import require_evosax
 from lpn.grids import Batch, Task
 from lpn.methods import row
-from lpn.model import LPN
+from lpn.program import given, over_tasks, split_query, the_trace
 from lpn.scoring import score_predictions
-from lpn.search import SearchTrace
+from lpn.searches import TABLE_11
 
 BUDGETS = (10, 50, 100, 400)
 METRICS = {
@@ -81,7 +72,7 @@ class SearchMethod(NamedTuple):
         name in the paper's tables. The table is `model`'s (default LPN's), and `model` becomes
         the row's own. Without `optimizer`, gradient searches use Adam (b2 0.9) at the model's `search_lr` and TTT Adam
         at the model's `ttt_lr`."""
-        found = row(name, LPN if model is None else model)
+        found = row(name, model)
         label = found.label if found.budget is None else f"{found.label} {budget}"
         return cls(
             label, found.method, found.options(budget, optimizer), found.label, budget if found.budget else 0, model
@@ -103,6 +94,18 @@ class ComparisonRow(NamedTuple):
     compile_seconds: float  # tracing and compiling, 0 when the program was already compiled
     differs: float = 0.0  # attempt 2 is a different grid from attempt 1
     rescued: float = 0.0  # attempt 2 is right where attempt 1 is not (top2 - top1)
+
+    @classmethod
+    def of(cls, method: SearchMethod, metrics: TaskMetrics, seconds: float, compile_seconds: float) -> ComparisonRow:
+        """A method's row: its label, family and budget, every field of its `TaskMetrics`, its times."""
+        return cls(
+            method.label,
+            method.family or method.label,
+            method.budget,
+            seconds=seconds,
+            compile_seconds=compile_seconds,
+            **metrics._asdict(),
+        )
 
 
 @dataclass(frozen=True)
@@ -143,10 +146,6 @@ class Comparison:
         return self.table()
 
 
-# Table 11's families, in the order of its rows, by their names in `lpn.methods.SEARCHES`.
-TABLE_11 = ("sampling", "prior-gradient", "local", "prior-local", "random", "gradient")
-
-
 def table_11_methods(budgets: Sequence[int] = BUDGETS, optimizer=None) -> list[SearchMethod]:
     """The default rows: the mean latent, then each family of `TABLE_11` at every budget, labelled
     with its Table 11 name. `optimizer` (an optax transformation; default Adam, b2 0.9, at the model's `search_lr`)
@@ -172,10 +171,21 @@ def baseline_methods(
 
 
 def default_methods(model, budgets: Sequence[int] = BUDGETS, optimizer=None) -> list[SearchMethod]:
-    """`table_11_methods` for an LPN; for an in-context model, its prediction and TTT at `budgets`."""
-    if isinstance(model, LPN):
-        return table_11_methods(budgets, optimizer)
-    return [SearchMethod.named("none", model=model), *(SearchMethod.named("ttt", b, optimizer, model) for b in budgets)]
+    """The model's plain prediction, then each method its kind compares (`Kind.compared`) at every
+    budget: `table_11_methods` for an LPN; for an in-context model, its prediction and TTT."""
+    kind = kind_of(model)
+    rows = [SearchMethod.named(kind.default, model=model)]
+    return rows + [SearchMethod.named(name, b, optimizer, model) for name in kind.compared for b in budgets]
+
+
+def es_methods(
+    budgets: Sequence[int] = (10, 50, 100), names: Sequence[str] = ("cma", "es", "hybrid"), optimizer=None
+) -> list[SearchMethod]:
+    """Rows of the ES searches of `lpn.searches.SEARCHES` (`lpn.evolution`) at each budget
+    (gradient-step equivalents, so each sits at the evaluations of gradient search at that many
+    steps). `optimizer` drives the hybrid's gradient part."""
+    require_evosax()
+    return [SearchMethod.named(name, b, optimizer) for name in names for b in budgets]
 
 
 _open_clocks: list[list[float]] = []
@@ -204,26 +214,19 @@ def _compile_clock():
         _open_clocks.remove(clock)
 
 
-def _for_decoding(trace):
-    """What the decoding needs, so the traces' shapes do not depend on the method's budget and one
-    decoding program serves every row of an architecture: a search's `CANDIDATES` best latents
-    (`keep_candidates`), a `TTTTrace` without its losses."""
-    if isinstance(trace, SearchTrace):
-        return keep_candidates(trace)
-    return trace._replace(losses=None)
+def _for_decoding(model, trace, query):
+    """What the decoding needs (`trace.for_decoding`), so the traces' shapes do not depend on the
+    method's budget and one decoding program serves every row of an architecture: a search's
+    `CANDIDATES` best latents, a `TTTTrace` without its losses."""
+    return trace.for_decoding()
 
 
-@eqx.filter_jit
-def _search(model, spec, keys, method, options):
-    """The vmapped search, its trace as `_for_decoding` keeps it."""
-    return jax.vmap(lambda pairs, key: _for_decoding(method(model, pairs, key, **dict(options))))(spec, keys)
-
-
-@eqx.filter_jit
-def _score(model, traces, query):
-    """`evaluate_batch`'s per-task metrics from searched traces; their shapes do not depend on the
-    method (`_for_decoding`), so this compiles once for all rows of an architecture."""
-    return jax.vmap(lambda trace, q: task_metrics(model, trace, q))(traces, query)
+def _searched_metrics(placed, part, keys, method, options):
+    """`evaluate_batch`'s per-task metrics in two runs of the one program: the method, its traces
+    kept for decoding; then their metrics, which compile once for all rows of an architecture."""
+    traces = over_tasks(placed, part, keys, method, options, _for_decoding)
+    _, query = split_query(part)
+    return over_tasks(placed, (traces, query), keys, the_trace, (), task_metrics, given)
 
 
 def _metrics(model, data, key, method, options, tasks_per_call) -> TaskMetrics:
@@ -232,24 +235,11 @@ def _metrics(model, data, key, method, options, tasks_per_call) -> TaskMetrics:
         return tta_metrics(model, data, key, method, options.pop("tta"), tasks_per_call or 16, **options)
     if isinstance(data, Batch):
         options = tuple(sorted(options.items()))
-
-        def run(placed, part, keys):
-            spec, query = split_query(part)
-            return _score(placed, _search(placed, spec, keys, method, options), query)
-
+        run = lambda placed, part, keys: _searched_metrics(placed, part, keys, method, options)  # noqa: E731
         return mean_metrics(per_task_in_groups(run, model, data, key, tasks_per_call))  # evaluate_batch's keys
     # A row's own `batch_size` option (predict_tasks' tasks a call) wins over `tasks_per_call`.
     predictions, evals = predict_tasks(model, data, key, method, **{"batch_size": tasks_per_call or 16, **options})
-    score = score_predictions(data, predictions)
-    return TaskMetrics(
-        score.top1,
-        score.per_task,
-        score.shape_accuracy,
-        score.pixel_accuracy,
-        float(np.mean(list(evals.values()))),
-        score.distinct,
-        score.rescued,
-    )
+    return TaskMetrics.from_score(score_predictions(data, predictions), evals)
 
 
 def compare_methods(
@@ -307,21 +297,7 @@ def compare_methods(
                 model if m.model is None else m.model, data, key, m.method, dict(m.options or {}), tasks_per_call
             )
             elapsed = time.perf_counter() - start
-        rows.append(
-            ComparisonRow(
-                m.label,
-                m.family or m.label,
-                m.budget,
-                out.num_evals,
-                out.top1,
-                out.top2,
-                out.shape,
-                out.pixel,
-                max(elapsed - compiling[0], 0.0),
-                compiling[0],
-                out.differs,
-                out.rescued,
-            )
-        )
+        seconds = max(elapsed - compiling[0], 0.0)
+        rows.append(ComparisonRow.of(m, out, seconds, compiling[0]))
     num_tasks = data.inputs.shape[0] if isinstance(data, Batch) else len(data)
     return Comparison(tuple(rows), num_tasks)

@@ -19,9 +19,9 @@ import numpy as np
 
 from lpn.demo_page import demo_page, landscape_png
 from lpn.devices import first, spread_tasks
-from lpn.evaluate import split_query
 from lpn.model import LPN, generate
 from lpn.pattern import pattern_batch
+from lpn.program import over_tasks
 from lpn.search import default_optimizer, gradient_search, log_prob
 
 
@@ -37,19 +37,18 @@ class DemoResult(NamedTuple):
     report: Path | None
 
 
-@eqx.filter_jit
+def _mean_and_best(model: LPN, trace, query):
+    """The search's path and the query decoded from the mean latent (its start) and from the best
+    latent found."""
+    mean = generate(model, trace.latents[0, 0], query.inputs, query.input_shapes)
+    best = generate(model, trace.best, query.inputs, query.input_shapes)
+    return trace.latents[:, 0], trace.scores[:, 0], mean, best
+
+
 def _solve(model: LPN, batch, keys, steps: int, optimizer):
-    """Gradient search on each task's specification pairs, and the query decoded from the mean
-    latent (the search's start) and from the best latent found."""
-    spec, query = split_query(batch)
-
-    def one(pairs, q, key):
-        trace = gradient_search(model, pairs, key, steps=steps, optimizer=optimizer)
-        mean = generate(model, trace.latents[0, 0], q.inputs, q.input_shapes)
-        best = generate(model, trace.best, q.inputs, q.input_shapes)
-        return trace.latents[:, 0], trace.scores[:, 0], mean, best
-
-    return jax.vmap(one)(spec, query, keys)
+    """Gradient search on each task's specification pairs (the one program, `lpn.program`)."""
+    options = (("optimizer", optimizer), ("steps", steps))
+    return over_tasks(model, batch, keys, gradient_search, options, _mean_and_best)
 
 
 LANDSCAPE_CHUNK = 256  # latents a landscape evaluates at once: all 4,096 at once peaked at ~1.8 GB

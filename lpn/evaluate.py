@@ -9,36 +9,27 @@ Metrics, each a fraction over tasks:
     differs: the two attempts are different grids (see `attempts`);
     rescued: attempt 2 is exact where attempt 1 is not (top2 - top1).
 
-`Progress`, `score_and_print`, `write_results` and `eval_generated` run `lpn eval`'s resumable
-evaluation of ARC and JSON tasks and of fresh generated ones, and write its results.
+Every path from a method to its attempts and metrics runs the one compiled program of
+`lpn.program` (`over_tasks`); a trace decodes its attempts itself (the trace protocol of
+`lpn.kind`). `lpn eval`'s driver (resume, printing, results files) is `lpn.eval_run`.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import time
-from pathlib import Path
 from typing import NamedTuple
 
-import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from lpn.architectures import kind_of
 from lpn.devices import first, spread_tasks
-from lpn.distributed import gather, gather_objects, is_main, share
+from lpn.distributed import gather, gather_objects, share
 from lpn.grids import Batch
-from lpn.in_context import TTTTrace, prefix
-from lpn.model import LPN, decode_after, runner_up, runner_up_after
-from lpn.search import SearchTrace
+from lpn.program import given, over_tasks, split_query
+from lpn.search import CANDIDATES
 
-
-def split_query(batch: Batch):
-    """(specification, query): the last pair slot of every task becomes the query."""
-    spec = jax.tree.map(lambda a: a[:, :-1], batch)
-    query = jax.tree.map(lambda a: a[:, -1], batch)
-    return spec, query
+__all__ = ["CANDIDATES", "split_query"]  # re-exported: where readers of lpn.evaluate look for them
 
 
 def batch_as_tasks(batch: Batch, prefix: str = "task") -> list:
@@ -73,9 +64,6 @@ def pixel_accuracy(grid_RC, shape, truth_RC, true_shape):
     return jnp.sum(in_true & in_pred & (grid_RC == truth_RC)) / jnp.sum(in_true)
 
 
-CANDIDATES = 8  # the highest-scoring latents of a search decoded for attempt 2
-
-
 def attempts(model, trace, input_RC, input_shape, candidates: int = CANDIDATES):
     """Decodes attempts 1 and 2 of a method's trace on one input: grids (2, R, C), shapes (2, 2).
 
@@ -85,50 +73,27 @@ def attempts(model, trace, input_RC, input_shape, candidates: int = CANDIDATES):
     grid of the best-scoring one whose grid differs from attempt 1; where none differs (a search that
     converged, or a single latent), it is the decoder's runner-up answer for the best latent (the
     greedy answer with its least certain cell changed, `lpn.model.runner_up`). A `TTTTrace`
-    (in-context model, `lpn.in_context`) gives its tuned model's greedy answer and runner-up."""
-    if isinstance(trace, TTTTrace):
-        start = prefix(trace.model, trace.context, trace.context_mask, input_RC, input_shape)
-        (grid, shape, _), (grid2, shape2, _) = runner_up_after(trace.model.decoder, start, input_RC.shape)
-        return jnp.stack([grid, grid2]), jnp.stack([shape, shape2])
-    flat_z = trace.latents.reshape(-1, trace.latents.shape[-1])
-    flat_s = trace.scores.reshape(-1)
-    # top_k puts the first of equal scores first, as argmax does: candidate 0 is `trace.best`
-    top_s, index = jax.lax.top_k(jnp.where(jnp.isfinite(flat_s), flat_s, -jnp.inf), min(candidates, flat_s.size))
-    prefixes = jax.vmap(lambda z: model.decoder.prefix(z, input_RC, input_shape))(flat_z[index])
-    decode = jax.vmap(lambda p: decode_after(model.decoder, p, input_RC.shape))
-    grids, shapes, margins, seconds, log_ps = decode(prefixes)
-    spare, spare_shape, _ = runner_up(grids[0], shapes[0], margins[0], seconds[0], log_ps[0])
-    differs = (jnp.any(grids != grids[0], axis=(1, 2)) | jnp.any(shapes != shapes[0], axis=1)) & (top_s > -jnp.inf)
-    j = jnp.argmax(differs)
-    grid2 = jnp.where(differs[j], grids[j], spare)
-    shape2 = jnp.where(differs[j], shapes[j], spare_shape)
-    return jnp.stack([grids[0], grid2]), jnp.stack([shapes[0], shape2])
+    (in-context model, `lpn.in_context`) gives its tuned model's greedy answer and runner-up.
+    Each trace decodes itself (`trace.attempts`, the trace protocol of `lpn.kind`)."""
+    return trace.attempts(model, input_RC, input_shape, candidates)
 
 
 def keep_candidates(trace, candidates: int = CANDIDATES):
-    """A `SearchTrace` cut to what `attempts` reads: its `candidates` best latents as a path of one
-    step, (1, candidates, H), best first, padded with -inf scores where the search visited fewer.
-    `attempts` gives the same grids from it, and its shapes no longer depend on the method's budget,
-    so one compiled decoding serves every method. Other traces pass through."""
-    if not isinstance(trace, SearchTrace):
-        return trace
-    flat_z = trace.latents.reshape(-1, trace.latents.shape[-1])
-    flat_s = trace.scores.reshape(-1)
-    top_s, index = jax.lax.top_k(jnp.where(jnp.isfinite(flat_s), flat_s, -jnp.inf), min(candidates, flat_s.size))
-    missing = candidates - top_s.size
-    z = jnp.concatenate([flat_z[index], jnp.zeros((missing, flat_z.shape[-1]), flat_z.dtype)])
-    s = jnp.concatenate([top_s, jnp.full((missing,), -jnp.inf, top_s.dtype)])
-    return trace._replace(latents=z[None], scores=s[None])
+    """A trace cut to what `attempts` reads (`trace.for_decoding`): a `SearchTrace`'s `candidates`
+    best latents as a path of one step, (1, candidates, H), best first, padded with -inf scores
+    where the search visited fewer; a `TTTTrace` without its losses. `attempts` gives the same
+    grids from it, and its shapes no longer depend on the method's budget, so one compiled
+    decoding serves every method."""
+    return trace.for_decoding(candidates)
 
 
 def method_or_default(model, method, options: dict):
-    """(method, options), where no method means the model's "none" row of `lpn.methods`: LPN's
-    mean latent, or the in-context model's prediction."""
+    """(method, options), where no method means the model's default row of `lpn.methods` (its
+    kind's `default`): LPN's mean latent, or the in-context model's prediction."""
     if method is not None:
         return method, options
-    from lpn.methods import row
-
-    default = row("none", model)
+    kind = kind_of(model)
+    default = kind.methods[kind.default]
     return default.method, {**default.fixed, **options}
 
 
@@ -144,10 +109,24 @@ class TaskMetrics(NamedTuple):
     differs: float = 0.0
     rescued: float = 0.0
 
+    @classmethod
+    def from_score(cls, score, evals: dict) -> TaskMetrics:
+        """The metrics of an `lpn.scoring.ArcScore` (pass@2 its per-task score) and the decoder
+        evaluations each task spent."""
+        return cls(
+            score.top1,
+            score.per_task,
+            score.shape_accuracy,
+            score.pixel_accuracy,
+            float(np.mean(list(evals.values()))),
+            score.distinct,
+            score.rescued,
+        )
 
-def task_metrics(model: LPN, trace, query) -> TaskMetrics:
+
+def task_metrics(model, trace, query) -> TaskMetrics:
     """One task's metrics: the trace's two attempts decoded on the `query` pair and scored."""
-    grids, shapes = attempts(model, trace, query.inputs, query.input_shapes)
+    grids, shapes = trace.attempts(model, query.inputs, query.input_shapes)
     hits = jax.vmap(exact, in_axes=(0, 0, None, None))(grids, shapes, query.outputs, query.output_shapes)
     return TaskMetrics(
         top1=hits[0],
@@ -165,11 +144,9 @@ def mean_metrics(per_task: TaskMetrics) -> TaskMetrics:
     return TaskMetrics(*(float(np.mean(np.asarray(v, np.float32))) for v in per_task))
 
 
-@eqx.filter_jit
 def _evaluate(model, batch, keys, method, options):
-    spec, query = split_query(batch)
-    one = lambda pairs, q, key: task_metrics(model, method(model, pairs, key, **dict(options)), q)
-    return jax.vmap(one)(spec, query, keys)
+    """Per-task metrics of `method` on generated tasks (the last pair the query): the one program."""
+    return over_tasks(model, batch, keys, method, options, task_metrics)
 
 
 def tta_metrics(model, batch: Batch, key, method, tta: int, batch_size: int = 16, **options) -> TaskMetrics:
@@ -179,16 +156,7 @@ def tta_metrics(model, batch: Batch, key, method, tta: int, batch_size: int = 16
 
     tasks = batch_as_tasks(batch)
     predictions, evals = predict_tasks(model, tasks, key, method, batch_size=batch_size, tta=tta, **options)
-    score = score_predictions(tasks, predictions)
-    return TaskMetrics(
-        score.top1,
-        score.per_task,
-        score.shape_accuracy,
-        score.pixel_accuracy,
-        float(np.mean(list(evals.values()))),
-        score.distinct,
-        score.rescued,
-    )
+    return TaskMetrics.from_score(score_predictions(tasks, predictions), evals)
 
 
 def per_task_in_groups(run, model, batch: Batch, key, tasks_per_call: int | None = None):
@@ -231,17 +199,19 @@ def evaluate_batch(
 def confidence(trace):
     """How well a method's trace explains the given pairs, for voting across TTA views: the search
     objective of an LPN's best latent, minus the final leave-one-out loss of TTT."""
-    return -trace.losses[-1] if isinstance(trace, TTTTrace) else trace.best_score
+    return trace.confidence()
 
 
-@eqx.filter_jit
+def attempts_on_tests(model, trace, tests):
+    """A `then` of the one program: the attempts on each test input (`tests`: inputs (T, R, C) and
+    their shapes (T, 2)), the evaluations spent and the trace's confidence."""
+    inputs_TRC, shapes_T2 = tests
+    grids, shapes = jax.vmap(lambda x, s: trace.attempts(model, x, s))(inputs_TRC, shapes_T2)
+    return grids, shapes, trace.num_evals, trace.confidence()
+
+
 def _predict(model, spec, test_inputs, test_shapes, keys, method, options):
-    def one(pairs, inputs_TRC, shapes_T2, key):
-        trace = method(model, pairs, key, **dict(options))
-        grids, shapes = jax.vmap(lambda x, s: attempts(model, trace, x, s))(inputs_TRC, shapes_T2)
-        return grids, shapes, trace.num_evals, confidence(trace)
-
-    return jax.vmap(one)(spec, test_inputs, test_shapes, keys)
+    return over_tasks(model, (spec, (test_inputs, test_shapes)), keys, method, options, attempts_on_tests, given)
 
 
 BUCKETS = (5, 10, 15, 20, 25, 30)  # grid sides tasks are padded to in `predict_tasks`
@@ -410,180 +380,3 @@ def _predict_padded(
         too_big = [t for t in tasks if t.name in outgrown]
         report([t.name for t in tasks])
     return predictions, evals, sure, too_big
-
-
-class Progress:
-    """The tasks an ARC evaluation has predicted so far, kept in `path` (rewritten atomically after
-    every batch), so that `lpn eval ... --resume` skips them after an interruption. Without
-    `resume`, or when the evaluation's settings differ, it starts empty. The run time it records
-    adds up the runs, each counted to its last saved batch (or to its end). A `resume` with no
-    saved file, an unreadable one or one of other settings raises ValueError."""
-
-    def __init__(self, path: Path, settings: dict, resume: bool):
-        self.path, self.settings, self.tasks, self.runtime = path, settings, {}, 0.0
-        self.started = time.perf_counter()
-        if not resume:
-            return
-        try:
-            saved = json.loads(path.read_text())
-        except FileNotFoundError:
-            raise ValueError(f"--resume: no earlier evaluation in {path.parent} (no {path.name})") from None
-        except json.JSONDecodeError as err:
-            raise ValueError(f"--resume: {path} is not valid JSON ({err})") from None
-        if saved.get("settings") != json.loads(json.dumps(settings)):
-            raise ValueError(
-                f"--resume: {path} was written by an evaluation with other settings "
-                f"({saved.get('settings')}); drop --resume to start again"
-            )
-        self.tasks, self.runtime = saved["tasks"], float(saved["runtime_seconds"])
-
-    def add(self, predictions: dict, evals: dict) -> None:
-        for name, outputs in predictions.items():
-            self.tasks[name] = {
-                "attempts": [[np.asarray(a).tolist() for a in pair] for pair in outputs],
-                "decoder_evaluations": evals[name],
-            }
-        self.write(self.elapsed())
-
-    def elapsed(self) -> float:
-        """Seconds of the earlier runs plus this one's so far."""
-        return self.runtime + time.perf_counter() - self.started
-
-    def save(self) -> float:
-        """Writes the total run time so far and returns it."""
-        total = self.elapsed()
-        self.write(total)
-        return total
-
-    def write(self, runtime: float) -> None:
-        if not is_main():  # several processes: process 0 writes (lpn.distributed)
-            return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"settings": self.settings, "runtime_seconds": runtime, "tasks": self.tasks}))
-        os.replace(tmp, self.path)
-
-    def predictions(self, tasks) -> tuple[dict, dict]:
-        return (
-            {
-                t.name: [[np.asarray(a, np.uint8) for a in pair] for pair in self.tasks[t.name]["attempts"]]
-                for t in tasks
-            },
-            {t.name: self.tasks[t.name]["decoder_evaluations"] for t in tasks},
-        )
-
-
-def predict(model, tasks, key, method, batch_size, options, on_batch=None, tta: int = 1):
-    """`predict_tasks` with a progress bar, at most `batch_size` tasks a call."""
-    return predict_tasks(
-        model,
-        tasks,
-        key,
-        method,
-        batch_size=min(batch_size, len(tasks) * tta),
-        progress=True,
-        on_batch=on_batch,
-        tta=tta,
-        **options,
-    )
-
-
-def score_and_print(tasks, predictions, version: str, table: bool, out: Path):
-    """Scores the tasks whose test outputs are known; prints both official averages, labelled, and
-    writes the per-task table to `out`/tasks.txt. Returns the scores as a dict (None if none known)."""
-    from lpn.scoring import score_predictions
-
-    known = [t for t in tasks if all(p.output is not None for p in t.test)]
-    if len(known) < len(tasks):
-        print(f"{len(tasks) - len(known)} tasks have unknown test outputs: written to the submission, not scored")
-    if not known:
-        return None
-    score = score_predictions(known, {t.name: predictions[t.name] for t in known})
-    print(f"dataset version: {version}")
-    print(score.summary())
-    if table:
-        print(score.table())
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "tasks.txt").write_text(score.table() + "\n")
-    return score.to_dict()
-
-
-def write_results(out: Path, results: dict, predictions=None) -> None:
-    """Writes `out`/results.json and, given predictions, `out`/submission.json; prints their paths.
-    Only process 0 of several writes (`lpn.distributed`)."""
-    from lpn.scoring import write_submission
-
-    if not is_main():
-        return
-
-    out.mkdir(parents=True, exist_ok=True)
-    written = []
-    if predictions is not None:
-        written.append(write_submission(predictions, out / "submission.json"))
-    path = out / "results.json"
-    path.write_text(json.dumps(results, indent=2, default=float))
-    written.append(path)
-    print("wrote " + ", ".join(map(str, written)))
-
-
-def eval_generated(
-    model,
-    data: str,
-    seed: int,
-    num_tasks: int,
-    method,
-    options,
-    head: dict,
-    out: Path,
-    density=None,
-    pairs=None,
-    tasks_per_call: int | None = None,
-    tta: int = 1,
-) -> None:
-    """Metrics of the search on `num_tasks` fresh generated tasks (`data`: pattern, procedural or
-    strings) of the model's own config, printed and written to `out`/results.json with `head`.
-    `density` and `pairs` (default the config's) shape the generated tasks; `tasks_per_call` bounds
-    the tasks of one compiled call (`evaluate_batch`). With `tta` > 1 the tasks are predicted as
-    `Task`s under `tta` views that vote (`predict_tasks`) and scored by `lpn.scoring` (one test
-    output a task, so its per-task scores are these metrics)."""
-    from lpn.version import __version__
-    from lpn.tasks.sources import query_batch
-
-    cfg = model.config
-    batch = query_batch(cfg, data, seed, num_tasks, density, pairs)
-    pairs = batch.inputs.shape[1] - 1  # given pairs; the last slot is the query
-    started = time.perf_counter()
-    if tta > 1:
-        metrics = tta_metrics(model, batch, jax.random.key(seed), method, tta, tasks_per_call or 16, **options)
-    else:
-        metrics = evaluate_batch(model, batch, jax.random.key(seed), method, tasks_per_call=tasks_per_call, **options)
-    runtime = time.perf_counter() - started
-    density = cfg.pattern_density if density is None else density
-    version = f"generated by lpn {__version__} ({data}, seed {seed}" + (
-        f", density {density})" if data == "pattern" else ")"
-    )
-    print(
-        f"{num_tasks} fresh {data} tasks of {pairs} given pairs and a query, {version}"
-        + (f"; {tta} views voting" if tta > 1 else "")
-    )
-    print(
-        f"top-1 exact {metrics.top1:.2%}, pass@2 {metrics.top2:.2%}, shape {metrics.shape:.2%}, "
-        f"pixel {metrics.pixel:.2%}; {metrics.num_evals:.0f} decoder evaluations per task; {runtime:.1f} s"
-    )
-    print(
-        f"attempt 2 differs from attempt 1 on {metrics.differs:.2%} of tasks and solves {metrics.rescued:.2%} "
-        f"that attempt 1 missed"
-    )
-    write_results(
-        out,
-        {
-            "data": data,
-            "dataset_version": version,
-            "num_tasks": num_tasks,
-            "given_pairs": pairs,
-            "tta": tta,
-            **head,
-            "runtime_seconds": runtime,
-            "scores": metrics._asdict(),
-        },
-    )

@@ -21,7 +21,7 @@ On budgets: a gradient step costs GRADIENT_COST (3) evaluations a pair, so a gen
 POPULATION (6) candidates costs what two gradient steps cost. The rows of `lpn.methods.SEARCHES`
 ("cma", "es", "hybrid") therefore take their budget in gradient-step equivalents: "cma" at budget
 100 runs 50 generations of 6, 301 evaluations a pair, exactly what 100 gradient steps cost, so
-`lpn.compare.compare_methods` puts them side by side on one axis (`es_methods` builds such rows).
+`lpn.compare.compare_methods` puts them side by side on one axis (`lpn.compare.es_methods` builds such rows).
 
 evosax (and flax, which it needs) is an optional dependency, imported when a search runs:
 `pip install "lpn[es]"`.
@@ -38,7 +38,6 @@ workaround.
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
 
 import jax
 import jax.numpy as jnp
@@ -239,15 +238,3 @@ def hybrid_search(
     latents_SKH = jnp.concatenate([found.latents, jnp.repeat(refined.latents, k, axis=1)])
     scores_SK = jnp.concatenate([found.scores, jnp.repeat(refined.scores, k, axis=1)])
     return _finish(latents_SKH, scores_SK, found.num_evals + refined.num_evals)
-
-
-def es_methods(
-    budgets: Sequence[int] = (10, 50, 100), names: Sequence[str] = ("cma", "es", "hybrid"), optimizer=None
-) -> list:
-    """`lpn.compare.SearchMethod` rows of the ES searches of `lpn.methods.SEARCHES` at each budget
-    (gradient-step equivalents, so each sits at the evaluations of gradient search at that many
-    steps), for `compare_methods`. `optimizer` drives the hybrid's gradient part."""
-    from lpn.compare import SearchMethod
-
-    require_evosax()
-    return [SearchMethod.named(name, b, optimizer) for name in names for b in budgets]

@@ -24,8 +24,7 @@ prediction) runs wherever a search does: `evaluate_batch`, `predict_tasks`, `com
 `lpn eval --search ttt`, vmapped over tasks and spread over the devices, each task with its own
 copy of the parameters and their Adam moments (memory grows with the tasks of one call).
 
-`ARCHITECTURES` maps the names that checkpoints and the CLI (`lpn train --arch`) use to the model
-classes.
+`KIND` describes the model to the rest of lpn (`lpn.kind`), with `IN_CONTEXT`, its table of methods.
 """
 
 from __future__ import annotations
@@ -40,8 +39,12 @@ import jax.numpy as jnp
 import optax
 
 from lpn.config import Config
-from lpn.model import LPN, Decoder, Encoder, _normal, generate_after, output_log_prob
+from lpn.kind import Kind, Search
+from lpn.model import Decoder, Encoder, _normal, generate_after, output_log_prob, runner_up_after
 from lpn.search import GRADIENT_COST
+
+# TTT holds a copy of the parameters and their Adam moments per task: 32 tasks a call bound it.
+TASKS_PER_CALL = 32
 
 
 class InContext(eqx.Module):
@@ -89,24 +92,6 @@ class InContext(eqx.Module):
             )
         recon = leave_one_out_loss(self, pairs)
         return recon, jnp.zeros_like(recon)
-
-
-ARCHITECTURES: dict[str, type] = {"lpn": LPN, "in-context": InContext}
-
-
-def architecture_name(model_or_class) -> str:
-    """The `ARCHITECTURES` name of a model or model class."""
-    cls = model_or_class if isinstance(model_or_class, type) else type(model_or_class)
-    for name, known in ARCHITECTURES.items():
-        if cls is known:
-            return name
-    raise ValueError(f"{cls.__name__} is not an architecture of lpn; known: {', '.join(ARCHITECTURES)}")
-
-
-def describe_architecture(model_or_class) -> str:
-    """The architecture in words, with its article: "an LPN", "an in-context model"."""
-    name = architecture_name(model_or_class)
-    return "an LPN" if name == "lpn" else f"an {name} model"
 
 
 def embed_pairs(model: InContext, pairs):
@@ -167,6 +152,28 @@ class TTTTrace(NamedTuple):
     losses: jax.Array
     num_evals: jax.Array
 
+    # The trace protocol of `lpn.kind`.
+    @property
+    def own_model(self) -> InContext:
+        """The tuned model, which decodes this trace whatever model is given."""
+        return self.model
+
+    def attempts(self, model=None, input_RC=None, input_shape=None, candidates: int = 0):
+        """Attempts 1 and 2 on one input, grids (2, R, C) and shapes (2, 2): the tuned model's
+        greedy answer and its runner-up (`lpn.model.runner_up_after`). `model` and `candidates`
+        are unused (the trace carries its model; there is one answer to start from)."""
+        start = prefix(self.model, self.context, self.context_mask, input_RC, input_shape)
+        (grid, shape, _), (grid2, shape2, _) = runner_up_after(self.model.decoder, start, input_RC.shape)
+        return jnp.stack([grid, grid2]), jnp.stack([shape, shape2])
+
+    def confidence(self):
+        """Minus the final leave-one-out loss (for voting across TTA views)."""
+        return -self.losses[-1]
+
+    def for_decoding(self, candidates: int = 0) -> TTTTrace:
+        """What `attempts` reads: the trace without its losses (whose length is the budget)."""
+        return self._replace(losses=None)
+
 
 def ttt_optimizer(learning_rate):
     """Adam at `learning_rate` (the paper's TTT optimiser). One object per rate given as a number:
@@ -212,3 +219,38 @@ def answer(trace: TTTTrace, input_RC, input_shape):
     """The tuned model's greedy prediction for one test input: (grid_RC, shape_2)."""
     start = prefix(trace.model, trace.context, trace.context_mask, input_RC, input_shape)
     return generate_after(trace.model.decoder, start, input_RC.shape)
+
+
+IN_CONTEXT: dict[str, Search] = {  # the in-context baseline (§3.6): its prediction, and TTT
+    "none": Search(ttt, "in-context", "the in-context model's prediction (in-context model)", fixed={"steps": 0}),
+    "ttt": Search(
+        ttt,
+        "TTT",
+        "test-time training: Adam on every parameter (in-context model)",
+        "steps",
+        optimizer=ttt_optimizer,
+        optimizer_name="adam",
+        lr_field="ttt_lr",
+        tasks_per_call=TASKS_PER_CALL,
+    ),
+}
+
+
+def _training_metrics(plain, searched) -> dict:
+    """`lpn train`'s evaluation: top-1 of the in-context prediction and of TTT."""
+    return {"top1_in_context": plain.top1, "top1_ttt": searched.top1}
+
+
+KIND = Kind(
+    name="in-context",
+    model=InContext,
+    words="an in-context model",
+    methods=IN_CONTEXT,
+    searched="ttt",
+    compared=("ttt",),
+    loss=lambda cfg: InContext.task_loss,
+    trains_with=InContext.TRAINS_WITH,
+    tasks_per_call=TASKS_PER_CALL,
+    training_metrics=_training_metrics,
+    latent=False,
+)

@@ -31,24 +31,25 @@ import time
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import NamedTuple
 
-import equinox as eqx
 import jax
 import numpy as np
 
+from lpn.architectures import ARCHITECTURES
 from lpn.distributed import barrier, is_main, local_batch_size, process_seed
-from lpn.evaluate import TaskMetrics, evaluate_batch, mean_metrics, per_task_in_groups, split_query, task_metrics
+from lpn.evaluate import TaskMetrics, evaluate_batch, mean_metrics, per_task_in_groups, task_metrics
 from lpn.experiment_spec import Column, Experiment, Row
 from lpn.experiments import get_experiment
 from lpn.figures import write_figure
-from lpn.in_context import ARCHITECTURES
+from lpn.methods import row as method_row
 from lpn.methods import search_method
+from lpn.program import over_tasks
 from lpn.search import truncate
 from lpn.tables import summary, write_table
 
 EVAL_SEED = 10_000  # seed s tests on the tasks of seed EVAL_SEED + s
 CUT = ("gradient", "prior-gradient")  # searches whose smaller budgets are cut from one run
-PER_CALL = {"ttt": 32}  # tasks a compiled call, for methods that hold a copy of the model per task
 # The training modes' fields, set to the scale's for evaluation, where they play no part.
 TRAINING_FIELDS = (
     "train_search_steps",
@@ -129,15 +130,17 @@ def train_or_load(exp: Experiment, label: str, scale: str, seed: int, models: Pa
     return load_checkpoint(folder)[0], {k: record[k] for k in ("seconds", "diverged", "step") if k in record}
 
 
-@eqx.filter_jit
+class _AtBudgets(NamedTuple):
+    """A `then` of `lpn.program.over_tasks`: a search's metrics cut to each budget (`truncate`)."""
+
+    budgets: tuple
+
+    def __call__(self, model, trace, query):
+        return tuple(task_metrics(model, truncate(trace, b), query) for b in self.budgets)
+
+
 def _cut_metrics(model, batch, keys, method, options, budgets):
-    spec, query = split_query(batch)
-
-    def one(pairs, q, key):
-        trace = method(model, pairs, key, **dict(options))
-        return tuple(task_metrics(model, truncate(trace, b), q) for b in budgets)
-
-    return jax.vmap(one)(spec, query, keys)
+    return over_tasks(model, batch, keys, method, options, _AtBudgets(budgets))
 
 
 def group_metrics(model, batch, key, name: str, budgets, cfg) -> dict[int, TaskMetrics]:
@@ -152,7 +155,9 @@ def group_metrics(model, batch, key, name: str, budgets, cfg) -> dict[int, TaskM
     found = {}
     for b in budgets:
         method, options, _ = search_method(name, cfg, steps=b, samples=b, architecture=architecture)
-        found[b] = evaluate_batch(model, batch, key, method, tasks_per_call=PER_CALL.get(name), **options)
+        found[b] = evaluate_batch(
+            model, batch, key, method, tasks_per_call=method_row(name, model).tasks_per_call, **options
+        )
     return found
 
 

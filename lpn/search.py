@@ -9,7 +9,7 @@ search method below shares one signature,
 where `pairs` is one task's specification (a `Batch` without its task axis: N pair slots, masked).
 A trace holds the whole path, so a notebook can replay it without recomputing, and counts the
 decoder evaluations spent, so methods can be compared at equal budgets. Methods are written for one
-task: `search_batch` vmaps one over many tasks and jits it. Shape letters (S steps, K candidates,
+task: `search_batch` vmaps one over many tasks and jits it (`lpn.program.over_tasks`). Shape letters (S steps, K candidates,
 H latent, N pairs) are those of lpn/model.py.
 
 Counting: one decoder evaluation is one forward pass of the decoder on one pair. A gradient costs
@@ -21,15 +21,16 @@ from __future__ import annotations
 import functools
 from typing import NamedTuple
 
-import equinox as eqx
 import jax
 import jax.numpy as jnp
 import optax
 
 from lpn.devices import first, spread_tasks
-from lpn.model import LPN, encode_pairs, pair_log_prob
+from lpn.model import LPN, decode_after, encode_pairs, pair_log_prob, runner_up
+from lpn.program import alone, over_tasks, trace_only
 
 GRADIENT_COST = 3
+CANDIDATES = 8  # the highest-scoring latents of a search decoded for attempt 2 (`SearchTrace.attempts`)
 
 
 class SearchTrace(NamedTuple):
@@ -49,6 +50,45 @@ class SearchTrace(NamedTuple):
     second: jax.Array
     second_score: jax.Array
     num_evals: jax.Array
+
+    own_model = None  # the trace protocol of `lpn.kind`: a search's trace is decoded with the model searched
+
+    def attempts(self, model: LPN, input_RC, input_shape, candidates: int = CANDIDATES):
+        """Attempts 1 and 2 on one input: grids (2, R, C), shapes (2, 2). Attempt 1 is the greedy
+        answer of the best latent; attempt 2 is the grid of the best-scoring of the `candidates`
+        highest-scoring latents (across steps and starts) whose grid differs from attempt 1, or,
+        where none differs (a search that converged, or a single latent), the decoder's runner-up
+        answer for the best latent (its least certain cell changed, `lpn.model.runner_up`)."""
+        flat_z = self.latents.reshape(-1, self.latents.shape[-1])
+        flat_s = self.scores.reshape(-1)
+        # top_k puts the first of equal scores first, as argmax does: candidate 0 is `self.best`
+        top_s, index = jax.lax.top_k(jnp.where(jnp.isfinite(flat_s), flat_s, -jnp.inf), min(candidates, flat_s.size))
+        prefixes = jax.vmap(lambda z: model.decoder.prefix(z, input_RC, input_shape))(flat_z[index])
+        decode = jax.vmap(lambda p: decode_after(model.decoder, p, input_RC.shape))
+        grids, shapes, margins, seconds, log_ps = decode(prefixes)
+        spare, spare_shape, _ = runner_up(grids[0], shapes[0], margins[0], seconds[0], log_ps[0])
+        differs = (jnp.any(grids != grids[0], axis=(1, 2)) | jnp.any(shapes != shapes[0], axis=1)) & (top_s > -jnp.inf)
+        j = jnp.argmax(differs)
+        grid2 = jnp.where(differs[j], grids[j], spare)
+        shape2 = jnp.where(differs[j], shapes[j], spare_shape)
+        return jnp.stack([grids[0], grid2]), jnp.stack([shapes[0], shape2])
+
+    def confidence(self):
+        """The search objective of the best latent (for voting across TTA views)."""
+        return self.best_score
+
+    def for_decoding(self, candidates: int = CANDIDATES) -> SearchTrace:
+        """The trace cut to what `attempts` reads: its `candidates` best latents as a path of one
+        step, (1, candidates, H), best first, padded with -inf scores where the search visited
+        fewer. `attempts` gives the same grids from it, and its shapes no longer depend on the
+        method's budget, so one compiled decoding serves every method."""
+        flat_z = self.latents.reshape(-1, self.latents.shape[-1])
+        flat_s = self.scores.reshape(-1)
+        top_s, index = jax.lax.top_k(jnp.where(jnp.isfinite(flat_s), flat_s, -jnp.inf), min(candidates, flat_s.size))
+        missing = candidates - top_s.size
+        z = jnp.concatenate([flat_z[index], jnp.zeros((missing, flat_z.shape[-1]), flat_z.dtype)])
+        s = jnp.concatenate([top_s, jnp.full((missing,), -jnp.inf, top_s.dtype)])
+        return self._replace(latents=z[None], scores=s[None])
 
 
 def log_prob(model: LPN, z_H, pairs, weights_N=None):
@@ -282,9 +322,8 @@ def no_search(model: LPN, pairs, key=None, *, weights_N=None) -> SearchTrace:
     return _finish(z_H[None, None], score[None, None], num_pairs(pairs))
 
 
-@eqx.filter_jit
 def _search_batch(method, model, batch, keys, options):
-    return jax.vmap(lambda pairs, key: method(model, pairs, key, **dict(options)))(batch, keys)
+    return over_tasks(model, batch, keys, method, options, trace_only, alone)
 
 
 def search_batch(method, model: LPN, batch, key, **options) -> SearchTrace:

@@ -40,11 +40,11 @@ import numpy as np
 import optax
 from jax.sharding import NamedSharding, PartitionSpec
 
+from lpn.architectures import ARCHITECTURES, architecture_name, kind_of
 from lpn.checkpoint import CheckpointError, load_checkpoint, load_opt_state, resolve, save_checkpoint
 from lpn.config import Config
 from lpn.devices import training_devices
 from lpn.distributed import anyone, global_batches, is_main, local_copy, put_replicated
-from lpn.in_context import ARCHITECTURES, architecture_name
 from lpn.model import LPN, encode_pairs, pair_log_prob
 from lpn.pattern import pattern_batch
 from lpn.runlog import MetricsLog
@@ -243,9 +243,10 @@ def last_pair_loss(model: LPN, pairs, key, cfg: Config, noise_scale=1.0, num_sam
 def loss_function(model, cfg: Config) -> Callable:
     """`fn(model, pairs, key, cfg, noise_scale) -> (reconstruction, kl)` for `model`'s architecture:
     LPN's losses above, or the `task_loss` method another architecture brings (lpn/in_context.py)."""
-    if isinstance(model, LPN):
-        return last_pair_loss if cfg.train_targets == "last" else task_loss
-    return type(model).task_loss
+    own = kind_of(model).loss
+    if own is not None:
+        return own(cfg)
+    return last_pair_loss if cfg.train_targets == "last" else task_loss
 
 
 def batch_loss(model: LPN, batch, key, cfg: Config, noise_scale=1.0):

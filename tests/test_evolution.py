@@ -20,6 +20,7 @@ from lpn.search import GRADIENT_COST, log_prob, mean_latent, search_batch
 
 pytest.importorskip("evosax")
 from lpn import evolution  # noqa: E402
+from lpn.compare import es_methods  # noqa: E402
 
 METHODS = [evolution.cma_es, evolution.snes, evolution.open_es]
 
@@ -93,7 +94,7 @@ def test_budgets_match_gradient_search():
         method, options, settings = search_method("cma", cfg, steps=budget)
         assert options["steps"] * options["population"] == GRADIENT_COST * budget
         assert settings == {"search": "cma", "steps": budget, "generations": options["steps"]}
-    rows = evolution.es_methods((10, 50))
+    rows = es_methods((10, 50))
     assert [r.label for r in rows] == [
         "CMA-ES 10",
         "CMA-ES 50",

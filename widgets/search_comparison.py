@@ -82,10 +82,10 @@ class SearchComparison(GridWidget):
         curves, stats, combined, kinds = [], [], Layout([]), set()
         for label, entry in self.traces.items():
             row_model, trace = entry if isinstance(entry, tuple) and not hasattr(entry, "_fields") else (None, entry)
-            if isinstance(trace, TTTTrace):
+            if trace.own_model is not None:  # TTT's trace: decoded with the tuned model it carries
                 check_ttt_trace(trace)
                 kind, (evals, log_p) = "TTT", ttt_path(trace)
-                part, attempts = attempts_layout(TaskModel(trace.model, task, test_index), trace, title=label)
+                part, attempts = attempts_layout(TaskModel(trace.own_model, task, test_index), trace, title=label)
             else:
                 check_trace(trace)
                 evals, best = best_so_far(trace)
@@ -164,5 +164,5 @@ def compare_searches(model, task: Task, methods: dict, *, key=None, test_index: 
         if id(row_model) not in task_models:
             task_models[id(row_model)] = TaskModel(row_model, task, test_index)
         trace = task_models[id(row_model)].run(method, key, **options)
-        traces[label] = trace if row_model is model or isinstance(trace, TTTTrace) else (row_model, trace)
+        traces[label] = trace if row_model is model or trace.own_model is not None else (row_model, trace)
     return SearchComparison(model, task, traces, test_index=test_index)

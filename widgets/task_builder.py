@@ -345,7 +345,6 @@ class TaskBuilder(PaintWidget):
 def solve_task(model, task: Task, method: str, steps: int, key=None, frames: int = REPLAY_FRAMES) -> Solution:
     """Runs the row `method` of `lpn.methods.methods_for(model)` on `task`'s train pairs with
     `steps` (its config's learning rate), and decodes each test input's attempts."""
-    from lpn.in_context import TTTTrace
     from lpn.methods import search_method
 
     from .search_player import decode_path
@@ -356,7 +355,7 @@ def solve_task(model, task: Task, method: str, steps: int, key=None, frames: int
     task_model = TaskModel(model, task, 0)
     trace = task_model.run(fn, key, **options)
     attempts = [task_model.attempts(trace, pair.input) for pair in task.test]
-    if isinstance(trace, TTTTrace):
+    if trace.own_model is not None:  # TTT's trace: a loss per step, no latent path to replay
         objective, label, frame_steps, decoded = -np.asarray(trace.losses), "−leave-one-out loss", [], []
     else:
         scores_SK = np.asarray(trace.scores, np.float32)

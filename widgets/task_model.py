@@ -97,7 +97,7 @@ class TaskModel:
     def answer(self, trace: TTTTrace) -> np.ndarray:
         """A `TTTTrace`'s one answer on the query input (`lpn.in_context.answer`: its tuned model's
         greedy output), cropped to its shape."""
-        if not isinstance(trace, TTTTrace):
+        if getattr(trace, "own_model", None) is None:  # a search's trace: decoded with the model searched
             raise TypeError(f"expected a TTTTrace of lpn.in_context.ttt, got {type(trace).__name__}")
         input_RC, input_shape = self.padded(self.query.input)
         out, shape = jax.device_get(_answer(trace.model, trace.context, trace.context_mask, input_RC, input_shape))

@@ -15,16 +15,9 @@ import argparse
 import os
 import sys
 
+from lpn.cli.usage import Parser, UsageError
 
-class UsageError(Exception):
-    """A command line that cannot run as given."""
-
-
-class Parser(argparse.ArgumentParser):
-    """argparse with its errors raised, so `main` prints them as one line like every other error."""
-
-    def error(self, message):
-        raise UsageError(f"{message} (see `{self.prog} --help`)")
+__all__ = ["Parser", "UsageError", "main"]
 
 
 MAIN_HELP = """\

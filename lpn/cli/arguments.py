@@ -8,10 +8,9 @@ import os
 import textwrap
 from pathlib import Path
 
-from lpn.cli import UsageError
-from lpn.in_context import InContext, describe_architecture
+from lpn.architectures import KINDS, describe_architecture
+from lpn.cli.usage import UsageError
 from lpn.methods import METHODS
-from lpn.model import LPN
 
 CHECKPOINT_HELP = (
     "a checkpoint directory, a run directory (its latest checkpoint), or the name of a shipped "
@@ -63,7 +62,7 @@ def count(text: str) -> int:
 
 
 # The search each architecture runs when the command line names none, and `lpn train` evaluates.
-DEFAULT_SEARCH = {LPN: "gradient", InContext: "ttt"}
+DEFAULT_SEARCH = {kind.model: kind.searched for kind in KINDS.values()}
 
 
 def add_search_args(parser, steps_help: str) -> None:

@@ -6,8 +6,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from lpn.cli import UsageError
 from lpn.cli.arguments import count, paragraph, positive_int, use_compile_cache
+from lpn.cli.usage import UsageError
 
 
 def add_parser(commands) -> None:
@@ -39,14 +39,13 @@ def add_parser(commands) -> None:
 def cmd_demo(args) -> None:
     import secrets
 
+    from lpn.architectures import architecture_name, kind_of
     from lpn.checkpoint import load_model
     from lpn.demo import run_demo
-    from lpn.in_context import architecture_name
-    from lpn.model import LPN
 
     use_compile_cache()
     model, meta, checkpoint = load_model(args.model)
-    if not isinstance(model, LPN):
+    if not kind_of(model).latent:
         raise UsageError(
             f"lpn demo shows an LPN's latent space and its search; {checkpoint} holds an "
             f"{architecture_name(model)} model (try lpn eval or lpn solve with --search ttt)"

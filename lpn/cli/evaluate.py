@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from lpn.cli import UsageError
+from lpn.architectures import describe_architecture
 from lpn.cli.arguments import (
     CHECKPOINT_HELP,
     add_distributed_args,
@@ -20,7 +20,7 @@ from lpn.cli.arguments import (
     start_processes,
     use_compile_cache,
 )
-from lpn.in_context import describe_architecture
+from lpn.cli.usage import UsageError
 from lpn.tasks.sources import GENERATED
 
 
@@ -112,9 +112,9 @@ def add_parser(commands) -> None:
 def cmd_eval(args) -> None:
     import jax
 
+    from lpn.architectures import architecture_name, kind_of
     from lpn.checkpoint import load_model, read_run
-    from lpn.evaluate import eval_generated
-    from lpn.in_context import InContext, architecture_name
+    from lpn.eval_run import eval_generated
     from lpn.methods import describe
     from lpn.model import num_params
 
@@ -141,8 +141,8 @@ def cmd_eval(args) -> None:
         f"model: {checkpoint} ({describe_architecture(model)}, step {meta.get('step')}); search: {describe(settings)}"
     )
     if args.data in GENERATED:
-        # TTT tunes a copy of the parameters per task, so its tasks go in calls of --batch-size
-        per_call = args.batch_size if isinstance(model, InContext) else None
+        # a kind that bounds its tasks a call (TTT tunes a copy of the parameters per task) takes --batch-size
+        per_call = args.batch_size if kind_of(model).tasks_per_call else None
         if args.smallest:
             raise UsageError("--smallest picks among ARC or JSON tasks; generated data takes --limit")
         return eval_generated(
@@ -169,7 +169,7 @@ def eval_tasks(args, model, meta, checkpoint, method, options, head, out) -> Non
 
     from lpn.checkpoint import check_sources
     from lpn.distributed import is_main
-    from lpn.evaluate import Progress, predict, score_and_print, write_results
+    from lpn.eval_run import Progress, predict, score_and_print, write_results
     from lpn.tasks import LeakageError
 
     cfg, settings = model.config, head["search_settings"]

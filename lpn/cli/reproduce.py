@@ -8,8 +8,8 @@ import os
 import shlex
 import sys
 
-from lpn.cli import UsageError
 from lpn.cli.arguments import add_distributed_args, positive_int
+from lpn.cli.usage import UsageError
 
 EXAMPLES = """\
 examples:

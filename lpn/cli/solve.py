@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import shutil
 
-from lpn.cli import UsageError
 from lpn.cli.arguments import (
     CHECKPOINT_HELP,
     add_search_args,
@@ -14,6 +13,7 @@ from lpn.cli.arguments import (
     positive_int,
     use_compile_cache,
 )
+from lpn.cli.usage import UsageError
 
 
 def add_parser(commands) -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lpn.cli import UsageError
 from lpn.cli.arguments import positive_int
+from lpn.cli.usage import UsageError
 
 
 def add_parser(commands) -> None:

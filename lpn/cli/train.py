@@ -9,9 +9,8 @@ import itertools
 from pathlib import Path
 from typing import NamedTuple
 
-from lpn.cli import UsageError
+from lpn.architectures import ARCHITECTURES, architecture_name, describe_architecture, kind_of
 from lpn.cli.arguments import (
-    DEFAULT_SEARCH,
     add_distributed_args,
     count,
     paragraph,
@@ -20,8 +19,9 @@ from lpn.cli.arguments import (
     start_processes,
     use_compile_cache,
 )
+from lpn.cli.usage import UsageError
 from lpn.config import PRESETS
-from lpn.in_context import ARCHITECTURES, InContext, architecture_name, describe_architecture
+from lpn.in_context import InContext
 from lpn.model import LPN
 from lpn.tasks.arc import DATASETS
 
@@ -302,20 +302,14 @@ def make_eval_fn(cfg, data, args, architecture: type = LPN):
 
     batch = query_batch(cfg, data, 1_000_003 + args.seed, args.eval_tasks, pairs=args.eval_pairs)
     key = jax.random.key(args.seed)
-    method, options, _ = search_method(
-        DEFAULT_SEARCH[architecture], cfg, args.eval_search_steps, architecture=architecture
-    )
-
-    # TTT holds a copy of the parameters and their Adam moments per task: 32 tasks a call bound it.
-    per_call = None if architecture is LPN else 32
+    kind = kind_of(architecture)
+    method, options, _ = search_method(kind.searched, cfg, args.eval_search_steps, architecture=architecture)
 
     def eval_fn(model):
         model = as_loaded(local_copy(model))  # several processes: each evaluates its share of the tasks
         plain = evaluate_batch(model, batch, key)
-        searched = evaluate_batch(model, batch, key, method, tasks_per_call=per_call, **options)
-        if architecture is LPN:
-            return {"top1_mean_latent": plain.top1, "top1_gradient": searched.top1, "top2_gradient": searched.top2}
-        return {"top1_in_context": plain.top1, "top1_ttt": searched.top1}
+        searched = evaluate_batch(model, batch, key, method, tasks_per_call=kind.tasks_per_call, **options)
+        return kind.training_metrics(plain, searched)
 
     return eval_fn
 
