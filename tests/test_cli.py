@@ -518,15 +518,15 @@ def test_options_the_in_context_model_refuses_are_usage_errors(setting, tmp_path
 
 
 def test_eval_in_context_prediction_and_ttt_on_fresh_tasks(in_context_run, tmp_path, capsys, monkeypatch):
-    import lpn.evaluate
+    import lpn.eval_run
 
-    calls, real = [], lpn.evaluate.eval_generated
+    calls, real = [], lpn.eval_run.eval_generated
 
     def spy(*args, **kwargs):
         calls.append(kwargs.get("tasks_per_call"))
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(lpn.evaluate, "eval_generated", spy)
+    monkeypatch.setattr(lpn.eval_run, "eval_generated", spy)
     for search in (["--search", "none"], ["--search", "ttt", "--steps", 2]):
         out_dir = tmp_path / search[1]
         status, out, err = run(
@@ -555,11 +555,11 @@ def test_eval_in_context_prediction_and_ttt_on_fresh_tasks(in_context_run, tmp_p
 
 
 def test_eval_of_an_lpn_on_fresh_tasks_is_one_call_and_records_its_architecture(trained, tmp_path, capsys, monkeypatch):
-    import lpn.evaluate
+    import lpn.eval_run
 
-    calls, real = [], lpn.evaluate.eval_generated
+    calls, real = [], lpn.eval_run.eval_generated
     monkeypatch.setattr(
-        lpn.evaluate, "eval_generated", lambda *a, **k: calls.append(k.get("tasks_per_call")) or real(*a, **k)
+        lpn.eval_run, "eval_generated", lambda *a, **k: calls.append(k.get("tasks_per_call")) or real(*a, **k)
     )
     status, _, err = run(
         capsys,

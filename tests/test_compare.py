@@ -168,3 +168,14 @@ def test_a_row_whose_model_does_not_fit_the_tasks_is_refused(tiny_model, batch):
         compare_methods(tiny_model, batch, jax.random.key(4), [SearchMethod.named("none", model=small)])
     with pytest.raises(ValueError, match="tasks_per_call must be at least 1, got 0"):
         evaluate_batch(tiny_model, batch, jax.random.key(4), tasks_per_call=0)
+
+
+def test_a_row_holds_every_metric_of_task_metrics():
+    from lpn.compare import ComparisonRow, SearchMethod
+    from lpn.evaluate import TaskMetrics
+
+    assert set(TaskMetrics._fields) <= set(ComparisonRow._fields)
+    metrics = TaskMetrics(0.25, 0.5, 0.75, 0.8, 12.0, 0.5, 0.25)
+    r = ComparisonRow.of(SearchMethod("g 3", no_search, {}, "g", 3), metrics, 1.5, 2.5)
+    assert (r.label, r.family, r.budget, r.seconds, r.compile_seconds) == ("g 3", "g", 3, 1.5, 2.5)
+    assert {f: getattr(r, f) for f in TaskMetrics._fields} == metrics._asdict()

@@ -92,3 +92,22 @@ def test_every_in_context_row_takes_its_options():
     for name, row in IN_CONTEXT.items():
         trace = row.method(model, pairs, jax.random.key(1), **row.options(2))
         assert trace.losses.shape == ((3,) if row.budget else (1,)), name
+
+
+def test_each_kind_is_described_once_and_found_from_its_model():
+    from lpn.architectures import ARCHITECTURES, DEFAULT, KINDS, architecture_name, describe_architecture, kind_of
+
+    assert list(KINDS) == list(ARCHITECTURES) == ["lpn", "in-context"] and DEFAULT in KINDS
+    for name, kind in KINDS.items():
+        assert kind.name == name and ARCHITECTURES[name] is kind.model and kind_of(kind.model) is kind
+        assert methods_for(kind.model) is kind.methods
+        assert {kind.default, kind.searched, *kind.compared} <= set(kind.methods)
+        assert architecture_name(kind.model) == name and describe_architecture(kind.model) == kind.words
+    assert KINDS["lpn"].loss is None and KINDS["in-context"].loss(TINY) is InContext.task_loss
+    assert KINDS["in-context"].tasks_per_call == IN_CONTEXT["ttt"].tasks_per_call == in_context.TASKS_PER_CALL == 32
+    assert KINDS["lpn"].tasks_per_call is None and all(r.tasks_per_call is None for r in SEARCHES.values())
+    assert KINDS["lpn"].latent and not KINDS["in-context"].latent
+    with pytest.raises(ValueError, match="str is not an architecture of lpn; known: lpn, in-context"):
+        kind_of("a model")
+    with pytest.raises(ValueError, match="no test-time methods are known for int"):
+        methods_for(int)
