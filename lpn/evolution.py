@@ -18,7 +18,7 @@ pairs x (generations x population + 1), the 1 for the start.
 the best latent it found, and returns one trace joining both paths.
 
 On budgets: a gradient step costs GRADIENT_COST (3) evaluations a pair, so a generation of
-POPULATION (6) candidates costs what two gradient steps cost. The rows of `lpn.methods.SEARCHES`
+POPULATION (6) candidates costs what two gradient steps cost. The rows of `lpn.searches.SEARCHES`
 ("cma", "es", "hybrid") therefore take their budget in gradient-step equivalents: "cma" at budget
 100 runs 50 generations of 6, 301 evaluations a pair, exactly what 100 gradient steps cost, so
 `lpn.compare.compare_methods` puts them side by side on one axis (`lpn.compare.es_methods` builds such rows).

@@ -298,7 +298,7 @@ def data_sharding(devices=None):
 def init_state(
     cfg: Config, key, devices=None, optimizer: optax.GradientTransformation | None = None, architecture: type = LPN
 ) -> TrainState:
-    """A fresh model of class `architecture` (`LPN`, or a value of `lpn.in_context.ARCHITECTURES`)
+    """A fresh model of class `architecture` (`LPN`, or a value of `lpn.architectures.ARCHITECTURES`)
     and the state of `optimizer` (default `make_optimizer(cfg)`) for it, at step 0."""
     architecture_name(architecture)  # refuses a class that checkpoints could not name
     k_model, k_train = jax.random.split(key)
@@ -413,7 +413,7 @@ def train(
       checkpoints, evaluation, deadline: see `Checkpoints`, `Evaluation` and `Deadline`; the run's
         end, and a deadline's, also evaluate and save.
       architecture: the model class, `LPN` or `lpn.in_context.InContext` (a value of
-        `lpn.in_context.ARCHITECTURES`); a resumed run must be of the same one.
+        `lpn.architectures.ARCHITECTURES`); a resumed run must be of the same one.
       tensorboard: also write each chunk's metrics as TensorBoard scalars to `out_dir/tensorboard`
         (needs tensorboardX, the `tensorboard` extra).
 

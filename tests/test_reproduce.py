@@ -8,10 +8,10 @@ import jax
 import numpy as np
 import pytest
 
+from lpn.architectures import ARCHITECTURES
 from lpn.cli import main
 from lpn.experiment_spec import Column, Row
 from lpn.experiments import EXPERIMENTS, TABLE_11_ROWS, get_experiment
-from lpn.in_context import ARCHITECTURES
 from lpn.methods import row as method_row
 from lpn.reproduce import cell_method, model_name
 from lpn.search import gradient_search, truncate

@@ -1,5 +1,5 @@
 """`lpn train`: trains an LPN or the in-context baseline (`--arch`, a name of
-`lpn.in_context.ARCHITECTURES`) from a preset (`lpn.train.train`) with a progress bar, evaluation on
+`lpn.architectures.ARCHITECTURES`) from a preset (`lpn.train.train`) with a progress bar, evaluation on
 fresh tasks and checkpoints, resumable, with `--set key=value` config overrides."""
 
 from __future__ import annotations
