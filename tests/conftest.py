@@ -66,6 +66,14 @@ def random_pairs():
     return jax.tree.map(lambda a: jax.numpy.asarray(a[0]), batch)
 
 
+def pytest_collection_modifyitems(items):
+    """The real-browser tests (a JupyterLab server, chromium, a kernel per notebook) are slow: `-m "not
+    slow"`, the inner loop, leaves them to the full run, which runs everything."""
+    for item in items:
+        if item.get_closest_marker("browser") is not None:
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(autouse=True, scope="module")
 def _release_compiled_programs():
     """Frees every compiled program after each test module. Each XLA CPU executable holds memory

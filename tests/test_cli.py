@@ -87,6 +87,7 @@ def task_file(tmp_path):
     return path
 
 
+@pytest.mark.slow
 def test_help_runs_as_a_module_and_lists_every_command():
     result = subprocess.run(
         [sys.executable, "-m", "lpn", "--help"], capture_output=True, text=True, timeout=120, check=False
@@ -469,6 +470,7 @@ def test_an_interrupted_evaluation_resumes_where_it_stopped(trained, tmp_path, c
     assert status == 2 and "other settings" in err
 
 
+@pytest.mark.slow
 def test_a_reader_that_closes_the_pipe_early_gets_no_error_line():
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     env = dict(os.environ, PYTHONPATH=root)

@@ -54,6 +54,7 @@ def test_training_devices_given_must_divide_the_batch():
         training_devices(6, 0, ["a", "b", "c", "d"])
 
 
+@pytest.mark.slow
 def test_import_asks_for_one_cpu_device_per_core_unless_told_otherwise():
     count = "import lpn, jax; print(len(jax.devices()))"
     assert run_python(count, LPN_CPU_DEVICES=None).stdout.split() == [str(default_cpu_devices())]
@@ -93,6 +94,7 @@ key = jax.random.key(2)
 """
 
 
+@pytest.mark.slow
 def test_two_devices_give_the_answers_of_one():
     result = run_python(
         TWO_DEVICES.format(model="LPN")
@@ -125,6 +127,7 @@ def test_two_devices_give_the_answers_of_one():
     assert "agree" in result.stdout
 
 
+@pytest.mark.slow
 def test_ttt_and_in_context_training_on_two_devices_give_the_answers_of_one():
     result = run_python(
         TWO_DEVICES.format(model="InContext")

@@ -5,12 +5,14 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from conftest import TINY
 from lpn.grids import Pair, batch_pairs
 from lpn.report import curves_png, demo_page, draw_test, grid_svg, landscape_png, render_blocks
 
 
+@pytest.mark.slow
 def test_importing_lpn_leaves_matplotlib_unloaded():
     code = "import sys, lpn, lpn.report, lpn.demo, lpn.cli; print('matplotlib' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
