@@ -87,7 +87,6 @@ def task_file(tmp_path):
     return path
 
 
-@pytest.mark.slow
 def test_help_runs_as_a_module_and_lists_every_command():
     result = subprocess.run(
         [sys.executable, "-m", "lpn", "--help"], capture_output=True, text=True, timeout=120, check=False

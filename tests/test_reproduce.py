@@ -228,6 +228,7 @@ def test_table11_searches_a_given_checkpoint(table1_smoke, tmp_path, capsys):
     assert "| Encoder Sampling |" in (out / "table.md").read_text()
 
 
+@pytest.mark.slow
 def test_a_diverged_training_is_recorded_and_its_last_good_checkpoint_evaluated(tmp_path, capsys, monkeypatch):
     import lpn.train
     from lpn.checkpoint import save_checkpoint
