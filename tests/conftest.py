@@ -8,11 +8,16 @@ os.environ.setdefault("LPN_CPU_DEVICES", "1")
 # The tests are dominated by XLA compile time, not run time: compile with fewer optimisation passes
 # (about 3x faster to compile here) and reuse compiled programs across tests with the same HLO.
 os.environ.setdefault("XLA_FLAGS", "--xla_backend_optimization_level=0")
+# The same persistent cache for the subprocesses the tests start (scripts, `python -m lpn`, notebook
+# kernels, the two-process run): JAX reads these on import, so a program compiled once, here or
+# there, with the same HLO and flags, is not compiled again in another process or a later run.
+os.environ["JAX_COMPILATION_CACHE_DIR"] = os.environ.get("LPN_TEST_CACHE", "/tmp/lpn-test-xla-cache")
+os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0.5"
 
 import jax
 import numpy as np
 
-jax.config.update("jax_compilation_cache_dir", os.environ.get("LPN_TEST_CACHE", "/tmp/lpn-test-xla-cache"))
+jax.config.update("jax_compilation_cache_dir", os.environ["JAX_COMPILATION_CACHE_DIR"])
 jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
 import pytest
 
