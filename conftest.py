@@ -34,6 +34,14 @@ def pytest_collect_file(file_path, parent):
         return NotebookFile.from_parent(parent, path=file_path)
 
 
+def pytest_collection_modifyitems(items):
+    """A notebook run is slow (a kernel of its own, which compiles every program again): `-m "not slow"`,
+    the inner loop, leaves them to the full run."""
+    for item in items:
+        if item.path.parent == NOTEBOOKS and item.path.suffix == ".ipynb":
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item):
     if item.path.parent != NOTEBOOKS or item.path.suffix != ".ipynb":

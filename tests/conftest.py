@@ -8,11 +8,16 @@ os.environ.setdefault("LPN_CPU_DEVICES", "1")
 # The tests are dominated by XLA compile time, not run time: compile with fewer optimisation passes
 # (about 3x faster to compile here) and reuse compiled programs across tests with the same HLO.
 os.environ.setdefault("XLA_FLAGS", "--xla_backend_optimization_level=0")
+# The same persistent cache for the subprocesses the tests start (scripts, `python -m lpn`, notebook
+# kernels, the two-process run): JAX reads these on import, so a program compiled once, here or
+# there, with the same HLO and flags, is not compiled again in another process or a later run.
+os.environ["JAX_COMPILATION_CACHE_DIR"] = os.environ.get("LPN_TEST_CACHE", "/tmp/lpn-test-xla-cache")
+os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0.5"
 
 import jax
 import numpy as np
 
-jax.config.update("jax_compilation_cache_dir", os.environ.get("LPN_TEST_CACHE", "/tmp/lpn-test-xla-cache"))
+jax.config.update("jax_compilation_cache_dir", os.environ["JAX_COMPILATION_CACHE_DIR"])
 jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
 import pytest
 
@@ -64,6 +69,14 @@ def random_pairs():
     task = make_task([(random_grid(rng), random_grid(rng)) for _ in range(3)])
     batch = batch_tasks([task], TINY.max_rows, TINY.max_cols, num_pairs=4)
     return jax.tree.map(lambda a: jax.numpy.asarray(a[0]), batch)
+
+
+def pytest_collection_modifyitems(items):
+    """The real-browser tests (a JupyterLab server, chromium, a kernel per notebook) are slow: `-m "not
+    slow"`, the inner loop, leaves them to the full run, which runs everything."""
+    for item in items:
+        if item.get_closest_marker("browser") is not None:
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(autouse=True, scope="module")

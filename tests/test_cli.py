@@ -469,6 +469,7 @@ def test_an_interrupted_evaluation_resumes_where_it_stopped(trained, tmp_path, c
     assert status == 2 and "other settings" in err
 
 
+@pytest.mark.slow
 def test_a_reader_that_closes_the_pipe_early_gets_no_error_line():
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     env = dict(os.environ, PYTHONPATH=root)

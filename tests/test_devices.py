@@ -2,6 +2,7 @@
 answers from training, search, evaluation and prediction with the tasks spread over two devices
 as on one. The multi-device checks run in subprocesses: JAX fixes its devices when it starts."""
 
+import json
 import os
 import subprocess
 import sys
@@ -23,7 +24,7 @@ def run_python(script: str, **env_changes) -> subprocess.CompletedProcess:
         else:
             env[name] = value
     return subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(script)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600
+        [sys.executable, "-c", textwrap.dedent(script)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=900
     )
 
 
@@ -54,6 +55,7 @@ def test_training_devices_given_must_divide_the_batch():
         training_devices(6, 0, ["a", "b", "c", "d"])
 
 
+@pytest.mark.slow
 def test_import_asks_for_one_cpu_device_per_core_unless_told_otherwise():
     count = "import lpn, jax; print(len(jax.devices()))"
     assert run_python(count, LPN_CPU_DEVICES=None).stdout.split() == [str(default_cpu_devices())]
@@ -70,10 +72,12 @@ def test_import_asks_for_one_cpu_device_per_core_unless_told_otherwise():
     assert bad.returncode != 0 and "LPN_CPU_DEVICES='many'" in bad.stderr
 
 
-# The start of a two-device script: a tiny model of class {model}, 5 tasks (one padding task on 2
-# devices) and a key.
+# The start of the two-device script: a tiny model config, 5 tasks (one padding task on 2 devices) and
+# a key. Each check below is a part of the script, run in one subprocess (one start and one import
+# of JAX, and the programs the parts share compiled once); a part that fails does not stop the
+# others, and its test alone fails, with the part's traceback.
 TWO_DEVICES = """
-import sys
+import json, sys, traceback
 import jax, jax.numpy as jnp, numpy as np
 sys.path.insert(0, "tests")
 from conftest import TINY
@@ -87,72 +91,79 @@ from lpn.train import init_state, train, train_chunk
 
 devices = jax.devices()
 assert len(devices) == 2, devices
-model = {model}(TINY, jax.random.key(0))
 batch = pattern_batch(jax.random.key(1), TINY, 5)
 key = jax.random.key(2)
+for name, part in PARTS.items():
+    try:
+        exec(part, dict(globals()))
+        print("PART", json.dumps([name, "agree"]), flush=True)
+    except BaseException:
+        print("PART", json.dumps([name, traceback.format_exc()]), flush=True)
+"""
+
+LPN_PART = """
+model = LPN(TINY, jax.random.key(0))
+spread = search_batch(gradient_search, model, batch, key, steps=3)
+assert spread.best.shape == (5, TINY.latent_dim)
+alone = _search_batch(gradient_search, model, batch, jax.random.split(key, 5), (("steps", 3),))
+np.testing.assert_allclose(spread.best, alone.best, rtol=1e-4, atol=1e-5)
+np.testing.assert_allclose(spread.best_score, alone.best_score, rtol=1e-4, atol=1e-4)
+
+metrics = evaluate_batch(model, batch, key, gradient_search, steps=2)
+per_task = _evaluate(model, batch, jax.random.split(key, 5), gradient_search, (("steps", 2),))
+for name, value in metrics._asdict().items():
+    np.testing.assert_allclose(value, float(jnp.mean(getattr(per_task, name).astype(jnp.float32))), rtol=1e-5)
+
+tasks = pattern_tasks(0, TINY, 3)
+predictions, evals = predict_tasks(model, tasks, key, gradient_search, batch_size=4, steps=2)
+assert sorted(predictions) == sorted(t.name for t in tasks) and len(set(evals.values())) == 1
+
+state, history = train(TINY, 2, chunk=2, progress=False)  # batch 8: both devices
+assert len(state.model.decoder.head_cells.sharding.device_set) == 2
+one, metrics_one = train_chunk(init_state(TINY, jax.random.key(0), devices[:1]), TINY, 2, devices=tuple(devices[:1]))
+np.testing.assert_allclose(history[-1].loss, float(np.mean(metrics_one.loss)), rtol=1e-5)
+"""
+
+TTT_PART = """
+model = InContext(TINY, jax.random.key(0))
+options = (("optimizer", lpn.in_context.ttt_optimizer(1e-3)), ("steps", 3))
+metrics = evaluate_batch(model, batch, key, ttt, **dict(options))
+per_task = _evaluate(model, batch, jax.random.split(key, 5), ttt, options)  # one device, no spreading
+for name, value in metrics._asdict().items():
+    np.testing.assert_allclose(value, float(jnp.mean(getattr(per_task, name).astype(jnp.float32))), rtol=1e-5)
+grouped = evaluate_batch(model, batch, key, ttt, tasks_per_call=2, **dict(options))
+np.testing.assert_allclose(list(grouped), list(metrics), rtol=1e-5)
+
+tasks = pattern_tasks(0, TINY, 3)
+two, evals = predict_tasks(model, tasks, key, ttt, batch_size=4, **dict(options))
+one, _ = predict_tasks(model, tasks, key, ttt, batch_size=1, **dict(options))  # a task a call: one device
+for name in two:
+    for a, b in zip(two[name], one[name]):
+        np.testing.assert_array_equal(a[0], b[0])
+assert evals == {t.name: len(t.train) * (3 * 3 + 1) for t in tasks}  # 3 steps of 3 a pair, the last loss
+
+state, history = train(TINY, 2, chunk=2, progress=False, architecture=InContext)  # batch 8: both devices
+one, metrics_one = train_chunk(init_state(TINY, jax.random.key(0), devices[:1], architecture=InContext),
+                               TINY, 2, devices=tuple(devices[:1]))
+np.testing.assert_allclose(history[-1].loss, float(np.mean(metrics_one.loss)), rtol=1e-5)
 """
 
 
-def test_two_devices_give_the_answers_of_one():
-    result = run_python(
-        TWO_DEVICES.format(model="LPN")
-        + textwrap.dedent("""
-
-        spread = search_batch(gradient_search, model, batch, key, steps=3)
-        assert spread.best.shape == (5, TINY.latent_dim)
-        alone = _search_batch(gradient_search, model, batch, jax.random.split(key, 5), (("steps", 3),))
-        np.testing.assert_allclose(spread.best, alone.best, rtol=1e-4, atol=1e-5)
-        np.testing.assert_allclose(spread.best_score, alone.best_score, rtol=1e-4, atol=1e-4)
-
-        metrics = evaluate_batch(model, batch, key, gradient_search, steps=2)
-        per_task = _evaluate(model, batch, jax.random.split(key, 5), gradient_search, (("steps", 2),))
-        for name, value in metrics._asdict().items():
-            np.testing.assert_allclose(value, float(jnp.mean(getattr(per_task, name).astype(jnp.float32))), rtol=1e-5)
-
-        tasks = pattern_tasks(0, TINY, 3)
-        predictions, evals = predict_tasks(model, tasks, key, gradient_search, batch_size=4, steps=2)
-        assert sorted(predictions) == sorted(t.name for t in tasks) and len(set(evals.values())) == 1
-
-        state, history = train(TINY, 2, chunk=2, progress=False)  # batch 8: both devices
-        assert len(state.model.decoder.head_cells.sharding.device_set) == 2
-        one, metrics_one = train_chunk(init_state(TINY, jax.random.key(0), devices[:1]), TINY, 2, devices=tuple(devices[:1]))
-        np.testing.assert_allclose(history[-1].loss, float(np.mean(metrics_one.loss)), rtol=1e-5)
-        print("agree")
-    """),
-        LPN_CPU_DEVICES="2",
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert "agree" in result.stdout
+@pytest.fixture(scope="module")
+def two_devices():
+    """{part: "agree" or its traceback} of the two-device script, run once with both parts."""
+    script = f"PARTS = {{'lpn': {LPN_PART!r}, 'ttt': {TTT_PART!r}}}\n" + TWO_DEVICES
+    result = run_python(script, LPN_CPU_DEVICES="2")
+    parts = dict(json.loads(line[5:]) for line in result.stdout.splitlines() if line.startswith("PART "))
+    assert result.returncode == 0 and parts.keys() == {"lpn", "ttt"}, result.stderr[-3000:]
+    return parts
 
 
-def test_ttt_and_in_context_training_on_two_devices_give_the_answers_of_one():
-    result = run_python(
-        TWO_DEVICES.format(model="InContext")
-        + textwrap.dedent("""
+@pytest.mark.slow
+def test_two_devices_give_the_answers_of_one(two_devices):
+    assert two_devices["lpn"] == "agree", two_devices["lpn"][-3000:]
 
-        options = (("optimizer", lpn.in_context.ttt_optimizer(1e-3)), ("steps", 3))
-        metrics = evaluate_batch(model, batch, key, ttt, **dict(options))
-        per_task = _evaluate(model, batch, jax.random.split(key, 5), ttt, options)  # one device, no spreading
-        for name, value in metrics._asdict().items():
-            np.testing.assert_allclose(value, float(jnp.mean(getattr(per_task, name).astype(jnp.float32))), rtol=1e-5)
-        grouped = evaluate_batch(model, batch, key, ttt, tasks_per_call=2, **dict(options))
-        np.testing.assert_allclose(list(grouped), list(metrics), rtol=1e-5)
 
-        tasks = pattern_tasks(0, TINY, 3)
-        two, evals = predict_tasks(model, tasks, key, ttt, batch_size=4, **dict(options))
-        one, _ = predict_tasks(model, tasks, key, ttt, batch_size=1, **dict(options))  # a task a call: one device
-        for name in two:
-            for a, b in zip(two[name], one[name]):
-                np.testing.assert_array_equal(a[0], b[0])
-        assert evals == {t.name: len(t.train) * (3 * 3 + 1) for t in tasks}  # 3 steps of 3 a pair, the last loss
-
-        state, history = train(TINY, 2, chunk=2, progress=False, architecture=InContext)  # batch 8: both devices
-        one, metrics_one = train_chunk(init_state(TINY, jax.random.key(0), devices[:1], architecture=InContext),
-                                       TINY, 2, devices=tuple(devices[:1]))
-        np.testing.assert_allclose(history[-1].loss, float(np.mean(metrics_one.loss)), rtol=1e-5)
-        print("agree")
-    """),
-        LPN_CPU_DEVICES="2",
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert "agree" in result.stdout
+@pytest.mark.slow
+def test_ttt_and_in_context_training_on_two_devices_give_the_answers_of_one(two_devices):
+    assert two_devices["ttt"] == "agree", two_devices["ttt"][-3000:]

@@ -228,6 +228,7 @@ def same_global_batches(cfg, tasks_folder, seed_prefix):
         yield jax.tree.map(lambda *a: np.concatenate(a), *parts)
 
 
+@pytest.mark.slow
 def test_two_processes_train_as_one_with_the_same_global_batch(two_processes, tmp_path):
     from lpn.train import train
 
@@ -267,6 +268,7 @@ def test_only_process_0_writes_checkpoints(monkeypatch, tmp_path):
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.slow
 def test_two_processes_evaluate_as_one(two_processes, tmp_path, capsys):
     tmp, _ = two_processes
     status = main(
@@ -292,6 +294,7 @@ def test_two_processes_evaluate_as_one(two_processes, tmp_path, capsys):
     assert scores[0] == scores[1]
 
 
+@pytest.mark.slow
 def test_two_processes_reproduce_as_one(two_processes):
     from lpn.experiments import get_experiment
     from lpn.reproduce import _evaluate_cells, _load
@@ -333,6 +336,7 @@ def per_task_outputs() -> list:
     return [sums.tolist(), draws.tolist()]
 
 
+@pytest.mark.slow
 def test_two_processes_spread_generated_tasks_and_gather_them_in_order(two_processes):
     _, outputs = two_processes
     for out in outputs:

@@ -159,6 +159,7 @@ def test_a_missing_evosax_is_a_clear_error(monkeypatch, tiny_model, random_pairs
     assert status == 2 and err == 'lpn: error: the evolution-strategy searches need evosax: pip install "lpn[es]"\n'
 
 
+@pytest.mark.slow
 def test_lpn_imports_and_lists_the_rows_without_evosax():
     code = (
         "import sys; sys.modules['evosax'] = None\n"

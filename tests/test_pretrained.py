@@ -33,6 +33,7 @@ def pattern_2d():
     return lpn.load_pretrained("pattern_2d")
 
 
+@pytest.mark.slow
 def test_pattern_2d_solves_at_least_95_percent_of_fresh_tasks_with_search(pattern_2d):
     """The stated quality (lpn/pretrained/README.md), on 96 fresh tasks as in the paper's 2-D evaluation."""
     cfg = pattern_2d.config

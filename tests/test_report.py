@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from conftest import TINY
 from lpn.demo_page import curves_png, demo_page, landscape_png
@@ -12,6 +13,7 @@ from lpn.grids import PALETTE, Pair, batch_pairs
 from lpn.report import draw_test, grid_svg, render_blocks
 
 
+@pytest.mark.slow
 def test_importing_lpn_leaves_matplotlib_unloaded():
     code = (
         "import sys, lpn, lpn.report, lpn.figures, lpn.tables, lpn.demo_page, lpn.run_report, lpn.demo, lpn.cli; "

@@ -148,6 +148,7 @@ def table1_smoke(tmp_path_factory):
     return out
 
 
+@pytest.mark.slow
 def test_table1_smoke_writes_results_table_and_figure(table1_smoke):
     results = json.loads((table1_smoke / "results.json").read_text())
     exp = get_experiment("table1")
@@ -169,6 +170,7 @@ def test_table1_smoke_writes_results_table_and_figure(table1_smoke):
     assert len(list((table1_smoke / "models").glob("*/done.json"))) == 6
 
 
+@pytest.mark.slow
 def test_a_second_run_needs_resume_and_then_redoes_nothing(table1_smoke, capsys):
     assert main(["reproduce", "table1", "--scale", "smoke", "--out", str(table1_smoke)]) == 1
     assert "results.json exists: pass --resume" in capsys.readouterr().err
@@ -188,6 +190,7 @@ def test_a_second_run_needs_resume_and_then_redoes_nothing(table1_smoke, capsys)
     assert len(again["sessions"]) == 1 and again["seconds"] > results["seconds"]
 
 
+@pytest.mark.slow
 def test_fig2_reuses_table1s_models_and_a_mismatched_resume_is_refused(table1_smoke, tmp_path, capsys):
     out = tmp_path / "fig2"
     status = main(
@@ -210,6 +213,7 @@ def test_fig2_reuses_table1s_models_and_a_mismatched_resume_is_refused(table1_sm
     assert "holds a run of other settings" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_table11_searches_a_given_checkpoint(table1_smoke, tmp_path, capsys):
     checkpoint = next((table1_smoke / "models").glob("grad-1-s0-*"))
     out = tmp_path / "t11"
@@ -226,6 +230,7 @@ def test_table11_searches_a_given_checkpoint(table1_smoke, tmp_path, capsys):
     assert "| Encoder Sampling |" in (out / "table.md").read_text()
 
 
+@pytest.mark.slow
 def test_a_diverged_training_is_recorded_and_its_last_good_checkpoint_evaluated(tmp_path, capsys, monkeypatch):
     import lpn.train
     from lpn.checkpoint import save_checkpoint

@@ -149,6 +149,7 @@ def test_grad_k_training_runs(stop_gradient):
     assert np.isfinite(np.asarray(metrics.loss)).all()
 
 
+@pytest.mark.slow
 def test_one_device_and_four_devices_agree():
     script = textwrap.dedent("""
         import jax, numpy as np, sys
@@ -446,6 +447,7 @@ def test_a_second_ctrl_c_quits_at_once_and_no_handler_outlives_training(tmp_path
     assert read_meta(tmp_path / "t")["step"] == 2
 
 
+@pytest.mark.slow
 def test_ctrl_c_during_lpn_train_saves_a_checkpoint_that_resume_finishes(tmp_path):
     from lpn.cli import main
 

@@ -11,6 +11,10 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
+pytestmark = pytest.mark.slow  # each check starts an interpreter of its own
+
 BLOCKED = ("ipywidgets", "anywidget", "IPython", "ipykernel", "traitlets", "comm")
 
 
