@@ -87,7 +87,7 @@ def train_or_load(exp: Experiment, label: str, scale: str, seed: int, models: Pa
     A training that diverges before its first checkpoint raises `TrainingDiverged`."""
     from lpn.checkpoint import load_checkpoint, read_meta
     from lpn.tasks.sources import host_batches
-    from lpn.train import Checkpoints, TrainingDiverged, train
+    from lpn.train import Checkpoints, TrainingDiverged, TrainOptions, train
 
     training, sizes = exp.training(label), exp.scales[scale]
     cfg = sizes.config().replace(**training.changes)
@@ -108,12 +108,14 @@ def train_or_load(exp: Experiment, label: str, scale: str, seed: int, models: Pa
             cfg,
             sizes.steps,
             seed=seed,
-            out_dir=folder,
-            resume=(folder / "latest").exists(),
-            data=data,
-            checkpoints=Checkpoints(every=max(sizes.steps // 4, 50)),
-            progress=progress,
             architecture=ARCHITECTURES[training.architecture],
+            progress=progress,
+            options=TrainOptions(
+                data=data,
+                out_dir=folder,
+                resume=(folder / "latest").exists(),
+                checkpoints=Checkpoints(every=max(sizes.steps // 4, 50)),
+            ),
         )
     except TrainingDiverged as err:
         if not (folder / "latest").exists():
@@ -326,8 +328,8 @@ def _evaluate_cells(exp, scale, seed, model, cells, done, log, save):
     """Runs `cells` of one model, grouped by method and test tasks, into `done[row][column]`. The
     model carries the scale's config, whatever its training mode was (searches read only sizes and
     test-time rates from it), so the trainings of one architecture share compiled programs."""
+    from lpn.budget import with_config
     from lpn.config import architecture_diff
-    from lpn.train import with_config
 
     base = exp.scales[scale].config()
     if not architecture_diff(model.config, base):  # not so for a --model checkpoint of its own sizes

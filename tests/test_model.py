@@ -243,7 +243,7 @@ def test_long_sequences_take_the_blockwise_path_with_the_same_objective(tiny_mod
     """The decoder's objective, its gradient in z and in the weights, and Grad-K training with
     gradients through the inner update (reverse over reverse) agree on both paths."""
     import lpn.model
-    from lpn.train import batch_loss
+    from lpn.loss import batch_loss
 
     z = jax.random.normal(jax.random.key(1), (TINY.latent_dim,))
     batch = jax.tree.map(lambda a: a[None], random_pairs)

@@ -216,7 +216,7 @@ def training_plan(args) -> Plan:
     """The `Plan` of the train arguments, checked."""
     from lpn.checkpoint import read_meta, read_run
     from lpn.config import Config, architecture_diff, get_preset
-    from lpn.train import learning_rate_schedule
+    from lpn.optim import learning_rate_schedule
 
     preset = get_preset(args.preset) if args.preset else None
     if args.out is None and preset is None:
@@ -340,12 +340,13 @@ def cmd_train(args) -> None:
     import jax
     from tqdm.auto import tqdm
 
+    from lpn.budget import Deadline
     from lpn.checkpoint import read_run, write_run
     from lpn.distributed import is_main, local_batch_size, process_seed
     from lpn.model import num_params
     from lpn.runlog import require_tensorboard
     from lpn.tasks.sources import ArcSource, host_batches
-    from lpn.train import Checkpoints, Deadline, Evaluation, train
+    from lpn.train import Checkpoints, Evaluation, TrainOptions, train
 
     if args.tensorboard:
         require_tensorboard()  # before any work
@@ -405,16 +406,18 @@ def cmd_train(args) -> None:
         cfg,
         args.steps,
         seed=args.seed,
-        out_dir=out,
-        resume=args.resume,
-        data=batches,
-        chunk=args.chunk,
-        checkpoints=Checkpoints(args.save_every, metadata),
-        evaluation=Evaluation(eval_fn, args.eval_every) if eval_fn else None,
-        deadline=None if minutes is None else Deadline(60 * minutes, fit),
-        callback=report,
         architecture=architecture,
-        tensorboard=args.tensorboard,
+        chunk=args.chunk,
+        callback=report,
+        options=TrainOptions(
+            data=batches,
+            out_dir=out,
+            resume=args.resume,
+            checkpoints=Checkpoints(args.save_every, metadata),
+            evaluation=Evaluation(eval_fn, args.eval_every) if eval_fn else None,
+            deadline=None if minutes is None else Deadline(60 * minutes, fit),
+            tensorboard=args.tensorboard,
+        ),
     )
     final, fitted = history[-1], state.model.config
     if args.time_budget is not None and final.step < args.steps:
