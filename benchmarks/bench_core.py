@@ -40,10 +40,11 @@ import jax
 import jax.numpy as jnp
 
 from lpn.config import PRESETS, Config
+from lpn.decoding import generate_reference
 from lpn.devices import spread_tasks, training_devices
 from lpn.in_context import InContext, ttt
 from lpn.loss import batch_loss
-from lpn.model import LPN, Decoder, generate, generate_reference
+from lpn.model import LPN, Decoder, generate
 from lpn.pattern import pattern_batch
 from lpn.search import gradient_search, log_prob
 from lpn.train import init_state, train_chunk

@@ -26,11 +26,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from lpn.decoding import decode_after, runner_up, runner_up_after
 from lpn.devices import first, spread_tasks
 from lpn.distributed import gather, gather_objects, is_main, share
 from lpn.grids import Batch
 from lpn.in_context import TTTTrace, prefix
-from lpn.model import LPN, decode_after, runner_up, runner_up_after
+from lpn.model import LPN
 from lpn.search import SearchTrace
 
 

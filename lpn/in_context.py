@@ -39,7 +39,8 @@ import jax.numpy as jnp
 import optax
 
 from lpn.config import Config
-from lpn.model import LPN, Decoder, Encoder, _normal, generate_after, output_log_prob
+from lpn.decoding import generate_after
+from lpn.model import LPN, Decoder, Encoder, _normal, output_log_prob
 from lpn.optim import cached_adam
 from lpn.search import GRADIENT_COST
 
