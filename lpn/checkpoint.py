@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import uuid
 from pathlib import Path
@@ -46,6 +45,7 @@ import safetensors.numpy
 from safetensors import SafetensorError
 
 from lpn.config import Config, architecture_diff
+from lpn.files import atomic_write, replace_folder
 from lpn.in_context import ARCHITECTURES, architecture_name
 from lpn.model import LPN
 
@@ -143,12 +143,8 @@ def save_checkpoint(run_dir, model: LPN, *, step: int = 0, opt_state=None, metri
     if not isinstance(model, LPN):  # an LPN checkpoint stays as it was: no key means LPN
         meta["architecture"] = architecture_name(model)
     (tmp / META).write_text(json.dumps(meta, indent=2, default=float) + "\n")
-    if final.exists():
-        shutil.rmtree(final)
-    os.replace(tmp, final)
-    pointer = run_dir / ".latest.tmp"
-    pointer.write_text(final.name + "\n")
-    os.replace(pointer, run_dir / "latest")
+    replace_folder(tmp, final)
+    atomic_write(run_dir / "latest", final.name + "\n")
     for old in sorted(run_dir.glob("step-*"))[:-KEEP]:
         shutil.rmtree(old, ignore_errors=True)
     return final
@@ -323,9 +319,7 @@ def upgrade_checkpoint(path, **fields) -> Path:
         if (path / name).is_file()
     }
     meta = dict(meta, config=cfg.to_dict(), sha256=sha256)
-    tmp = path / f".{META}.tmp"
-    tmp.write_text(json.dumps(meta, indent=2) + "\n")
-    os.replace(tmp, file)
+    atomic_write(file, json.dumps(meta, indent=2) + "\n")
     read_meta(path)
     return path
 
@@ -413,9 +407,7 @@ def write_run(
         }
     )
     out.mkdir(parents=True, exist_ok=True)
-    tmp = out / ".run.json.tmp"
-    tmp.write_text(json.dumps(run, indent=2))
-    os.replace(tmp, out / "run.json")
+    atomic_write(out / "run.json", json.dumps(run, indent=2))
 
 
 def training_sources(meta: dict, checkpoint: Path) -> tuple[list[str], str]:

@@ -16,7 +16,6 @@ evaluation of ARC and JSON tasks and of fresh generated ones, and write its resu
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 from typing import NamedTuple
@@ -29,6 +28,7 @@ import numpy as np
 from lpn.decoding import decode_after, runner_up, runner_up_after
 from lpn.devices import first, spread_tasks
 from lpn.distributed import gather, gather_objects, is_main, share
+from lpn.files import atomic_write
 from lpn.grids import Batch
 from lpn.in_context import TTTTrace, prefix
 from lpn.model import LPN
@@ -460,9 +460,9 @@ class Progress:
         if not is_main():  # several processes: process 0 writes (lpn.distributed)
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"settings": self.settings, "runtime_seconds": runtime, "tasks": self.tasks}))
-        os.replace(tmp, self.path)
+        atomic_write(
+            self.path, json.dumps({"settings": self.settings, "runtime_seconds": runtime, "tasks": self.tasks})
+        )
 
     def predictions(self, tasks) -> tuple[dict, dict]:
         return (

@@ -24,8 +24,8 @@ shared by the hosts).
 from __future__ import annotations
 
 import hashlib
+import io
 import json
-import os
 import platform
 import time
 from dataclasses import asdict
@@ -39,6 +39,7 @@ import numpy as np
 from lpn.distributed import barrier, is_main, local_batch_size, process_seed
 from lpn.evaluate import TaskMetrics, evaluate_batch, mean_metrics, per_task_in_groups, split_query, task_metrics
 from lpn.experiments import Column, Experiment, Row, get_experiment
+from lpn.files import atomic_write
 from lpn.in_context import ARCHITECTURES
 from lpn.methods import search_method
 from lpn.search import truncate
@@ -521,10 +522,10 @@ def write_figure(path: Path, exp: Experiment, results: dict) -> None:
     import matplotlib.pyplot as plt
 
     fig = plot(exp, results)
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=110)
+    png = io.BytesIO()
+    fig.savefig(png, format="png", dpi=110)
     plt.close(fig)
-    os.replace(tmp, path)
+    atomic_write(path, png.getvalue())
 
 
 def listing() -> str:
@@ -559,9 +560,7 @@ def _now() -> str:
 def _write_json(path: Path, value) -> None:
     if not is_main():  # several processes: process 0 writes (lpn.distributed)
         return
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(value, indent=1, default=_plain))
-    os.replace(tmp, path)
+    atomic_write(path, json.dumps(value, indent=1, default=_plain))
 
 
 def _plain(value):
