@@ -214,8 +214,9 @@ def check_trainable(architecture: type, cfg) -> None:
 
 def training_plan(args) -> Plan:
     """The `Plan` of the train arguments, checked."""
-    from lpn.checkpoint import read_meta, read_run
+    from lpn.checkpoint import read_meta
     from lpn.config import Config, architecture_diff, get_preset
+    from lpn.leakage import read_run
     from lpn.optim import learning_rate_schedule
 
     preset = get_preset(args.preset) if args.preset else None
@@ -341,8 +342,8 @@ def cmd_train(args) -> None:
     from tqdm.auto import tqdm
 
     from lpn.budget import Deadline
-    from lpn.checkpoint import read_run, write_run
     from lpn.distributed import is_main, local_batch_size, process_seed
+    from lpn.leakage import read_run, write_run
     from lpn.model import num_params
     from lpn.runlog import require_tensorboard
     from lpn.tasks.sources import ArcSource, host_batches
