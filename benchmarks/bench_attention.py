@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import lpn
-import lpn.model
+import lpn.attention
 from lpn.grids import Pair, batch_pairs
 from lpn.search import log_prob
 
@@ -62,20 +62,20 @@ def main():
         spec = jax.tree.map(jnp.asarray, batch_pairs(pairs, side, side, 3))
         z = jnp.zeros((2, model.config.latent_dim))
         best = {"plain": float("inf"), "blockwise": float("inf")}
-        default = lpn.model.BLOCKWISE_FROM
+        default = lpn.attention.BLOCKWISE_FROM
         try:
             for _ in range(2):  # alternate, so that a change of load hits both
                 for name, threshold in (("plain", 10**9), ("blockwise", 1)):
-                    lpn.model.BLOCKWISE_FROM = threshold
+                    lpn.attention.BLOCKWISE_FROM = threshold
                     best[name] = min(best[name], step_seconds(model, spec, z, args.repeats))
         finally:
-            lpn.model.BLOCKWISE_FROM = default
+            lpn.attention.BLOCKWISE_FROM = default
         print(
             f"{side:>3}x{side:<2} {2 * side * side + 5:>7} {best['plain'] * 1e3:9.1f} "
             f"{best['blockwise'] * 1e3:13.1f} {best['plain'] / best['blockwise']:8.2f}x",
             flush=True,
         )
-    print(f"`attention` uses the blockwise path from {lpn.model.BLOCKWISE_FROM} tokens")
+    print(f"`attention` uses the blockwise path from {lpn.attention.BLOCKWISE_FROM} tokens")
 
 
 if __name__ == "__main__":

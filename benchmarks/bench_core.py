@@ -40,12 +40,14 @@ import jax
 import jax.numpy as jnp
 
 from lpn.config import PRESETS, Config
+from lpn.decoding import generate_reference
 from lpn.devices import spread_tasks, training_devices
 from lpn.in_context import InContext, ttt
-from lpn.model import LPN, Decoder, generate, generate_reference
+from lpn.loss import batch_loss
+from lpn.model import LPN, Decoder, generate
 from lpn.pattern import pattern_batch
 from lpn.search import gradient_search, log_prob
-from lpn.train import batch_loss, init_state, train_chunk
+from lpn.train import init_state, train_chunk
 
 # The authors' code on the same 2-core CPU machine type (issue 2): seconds per training step at
 # batch 128, and seconds for 100 gradient-search steps over 32 pattern_2d tasks.

@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import uuid
 from pathlib import Path
@@ -47,6 +46,7 @@ from safetensors import SafetensorError
 
 from lpn.architectures import ARCHITECTURES, DEFAULT, architecture_name
 from lpn.config import Config, architecture_diff
+from lpn.files import atomic_write, replace_folder
 from lpn.model import LPN
 
 FORMAT = "lpn-checkpoint"
@@ -143,12 +143,8 @@ def save_checkpoint(run_dir, model: LPN, *, step: int = 0, opt_state=None, metri
     if architecture_name(model) != DEFAULT:  # an LPN checkpoint stays as it was: no key means LPN
         meta["architecture"] = architecture_name(model)
     (tmp / META).write_text(json.dumps(meta, indent=2, default=float) + "\n")
-    if final.exists():
-        shutil.rmtree(final)
-    os.replace(tmp, final)
-    pointer = run_dir / ".latest.tmp"
-    pointer.write_text(final.name + "\n")
-    os.replace(pointer, run_dir / "latest")
+    replace_folder(tmp, final)
+    atomic_write(run_dir / "latest", final.name + "\n")
     for old in sorted(run_dir.glob("step-*"))[:-KEEP]:
         shutil.rmtree(old, ignore_errors=True)
     return final
@@ -323,9 +319,7 @@ def upgrade_checkpoint(path, **fields) -> Path:
         if (path / name).is_file()
     }
     meta = dict(meta, config=cfg.to_dict(), sha256=sha256)
-    tmp = path / f".{META}.tmp"
-    tmp.write_text(json.dumps(meta, indent=2) + "\n")
-    os.replace(tmp, file)
+    atomic_write(file, json.dumps(meta, indent=2) + "\n")
     read_meta(path)
     return path
 
@@ -368,94 +362,6 @@ def as_loaded(model):
 
     arrays, static = eqx.partition(model, eqx.is_array)
     return eqx.combine(jax.tree.map(jnp.asarray, jax.device_get(arrays)), static)
-
-
-def read_run(out: Path) -> dict:
-    """The run description `lpn train` keeps beside the checkpoints (`run.json`), or {}."""
-    try:
-        return json.loads((out / "run.json").read_text())
-    except (OSError, json.JSONDecodeError):
-        return {}
-
-
-def write_run(
-    out: Path,
-    cfg: Config,
-    data: str,
-    *,
-    preset: str | None,
-    seed: int,
-    overrides=(),
-    fresh: bool = True,
-    architecture: str = "lpn",
-    mix=None,
-    augment: bool | None = None,
-) -> None:
-    """Records the architecture (its `ARCHITECTURES` name), preset, data sources, seed, config and
-    `--set` overrides of a run in `run.json`; `lpn eval` reads its training sources from it (ARC
-    dataset names and task files' absolute paths as they are, generated ones as "generated:NAME").
-    Unless `fresh`, the run so far keeps its preset and adds its data sources and overrides to those
-    recorded. `mix` (the sources' weights) and `augment` (of ARC tasks) are kept when given."""
-    from lpn.tasks.sources import recorded_sources
-
-    run = {} if fresh else read_run(out)
-    sources = sorted(set(run.get("train_sources", [])) | set(recorded_sources(data)))
-    run.update({k: v for k, v in (("mix", mix), ("augment", augment)) if v is not None})
-    run.update(
-        {
-            "architecture": architecture,
-            "preset": run.get("preset", preset),
-            "data": data,
-            "train_sources": sources,
-            "seed": seed,
-            "config": cfg.to_dict(),
-            "overrides": run.get("overrides", []) + list(overrides or []),
-        }
-    )
-    out.mkdir(parents=True, exist_ok=True)
-    tmp = out / ".run.json.tmp"
-    tmp.write_text(json.dumps(run, indent=2))
-    os.replace(tmp, out / "run.json")
-
-
-def training_sources(meta: dict, checkpoint: Path) -> tuple[list[str], str]:
-    """The data a checkpoint was trained on: those named in its metadata and in its run's run.json
-    (both, to err on the side of refusing a leak), else assumed generated. Also says where from."""
-    found, origins = set(meta.get("train_sources") or []), ["checkpoint metadata"] if meta.get("train_sources") else []
-    run = read_run(checkpoint.parent)
-    if run.get("train_sources"):
-        found |= set(run["train_sources"])
-        origins.append(str(checkpoint.parent / "run.json"))
-    if not found:
-        return ["generated"], "not recorded, so assumed generated"
-    return sorted(found), " and ".join(origins)
-
-
-def check_sources(meta: dict, checkpoint: Path, data: str, allow: bool) -> dict:
-    """Refuses (`lpn.tasks.LeakageError`) evaluating on tasks the checkpoint was trained on, unless
-    `allow`; prints the training sources, and warnings on stderr. Returns {"train_sources": [...],
-    "leaked": {source: [task ids]}} for the results."""
-    import sys
-    import warnings
-
-    from lpn.tasks import check_leakage
-    from lpn.tasks.arc import OFFICIAL_SPLITS
-
-    sources, origin = training_sources(meta, checkpoint)
-    print(f"training sources: {', '.join(sources)} ({origin})")
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", UserWarning)
-        found = check_leakage(sources, data, allow=allow)
-    for warning in caught:
-        if issubclass(warning.category, UserWarning):
-            print(f"lpn: warning: {warning.message}", file=sys.stderr)
-    for source, ids in found.items():
-        if (source, data) not in OFFICIAL_SPLITS:
-            print(
-                f"lpn: warning: evaluating anyway (--allow-leakage): {len(ids)} of these tasks are in {source}",
-                file=sys.stderr,
-            )
-    return {"train_sources": sources, "leaked": found}
 
 
 def content_hash(path: Path) -> str:

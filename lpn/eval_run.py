@@ -6,7 +6,6 @@ that of fresh generated tasks (`eval_generated`), and their printed scores and r
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import numpy as np
 
 from lpn.distributed import is_main
 from lpn.evaluate import evaluate_batch, predict_tasks, tta_metrics
+from lpn.files import atomic_write
 from lpn.version import __version__
 
 
@@ -65,9 +65,9 @@ class Progress:
         if not is_main():  # several processes: process 0 writes (lpn.distributed)
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"settings": self.settings, "runtime_seconds": runtime, "tasks": self.tasks}))
-        os.replace(tmp, self.path)
+        atomic_write(
+            self.path, json.dumps({"settings": self.settings, "runtime_seconds": runtime, "tasks": self.tasks})
+        )
 
     def predictions(self, tasks) -> tuple[dict, dict]:
         return (

@@ -37,13 +37,12 @@ workaround.
 
 from __future__ import annotations
 
-import functools
-
 import jax
 import jax.numpy as jnp
 import optax
 
 from lpn.model import LPN
+from lpn.optim import cached_adam
 from lpn.search import (
     GRADIENT_COST,
     SearchTrace,
@@ -176,15 +175,10 @@ def open_es(
     strategy = require_evosax().Open_ES(
         population,
         jnp.zeros(model.config.latent_dim),
-        optimizer=_adam(float(learning_rate)),
+        optimizer=cached_adam(float(learning_rate)),
         std_schedule=optax.constant_schedule(float(sigma)),
     )
     return _evolve(strategy, strategy.default_params, model, pairs, key, steps, start, from_prior, weights_N)
-
-
-@functools.cache
-def _adam(learning_rate: float):
-    return optax.adam(learning_rate)
 
 
 def hybrid_search(

@@ -8,7 +8,7 @@ elsewhere (`lpn.compare`, `lpn.tables.summary`); the same numbers as markdown ar
 
 from __future__ import annotations
 
-import os
+import io
 import textwrap
 from pathlib import Path
 
@@ -16,6 +16,7 @@ import numpy as np
 
 from lpn.compare import METRICS, Comparison, ComparisonRow
 from lpn.experiment_spec import Experiment
+from lpn.files import atomic_write
 
 
 def plot_comparison(result: Comparison, ax=None, metric: str = "top2"):
@@ -141,10 +142,10 @@ def write_figure(path: Path, exp: Experiment, results: dict) -> None:
     import matplotlib.pyplot as plt
 
     fig = plot_experiment(exp, results)
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=110)
+    png = io.BytesIO()
+    fig.savefig(png, format="png", dpi=110)
     plt.close(fig)
-    os.replace(tmp, path)
+    atomic_write(path, png.getvalue())
 
 
 def _count(n: int, what: str) -> str:

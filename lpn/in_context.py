@@ -29,7 +29,6 @@ copy of the parameters and their Adam moments (memory grows with the tasks of on
 
 from __future__ import annotations
 
-import functools
 import math
 from typing import ClassVar, NamedTuple
 
@@ -39,8 +38,10 @@ import jax.numpy as jnp
 import optax
 
 from lpn.config import Config
+from lpn.decoding import generate_after, runner_up_after
 from lpn.kind import Kind, Search
-from lpn.model import Decoder, Encoder, _normal, generate_after, output_log_prob, runner_up_after
+from lpn.model import Decoder, Encoder, _normal, output_log_prob
+from lpn.optim import cached_adam
 from lpn.search import GRADIENT_COST
 
 # TTT holds a copy of the parameters and their Adam moments per task: 32 tasks a call bound it.
@@ -179,14 +180,7 @@ def ttt_optimizer(learning_rate):
     """Adam at `learning_rate` (the paper's TTT optimiser). One object per rate given as a number:
     options are static arguments of the jitted programs, so reusing the object reuses their compiled
     code (as `lpn.search.default_optimizer`)."""
-    if isinstance(learning_rate, jax.Array):
-        return optax.adam(learning_rate)
-    return _adam(float(learning_rate))
-
-
-@functools.cache
-def _adam(learning_rate: float):
-    return optax.adam(learning_rate)
+    return cached_adam(learning_rate)
 
 
 def ttt(model: InContext, pairs, key=None, *, steps: int = 100, optimizer=None, weights_N=None) -> TTTTrace:

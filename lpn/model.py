@@ -23,9 +23,9 @@ output tokens before them. Each output cell token carries the position of the ce
 predicts ("next position"), and the first cell of row r is predicted from the last *valid* cell
 of row r-1 (the row-wrap rule), so padding never sits between two predicted cells.
 
-Greedy decoding keeps a key/value cache: one pass over the prefix, then one incremental step per
-output cell. `generate_reference` re-runs the whole decoder for every cell, as the authors' code
-does; it stays here as the definition the cached decoder is tested against.
+Greedy decoding (`generate`) keeps a key/value cache: one pass over the prefix, then one
+incremental step per output cell (`lpn.decoding`, with the reference it is tested against). The
+attention, plain or blockwise for long sequences, is `lpn.attention`'s.
 """
 
 from __future__ import annotations
@@ -37,7 +37,9 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
+from lpn.attention import attention, run_blocks
 from lpn.config import Config
+from lpn.decoding import generate_after, next_positions
 
 V = 10  # colours
 
@@ -91,102 +93,6 @@ class Block(eqx.Module):
             q = jnp.einsum("ld,dae->lae", h_LD[keep], self.w_qkv[:, 0])
             k, v = jnp.einsum("ld,dtae->tlae", h_LD, self.w_qkv[:, 1:])
         return self.finish(x_LD[keep], attention(q, k, v, mask_LL[keep])), k, v
-
-
-def attend(q_QAE, k_LAE, v_LAE, mask_QL, keys="lae"):
-    """Masked softmax attention. `keys` names the layout of k and v: "lae", or "ale" for the
-    decoding cache, stored heads-first so that each step reads it without a transpose."""
-    scores = jnp.einsum(f"qae,{keys}->aql", q_QAE, k_LAE) / math.sqrt(q_QAE.shape[-1])
-    scores = jnp.where(mask_QL[None], scores.astype(jnp.float32), -1e30)
-    return jnp.einsum(f"aql,{keys}->qae", jax.nn.softmax(scores, axis=-1).astype(v_LAE.dtype), v_LAE)
-
-
-# Long sequences (ARC-size grids: 1804 tokens at 30x30) use blockwise attention: the same result,
-# computed QUERY_BLOCK query rows at a time so that the score block stays in cache instead of
-# streaming an (A, L, L) array through memory several times. It pays off on large grids and not on
-# small ones, hence the threshold; `python benchmarks/bench_attention.py` measures both versions.
-QUERY_BLOCK = 32
-BLOCKWISE_FROM = 256  # keys per query row at which `attention` switches to blockwise
-
-
-def attention(q_QAE, k_LAE, v_LAE, mask_QL):
-    """Masked softmax attention: `attend`, or `blockwise_attend` for long sequences."""
-    if k_LAE.shape[0] >= BLOCKWISE_FROM:
-        return blockwise_attend(q_QAE, k_LAE, v_LAE, mask_QL)
-    return attend(q_QAE, k_LAE, v_LAE, mask_QL)
-
-
-def _query_blocks(x_Q, block):
-    """Pads the leading (query) axis to a multiple of `block` and splits it: (n, block, ...)."""
-    n = -(-x_Q.shape[0] // block)
-    pad = [(0, n * block - x_Q.shape[0])] + [(0, 0)] * (x_Q.ndim - 1)
-    return jnp.pad(x_Q, pad).reshape(n, block, *x_Q.shape[1:])
-
-
-@jax.custom_vjp
-def blockwise_attend(q_QAE, k_LAE, v_LAE, mask_QL):
-    """`attend` computed QUERY_BLOCK query rows at a time, forward and backward (the backward pass
-    recomputes each block's probabilities from the saved softmax normaliser instead of storing them, as
-    FlashAttention does). Equal to `attend` up to float rounding, fully masked rows included
-    (both attend uniformly). Reverse mode only: no jax.jvp through it."""
-    return _blockwise_fwd(q_QAE, k_LAE, v_LAE, mask_QL)[0]
-
-
-def _block_scores(q_cAE, k_LAE, mask_cL):
-    scores = jnp.einsum("qae,lae->aql", q_cAE, k_LAE) / math.sqrt(q_cAE.shape[-1])
-    return jnp.where(mask_cL[None], scores, -1e30)
-
-
-def _blockwise_fwd(q_QAE, k_LAE, v_LAE, mask_QL):
-    def one(blocks):
-        q_cAE, mask_cL = blocks
-        scores = _block_scores(q_cAE, k_LAE, mask_cL)
-        peak = jnp.max(scores, -1, keepdims=True)
-        p = jnp.exp(scores - peak)
-        total = jnp.sum(p, -1, keepdims=True)
-        # Kept apart: peak + log(total) would round to the peak on a fully masked row (-1e30).
-        return jnp.einsum("aql,lae->qae", p / total, v_LAE), (peak[..., 0], jnp.log(total[..., 0]))
-
-    out, norm = jax.lax.map(one, (_query_blocks(q_QAE, QUERY_BLOCK), _query_blocks(mask_QL, QUERY_BLOCK)))
-    out_QAE = out.reshape(-1, *q_QAE.shape[1:])[: q_QAE.shape[0]]
-    return out_QAE, (q_QAE, k_LAE, v_LAE, mask_QL, out_QAE, norm)
-
-
-def _blockwise_bwd(saved, d_out_QAE):
-    q_QAE, k_LAE, v_LAE, mask_QL, out_QAE, (peak, log_total) = saved
-    scale = 1 / math.sqrt(q_QAE.shape[-1])
-    delta_QA = jnp.sum(d_out_QAE * out_QAE, -1)  # sum_l p·dp, per query and head
-
-    def step(carry, blocks):
-        dk_LAE, dv_LAE = carry
-        q_cAE, mask_cL, d_out_cAE, delta_cA, peak_Ac, log_total_Ac = blocks
-        p = jnp.exp(_block_scores(q_cAE, k_LAE, mask_cL) - peak_Ac[..., None] - log_total_Ac[..., None])  # (A, c, L)
-        dv_LAE = dv_LAE + jnp.einsum("aql,qae->lae", p, d_out_cAE)
-        dp = jnp.einsum("qae,lae->aql", d_out_cAE, v_LAE)
-        d_scores = jnp.where(mask_cL[None], p * (dp - delta_cA.T[..., None]) * scale, 0.0)  # masked: no gradient
-        dk_LAE = dk_LAE + jnp.einsum("aql,qae->lae", d_scores, q_cAE)
-        return (dk_LAE, dv_LAE), jnp.einsum("aql,lae->qae", d_scores, k_LAE)
-
-    blocks = tuple(_query_blocks(x, QUERY_BLOCK) for x in (q_QAE, mask_QL, d_out_QAE, delta_QA))
-    (dk_LAE, dv_LAE), dq = jax.lax.scan(
-        step, (jnp.zeros_like(k_LAE), jnp.zeros_like(v_LAE)), (*blocks, peak, log_total)
-    )
-    return dq.reshape(-1, *q_QAE.shape[1:])[: q_QAE.shape[0]], dk_LAE, dv_LAE, None
-
-
-blockwise_attend.defvjp(_blockwise_fwd, _blockwise_bwd)
-
-
-def run_blocks(blocks, x_LD, mask_LL, keep_last=slice(None), first_qkv=None):
-    """Runs the blocks; the last one only for the tokens in `keep_last`, the first one with
-    `first_qkv` if given. Returns the stream and every layer's (keys, values)."""
-    caches = []
-    for i, block in enumerate(blocks):
-        x_LD, k, v = block(
-            x_LD, mask_LL, keep_last if i == len(blocks) - 1 else slice(None), first_qkv if i == 0 else None
-        )
-        caches.append((k, v))
-    return x_LD, caches
 
 
 def cell_valid(shape, rows, cols):
@@ -400,13 +306,6 @@ class Decoder(eqx.Module):
         return row_logits, col_logits, cell_logits.reshape(rows, cols, V)
 
 
-def next_positions(shape, rows, cols):
-    """For each padded output cell (raster order), the (row, col) of the next valid cell."""
-    r, c = jnp.divmod(jnp.arange(rows * cols), cols)
-    wrap = c >= shape[1] - 1
-    return jnp.minimum(jnp.where(wrap, r + 1, r), rows - 1), jnp.where(wrap, 0, c + 1)
-
-
 def predictor_index(shape, rows, cols):
     """(R, C) index of the token whose output predicts each cell, counted from the cols_out token
     (0): cell (0,0) from cols_out, (r, c) from (r, c-1), (r, 0) from (r-1, last valid column)."""
@@ -460,129 +359,3 @@ def generate(model: LPN, z_H, input_RC, input_shape):
     """Greedy decoding with a key/value cache. Returns (grid_RC, shape_2): the grid is zero
     outside the predicted shape."""
     return generate_after(model.decoder, model.decoder.prefix(z_H, input_RC, input_shape), input_RC.shape)
-
-
-def generate_after(dec: Decoder, prefix, grid_shape):
-    """Greedy decoding with a key/value cache after a prefix (tokens, validity) of
-    `Decoder.conditioned_prefix`, whose last token the row-count head reads; `generate` for LPN."""
-    grid, shape, _, _, _ = decode_after(dec, prefix, grid_shape)
-    return grid, shape
-
-
-def _choose(logits):
-    """The most likely token at one decision, with the decision's margin (log-probability of the best
-    token minus the second's), the chosen token's log-probability and the second most likely token."""
-    log_p = jax.nn.log_softmax(logits)
-    if logits.shape[-1] == 1:  # a one-choice head (the row count of 1-row grids): no second token
-        zero = jnp.zeros((), jnp.int32)
-        return zero, jnp.asarray(jnp.inf, log_p.dtype), log_p[0], zero
-    top, token = jax.lax.top_k(log_p, 2)
-    return token[0], top[0] - top[1], top[0], token[1]
-
-
-def decode_after(dec: Decoder, prefix, grid_shape):
-    """`generate_after`, with what a second answer needs. Decisions are numbered in decoding order:
-    0 the row count, 1 the column count, 2 + t the t-th output cell in raster order. Returns
-    (grid_RC, shape_2, margins, seconds_RC, log_p): `margins` (2 + R·C,) the log-probability gap
-    between the two most likely tokens at each decision (+inf past the output's cells), `seconds_RC`
-    each cell's second most likely colour (0 outside the output), `log_p` the summed log-probability
-    of the greedy tokens (the answer's log-likelihood under the decoder)."""
-    (rows, cols), (x_LD, valid_L) = grid_shape, prefix
-    mask_LL = jnp.broadcast_to(valid_L, (valid_L.size, valid_L.size))  # all see valid input + latent
-    h_LD, prefix_caches = run_blocks(dec.blocks, x_LD, mask_LL, keep_last=slice(-1, None))
-    length = valid_L.size + 1 + rows * cols  # the prefix, rows_out, cols_out, R·C - 1 cells
-    caches = [
-        tuple(
-            jnp.zeros((k.shape[1], length, k.shape[2]), k.dtype).at[:, : valid_L.size].set(k.swapaxes(0, 1)) for k in kv
-        )  # (A, L, E)
-        for kv in prefix_caches
-    ]
-    visible = jnp.zeros(length, bool).at[: valid_L.size].set(valid_L)
-    margins = jnp.full(2 + rows * cols, jnp.inf)
-
-    def step(x_D, slot, caches, visible):
-        visible = visible.at[slot].set(True)
-        new_caches = []
-        for block, (k_cache, v_cache) in zip(dec.blocks, caches):
-            q, k, v = block.qkv(x_D[None])
-            k_cache, v_cache = k_cache.at[:, slot].set(k[0]), v_cache.at[:, slot].set(v[0])
-            x_D = block.finish(x_D[None], attend(q, k_cache, v_cache, visible[None], keys="ale"))[0]
-            new_caches.append((k_cache, v_cache))
-        return dec.heads(x_D), new_caches, visible
-
-    row_token, margin, log_p, _ = _choose(dec.heads(h_LD[-1])[0])
-    out_rows, margins = row_token + 1, margins.at[0].set(margin)
-    (_, col_logits, _), caches, visible = step(
-        dec.shape_rows[out_rows - 1] + dec.half[1], valid_L.size, caches, visible
-    )
-    col_token, margin, lp, _ = _choose(col_logits)
-    out_cols, margins, log_p = col_token + 1, margins.at[1].set(margin), log_p + lp
-    shape = jnp.stack([out_rows, out_cols])
-    (_, _, logits_V), caches, visible = step(
-        dec.shape_cols[out_cols - 1] + dec.half[1], valid_L.size + 1, caches, visible
-    )
-    next_r, next_c = next_positions(shape, rows, cols)
-
-    def body(t, carry):
-        grid, seconds, logits_V, caches, visible, margins, log_p = carry
-        r, c = t // out_cols, t % out_cols
-        colour, margin, lp, second = _choose(logits_V)
-        grid, seconds = grid.at[r, c].set(colour.astype(jnp.uint8)), seconds.at[r, c].set(second.astype(jnp.uint8))
-        cell = r * cols + c
-        (_, _, logits_V), caches, visible = step(
-            dec.cell_token(colour.astype(jnp.uint8), next_r[cell], next_c[cell]),
-            valid_L.size + 2 + cell,
-            caches,
-            visible,
-        )
-        return grid, seconds, logits_V, caches, visible, margins.at[2 + t].set(margin), log_p + lp
-
-    # Every cell but the last feeds its token back; the last one's token would predict nothing.
-    last = out_rows * out_cols - 1
-    blank = jnp.zeros((rows, cols), jnp.uint8)
-    init = (blank, blank, logits_V, caches, visible, margins, log_p)
-    grid, seconds, logits_V, _, _, margins, log_p = jax.lax.fori_loop(0, last, body, init)
-    colour, margin, lp, second = _choose(logits_V)
-    r, c = last // out_cols, last % out_cols
-    grid, seconds = grid.at[r, c].set(colour.astype(jnp.uint8)), seconds.at[r, c].set(second.astype(jnp.uint8))
-    return grid, shape, margins.at[2 + last].set(margin), seconds, log_p + lp
-
-
-def runner_up(grid_RC, shape, margins, seconds_RC, log_p):
-    """The decoder's runner-up from one greedy decoding (`decode_after`'s outputs): the greedy answer
-    with its least certain cell (the smallest margin) changed to that cell's second most likely
-    colour. The cells after it are not re-decoded (that would be a second decoding loop, as costly
-    again to compile and to run), so its `log_p` is the greedy one minus that cell's margin: the
-    likelihood of that one changed decision, the later cells as they were decoded. Under a decoder
-    that scored its cells independently this is the second most likely grid of that shape. Returns
-    (grid_RC, shape, log_p); the grid always differs from the greedy one in exactly one cell."""
-    t = jnp.argmin(margins[2:])
-    r, c = t // shape[1], t % shape[1]
-    return grid_RC.at[r, c].set(seconds_RC[r, c]), shape, log_p - margins[2 + t]
-
-
-def runner_up_after(dec: Decoder, prefix, grid_shape):
-    """The greedy answer and the decoder's `runner_up` after a prefix, from one decoding:
-    ((grid, shape, log_p), (grid, shape, log_p))."""
-    grid, shape, margins, seconds, log_p = decode_after(dec, prefix, grid_shape)
-    return (grid, shape, log_p), runner_up(grid, shape, margins, seconds, log_p)
-
-
-def generate_reference(model: LPN, z_H, input_RC, input_shape):
-    """Greedy decoding by full recomputation: every cell re-runs the whole decoder (the authors'
-    method). Slow by design; the cached `generate` must give the same grids."""
-    rows, cols = input_RC.shape
-
-    def logits(grid, shape):
-        return model.decoder(z_H, input_RC, input_shape, grid, shape)
-
-    blank = jnp.zeros((rows, cols), jnp.uint8)
-    out_rows = jnp.argmax(logits(blank, jnp.array([1, 1]))[0]) + 1
-    out_cols = jnp.argmax(logits(blank, jnp.stack([out_rows, 1]))[1]) + 1
-    shape = jnp.stack([out_rows, out_cols])
-
-    def body(t, grid):
-        r, c = t // out_cols, t % out_cols
-        return grid.at[r, c].set(jnp.argmax(logits(grid, shape)[2][r, c]).astype(jnp.uint8))
-
-    return jax.lax.fori_loop(0, out_rows * out_cols, body, blank), shape

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import platform
 import time
 from dataclasses import asdict
@@ -42,6 +41,7 @@ from lpn.evaluate import TaskMetrics, evaluate_batch, mean_metrics, per_task_in_
 from lpn.experiment_spec import Column, Experiment, Row
 from lpn.experiments import get_experiment
 from lpn.figures import write_figure
+from lpn.files import atomic_write
 from lpn.methods import row as method_row
 from lpn.methods import search_method
 from lpn.program import over_tasks
@@ -91,7 +91,7 @@ def train_or_load(exp: Experiment, label: str, scale: str, seed: int, models: Pa
     A training that diverges before its first checkpoint raises `TrainingDiverged`."""
     from lpn.checkpoint import load_checkpoint, read_meta
     from lpn.tasks.sources import host_batches
-    from lpn.train import Checkpoints, TrainingDiverged, train
+    from lpn.train import Checkpoints, TrainingDiverged, TrainOptions, train
 
     training, sizes = exp.training(label), exp.scales[scale]
     cfg = sizes.config().replace(**training.changes)
@@ -112,12 +112,14 @@ def train_or_load(exp: Experiment, label: str, scale: str, seed: int, models: Pa
             cfg,
             sizes.steps,
             seed=seed,
-            out_dir=folder,
-            resume=(folder / "latest").exists(),
-            data=data,
-            checkpoints=Checkpoints(every=max(sizes.steps // 4, 50)),
-            progress=progress,
             architecture=ARCHITECTURES[training.architecture],
+            progress=progress,
+            options=TrainOptions(
+                data=data,
+                out_dir=folder,
+                resume=(folder / "latest").exists(),
+                checkpoints=Checkpoints(every=max(sizes.steps // 4, 50)),
+            ),
         )
     except TrainingDiverged as err:
         if not (folder / "latest").exists():
@@ -334,8 +336,8 @@ def _evaluate_cells(exp, scale, seed, model, cells, done, log, save):
     """Runs `cells` of one model, grouped by method and test tasks, into `done[row][column]`. The
     model carries the scale's config, whatever its training mode was (searches read only sizes and
     test-time rates from it), so the trainings of one architecture share compiled programs."""
+    from lpn.budget import with_config
     from lpn.config import architecture_diff
-    from lpn.train import with_config
 
     base = exp.scales[scale].config()
     if not architecture_diff(model.config, base):  # not so for a --model checkpoint of its own sizes
@@ -373,9 +375,7 @@ def _now() -> str:
 def _write_json(path: Path, value) -> None:
     if not is_main():  # several processes: process 0 writes (lpn.distributed)
         return
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(value, indent=1, default=_plain))
-    os.replace(tmp, path)
+    atomic_write(path, json.dumps(value, indent=1, default=_plain))
 
 
 def _plain(value):

@@ -26,12 +26,13 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import time
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
+
+from lpn.files import atomic_write
 
 METRICS_FILE = "metrics.jsonl"
 TENSORBOARD_DIR = "tensorboard"
@@ -109,9 +110,7 @@ def read_metrics(run_dir) -> list[dict]:
 
 def write_lines(path: Path, lines: list[dict]) -> None:
     """Replaces `path` with `lines` atomically (a crash leaves the old file or the new one)."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text("".join(json.dumps(line) + "\n" for line in lines))
-    os.replace(tmp, path)
+    atomic_write(path, "".join(json.dumps(line) + "\n" for line in lines))
 
 
 class MetricsLog:

@@ -18,15 +18,16 @@ three (forward plus a backward pass of about twice the work), the usual FLOP rul
 
 from __future__ import annotations
 
-import functools
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import optax
 
+from lpn.decoding import decode_after, runner_up
 from lpn.devices import first, spread_tasks
-from lpn.model import LPN, decode_after, encode_pairs, pair_log_prob, runner_up
+from lpn.model import LPN, encode_pairs, pair_log_prob
+from lpn.optim import cached_adam
 from lpn.program import alone, over_tasks, trace_only
 
 GRADIENT_COST = 3
@@ -159,14 +160,7 @@ def default_optimizer(learning_rate=0.1):
     """Adam with b2 = 0.9, the inner optimiser of the paper's pattern experiments. One object per
     rate given as a number: search options are static arguments of the jitted searches, so reusing
     the object reuses their compiled programs. A traced rate (inside a jit) gets a new object."""
-    if isinstance(learning_rate, jax.Array):
-        return optax.adam(learning_rate, b2=0.9)
-    return _adam(float(learning_rate))
-
-
-@functools.cache
-def _adam(learning_rate: float):
-    return optax.adam(learning_rate, b2=0.9)
+    return cached_adam(learning_rate, b2=0.9)
 
 
 def _over_starts(fn, num_starts: int):

@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 
 from conftest import TINY
-from lpn.checkpoint import check_sources, read_meta, read_run, write_run
+from lpn.checkpoint import read_meta
 from lpn.cli import main
 from lpn.config import get_preset
+from lpn.leakage import check_sources, read_run, write_run
 from lpn.tasks import LeakageError, load_arc
 from lpn.tasks.procedural import FAMILIES, HOLDOUT
 from lpn.tasks.sources import (

@@ -7,6 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+import lpn.decoding as decoding
 import lpn.evaluate as evaluate
 import lpn.model as lpn_model
 from conftest import TINY
@@ -22,7 +23,7 @@ from lpn.tta import views, vote
 attempts = eqx.filter_jit(evaluate.attempts)
 task_metrics = eqx.filter_jit(evaluate.task_metrics)
 decode_after, generate, runner_up_after = (
-    eqx.filter_jit(f) for f in (lpn_model.decode_after, lpn_model.generate, lpn_model.runner_up_after)
+    eqx.filter_jit(f) for f in (decoding.decode_after, lpn_model.generate, decoding.runner_up_after)
 )
 
 

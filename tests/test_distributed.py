@@ -65,9 +65,10 @@ def test_a_share_of_items_per_process_covers_them_in_order(monkeypatch):
 
 
 def test_several_processes_train_on_all_their_devices_with_seeds_of_their_own(monkeypatch):
+    from lpn.budget import Deadline
     from lpn.devices import training_devices
     from lpn.distributed import process_seed
-    from lpn.train import Deadline, check_options
+    from lpn.train import check_options
 
     assert process_seed([0, 5]) == [0, 5]
     monkeypatch.setattr(jax, "process_count", lambda: 2)
@@ -230,7 +231,7 @@ def same_global_batches(cfg, tasks_folder, seed_prefix):
 
 @pytest.mark.slow
 def test_two_processes_train_as_one_with_the_same_global_batch(two_processes, tmp_path):
-    from lpn.train import train
+    from lpn.train import TrainOptions, train
 
     tmp, outputs = two_processes
     run = tmp / "run"
@@ -238,16 +239,18 @@ def test_two_processes_train_as_one_with_the_same_global_batch(two_processes, tm
     assert listed[:2] == [["step-00000002"], ["step-00000002", "step-00000004"]]  # one a save, by one process
     assert "2 cpu device(s) of 2 processes (this one 1)" in outputs[1]
     _, first = train(
-        TINY, 2, data=same_global_batches(TINY, tmp / "train", [0, 0]), chunk=2, out_dir=tmp_path, progress=False
+        TINY,
+        2,
+        chunk=2,
+        progress=False,
+        options=TrainOptions(data=same_global_batches(TINY, tmp / "train", [0, 0]), out_dir=tmp_path),
     )
     _, second = train(
         TINY,
         4,
-        data=same_global_batches(TINY, tmp / "train", [0, 2]),
         chunk=2,
-        out_dir=tmp_path,
-        resume=True,
         progress=False,
+        options=TrainOptions(data=same_global_batches(TINY, tmp / "train", [0, 2]), out_dir=tmp_path, resume=True),
     )
     losses = [read_meta(run / f"step-0000000{step}")["metrics"]["loss"] for step in (2, 4)]
     assert losses == pytest.approx([first[-1].loss, second[-1].loss], rel=1e-5)

@@ -10,10 +10,11 @@ import pytest
 
 from conftest import TINY, random_grid
 from lpn import in_context as ic
+from lpn.budget import with_config
 from lpn.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from lpn.grids import batch_tasks, make_task
 from lpn.model import LPN, num_params
-from lpn.train import Checkpoints, train, with_config
+from lpn.train import Checkpoints, TrainOptions, train
 
 loo_loss, predict = eqx.filter_jit(ic.leave_one_out_loss), eqx.filter_jit(ic.predict)
 
@@ -134,7 +135,11 @@ def test_ttt_lowers_the_leave_one_out_loss_of_its_task_and_counts_its_evaluation
 
 def test_training_lowers_the_loss_and_checkpoints_round_trip_the_architecture(tmp_path):
     state, history = train(
-        TINY, 40, chunk=20, architecture=ic.InContext, out_dir=tmp_path / "run", checkpoints=Checkpoints(every=40)
+        TINY,
+        40,
+        chunk=20,
+        architecture=ic.InContext,
+        options=TrainOptions(out_dir=tmp_path / "run", checkpoints=Checkpoints(every=40)),
     )
     assert isinstance(state.model, ic.InContext)
     assert history[-1].loss < history[0].loss and history[-1].kl == 0
@@ -143,15 +148,13 @@ def test_training_lowers_the_loss_and_checkpoints_round_trip_the_architecture(tm
     for a, b in zip(jax.tree.leaves(loaded), jax.tree.leaves(eqx.filter(state.model, eqx.is_array)), strict=True):
         np.testing.assert_array_equal(a, b)
     with pytest.raises(CheckpointError, match="in-context model, not the lpn model"):
-        train(TINY, 60, chunk=20, out_dir=tmp_path / "run", resume=True)
+        train(TINY, 60, chunk=20, options=TrainOptions(out_dir=tmp_path / "run", resume=True))
     resumed, _ = train(
         TINY,
         60,
         chunk=20,
         architecture=ic.InContext,
-        out_dir=tmp_path / "run",
-        resume=True,
-        checkpoints=Checkpoints(every=40),
+        options=TrainOptions(out_dir=tmp_path / "run", resume=True, checkpoints=Checkpoints(every=40)),
     )
     assert int(resumed.step) == 60 and isinstance(resumed.model, ic.InContext)
 

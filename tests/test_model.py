@@ -5,13 +5,13 @@ import numpy as np
 import pytest
 
 from conftest import TINY
+from lpn.attention import attend
 from lpn.config import PRESETS
+from lpn.decoding import generate_reference
 from lpn.model import (
     LPN,
-    attend,
     encode_pairs,
     generate,
-    generate_reference,
     num_params,
     pair_log_prob,
     predictor_index,
@@ -223,7 +223,7 @@ def test_greedy_decoding_reproduces_a_grid_the_model_is_sure_of(tiny_model, rand
 def test_blockwise_attention_equals_plain_attention():
     """Values and gradients, with a query count that is not a multiple of the block, fewer queries
     than keys (a last layer's `keep`), and fully masked rows (padding queries)."""
-    from lpn.model import attend, blockwise_attend
+    from lpn.attention import blockwise_attend
 
     kq, kk, kv, km, kc = jax.random.split(jax.random.key(0), 5)
     q = jax.random.normal(kq, (45, 3, 8))
@@ -242,8 +242,8 @@ def test_blockwise_attention_equals_plain_attention():
 def test_long_sequences_take_the_blockwise_path_with_the_same_objective(tiny_model, random_pairs, monkeypatch):
     """The decoder's objective, its gradient in z and in the weights, and Grad-K training with
     gradients through the inner update (reverse over reverse) agree on both paths."""
-    import lpn.model
-    from lpn.train import batch_loss
+    import lpn.attention
+    from lpn.loss import batch_loss
 
     z = jax.random.normal(jax.random.key(1), (TINY.latent_dim,))
     batch = jax.tree.map(lambda a: a[None], random_pairs)
@@ -259,12 +259,12 @@ def test_long_sequences_take_the_blockwise_path_with_the_same_objective(tiny_mod
         return both(tiny_model)
 
     calls = []
-    blockwise = lpn.model.blockwise_attend
-    monkeypatch.setattr(lpn.model, "blockwise_attend", lambda *a: calls.append(1) or blockwise(*a))
+    blockwise = lpn.attention.blockwise_attend
+    monkeypatch.setattr(lpn.attention, "blockwise_attend", lambda *a: calls.append(1) or blockwise(*a))
     plain = measure()
     assert not calls  # 5x5 grids: 55 tokens, below BLOCKWISE_FROM
-    monkeypatch.setattr(lpn.model, "BLOCKWISE_FROM", 1)
-    monkeypatch.setattr(lpn.model, "QUERY_BLOCK", 8)
+    monkeypatch.setattr(lpn.attention, "BLOCKWISE_FROM", 1)
+    monkeypatch.setattr(lpn.attention, "QUERY_BLOCK", 8)
     long = measure()
     assert calls
     np.testing.assert_allclose(long[0], plain[0], rtol=1e-5)

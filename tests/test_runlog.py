@@ -16,8 +16,9 @@ import pytest
 from conftest import TINY
 from lpn.cli import main
 from lpn.config import get_preset
+from lpn.optim import learning_rate_at, learning_rate_schedule
 from lpn.runlog import FIELDS, TRAINING_FIELDS, MetricsError, MetricsLog, read_metrics
-from lpn.train import Checkpoints, Record, learning_rate_at, learning_rate_schedule, train
+from lpn.train import Checkpoints, Record, TrainOptions, train
 
 PRESET = get_preset("pattern_2d")
 TINY_SET = [f"{k}={v}" for k, v in TINY.to_dict().items() if v != getattr(PRESET, k)]
@@ -74,14 +75,23 @@ def test_a_resume_drops_the_lines_past_its_checkpoint_and_repairs_a_torn_last_li
             raise RuntimeError("killed")
 
     with pytest.raises(RuntimeError, match="killed"):  # after the line of step 6, whose checkpoint never came
-        train(TINY, 8, out_dir=tmp_path, chunk=2, checkpoints=Checkpoints(every=4), callback=crash, progress=False)
+        train(
+            TINY,
+            8,
+            chunk=2,
+            callback=crash,
+            progress=False,
+            options=TrainOptions(out_dir=tmp_path, checkpoints=Checkpoints(every=4)),
+        )
     path = tmp_path / "metrics.jsonl"
     with path.open("a") as file:
         file.write('{"step": 8, "loss": 1.2')  # killed mid-write
     before = read_metrics(tmp_path)  # the torn line is left out
     assert [line["step"] for line in before] == [2, 4, 6]
 
-    _, history = train(TINY, 8, out_dir=tmp_path, resume=True, chunk=2, progress=False)  # from step 4
+    _, history = train(
+        TINY, 8, chunk=2, progress=False, options=TrainOptions(out_dir=tmp_path, resume=True)
+    )  # from step 4
     after = read_metrics(tmp_path)
     assert [line["step"] for line in after] == [2, 4, 6, 8]
     assert after[:2] == before[:2]
@@ -92,7 +102,7 @@ def test_a_resume_drops_the_lines_past_its_checkpoint_and_repairs_a_torn_last_li
 
     with path.open("a") as file:  # killed mid-write after its last checkpoint: only the torn line goes
         file.write('{"step": 10, "lo')
-    train(TINY, 10, out_dir=tmp_path, resume=True, chunk=2, progress=False)
+    train(TINY, 10, chunk=2, progress=False, options=TrainOptions(out_dir=tmp_path, resume=True))
     assert path.read_text().startswith(text) and [line["step"] for line in read_metrics(tmp_path)] == [2, 4, 6, 8, 10]
 
 

@@ -17,27 +17,21 @@ import pytest
 
 from conftest import TINY
 from lpn import pattern_batch
+from lpn.budget import Budget, Deadline, fit_to_budget
 from lpn.checkpoint import CheckpointError, load_checkpoint, read_meta, resolve
 from lpn.config import get_preset
 from lpn.grids import Batch
+from lpn.loss import batch_loss, kl_divergence, last_pair_loss, leave_one_out, other_pairs
 from lpn.model import LPN, encode_pairs, pair_log_prob
+from lpn.optim import learning_rate_schedule, make_optimizer
 from lpn.train import (
-    Budget,
     Checkpoints,
-    Deadline,
     Evaluation,
     Record,
     TrainingDiverged,
     TrainingInterrupted,
-    batch_loss,
-    fit_to_budget,
+    TrainOptions,
     init_state,
-    kl_divergence,
-    last_pair_loss,
-    learning_rate_schedule,
-    leave_one_out,
-    make_optimizer,
-    other_pairs,
     train,
     train_chunk,
 )
@@ -179,9 +173,13 @@ def test_one_device_and_four_devices_agree():
 
 def test_checkpoint_round_trip_and_resume_matches_an_uninterrupted_run(tmp_path):
     cfg = TINY.replace(latent_bias=True)  # the optional parameter (None otherwise) travels too
-    straight, _ = train(cfg, 6, out_dir=tmp_path / "a", chunk=3, checkpoints=Checkpoints(every=3), progress=False)
-    train(cfg, 3, out_dir=tmp_path / "b", chunk=3, checkpoints=Checkpoints(every=3), progress=False)
-    resumed, history = train(cfg, 6, out_dir=tmp_path / "b", resume=True, chunk=3, progress=False)
+    straight, _ = train(
+        cfg, 6, chunk=3, progress=False, options=TrainOptions(out_dir=tmp_path / "a", checkpoints=Checkpoints(every=3))
+    )
+    train(
+        cfg, 3, chunk=3, progress=False, options=TrainOptions(out_dir=tmp_path / "b", checkpoints=Checkpoints(every=3))
+    )
+    resumed, history = train(cfg, 6, chunk=3, progress=False, options=TrainOptions(out_dir=tmp_path / "b", resume=True))
     assert [h.step for h in history] == [6]
     for a, b in zip(jax.tree.leaves(straight.model), jax.tree.leaves(resumed.model)):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
@@ -192,7 +190,7 @@ def test_checkpoint_round_trip_and_resume_matches_an_uninterrupted_run(tmp_path)
 
 
 def test_checkpoint_errors_are_clear(tmp_path):
-    train(TINY, 2, out_dir=tmp_path, chunk=2, progress=False)
+    train(TINY, 2, chunk=2, progress=False, options=TrainOptions(out_dir=tmp_path))
     with pytest.raises(CheckpointError, match="architecture does not match.*latent_dim"):
         load_checkpoint(tmp_path, TINY.replace(latent_dim=8))
     with pytest.raises(CheckpointError, match="architecture does not match.*latent_bias"):
@@ -208,7 +206,7 @@ def test_checkpoint_errors_are_clear(tmp_path):
 
 
 def test_a_crash_mid_write_leaves_the_last_checkpoint_usable(tmp_path):
-    train(TINY, 2, out_dir=tmp_path, chunk=2, progress=False)
+    train(TINY, 2, chunk=2, progress=False, options=TrainOptions(out_dir=tmp_path))
     # A write that died after creating its temporary directory, before the rename.
     (tmp_path / ".step-00000004-crashed").mkdir()
     (tmp_path / ".step-00000004-crashed" / "model.safetensors").write_bytes(b"partial")
@@ -217,9 +215,15 @@ def test_a_crash_mid_write_leaves_the_last_checkpoint_usable(tmp_path):
 
 
 def test_nan_stops_training_with_the_last_good_checkpoint_intact(tmp_path):
-    train(TINY, 2, out_dir=tmp_path, chunk=2, progress=False)
+    train(TINY, 2, chunk=2, progress=False, options=TrainOptions(out_dir=tmp_path))
     with pytest.raises(TrainingDiverged, match="diverged between steps 2 and 4.*last good checkpoint"):
-        train(TINY.replace(learning_rate=1e30), 4, out_dir=tmp_path, resume=True, chunk=2, progress=False)
+        train(
+            TINY.replace(learning_rate=1e30),
+            4,
+            chunk=2,
+            progress=False,
+            options=TrainOptions(out_dir=tmp_path, resume=True),
+        )
     model, meta = load_checkpoint(tmp_path)
     assert meta["step"] == 2
     assert all(np.isfinite(np.asarray(x)).all() for x in jax.tree.leaves(model))
@@ -231,9 +235,9 @@ def test_callback_and_evaluation_see_progress_and_the_history_holds_records(tmp_
         TINY,
         4,
         chunk=2,
-        evaluation=Evaluation(lambda model: {"probe": 1.0}, every=2),
         callback=lambda record, state: seen.append((record.step, record.evaluation["probe"])),
         progress=False,
+        options=TrainOptions(evaluation=Evaluation(lambda model: {"probe": 1.0}, every=2)),
     )
     assert seen == [(2, 1.0), (4, 1.0)]
     assert all(isinstance(r, Record) for r in history) and history[-1].evaluation == {"probe": 1.0}
@@ -259,12 +263,16 @@ def test_other_pairs_drops_each_pair_once():
 
 def test_time_limit_stops_at_a_chunk_boundary_with_a_checkpoint(tmp_path):
     state, history = train(
-        TINY, 100, out_dir=tmp_path, chunk=2, checkpoints=Checkpoints(every=50), progress=False, deadline=Deadline(0)
+        TINY,
+        100,
+        chunk=2,
+        progress=False,
+        options=TrainOptions(out_dir=tmp_path, checkpoints=Checkpoints(every=50), deadline=Deadline(0)),
     )
     assert [h.step for h in history] == [2] and int(state.step) == 2
     _, meta = load_checkpoint(tmp_path)
     assert meta["step"] == 2
-    resumed, history = train(TINY, 4, out_dir=tmp_path, resume=True, chunk=2, progress=False)
+    resumed, history = train(TINY, 4, chunk=2, progress=False, options=TrainOptions(out_dir=tmp_path, resume=True))
     assert [h.step for h in history] == [4]
 
 
@@ -284,13 +292,22 @@ def test_fit_to_budget_keeps_what_fits_and_ends_the_decay_with_the_run():
 def test_time_budget_fits_the_run_and_its_checkpoint_records_the_fitted_schedule(tmp_path):
     cfg = TINY.replace(lr_decay_steps=100)
     with pytest.raises(ValueError, match="fits a fresh run"):
-        train(cfg, 100, out_dir=tmp_path, resume=True, deadline=Deadline(60, fit=True), progress=False)
-    state, history = train(cfg, 100, out_dir=tmp_path, chunk=2, progress=False, deadline=Deadline(0, fit=True))
+        train(
+            cfg,
+            100,
+            progress=False,
+            options=TrainOptions(out_dir=tmp_path, resume=True, deadline=Deadline(60, fit=True)),
+        )
+    state, history = train(
+        cfg, 100, chunk=2, progress=False, options=TrainOptions(out_dir=tmp_path, deadline=Deadline(0, fit=True))
+    )
     assert [h.step for h in history] == [2, 4] and int(state.step) == 4  # two chunks set the pace
     assert state.model.config == cfg.replace(lr_decay_steps=TINY.warmup_steps + 1)
     model, meta = load_checkpoint(tmp_path)
     assert meta["step"] == 4 and model.config.lr_decay_steps == TINY.warmup_steps + 1
-    state, history = train(cfg, 8, chunk=2, progress=False, deadline=Deadline(600, fit=True))  # it fits: no change
+    state, history = train(
+        cfg, 8, chunk=2, progress=False, options=TrainOptions(deadline=Deadline(600, fit=True))
+    )  # it fits: no change
     assert [h.step for h in history] == [2, 4, 6, 8] and state.model.config == cfg
 
 
@@ -345,20 +362,24 @@ def test_a_passed_in_optimizer_is_the_one_that_trains():
 def test_a_run_on_a_passed_in_optimizer_resumes_with_it_and_only_with_it(tmp_path):
     sgd = optax.sgd(0.05, momentum=0.9)
     straight, _ = train(TINY, 4, chunk=2, optimizer=sgd, progress=False)
-    train(TINY, 2, out_dir=tmp_path, chunk=2, optimizer=sgd, progress=False)
-    resumed, history = train(TINY, 4, out_dir=tmp_path, resume=True, chunk=2, optimizer=sgd, progress=False)
+    train(TINY, 2, chunk=2, optimizer=sgd, progress=False, options=TrainOptions(out_dir=tmp_path))
+    resumed, history = train(
+        TINY, 4, chunk=2, optimizer=sgd, progress=False, options=TrainOptions(out_dir=tmp_path, resume=True)
+    )
     assert [r.step for r in history] == [4]
     for a, b in zip(params_of(straight.model), params_of(resumed.model), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
     with pytest.raises(CheckpointError, match="needs the optimizer the run was trained with"):
-        train(TINY, 6, out_dir=tmp_path, resume=True, chunk=2, progress=False)  # AdamW's state is not SGD's
+        train(
+            TINY, 6, chunk=2, progress=False, options=TrainOptions(out_dir=tmp_path, resume=True)
+        )  # AdamW's state is not SGD's
     scalars = optax.GradientTransformation(lambda params: jax.tree.map(lambda p: jnp.zeros(()), params), None)
     with pytest.raises(
         CheckpointError, match=r"has shape .* expected \(\).*trained with"
     ):  # as many tensors as SGD's, other shapes
-        train(TINY, 6, out_dir=tmp_path, resume=True, chunk=2, optimizer=scalars, progress=False)
+        train(TINY, 6, chunk=2, optimizer=scalars, progress=False, options=TrainOptions(out_dir=tmp_path, resume=True))
     with pytest.raises(ValueError, match="cannot be refitted"):
-        train(TINY, 4, optimizer=sgd, deadline=Deadline(60, fit=True), progress=False)
+        train(TINY, 4, optimizer=sgd, progress=False, options=TrainOptions(deadline=Deadline(60, fit=True)))
 
 
 # SIGINT and SIGTERM
@@ -375,11 +396,10 @@ def test_sigterm_saves_a_checkpoint_that_resume_takes_to_the_end_of_an_uninterru
         train(
             TINY,
             8,
-            out_dir=tmp_path,
             chunk=2,
-            checkpoints=Checkpoints(every=100),
             callback=terminate_at_step_4,
             progress=False,
+            options=TrainOptions(out_dir=tmp_path, checkpoints=Checkpoints(every=100)),
         )
     assert (info.value.signal_name, info.value.step, info.value.steps, info.value.out_dir) == (
         "SIGTERM",
@@ -389,7 +409,7 @@ def test_sigterm_saves_a_checkpoint_that_resume_takes_to_the_end_of_an_uninterru
     )
     assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == handlers
     assert read_meta(tmp_path)["step"] == 4
-    resumed, history = train(TINY, 8, out_dir=tmp_path, resume=True, chunk=2, progress=False)
+    resumed, history = train(TINY, 8, chunk=2, progress=False, options=TrainOptions(out_dir=tmp_path, resume=True))
     assert [r.step for r in history] == [6, 8]
     straight, _ = train(TINY, 8, chunk=2, progress=False)
     for a, b in zip(params_of(straight.model), params_of(resumed.model), strict=True):
@@ -401,7 +421,9 @@ def test_a_signal_during_the_last_chunk_lets_the_finished_run_end_as_usual(tmp_p
         if record.step == 4:
             os.kill(os.getpid(), signal.SIGTERM)
 
-    state, history = train(TINY, 4, out_dir=tmp_path, chunk=2, callback=terminate_at_the_end, progress=False)
+    state, history = train(
+        TINY, 4, chunk=2, callback=terminate_at_the_end, progress=False, options=TrainOptions(out_dir=tmp_path)
+    )
     assert [r.step for r in history] == [2, 4] and read_meta(tmp_path)["step"] == 4
 
 
@@ -430,17 +452,16 @@ def test_a_second_ctrl_c_quits_at_once_and_no_handler_outlives_training(tmp_path
         train(
             TINY,
             8,
-            out_dir=tmp_path,
             chunk=2,
-            checkpoints=Checkpoints(every=100),
             callback=interrupt_twice,
             progress=False,
+            options=TrainOptions(out_dir=tmp_path, checkpoints=Checkpoints(every=100)),
         )
     assert not isinstance(info.value, TrainingInterrupted)  # the second one was Python's own
     assert not (tmp_path / "latest").exists() and signal.getsignal(signal.SIGINT) is handler
     # Outside the main thread no handler can be set: training runs as it did.
     worker = threading.Thread(
-        target=train, args=(TINY, 2), kwargs=dict(out_dir=tmp_path / "t", chunk=2, progress=False)
+        target=train, args=(TINY, 2), kwargs=dict(chunk=2, progress=False, options=TrainOptions(out_dir=tmp_path / "t"))
     )
     worker.start()
     worker.join()

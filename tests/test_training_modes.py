@@ -10,19 +10,18 @@ import pytest
 
 from conftest import TINY
 from lpn import pattern_batch
-from lpn.model import LPN
-from lpn.search import log_prob
-from lpn.train import (
+from lpn.loss import (
     batch_loss,
-    init_state,
     last_pair_loss,
     leave_one_out,
     other_pairs,
     sample_latents,
     task_latents,
     task_loss,
-    train_chunk,
 )
+from lpn.model import LPN
+from lpn.search import log_prob
+from lpn.train import init_state, train_chunk
 
 
 @pytest.fixture(scope="module")
@@ -96,8 +95,8 @@ def test_sample_n_predicts_each_pair_from_the_best_candidate_of_the_other_pairs(
 def test_sample_n_trains_the_encoder_through_the_mean(model, task):
     """The chosen latent is the mean moved by a constant: every weight's gradient is that of
     reconstructing from `mean + stop_gradient(chosen - mean)`, the mean differentiable."""
+    from lpn.loss import kl_divergence
     from lpn.model import encode_pairs, pair_log_prob
-    from lpn.train import kl_divergence
 
     cfg, key = TINY.replace(train_samples=4), jax.random.key(4)
     chosen_NH = task_latents(model, task, key, cfg)[0]

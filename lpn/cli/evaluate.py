@@ -113,8 +113,9 @@ def cmd_eval(args) -> None:
     import jax
 
     from lpn.architectures import architecture_name, kind_of
-    from lpn.checkpoint import load_model, read_run
+    from lpn.checkpoint import load_model
     from lpn.eval_run import eval_generated
+    from lpn.leakage import read_run
     from lpn.methods import describe
     from lpn.model import num_params
 
@@ -167,9 +168,9 @@ def eval_tasks(args, model, meta, checkpoint, method, options, head, out) -> Non
     progress.json (so --resume skips what an interrupted run saved), scored and written."""
     import jax
 
-    from lpn.checkpoint import check_sources
     from lpn.distributed import is_main
     from lpn.eval_run import Progress, predict, score_and_print, write_results
+    from lpn.leakage import check_sources
     from lpn.tasks import LeakageError
 
     cfg, settings = model.config, head["search_settings"]

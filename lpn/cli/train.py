@@ -1,13 +1,12 @@
 """`lpn train`: trains an LPN or the in-context baseline (`--arch`, a name of
 `lpn.architectures.ARCHITECTURES`) from a preset (`lpn.train.train`) with a progress bar, evaluation on
-fresh tasks and checkpoints, resumable, with `--set key=value` config overrides."""
+fresh tasks and checkpoints, resumable, with `--set key=value` config overrides. The arguments become
+a checked `lpn.cli.train_plan.Plan` before anything compiles."""
 
 from __future__ import annotations
 
 import argparse
 import itertools
-from pathlib import Path
-from typing import NamedTuple
 
 from lpn.architectures import ARCHITECTURES, architecture_name, describe_architecture, kind_of
 from lpn.cli.arguments import (
@@ -19,6 +18,7 @@ from lpn.cli.arguments import (
     start_processes,
     use_compile_cache,
 )
+from lpn.cli.train_plan import training_plan
 from lpn.cli.usage import UsageError
 from lpn.config import PRESETS
 from lpn.in_context import InContext
@@ -159,134 +159,6 @@ def add_parser(commands) -> None:
     p.set_defaults(run=cmd_train)
 
 
-def overridden(cfg, items):
-    """`cfg` with `--set key=value` items applied (`lpn.config.parse_overrides`, then `Config`'s own
-    checks), each error a usage error."""
-    from lpn.config import parse_overrides
-
-    try:
-        changes = parse_overrides(cfg, items)
-    except ValueError as err:
-        raise UsageError(f"--set {err}") from None
-    try:
-        return cfg.replace(**changes)
-    except ValueError as err:
-        raise UsageError(f"--set: {err}") from None
-
-
-class Plan(NamedTuple):
-    """What `lpn train` runs: the config, the run directory, the data (its `--data` value, and the
-    "pattern" name or the `lpn.tasks.sources.Mix` it names), the first step and the model class."""
-
-    cfg: object
-    out: Path
-    data: str
-    start: int
-    architecture: type
-    source: object = "pattern"
-
-
-def chosen_architecture(args, out: Path) -> type:
-    """The class `--arch` names; a resumed run's checkpoint names its own, which --arch may omit
-    but not contradict."""
-    from lpn.checkpoint import read_meta
-
-    if not args.resume:
-        return ARCHITECTURES[args.arch or "lpn"]
-    saved = read_meta(out).get("architecture", "lpn")
-    if args.arch is not None and args.arch != saved:
-        raise UsageError(
-            f"--arch {args.arch} does not match the run in {out}, which trains the {saved} model "
-            f"(omit --arch to continue it, or pass --out DIR to start another)"
-        )
-    return ARCHITECTURES[saved]
-
-
-def check_trainable(architecture: type, cfg) -> None:
-    """Refuses, before compiling, config fields `architecture` cannot train with (its `TRAINS_WITH`)."""
-    for field, value in getattr(architecture, "TRAINS_WITH", {}).items():
-        if getattr(cfg, field) != value:
-            raise UsageError(
-                f"{field}={getattr(cfg, field)}: the {architecture_name(architecture)} model trains "
-                f"with {field}={value} only (set by the preset or --set; pass --set {field}={value})"
-            )
-
-
-def training_plan(args) -> Plan:
-    """The `Plan` of the train arguments, checked."""
-    from lpn.checkpoint import read_meta, read_run
-    from lpn.config import Config, architecture_diff, get_preset
-    from lpn.train import learning_rate_schedule
-
-    preset = get_preset(args.preset) if args.preset else None
-    if args.out is None and preset is None:
-        raise UsageError("lpn train needs --preset NAME (or --resume with --out DIR)")
-    out = Path(args.out or Path("runs") / args.preset)
-    run = read_run(out)
-    if args.resume:
-        if args.time_budget is not None:
-            raise UsageError(
-                "--time-budget fits a fresh run; resume a fitted run with --steps (its checkpoint "
-                "keeps the fitted schedule)"
-            )
-        meta = read_meta(out)
-        base, start = Config.from_dict(meta["config"]), int(meta["step"])
-        diff = architecture_diff(preset, base) if preset else {}
-        if diff:
-            raise UsageError(
-                f"--preset {args.preset} does not match the checkpoint in {out} (preset vs checkpoint: {diff})"
-            )
-    else:
-        if (out / "latest").exists():
-            raise UsageError(
-                f"{out} already holds a training run; pass --resume to continue it, or --out DIR to start another"
-            )
-        base, start = preset, 0
-    architecture = chosen_architecture(args, out)
-    data = args.data or run.get("data", "pattern")
-    cfg = overridden(base, args.set)
-    check_trainable(architecture, cfg)
-    changed = architecture_diff(base, cfg) if args.resume else {}
-    if changed:
-        raise UsageError(
-            f"--set changes the architecture of the run in {out} (checkpoint vs requested: {changed}); "
-            f"a resumed run keeps its architecture"
-        )
-    try:
-        learning_rate_schedule(cfg)
-    except ValueError as err:
-        raise UsageError(f"--set: {err}") from None
-    return Plan(cfg, out, data, start, architecture, data_source(args, cfg, data, run))
-
-
-def data_source(args, cfg, data: str, run: dict):
-    """ "pattern", or the `Mix` that `--data` (with `--mix` and `--no-augment`, else the resumed
-    run's) names, its ARC tasks loaded and fitted to the model; every problem a usage error."""
-    from lpn.tasks.family import MIN_SIDE
-    from lpn.tasks.sources import PROCEDURAL, make_mix, source_names
-
-    try:
-        names = source_names(data)
-    except ValueError as err:
-        raise UsageError(f"--data {err}") from None
-    for name in set(names) & set(PROCEDURAL):
-        if min(cfg.max_rows, cfg.max_cols) < MIN_SIDE:
-            raise UsageError(
-                f"--data {name} needs grids of at least {MIN_SIDE} cells per side; this config has "
-                f"{cfg.max_rows}x{cfg.max_cols} (use --data pattern or strings, or a larger preset)"
-            )
-    if names == ["pattern"]:
-        if args.mix:
-            raise UsageError("--mix weighs the sources of --data A+B; pattern is a single source")
-        return "pattern"
-    weights = args.mix or (run.get("mix") if args.data is None else None)
-    augment = not args.no_augment and (args.data is not None or run.get("augment", True))
-    try:
-        return make_mix(cfg, data, weights, augment)
-    except ValueError as err:
-        raise UsageError(f"--data {data}: {err}") from None
-
-
 def make_eval_fn(cfg, data, args, architecture: type = LPN):
     """Top-1 on fresh tasks, for `lpn.train.Evaluation`: an LPN's with the mean latent and with
     gradient search (and its pass@2), the in-context model's from its prediction and after TTT. `data`
@@ -334,12 +206,13 @@ def cmd_train(args) -> None:
     import jax
     from tqdm.auto import tqdm
 
-    from lpn.checkpoint import read_run, write_run
+    from lpn.budget import Deadline
     from lpn.distributed import is_main, local_batch_size, process_seed
+    from lpn.leakage import read_run, write_run
     from lpn.model import num_params
     from lpn.runlog import require_tensorboard
     from lpn.tasks.sources import ArcSource, host_batches
-    from lpn.train import Checkpoints, Deadline, Evaluation, train
+    from lpn.train import Checkpoints, Evaluation, TrainOptions, train
 
     if args.tensorboard:
         require_tensorboard()  # before any work
@@ -399,16 +272,18 @@ def cmd_train(args) -> None:
         cfg,
         args.steps,
         seed=args.seed,
-        out_dir=out,
-        resume=args.resume,
-        data=batches,
-        chunk=args.chunk,
-        checkpoints=Checkpoints(args.save_every, metadata),
-        evaluation=Evaluation(eval_fn, args.eval_every) if eval_fn else None,
-        deadline=None if minutes is None else Deadline(60 * minutes, fit),
-        callback=report,
         architecture=architecture,
-        tensorboard=args.tensorboard,
+        chunk=args.chunk,
+        callback=report,
+        options=TrainOptions(
+            data=batches,
+            out_dir=out,
+            resume=args.resume,
+            checkpoints=Checkpoints(args.save_every, metadata),
+            evaluation=Evaluation(eval_fn, args.eval_every) if eval_fn else None,
+            deadline=None if minutes is None else Deadline(60 * minutes, fit),
+            tensorboard=args.tensorboard,
+        ),
     )
     final, fitted = history[-1], state.model.config
     if args.time_budget is not None and final.step < args.steps:
