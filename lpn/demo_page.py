@@ -122,15 +122,19 @@ def demo_page(
     tasks = [_task_html(batch, i, mean, best, steps) for i in picked]
     figures = [
         f'<figure><img alt="objective along each search" src="{curves_png(scores_BS, picked[:3])}">'
-        f"<figcaption>The objective along every search (grey), three shown tasks, and the median."
-        f"</figcaption></figure>"
+        f"<figcaption>The objective along every search (grey), three shown tasks, and the median. "
+        f"Most searches drop at step 1 and recover: Adam's first update moves every latent coordinate "
+        f"by about the full learning rate whatever the gradient's size, which overshoots the narrow "
+        f"peak the mean latent starts near (benchmarks/search_warmup.py measures a warm-up of the "
+        f"rate against it; docs/results.md).</figcaption></figure>"
     ]
     if landscape:
         figures.insert(
             0,
             f'<figure><img alt="latent landscape of task {picked[0]}" src="{landscape}">'
             f"<figcaption>Task {picked[0]}: log-likelihood of its given pairs over the 2-D latent "
-            f"plane, and the path of gradient search from the mean latent.</figcaption></figure>",
+            f"plane, zoomed to where the search moves, and the path of gradient search from the mean "
+            f"latent.</figcaption></figure>",
         )
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>lpn demo: latent program search</title>
