@@ -6,7 +6,7 @@ only in the search, and reports per row the decoder evaluations each task spent
 (`SearchTrace.num_evals`: a pair's forward pass is one, a gradient three), which puts gradient
 steps, samples and hill-climbing steps on one budget axis; the accuracies of `lpn.evaluate`
 (generated tasks, last pair the query) or of `lpn.scoring` (ARC `Task` lists); and wall-clock
-seconds, with JAX's tracing and compilation timed apart. `lpn.report.plot_comparison` draws
+seconds, with JAX's tracing and compilation timed apart. `lpn.figures.plot_comparison` draws
 accuracy against evaluations, one line per method family.
 
 On generated tasks the search and the decoding of the two attempts are two jitted programs, not
@@ -268,7 +268,7 @@ def compare_methods(
         budgets, optimizer: the default list's budgets (default 10, 50, 100, 400) and optimiser.
         tasks_per_call: tasks searched in one compiled call (default: a whole `Batch`, 16 of a task
             list); bound it for TTT, which holds a copy of the parameters per task.
-    Returns a `Comparison`: `.table()`, `.to_dict()`, `.row(label)`, and `lpn.report.plot_comparison` draws it.
+    Returns a `Comparison`: `.table()`, `.to_dict()`, `.row(label)`, and `lpn.figures.plot_comparison` draws it.
     Options must be hashable and reused as objects (see `default_optimizer`) for compiled programs
     to be reused across calls.
     """

@@ -62,7 +62,7 @@ class Config:
     train_search_steps: int = 0  # K of "Grad K" training; 0 is plain mean aggregation
     train_search_lr: float = 0.1  # inner Adam (b2 = 0.9) learning rate
     train_search_stop_gradient: bool = True  # False lets gradients flow through the update (Grad K **)
-    train_samples: int = 0  # N of "Sample N" (§2.3): (N + 1)(n - 1) decodings a pair, see `lpn.train.refine`; 0 = off
+    train_samples: int = 0  # N of "Sample N" (§2.3): (N + 1)(n - 1) decodings a pair, see `lpn.loss.refine`; 0 = off
     train_sample_sigma: float = 0.5  # Sample N's candidates: mean + sigma * eps (the authors' code, §1.7)
     train_prior_latents: bool = False  # "no encoder" (§2.3, Fig 2): pair latents are N(0, I) draws, not encodings
 

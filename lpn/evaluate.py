@@ -72,7 +72,7 @@ def attempts(model, trace, input_RC, input_shape, candidates: int = CANDIDATES):
     `candidates` highest-scoring latents (across steps and starts) are decoded, and attempt 2 is the
     grid of the best-scoring one whose grid differs from attempt 1; where none differs (a search that
     converged, or a single latent), it is the decoder's runner-up answer for the best latent (the
-    greedy answer with its least certain cell changed, `lpn.model.runner_up`). A `TTTTrace`
+    greedy answer with its least certain cell changed, `lpn.decoding.runner_up`). A `TTTTrace`
     (in-context model, `lpn.in_context`) gives its tuned model's greedy answer and runner-up.
     Each trace decodes itself (`trace.attempts`, the trace protocol of `lpn.kind`)."""
     return trace.attempts(model, input_RC, input_shape, candidates)

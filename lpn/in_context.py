@@ -161,7 +161,7 @@ class TTTTrace(NamedTuple):
 
     def attempts(self, model=None, input_RC=None, input_shape=None, candidates: int = 0):
         """Attempts 1 and 2 on one input, grids (2, R, C) and shapes (2, 2): the tuned model's
-        greedy answer and its runner-up (`lpn.model.runner_up_after`). `model` and `candidates`
+        greedy answer and its runner-up (`lpn.decoding.runner_up_after`). `model` and `candidates`
         are unused (the trace carries its model; there is one answer to start from)."""
         start = prefix(self.model, self.context, self.context_mask, input_RC, input_shape)
         (grid, shape, _), (grid2, shape2, _) = runner_up_after(self.model.decoder, start, input_RC.shape)

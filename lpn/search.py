@@ -59,7 +59,7 @@ class SearchTrace(NamedTuple):
         answer of the best latent; attempt 2 is the grid of the best-scoring of the `candidates`
         highest-scoring latents (across steps and starts) whose grid differs from attempt 1, or,
         where none differs (a search that converged, or a single latent), the decoder's runner-up
-        answer for the best latent (its least certain cell changed, `lpn.model.runner_up`)."""
+        answer for the best latent (its least certain cell changed, `lpn.decoding.runner_up`)."""
         flat_z = self.latents.reshape(-1, self.latents.shape[-1])
         flat_s = self.scores.reshape(-1)
         # top_k puts the first of equal scores first, as argmax does: candidate 0 is `self.best`
@@ -252,7 +252,7 @@ def random_search(
     """Scores the start latent (`start`, default the encoder's mean latent) and `num_samples`
     candidates start + scale·eps (§3.3); from the prior, the candidates are N(0, I) draws instead.
     One step, K = num_samples + 1 candidates, scored `chunk` at a time. Training's "Sample N"
-    (`lpn.train.refine`) runs it from each leave-one-out latent."""
+    (`lpn.loss.refine`) runs it from each leave-one-out latent."""
     if start is not None and from_prior:
         raise ValueError(
             "random_search: pass start or from_prior, not both (from the prior, no candidate is centred on a start)"
