@@ -32,7 +32,6 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import jax
-from tqdm.auto import tqdm
 
 from lpn.architectures import kind_of
 from lpn.evaluate import TaskMetrics, mean_metrics, per_task_in_groups, predict_tasks, task_metrics, tta_metrics
@@ -40,6 +39,7 @@ from lpn.evolution import require_evosax
 from lpn.grids import Batch, Task
 from lpn.methods import row
 from lpn.program import given, over_tasks, split_query, the_trace
+from lpn.progress import progress_bar
 from lpn.scoring import score_predictions
 from lpn.searches import TABLE_11
 
@@ -251,7 +251,7 @@ def compare_methods(
     budgets=None,
     optimizer=None,
     tasks_per_call: int | None = None,
-    progress: bool = False,
+    progress: bool = True,
 ) -> Comparison:
     """Runs every method on the same tasks with the same key and measures each.
 
@@ -268,6 +268,7 @@ def compare_methods(
         budgets, optimizer: the default list's budgets (default 10, 50, 100, 400) and optimiser.
         tasks_per_call: tasks searched in one compiled call (default: a whole `Batch`, 16 of a task
             list); bound it for TTT, which holds a copy of the parameters per task.
+        progress: a bar over the rows, naming the one running (off with TQDM_DISABLE=1).
     Returns a `Comparison`: `.table()`, `.to_dict()`, `.row(label)`, and `lpn.figures.plot_comparison` draws it.
     Options must be hashable and reused as objects (see `default_optimizer`) for compiled programs
     to be reused across calls.
@@ -290,7 +291,9 @@ def compare_methods(
                     f"padded to {grid[0]}x{grid[1]}"
                 )
     rows = []
-    for m in tqdm(methods, desc="search methods", disable=not progress):
+    bar = progress_bar(methods, enabled=progress, desc="compare_methods", unit="row")
+    for m in bar:
+        bar.set_postfix_str(m.label, refresh=True)  # a row can take minutes: say which one runs
         with _compile_clock() as compiling:
             start = time.perf_counter()
             out = _metrics(

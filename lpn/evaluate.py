@@ -275,14 +275,14 @@ def predict_tasks(
 
 def _predict_all(model, tasks, key, method, batch_size, progress, on_batch, options):
     """predict_tasks without TTA: (predictions, evals, confidence), `on_batch` taking all three."""
-    from tqdm.auto import tqdm
+    from lpn.progress import progress_bar
 
     cfg = model.config
     full = (cfg.max_rows, cfg.max_cols)
     groups: dict[tuple[int, int], list] = {}
     for task in tasks:
         groups.setdefault(_bucket(_needed_side(task), cfg), []).append(task)
-    bar = tqdm(total=len(tasks), unit="task", desc="predict", disable=not progress)
+    bar = progress_bar(total=len(tasks), enabled=progress, unit="task", desc="predict")
 
     def finished(predictions, evals, confidence):  # after every batch: the bar, then the caller's hook
         bar.update(len(predictions))

@@ -1,15 +1,13 @@
-"""Training (paper §2, Algorithm 2): optimiser steps on the leave-one-out loss of `lpn.loss`. The
-architecture is a value, `LPN` by default, or another model class (`lpn.in_context.InContext`)
-that brings its own loss; the optimiser is a value too (`lpn.optim.make_optimizer(cfg)` unless one
-is passed in).
+"""Training (paper §2, Algorithm 2): optimiser steps on the leave-one-out loss of `lpn.loss`, for
+any architecture of `lpn.architectures` (`LPN` by default; another kind brings its own loss) and
+any optax optimiser (`lpn.optim.make_optimizer(cfg)` unless one is passed in).
 
 `train_chunk` runs k optimiser steps inside one `jit` as a `lax.scan`, generating the tasks on the
 device; `train` is the Python loop around it with a progress bar, periodic evaluation, checkpoints
 and a callback for live displays, and a history of one `Record` a chunk (on disk too, in the run
 folder's `metrics.jsonl`: `lpn.runlog`); its less common options are one `TrainOptions`. The batch
-is sharded over the local devices (data parallel: on a CPU, one device per core, see
-`lpn.devices`), or over every device of every process in a run of several (`lpn.distributed`, only
-process 0 writing); the model is replicated and XLA inserts the gradient all-reduce. SIGINT or
+is sharded over the local devices (on a CPU, one per core: `lpn.devices`) or every device of every
+process of a run (`lpn.distributed`, process 0 writing); XLA inserts the gradient all-reduce. SIGINT or
 SIGTERM during a run with a checkpoint folder ends it at the end of the running chunk, with a
 checkpoint there (`TrainingInterrupted`). A `Deadline` holds a run to a time (`lpn.budget`).
 """
@@ -235,7 +233,7 @@ def train(
     as usual). A second signal acts as it would have before (Ctrl-C quits at once; the checkpoints
     on disk stay whole, as every write is atomic).
     """
-    from tqdm.auto import tqdm
+    from lpn.progress import progress_bar
 
     out_dir, resume, deadline, evaluation = options.out_dir, options.resume, options.deadline, options.evaluation
     devices = training_devices(cfg.batch_size, cfg.micro_batch_size, options.devices)
@@ -252,7 +250,7 @@ def train(
     budget = Budget(deadline.seconds, cfg, steps) if fit else None
     stop_at = None if deadline is None or fit else time.monotonic() + deadline.seconds
     log = MetricsLog(out_dir, done, resume, options.tensorboard)
-    bar = tqdm(total=steps, initial=done, disable=not progress, desc="train", unit="step")
+    bar = progress_bar(total=steps, initial=done, enabled=progress, desc="train", unit="step")
     with bar, signals_caught(out_dir is not None) as caught, log:
         while done < steps:
             k, tick = min(chunk, steps - done), time.monotonic()  # a budget's pace counts the host's data too
@@ -272,10 +270,12 @@ def train(
                 bar.total = steps
             out_of_time = anyone(stop_at is not None and time.monotonic() >= stop_at)  # every process stops
             due = evaluation and evaluation.every and (done % evaluation.every < k or done == steps or out_of_time)
+            bar.update(k)
+            if due:  # an evaluation can take minutes: the bar says so
+                bar.set_postfix_str(f"loss={means['loss']:.4f}, evaluating on fresh tasks", refresh=True)
             record = Record(done, **means, evaluation=dict(evaluation.fn(state.model)) if due else {})
             history.append(record)
             log.write(record, k / seconds, rate)
-            bar.update(k)
             bar.set_postfix(loss=f"{record.loss:.4f}", kl=f"{record.kl:.3g}")
             if out_dir and (done - last_saved >= options.checkpoints.every or done == steps or out_of_time):
                 last_saved = save_state(out_dir, state, record, options.checkpoints.metadata)
