@@ -114,10 +114,12 @@ def cmd_eval(args) -> None:
 
     from lpn.architectures import architecture_name, kind_of
     from lpn.checkpoint import load_model
+    from lpn.distributed import is_main, peers_watched
     from lpn.eval_run import eval_generated
     from lpn.leakage import read_run
     from lpn.methods import describe
     from lpn.model import num_params
+    from lpn.runlock import check_folder, run_lock
 
     use_compile_cache()
     processes = start_processes(args)  # several: each searches a share of the tasks, process 0 writes
@@ -126,6 +128,7 @@ def cmd_eval(args) -> None:
     cfg = model.config
     name, method, options, settings = chosen_search(args, model)
     out = Path(args.out or Path("runs") / "eval" / f"{_slug(args.data)}-{name}")
+    check_folder(out)  # before the search, not after
     devices = jax.devices()
     head = {
         "checkpoint": str(checkpoint),
@@ -141,26 +144,27 @@ def cmd_eval(args) -> None:
     print(
         f"model: {checkpoint} ({describe_architecture(model)}, step {meta.get('step')}); search: {describe(settings)}"
     )
-    if args.data in GENERATED:
-        # a kind that bounds its tasks a call (TTT tunes a copy of the parameters per task) takes --batch-size
-        per_call = args.batch_size if kind_of(model).tasks_per_call else None
-        if args.smallest:
-            raise UsageError("--smallest picks among ARC or JSON tasks; generated data takes --limit")
-        return eval_generated(
-            model,
-            args.data,
-            args.seed,
-            args.limit or 256,
-            method,
-            options,
-            head,
-            out,
-            density=args.density,
-            pairs=args.pairs,
-            tasks_per_call=per_call,
-            tta=args.tta,
-        )
-    eval_tasks(args, model, meta, checkpoint, method, options, head, out)
+    with run_lock(out, enabled=is_main()), peers_watched():  # one evaluation in a folder at a time
+        if args.data in GENERATED:
+            # a kind that bounds its tasks a call (TTT tunes a copy of the parameters per task) takes --batch-size
+            per_call = args.batch_size if kind_of(model).tasks_per_call else None
+            if args.smallest:
+                raise UsageError("--smallest picks among ARC or JSON tasks; generated data takes --limit")
+            return eval_generated(
+                model,
+                args.data,
+                args.seed,
+                args.limit or 256,
+                method,
+                options,
+                head,
+                out,
+                density=args.density,
+                pairs=args.pairs,
+                tasks_per_call=per_call,
+                tta=args.tta,
+            )
+        eval_tasks(args, model, meta, checkpoint, method, options, head, out)
 
 
 def eval_tasks(args, model, meta, checkpoint, method, options, head, out) -> None:
