@@ -14,11 +14,7 @@ checkpoint there (`TrainingInterrupted`). A `Deadline` holds a run to a time (`l
 
 from __future__ import annotations
 
-import contextlib
 import math
-import signal
-import sys
-import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -45,6 +41,7 @@ from lpn.model import LPN
 from lpn.optim import learning_rate_at, make_optimizer
 from lpn.pattern import pattern_batch
 from lpn.runlog import MetricsLog
+from lpn.signals import signals_caught
 
 
 class TrainState(NamedTuple):
@@ -323,50 +320,6 @@ def save_state(out_dir, state: TrainState, record: Record, metadata: Mapping[str
         extra={**metadata, "key": np.asarray(jax.random.key_data(state.key)).tolist()},
     )
     return record.step
-
-
-_catching: list[list[str]] = []  # the lists of the signals_caught blocks now open, innermost last
-
-
-@contextlib.contextmanager
-def signals_caught(enabled: bool = True, stopping: str = "at the end of this chunk to save a checkpoint there"):
-    """Within it, the first SIGINT or SIGTERM is not acted on but noted: its name goes into the
-    yielded list, a line on stderr says where the run is `stopping`, and the previous handlers come
-    back, so that a second signal acts as before. Handlers can only be set in the main thread:
-    elsewhere, or if not `enabled`, nothing changes. Nested in another (a training inside `lpn
-    reproduce`), it shares the outer block's list and handlers, so the outer code sees a signal the
-    training did not act on (one in its last chunk)."""
-    caught: list[str] = []
-    if not enabled or threading.current_thread() is not threading.main_thread():
-        yield caught
-        return
-    if _catching:
-        yield _catching[-1]
-        return
-    signals = (signal.SIGINT, signal.SIGTERM)
-    previous = {s: signal.getsignal(s) for s in signals}
-
-    def restore():
-        for s, handler in previous.items():
-            signal.signal(s, signal.SIG_DFL if handler is None else handler)  # None: not set from Python
-
-    def note(signum, frame):
-        caught.append(signal.Signals(signum).name)
-        restore()
-        print(
-            f"\n{caught[0]}: stopping {stopping}; another {caught[0]} quits without saving",
-            file=sys.stderr,
-            flush=True,
-        )
-
-    for s in signals:
-        signal.signal(s, note)
-    _catching.append(caught)
-    try:
-        yield caught
-    finally:
-        _catching.pop()
-        restore()
 
 
 def check_finite(values: dict, model: LPN, steps: tuple[int, int], checkpoint_dir=None):
