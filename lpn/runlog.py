@@ -6,7 +6,7 @@ Each line of `metrics.jsonl` holds, at the end of a chunk of `lpn.train.train`:
 
 - `step`: the step the chunk reached; `loss`, `reconstruction`, `kl`, `grad_norm`: the chunk's means
   (`lpn.train.Metrics`);
-- `learning_rate`: the rate of the chunk's last step (`lpn.train.learning_rate_at`), null when the
+- `learning_rate`: the rate of the chunk's last step (`lpn.optim.learning_rate_at`), null when the
   run's optimiser does not say;
 - `steps_per_second`: the chunk's steps over its seconds (its data included, the evaluation not; a
   run's first chunk also compiles);

@@ -4,9 +4,7 @@ every model-running command turns on."""
 from __future__ import annotations
 
 import argparse
-import os
 import textwrap
-from pathlib import Path
 
 from lpn.architectures import KINDS, describe_architecture
 from lpn.cli.usage import UsageError
@@ -121,14 +119,11 @@ def chosen_search(args, model) -> tuple:
 
 def use_compile_cache() -> None:
     """Keeps XLA's compiled programs on disk between commands (a repeated `lpn solve` starts in
-    seconds): in $LPN_COMPILE_CACHE, default ~/.cache/lpn/xla; LPN_COMPILE_CACHE= turns it off.
-    A cache the caller configured already (e.g. the tests') is left alone."""
-    import jax
+    seconds): `lpn.devices.configure_compile_cache`, which `import lpn` runs already; kept for a
+    caller that configured no cache before importing a command."""
+    from lpn.devices import configure_compile_cache
 
-    folder = os.environ.get("LPN_COMPILE_CACHE", str(Path.home() / ".cache" / "lpn" / "xla"))
-    if folder and not jax.config.jax_compilation_cache_dir:
-        jax.config.update("jax_compilation_cache_dir", folder)
-        jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)
+    configure_compile_cache()
 
 
 def add_distributed_args(p: argparse.ArgumentParser) -> None:
