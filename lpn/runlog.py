@@ -19,7 +19,11 @@ lines up to its checkpoint's step and drops those past it (a crash lost those st
 trains again); its `wall_time` goes on from the last line's, so it counts the lost chunks too. A
 line is complete once its newline is written: a last line without one (a run killed mid-write) is
 ignored when read and cut off when the run resumes. Any other line that is not a JSON object with
-these fields and a step above the line before it is an error naming the file and line.
+these fields, of these types (numbers; `learning_rate` may be null; `time` a string), and a step
+above the line before it is an error naming the file, the line and the field.
+
+The same reader checks the results file of `lpn reproduce` (`read_results`): JSON that does not
+parse, or a field of the wrong type, is an error naming `results.json:LINE` or the field.
 """
 
 from __future__ import annotations
@@ -41,6 +45,80 @@ FIELDS = ("step", *TRAINING_FIELDS, "wall_time", "time")  # then the evaluation'
 
 class MetricsError(ValueError):
     """A `metrics.jsonl` that is missing or cannot be read."""
+
+
+class RunFileError(ValueError):
+    """A run's JSON file (e.g. `results.json`) that cannot be read or holds a field of the wrong type."""
+
+
+NUMBER_FIELDS = ("loss", "reconstruction", "kl", "grad_norm", "steps_per_second", "wall_time")
+
+
+def is_number(value) -> bool:
+    """Whether `value` is a JSON number (an int or float, not a bool)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _kind(value) -> str:
+    return "null" if value is None else json.dumps(value)[:40] if not isinstance(value, str) else repr(value[:40])
+
+
+def check_line(line: dict, where: str) -> None:
+    """Refuses a metrics line (a dict with every field of `FIELDS`) whose fields are not of their
+    type, naming `where` (FILE:LINE) and the field."""
+    for name in (*NUMBER_FIELDS, *evaluation_names(line)):
+        if not is_number(line[name]):
+            raise MetricsError(f"{where}: field '{name}' is {_kind(line[name])}, expected a number")
+    if line["learning_rate"] is not None and not is_number(line["learning_rate"]):
+        raise MetricsError(
+            f"{where}: field 'learning_rate' is {_kind(line['learning_rate'])}, expected a number or null"
+        )
+    if not isinstance(line["time"], str):
+        raise MetricsError(f"{where}: field 'time' is {_kind(line['time'])}, expected a UTC time as a string")
+
+
+def read_json(path: Path, fix: str):
+    """The JSON value in `path`; `RunFileError` naming `path:LINE` where it does not parse, with
+    `fix` (what the user can do) after it."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise RunFileError(f"{path}: not UTF-8 text, so not a file lpn wrote; {fix}") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as err:
+        raise RunFileError(f"{path}:{err.lineno}: not valid JSON ({err.msg}, column {err.colno}); {fix}") from None
+
+
+def read_results(path: Path) -> dict:
+    """The results of `lpn reproduce` in `path` (its results.json), checked field by field where
+    `lpn reproduce --resume` reads them; `RunFileError` naming the file and the field otherwise."""
+    fix = "it was edited or damaged: restore it, or choose another --out to start over"
+    results = read_json(path, fix)
+
+    def need(value, kind, field: str):
+        if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
+            expected = {dict: "an object", str: "a string", list: "a list", int: "a whole number"}.get(kind, "a number")
+            raise RunFileError(f"{path}: field {field} is {_kind(value)}, expected {expected}; {fix}")
+        return value
+
+    need(results, dict, "(the whole file)")
+    for name, kind in (("settings", dict), ("seeds", dict), ("trainings", dict)):
+        need(results.get(name), kind, f"'{name}'")
+    if "seconds" in results:
+        need(results["seconds"], (int, float), "'seconds'")
+    if "sessions" in results:
+        need(results["sessions"], list, "'sessions'")
+    for seed, rows in results["seeds"].items():
+        for row, cells in need(rows, dict, f"'seeds.{seed}'").items():
+            for column, cell in need(cells, dict, f"'seeds.{seed}.{row}'").items():
+                where = f"'seeds.{seed}.{row}.{column}"
+                need(cell, dict, where + "'")
+                need(cell.get("top1"), (int, float), where + ".top1'")
+                need(cell.get("search"), str, where + ".search'")
+                need(cell.get("budget"), int, where + ".budget'")
+    return results
 
 
 def require_tensorboard():
@@ -87,6 +165,7 @@ def parse_metrics(path: Path) -> tuple[list[dict], bool]:
             raise MetricsError(
                 f"{path}:{number}: lacks {', '.join(missing)} (a line of lpn's metrics.jsonl has {', '.join(FIELDS)})"
             )
+        check_line(line, f"{path}:{number}")
         lines.append(line)
         last_step = step
     return lines, bool(rest.strip())

@@ -5,6 +5,7 @@ reached as tests/test_cli.py does, so the compiled programs are shared) and read
 
 import importlib.util
 import json
+import re
 import struct
 import sys
 from datetime import datetime
@@ -23,6 +24,7 @@ PRESET = get_preset("pattern_2d")
 TINY_SET = [f"{k}={v}" for k, v in TINY.to_dict().items() if v != getattr(PRESET, k)]
 EVAL = ["--eval-every", "4", "--eval-tasks", "8", "--eval-search-steps", "2"]
 HAS_TENSORBOARD = importlib.util.find_spec("tensorboardX") is not None
+LINE = dict.fromkeys(FIELDS, 1.0) | {"time": "2026-12-06T17:26:37Z"}  # a line of metrics.jsonl, but its step
 
 
 @pytest.fixture(scope="module")
@@ -98,7 +100,7 @@ def test_a_resume_drops_the_lines_past_its_checkpoint_and_repairs_a_torn_last_li
 
 def test_a_damaged_line_before_the_last_is_an_error_naming_it(tmp_path):
     path = tmp_path / "metrics.jsonl"
-    good = [json.dumps(dict.fromkeys(FIELDS, 1.0) | {"step": s}) for s in (2, 4, 6)]
+    good = [json.dumps(LINE | {"step": s}) for s in (2, 4, 6)]
     path.write_text("\n".join([good[0], "{not json", good[2]]) + "\n")
     with pytest.raises(MetricsError, match=r"metrics.jsonl:2: not a JSON line"):
         read_metrics(tmp_path)
@@ -112,6 +114,58 @@ def test_a_damaged_line_before_the_last_is_an_error_naming_it(tmp_path):
         read_metrics(tmp_path)
     path.write_text("\n".join(good) + "\n")
     assert [line["step"] for line in read_metrics(tmp_path)] == [2, 4, 6]
+
+
+@pytest.mark.parametrize(
+    "field, value, expected",
+    [
+        ("loss", "abc", "field 'loss' is 'abc', expected a number"),
+        ("kl", None, "field 'kl' is null, expected a number"),
+        ("grad_norm", True, "field 'grad_norm' is true, expected a number"),
+        ("learning_rate", [1], "field 'learning_rate' is [1], expected a number or null"),
+        ("time", 5, "field 'time' is 5, expected a UTC time as a string"),
+        ("top1_gradient", "50%", "field 'top1_gradient' is '50%', expected a number"),
+    ],
+)
+def test_a_field_of_the_wrong_type_is_an_error_naming_the_line_and_the_field(tmp_path, capsys, field, value, expected):
+    lines = [LINE | {"step": 2, "top1_gradient": 0.5}, LINE | {"step": 4, "top1_gradient": 0.5, field: value}]
+    (tmp_path / "metrics.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+    with pytest.raises(MetricsError, match=rf"metrics.jsonl:2: {re.escape(expected)}"):
+        read_metrics(tmp_path)
+    assert main(["report", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("lpn: error: ") and f"metrics.jsonl:2: {expected}" in err and "internal error" not in err
+    assert len(err.splitlines()) == 1
+    lines[1][field] = LINE.get(field, 0.5)  # the same line, mended, reads
+    (tmp_path / "metrics.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+    assert [line["step"] for line in read_metrics(tmp_path)] == [2, 4]
+
+
+def test_a_results_file_that_does_not_parse_or_holds_a_wrong_field_is_named(tmp_path):
+    from lpn.runlog import RunFileError, read_results
+
+    path = tmp_path / "results.json"
+    cell = {"top1": 0.5, "search": "gradient", "budget": 20}
+    good = {"settings": {}, "seeds": {"0": {"Grad 1": {"Grad 20": cell}}}, "trainings": {}, "seconds": 3.0}
+    path.write_text(json.dumps(good, indent=1))
+    assert read_results(path) == good
+    path.write_text(json.dumps(good, indent=1)[:-30] + "\n")
+    with pytest.raises(RunFileError, match=rf"{re.escape(str(path))}:\d+: not valid JSON \("):
+        read_results(path)
+    path.write_bytes(b"\xff\xfe")
+    with pytest.raises(RunFileError, match=rf"{re.escape(str(path))}: not UTF-8 text"):
+        read_results(path)
+    for change, field in [
+        (lambda r: r.update(seeds=[]), "field 'seeds' is \\[\\], expected an object"),
+        (lambda r: r.update(seconds="3"), "field 'seconds' is '3', expected a number"),
+        (lambda r: r["seeds"]["0"]["Grad 1"]["Grad 20"].update(top1="x"), "field 'seeds.0.Grad 1.Grad 20.top1' is 'x'"),
+        (lambda r: r["seeds"]["0"]["Grad 1"]["Grad 20"].update(budget=2.5), "field 'seeds.0.Grad 1.Grad 20.budget'"),
+    ]:
+        bad = json.loads(json.dumps(good))
+        change(bad)
+        path.write_text(json.dumps(bad))
+        with pytest.raises(RunFileError, match=rf"{re.escape(str(path))}: {field}"):
+            read_results(path)
 
 
 def test_only_process_0_writes(tmp_path):
