@@ -120,38 +120,60 @@ def _read_tensors(file: Path, sha256: str | None) -> dict[str, np.ndarray]:
 
 
 def save_checkpoint(run_dir, model: LPN, *, step: int = 0, opt_state=None, metrics=None, extra=None) -> Path:
-    """Writes checkpoint `step` into `run_dir` atomically and returns its directory."""
+    """Writes checkpoint `step` into `run_dir` atomically and returns its directory. The partial
+    checkpoints of an earlier save that failed or was killed (`.step-*` folders) are removed first:
+    a run folder has one writer (`lpn.runlock`). An OSError (a full disk, a lost mount) removes
+    this save's partial folder and names the path it failed on; the previous checkpoint stays."""
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
+    remove_partial_checkpoints(run_dir)
     final = run_dir / f"step-{step:08d}"
     tmp = run_dir / f".{final.name}-{uuid.uuid4().hex[:12]}"
-    tmp.mkdir()  # not tempfile.mkdtemp, whose folders are 0700 whatever the umask (the rename keeps the mode)
-    sha256 = {WEIGHTS: _write_tensors(tmp / WEIGHTS, _named_arrays(model))}
-    if opt_state is not None:
-        sha256[OPTIMIZER] = _write_tensors(
-            tmp / OPTIMIZER, {f"{i}": np.asarray(x) for i, x in enumerate(jax.tree.leaves(opt_state))}
-        )
-    meta = {
-        "format": FORMAT,
-        "format_version": FORMAT_VERSION,
-        "step": int(step),
-        "config": model.config.to_dict(),
-        "metrics": metrics or {},
-        **(extra or {}),
-        "sha256": sha256,
-    }
-    if not isinstance(model, LPN):  # an LPN checkpoint stays as it was: no key means LPN
-        meta["architecture"] = architecture_name(model)
-    (tmp / META).write_text(json.dumps(meta, indent=2, default=float) + "\n")
-    if final.exists():
-        shutil.rmtree(final)
-    os.replace(tmp, final)
-    pointer = run_dir / ".latest.tmp"
-    pointer.write_text(final.name + "\n")
-    os.replace(pointer, run_dir / "latest")
+    try:
+        tmp.mkdir()  # not tempfile.mkdtemp, whose folders are 0700 whatever the umask (the rename keeps the mode)
+        sha256 = {WEIGHTS: _write_tensors(tmp / WEIGHTS, _named_arrays(model))}
+        if opt_state is not None:
+            sha256[OPTIMIZER] = _write_tensors(
+                tmp / OPTIMIZER, {f"{i}": np.asarray(x) for i, x in enumerate(jax.tree.leaves(opt_state))}
+            )
+        meta = {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "step": int(step),
+            "config": model.config.to_dict(),
+            "metrics": metrics or {},
+            **(extra or {}),
+            "sha256": sha256,
+        }
+        if not isinstance(model, LPN):  # an LPN checkpoint stays as it was: no key means LPN
+            meta["architecture"] = architecture_name(model)
+        (tmp / META).write_text(json.dumps(meta, indent=2, default=float) + "\n")
+        if final.exists():
+            shutil.rmtree(final)
+        os.replace(tmp, final)
+        pointer = run_dir / ".latest.tmp"
+        pointer.write_text(final.name + "\n")
+        os.replace(pointer, run_dir / "latest")
+    except OSError as err:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise OSError(
+            err.errno,
+            f"could not save checkpoint {final.name}: {err.strerror or err}"
+            f"{f' ({err.filename})' if err.filename else ''}; the run's previous checkpoint stays as it was",
+            str(run_dir),
+        ) from err
     for old in sorted(run_dir.glob("step-*"))[:-KEEP]:
         shutil.rmtree(old, ignore_errors=True)
     return final
+
+
+def remove_partial_checkpoints(run_dir) -> list[Path]:
+    """Removes the `.step-*` folders in `run_dir`, the partial checkpoints of saves that failed or
+    were killed (a finished save renames its folder into place); returns them."""
+    stale = sorted(p for p in Path(run_dir).glob(".step-*") if p.is_dir())
+    for folder in stale:
+        shutil.rmtree(folder, ignore_errors=True)
+    return stale
 
 
 def resolve(path) -> Path:
