@@ -263,6 +263,7 @@ def data_source(args, cfg, data: str, run: dict):
     """ "pattern", or the `Mix` that `--data` (with `--mix` and `--no-augment`, else the resumed
     run's) names, its ARC tasks loaded and fitted to the model; every problem a usage error."""
     from lpn.tasks.family import MIN_SIDE
+    from lpn.tasks.json_tasks import TaskFileError
     from lpn.tasks.sources import PROCEDURAL, make_mix, source_names
 
     try:
@@ -283,6 +284,8 @@ def data_source(args, cfg, data: str, run: dict):
     augment = not args.no_augment and (args.data is not None or run.get("augment", True))
     try:
         return make_mix(cfg, data, weights, augment)
+    except TaskFileError as err:  # it names the file already
+        raise UsageError(str(err)) from None
     except ValueError as err:
         raise UsageError(f"--data {data}: {err}") from None
 
