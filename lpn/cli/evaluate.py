@@ -113,10 +113,12 @@ def cmd_eval(args) -> None:
     import jax
 
     from lpn.checkpoint import load_model, read_run
+    from lpn.distributed import is_main
     from lpn.evaluate import eval_generated
     from lpn.in_context import InContext, architecture_name
     from lpn.methods import describe
     from lpn.model import num_params
+    from lpn.runlock import check_folder, run_lock
 
     use_compile_cache()
     processes = start_processes(args)  # several: each searches a share of the tasks, process 0 writes
@@ -125,6 +127,7 @@ def cmd_eval(args) -> None:
     cfg = model.config
     name, method, options, settings = chosen_search(args, model)
     out = Path(args.out or Path("runs") / "eval" / f"{_slug(args.data)}-{name}")
+    check_folder(out)  # before the search, not after
     devices = jax.devices()
     head = {
         "checkpoint": str(checkpoint),
@@ -140,26 +143,27 @@ def cmd_eval(args) -> None:
     print(
         f"model: {checkpoint} ({describe_architecture(model)}, step {meta.get('step')}); search: {describe(settings)}"
     )
-    if args.data in GENERATED:
-        # TTT tunes a copy of the parameters per task, so its tasks go in calls of --batch-size
-        per_call = args.batch_size if isinstance(model, InContext) else None
-        if args.smallest:
-            raise UsageError("--smallest picks among ARC or JSON tasks; generated data takes --limit")
-        return eval_generated(
-            model,
-            args.data,
-            args.seed,
-            args.limit or 256,
-            method,
-            options,
-            head,
-            out,
-            density=args.density,
-            pairs=args.pairs,
-            tasks_per_call=per_call,
-            tta=args.tta,
-        )
-    eval_tasks(args, model, meta, checkpoint, method, options, head, out)
+    with run_lock(out, enabled=is_main()):  # one evaluation in a folder at a time
+        if args.data in GENERATED:
+            # TTT tunes a copy of the parameters per task, so its tasks go in calls of --batch-size
+            per_call = args.batch_size if isinstance(model, InContext) else None
+            if args.smallest:
+                raise UsageError("--smallest picks among ARC or JSON tasks; generated data takes --limit")
+            return eval_generated(
+                model,
+                args.data,
+                args.seed,
+                args.limit or 256,
+                method,
+                options,
+                head,
+                out,
+                density=args.density,
+                pairs=args.pairs,
+                tasks_per_call=per_call,
+                tta=args.tta,
+            )
+        eval_tasks(args, model, meta, checkpoint, method, options, head, out)
 
 
 def eval_tasks(args, model, meta, checkpoint, method, options, head, out) -> None:

@@ -339,6 +339,26 @@ def format_metrics(values: dict, search_steps: int) -> str:
 
 
 def cmd_train(args) -> None:
+    from lpn.checkpoint import remove_partial_checkpoints
+    from lpn.distributed import is_main
+    from lpn.runlock import run_lock
+    from lpn.runlog import require_tensorboard
+
+    if args.tensorboard:
+        require_tensorboard()  # before any work
+    if args.out is None and args.preset is None:
+        raise UsageError("lpn train needs --preset NAME (or --resume with --out DIR)")
+    use_compile_cache()
+    processes = start_processes(args)
+    folder = Path(args.out or Path("runs") / args.preset)
+    with run_lock(folder, enabled=is_main()):  # one run in a folder at a time
+        if is_main():  # the folder is this run's: a killed run's partial checkpoints go
+            remove_partial_checkpoints(folder)
+        run_training(args, processes)
+
+
+def run_training(args, processes: int) -> None:
+    """`lpn train` once the processes have started and the run folder is held."""
     import equinox as eqx
     import jax
     from tqdm.auto import tqdm
@@ -346,14 +366,9 @@ def cmd_train(args) -> None:
     from lpn.checkpoint import read_run, write_run
     from lpn.distributed import is_main, local_batch_size, process_seed
     from lpn.model import num_params
-    from lpn.runlog import require_tensorboard
     from lpn.tasks.sources import ArcSource, host_batches
     from lpn.train import Checkpoints, Deadline, Evaluation, train
 
-    if args.tensorboard:
-        require_tensorboard()  # before any work
-    use_compile_cache()
-    processes = start_processes(args)
     cfg, out, data, start, architecture, source = training_plan(args)
     batches = None
     if source != "pattern":
