@@ -64,6 +64,18 @@ class ResultsMismatch(ValueError):
     """--resume into a folder whose results are of another experiment, scale or setting."""
 
 
+class ReproduceInterrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM stopped a run at a chunk of a training or between cells; every finished
+    cell is in results.json and the training's checkpoint in its models folder, so `--resume`
+    continues where it stopped."""
+
+    def __init__(self, signal_name: str, where: str, out):
+        super().__init__(
+            f"interrupted ({signal_name}) {where}; finished cells are kept in {Path(out) / 'results.json'}"
+        )
+        self.signal_name, self.where, self.out = signal_name, where, Path(out)
+
+
 def cell_method(row: Row, column: Column) -> tuple[str, int]:
     """(search name, budget) of a cell; budget 0 of a search that takes steps is the model's plain prediction."""
     name = column.search or row.search
@@ -97,7 +109,11 @@ def train_or_load(exp: Experiment, label: str, scale: str, seed: int, models: Pa
     folder = models / model_name(label, training.architecture, cfg, sizes.steps, seed, exp.data)
     done = folder / "done.json"
     if done.exists():
-        record = json.loads(done.read_text())
+        from lpn.runlog import read_json
+
+        record = read_json(done, "move the model's folder away to train it again")
+        if not isinstance(record, dict):
+            raise ValueError(f"{done}: expected a JSON object; move the model's folder away to train it again")
         return load_checkpoint(folder)[0], {k: record[k] for k in ("diverged", "step") if k in record}
     log(f"training {label} (seed {seed}, {sizes.steps} steps) into {folder}")
     tick = time.monotonic()
@@ -226,7 +242,9 @@ def start(out: Path, exp: Experiment, scale: str, resume: bool, command: str, mo
     if file.exists() and not resume:
         raise ValueError(f"{file} exists: pass --resume to continue that run, or choose another --out")
     if resume and file.exists():
-        results = json.loads(file.read_text())
+        from lpn.runlog import read_results
+
+        results = read_results(file)
         if results.get("settings") != settings(exp, scale, model):
             raise ResultsMismatch(
                 f"{file} holds a run of other settings (experiment, scale, config or trainings) "
@@ -260,7 +278,15 @@ def run(
     """Runs experiment `name` at `scale` ("smoke", "cpu" or "paper") for `seeds` seeds (default the
     scale's) into folder `out`, training into `models` (default OUT/models) or, for an experiment of
     one training, searching the checkpoint `model` instead. Returns the results written to
-    OUT/results.json, after writing OUT/table.md and OUT/figure.png."""
+    OUT/results.json, after writing OUT/table.md and OUT/figure.png.
+
+    SIGINT or SIGTERM (from the main thread) stops the run at the end of the running training chunk
+    (with a checkpoint there) or evaluation group, results.json holding every finished cell, and
+    raises `ReproduceInterrupted`; `resume=True` then continues to the results of a run never
+    stopped."""
+    from lpn.distributed import anyone
+    from lpn.train import TrainingInterrupted, signals_caught
+
     exp = get_experiment(name)
     if scale not in exp.scales:
         raise ValueError(f"{name} has no scale {scale!r}; it has: {', '.join(exp.scales)}")
@@ -277,21 +303,36 @@ def run(
     given = _load(model) if model is not None else None
     clock = Clock(results)
     save = lambda: _write_json(out / "results.json", clock.stamp())  # noqa: E731
-    for seed in range(seeds):
-        done = results["seeds"].setdefault(str(seed), {})
-        for training in exp.trainings:
-            cells = [(r, c) for r, c in exp.cells(scale) if r.training == training.label]
-            todo = [(r, c) for r, c in cells if not _is_done(done, r, c)]
-            if not todo:
-                continue
-            net = given
-            if net is None:
-                net, record = train_or_load(exp, training.label, scale, seed, models, progress, log)
-                if "seconds" in record:
-                    record["seconds"] = round(record["seconds"], 1)
-                if record:
-                    results["trainings"].setdefault(training.label, {}).setdefault(str(seed), {}).update(record)
-            _evaluate_cells(exp, scale, seed, net, todo, done, log, save)
+    stopping = "at the end of this training chunk or evaluation group, keeping what is finished"
+    with signals_caught(stopping=stopping) as caught:
+
+        def stop(where: str) -> None:  # every process stops at the same point
+            if anyone(caught):
+                raise ReproduceInterrupted(caught[0] if caught else "a signal to another process", where, out)
+
+        for seed in range(seeds):
+            done = results["seeds"].setdefault(str(seed), {})
+            for training in exp.trainings:
+                cells = [(r, c) for r, c in exp.cells(scale) if r.training == training.label]
+                todo = [(r, c) for r, c in cells if not _is_done(done, r, c)]
+                if not todo:
+                    continue
+                net = given
+                if net is None:
+                    try:
+                        net, record = train_or_load(exp, training.label, scale, seed, models, progress, log)
+                    except TrainingInterrupted as err:
+                        where = f"training {training.label} (seed {seed}) at step {err.step} of {err.steps}"
+                        raise ReproduceInterrupted(
+                            err.signal_name, f"{where}, checkpoint in {err.out_dir}", out
+                        ) from None
+                    if "seconds" in record:
+                        record["seconds"] = round(record["seconds"], 1)
+                    if record:
+                        results["trainings"].setdefault(training.label, {}).setdefault(str(seed), {}).update(record)
+                    save()
+                    stop(f"after training {training.label} (seed {seed})")
+                _evaluate_cells(exp, scale, seed, net, todo, done, log, save, stop)
     results["finished"] = _now()
     results["summary"] = summary(exp, scale, results)
     save()
@@ -325,8 +366,9 @@ def _load(path):
     return load_model(path)[0]
 
 
-def _evaluate_cells(exp, scale, seed, model, cells, done, log, save):
-    """Runs `cells` of one model, grouped by method and test tasks, into `done[row][column]`. The
+def _evaluate_cells(exp, scale, seed, model, cells, done, log, save, stop=None):
+    """Runs `cells` of one model, grouped by method and test tasks, into `done[row][column]`, calling
+    `stop(where)` (which raises to stop the run) after saving each group. The
     model carries the scale's config, whatever its training mode was (searches read only sizes and
     test-time rates from it), so the trainings of one architecture share compiled programs."""
     from lpn.config import architecture_diff
@@ -359,6 +401,8 @@ def _evaluate_cells(exp, scale, seed, model, cells, done, log, save):
             f"seed {seed}: {', '.join(f'{r.label} / {c.label} {found[b].top1:.1%}' for r, c, b in members)} "
             f"({seconds:.0f} s)"
         )
+        if stop is not None:
+            stop(f"after seed {seed}'s cells {', '.join(f'{r.label} / {c.label}' for r, c, _ in members)}")
 
 
 def _now() -> str:

@@ -51,7 +51,8 @@ def add_parser(commands) -> None:
 def cmd_reproduce(args) -> None:
     from lpn.cli.arguments import start_processes, use_compile_cache
     from lpn.distributed import is_main
-    from lpn.reproduce import run
+    from lpn.reproduce import ReproduceInterrupted, run
+    from lpn.runlock import run_lock
     from lpn.tables import listing
 
     if args.list:
@@ -69,18 +70,23 @@ def cmd_reproduce(args) -> None:
         if is_main():
             print(line, flush=True)
 
-    results = run(
-        args.experiment,
-        args.scale,
-        args.out,
-        seeds=args.seeds,
-        resume=args.resume,
-        models=args.models,
-        model=None if args.model is None else shown_path(args.model),  # recorded in results.json and table.md
-        progress=not args.quiet and is_main(),
-        log=log,
-        command=command,
-    )
+    try:
+        with run_lock(args.out, enabled=is_main()):  # one run in a folder at a time
+            results = run(
+                args.experiment,
+                args.scale,
+                args.out,
+                seeds=args.seeds,
+                resume=args.resume,
+                models=args.models,
+                model=None if args.model is None else shown_path(args.model),  # recorded in results.json and table.md
+                progress=not args.quiet and is_main(),
+                log=log,
+                command=command,
+            )
+    except ReproduceInterrupted as err:
+        print(f"lpn: {err}; continue with: {resume_command(args)}", file=sys.stderr, flush=True)
+        raise SystemExit(130) from None
     if is_main():
         print(f"wrote {args.out}/results.json, table.md and figure.png ({results['seconds'] / 60:.1f} min)")
 
@@ -104,3 +110,17 @@ def recorded_command(argv: list[str]) -> str:
         flag, equals, value = arg.partition("=")
         shown.append(f"{flag}={shown_path(value)}" if equals and flag.startswith("--") else shown_path(arg))
     return "lpn " + " ".join(shlex.quote(a) for a in shown)
+
+
+def resume_command(args) -> str:
+    """The `lpn reproduce` command line that continues the run of `args`."""
+    words = ["lpn", "reproduce", args.experiment, "--scale", args.scale, "--out", args.out]
+    for flag, value in (("--seeds", args.seeds), ("--models", args.models), ("--model", args.model)):
+        if value is not None:
+            words += [flag, str(value)]
+    if args.quiet:
+        words.append("--quiet")
+    if args.coordinator is None:
+        return " ".join(shlex.quote(w) for w in [*words, "--resume"])
+    words += ["--coordinator", args.coordinator, "--num-processes", str(args.num_processes), "--resume"]
+    return " ".join(shlex.quote(w) for w in words) + " --process-id I (on every process, each with its own I)"
