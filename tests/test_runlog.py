@@ -260,3 +260,13 @@ def test_lpn_report_refuses_a_folder_without_metrics(tmp_path, capsys):
     (tmp_path / "metrics.jsonl").write_text("")
     assert main(["report", str(tmp_path)]) == 1
     assert "no chunk has finished yet" in capsys.readouterr().err
+
+
+def test_lpn_reproduce_resume_names_a_corrupt_results_file(tmp_path, capsys):
+    out = tmp_path / "table1"
+    out.mkdir()
+    (out / "results.json").write_text('{"settings": {},\n "seeds": {"0": {\n')
+    assert main(["reproduce", "table1", "--scale", "smoke", "--out", str(out), "--resume"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"lpn: error: {out / 'results.json'}:3: not valid JSON (") and "internal error" not in err
+    assert len(err.splitlines()) == 1
