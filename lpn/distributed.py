@@ -12,16 +12,44 @@ as each process's share (`global_batches`), generated from a process-distinct se
 (`process_seed`); only process 0 writes checkpoints and logs (`is_main`). Evaluation spreads its
 tasks over the processes and gathers the answers on every one of them (`share`, `gather`).
 On CPUs the processes exchange data over gloo collectives (set here before the runtime starts).
+
+Waits are bounded: a process that cannot reach the coordinator, or whose peers do not all arrive,
+within `timeout` seconds (`--coordinator-timeout`) ends with one line saying what to check
+(`ClusterUnreachable`), and one that cannot leave the run at its end (a peer died mid-run) gives up
+after as long. What the processes send each other is arrays and JSON, never code: anyone who
+reaches the coordinator's port can still disturb a run, so keep the port private (docs/scale.md).
 """
 
 from __future__ import annotations
 
-import pickle
+import atexit
+import contextlib
+import json
+import os
+import socket
+import sys
+import threading
+import time
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 import jax
 import numpy as np
+
+DEFAULT_TIMEOUT = 90  # seconds to wait for the coordinator and every process (--coordinator-timeout)
+
+
+class ClusterUnreachable(TimeoutError):
+    """The coordinator or the other processes of a run did not answer within the timeout."""
+
+
+class PeerLost(ConnectionError):
+    """Another process of the run stopped (or lost its connection) while this one ran."""
+
+
+# Words in the errors of a collective or of the coordination service when a peer is gone.
+PEER_ERRORS = ("Gloo", "Connection closed by peer", "Connection reset by peer", "CoordinationService", "heartbeat")
+_run = {"coordinator": None, "peer_lost": False}  # the run this process joined with explicit settings
 
 
 class Settings(NamedTuple):
@@ -63,21 +91,48 @@ def parse_settings(
     return Settings(coordinator, num_processes, process_id)
 
 
-def initialize(settings: Settings = Settings()) -> int:
+def initialize(settings: Settings = Settings(), timeout: float = DEFAULT_TIMEOUT) -> int:
     """Starts JAX's distributed runtime from `settings` (see `parse_settings`), or, with none, from a
     cluster environment JAX detects; returns the number of processes: 1 where no cluster was found,
     or where JAX had already computed something in this process (a notebook, a test), the runtime
     then left off. Explicit settings must come before JAX computes anything (RuntimeError). A second
-    call returns the running count."""
+    call returns the running count.
+
+    With explicit settings, a process other than 0 first waits up to `timeout` seconds for the
+    coordinator to listen (`ClusterUnreachable` if it never does); then, should the processes not
+    all join within the time left (a peer never started, another --num-processes), the process ends
+    with one `lpn: error:` line on stderr and exit status 1, since JAX's runtime would abort it
+    (exit 134, a C++ stack trace) with no way to catch it. At exit, leaving the run waits as long."""
     if jax.distributed.is_initialized():
         return jax.process_count()
     if settings.num_processes == 1:
         return 1
+    if not timeout > 0:
+        raise ValueError(f"timeout {timeout}: expected a positive number of seconds")
     if jax.config.jax_cpu_collectives_implementation in (None, "none"):
         jax.config.update("jax_cpu_collectives_implementation", "gloo")  # CPU processes need collectives
     if settings.coordinator is not None:
+        deadline = time.monotonic() + timeout
+        if settings.process_id != 0:
+            wait_for_coordinator(settings.coordinator, timeout)
+        left = max(1.0, deadline - time.monotonic())
+        message = (
+            f"the {settings.num_processes} processes of the run did not all join the coordinator "
+            f"{settings.coordinator} within {timeout:g} s (--coordinator-timeout): check that every "
+            f"process was started with --coordinator {settings.coordinator} --num-processes "
+            f"{settings.num_processes} and its own --process-id, and that the port is reachable from every host"
+        )
+        watchdog = _give_up_after(left, message)
         try:
-            jax.distributed.initialize(settings.coordinator, settings.num_processes, settings.process_id)
+            jax.distributed.initialize(
+                settings.coordinator,
+                settings.num_processes,
+                settings.process_id,
+                # JAX's own limits come after this process's: it ends first, with its line
+                initialization_timeout=int(left) + 30,
+                heartbeat_timeout_seconds=int(2 * timeout) + 30,
+                shutdown_timeout_seconds=int(2 * timeout) + 30,
+            )
         except RuntimeError as err:
             if "must be called before" not in str(err):
                 raise
@@ -86,6 +141,10 @@ def initialize(settings: Settings = Settings()) -> int:
                 "computes anything: start each process fresh (`lpn train ...`, or "
                 "lpn.distributed.initialize first in a script)"
             ) from None
+        finally:
+            watchdog.set()
+        _run["coordinator"] = settings.coordinator
+        _leave_within(timeout, settings.coordinator)
         return jax.process_count()
     try:
         jax.distributed.initialize()
@@ -98,6 +157,97 @@ def initialize(settings: Settings = Settings()) -> int:
             raise
         return jax.process_count()  # JAX is running here already: one process, as it started
     return jax.process_count()
+
+
+def wait_for_coordinator(coordinator: str, timeout: float) -> None:
+    """Returns once `coordinator` (HOST:PORT) accepts a TCP connection, trying again every half
+    second; `ClusterUnreachable` after `timeout` seconds."""
+    host, _, port = coordinator.rpartition(":")
+    host = host.strip("[]")  # an IPv6 address in brackets
+    deadline, last = time.monotonic() + timeout, None
+    while True:
+        try:
+            with socket.create_connection((host, int(port)), timeout=min(5.0, timeout)):
+                return
+        except OSError as err:
+            last = err.strerror or str(err)
+        if time.monotonic() >= deadline:
+            raise ClusterUnreachable(
+                f"could not reach the coordinator {coordinator} within {timeout:g} s "
+                f"(--coordinator-timeout; last try: {last}): check that process 0 runs with --coordinator "
+                f"{coordinator}, that {host} is this host's way to reach it, and that no firewall closes port {port}"
+            )
+        time.sleep(0.5)
+
+
+def _give_up_after(seconds: float, message: str | None) -> threading.Event:
+    """Ends the process with `lpn: error: message` (or no line, for None; exit status 1) unless the
+    returned event is set within `seconds`: the way out of a wait inside JAX's runtime, which cannot
+    be interrupted."""
+    done = threading.Event()
+
+    def watch():
+        if not done.wait(seconds):
+            _fail(message)
+
+    threading.Thread(target=watch, name="lpn-cluster-watchdog", daemon=True).start()
+    return done
+
+
+def _fail(message: str | None) -> None:
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    if message is not None:
+        os.write(2, f"lpn: error: {message}\n".encode())
+    os._exit(1)
+
+
+def _leave_within(timeout: float, coordinator: str) -> None:
+    """At exit, leaves the run (JAX's shutdown waits for every process) within `timeout` seconds,
+    else ends with a line saying a peer is gone. Registered after JAX's own exit hook, so it runs
+    first and JAX's finds nothing left to do."""
+
+    def leave():
+        if not jax.distributed.is_initialized():
+            return
+        done = _give_up_after(  # after a PeerLost, whose line was printed: no second line
+            timeout,
+            None
+            if _run["peer_lost"]
+            else f"another process of the run (coordinator {coordinator}) stopped or stopped answering, so "
+            f"this one could not leave the run within {timeout:g} s (--coordinator-timeout): see that "
+            f"process's output; the run's last checkpoint stays where it was written",
+        )
+        try:
+            jax.distributed.shutdown()
+        except Exception:  # noqa: BLE001 -- a peer already gone; the process is ending either way
+            pass
+        done.set()
+
+    atexit.register(leave)
+
+
+@contextlib.contextmanager
+def peers_watched():
+    """Within it, an error of a collective or of JAX's coordination service in a run of several
+    processes (a peer died: "Gloo AllGather failed: Connection closed by peer"; or fell over 30 s
+    behind: gloo's "GetKeyValue() timed out") becomes `PeerLost`, one line naming the coordinator
+    and what to check; leaving the run at exit then waits at most the timeout, silently, for the
+    peers still alive to leave too. Other errors pass."""
+    try:
+        yield
+    except Exception as err:
+        text = str(err).strip()
+        if not jax.distributed.is_initialized() or not any(word in text for word in PEER_ERRORS):
+            raise
+        _run["peer_lost"] = True
+        first = text.splitlines()[0][:240] if text else type(err).__name__
+        raise PeerLost(
+            f"another process of the run (coordinator {_run['coordinator'] or 'from the cluster environment'}) "
+            f"stopped, lost its connection or fell behind ({first}): see that process's output; this one "
+            f"stops too, and the same commands with --resume continue from the run's last checkpoint"
+        ) from None
 
 
 def is_main() -> bool:
@@ -205,14 +355,40 @@ def barrier(name: str) -> None:
 
 
 def gather_objects(value: Any) -> list:
-    """`value` of every process (anything picklable), in process order, on every process."""
+    """`value` of every process, in process order, on every process. `value` is made of what JSON
+    holds (dicts with string keys, lists, strings, numbers, None) and numpy arrays; tuples come
+    back as lists. Sent as JSON, so a peer can send data but never code."""
     if jax.process_count() == 1:
         return [value]
     from jax.experimental import multihost_utils
 
-    data = np.frombuffer(pickle.dumps(value), np.uint8)
+    data = np.frombuffer(json.dumps(value, default=_encode_array).encode(), np.uint8)
     sizes = multihost_utils.process_allgather(np.array([data.size]))
     padded = np.zeros(int(np.max(sizes)), np.uint8)
     padded[: data.size] = data
     everyone = np.asarray(multihost_utils.process_allgather(padded))
-    return [pickle.loads(row[: int(n)].tobytes()) for row, n in zip(everyone, np.ravel(sizes))]
+    return [
+        json.loads(row[: int(n)].tobytes().decode(), object_hook=_decode_array)
+        for row, n in zip(everyone, np.ravel(sizes))
+    ]
+
+
+ARRAY_TAG = "__lpn_array__"
+
+
+def _encode_array(value):
+    if isinstance(value, (np.ndarray, np.generic)):
+        array = np.asarray(value)
+        if array.dtype.kind not in "biuf":
+            raise TypeError(f"gather_objects sends arrays of numbers, not of dtype {array.dtype}")
+        return {ARRAY_TAG: array.tolist(), "dtype": array.dtype.str, "shape": list(array.shape)}
+    raise TypeError(f"gather_objects sends JSON values and numpy arrays, not {type(value).__name__}")
+
+
+def _decode_array(obj: dict):
+    if ARRAY_TAG not in obj:
+        return obj
+    dtype = np.dtype(obj["dtype"])
+    if dtype.kind not in "biuf":
+        raise ValueError(f"a process of the run sent an array of dtype {dtype}, not of numbers")
+    return np.asarray(obj[ARRAY_TAG], dtype).reshape(obj["shape"])

@@ -148,18 +148,31 @@ def add_distributed_args(p: argparse.ArgumentParser) -> None:
     )
     group.add_argument("--num-processes", type=positive_int, default=None, metavar="N", help="processes in the run")
     group.add_argument("--process-id", type=count, default=None, metavar="I", help="this process's id, 0 to N-1")
+    group.add_argument(
+        "--coordinator-timeout",
+        type=positive_float,
+        default=None,
+        metavar="SECONDS",
+        help="how long to wait for the coordinator and every process to join, and at the end for every "
+        "process to leave, before giving up with an error (default 90)",
+    )
 
 
 def start_processes(args) -> int:
     """Joins the run the flags of `add_distributed_args` describe (or a cluster JAX detects); returns
     the number of processes. Bad flags are usage errors."""
-    from lpn.distributed import initialize, parse_settings
+    from lpn.distributed import DEFAULT_TIMEOUT, initialize, parse_settings
 
     try:
         settings = parse_settings(args.coordinator, args.num_processes, args.process_id)
     except ValueError as err:
         raise UsageError(str(err)) from None
+    timeout = args.coordinator_timeout
+    if timeout is not None and settings.coordinator is None:
+        raise UsageError(
+            "--coordinator-timeout bounds the wait of a run over several processes: give it with --coordinator"
+        )
     try:
-        return initialize(settings)
+        return initialize(settings, DEFAULT_TIMEOUT if timeout is None else timeout)
     except RuntimeError as err:
         raise UsageError(f"--coordinator: {err}") from None

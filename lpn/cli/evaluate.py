@@ -113,7 +113,7 @@ def cmd_eval(args) -> None:
     import jax
 
     from lpn.checkpoint import load_model, read_run
-    from lpn.distributed import is_main
+    from lpn.distributed import is_main, peers_watched
     from lpn.evaluate import eval_generated
     from lpn.in_context import InContext, architecture_name
     from lpn.methods import describe
@@ -143,7 +143,7 @@ def cmd_eval(args) -> None:
     print(
         f"model: {checkpoint} ({describe_architecture(model)}, step {meta.get('step')}); search: {describe(settings)}"
     )
-    with run_lock(out, enabled=is_main()):  # one evaluation in a folder at a time
+    with run_lock(out, enabled=is_main()), peers_watched():  # one evaluation in a folder at a time
         if args.data in GENERATED:
             # TTT tunes a copy of the parameters per task, so its tasks go in calls of --batch-size
             per_call = args.batch_size if isinstance(model, InContext) else None

@@ -22,7 +22,8 @@ examples:
 Each experiment trains its models once a seed (into --models, default OUT/models; an experiment
 needing a model another one trained, at the same scale, finds it there), evaluates every cell,
 and writes OUT/results.json, OUT/table.md (ours beside the paper's) and OUT/figure.png.
-An interrupted run continues with the same command and --resume."""
+Ctrl-C (or SIGTERM) stops at the end of the running training chunk or cell group, keeping
+what is finished (exit status 130); the same command with --resume continues from there."""
 
 
 def add_parser(commands) -> None:
@@ -50,7 +51,7 @@ def add_parser(commands) -> None:
 
 def cmd_reproduce(args) -> None:
     from lpn.cli.arguments import start_processes, use_compile_cache
-    from lpn.distributed import is_main
+    from lpn.distributed import is_main, peers_watched
     from lpn.reproduce import ReproduceInterrupted, run
     from lpn.runlock import run_lock
     from lpn.tables import listing
@@ -71,7 +72,7 @@ def cmd_reproduce(args) -> None:
             print(line, flush=True)
 
     try:
-        with run_lock(args.out, enabled=is_main()):  # one run in a folder at a time
+        with run_lock(args.out, enabled=is_main()), peers_watched():  # one run in a folder at a time
             results = run(
                 args.experiment,
                 args.scale,

@@ -340,7 +340,7 @@ def format_metrics(values: dict, search_steps: int) -> str:
 
 def cmd_train(args) -> None:
     from lpn.checkpoint import remove_partial_checkpoints
-    from lpn.distributed import is_main
+    from lpn.distributed import is_main, peers_watched
     from lpn.runlock import run_lock
     from lpn.runlog import require_tensorboard
 
@@ -351,7 +351,7 @@ def cmd_train(args) -> None:
     use_compile_cache()
     processes = start_processes(args)
     folder = Path(args.out or Path("runs") / args.preset)
-    with run_lock(folder, enabled=is_main()):  # one run in a folder at a time
+    with run_lock(folder, enabled=is_main()), peers_watched():  # one run in a folder at a time
         if is_main():  # the folder is this run's: a killed run's partial checkpoints go
             remove_partial_checkpoints(folder)
         run_training(args, processes)
