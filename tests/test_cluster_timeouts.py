@@ -145,7 +145,9 @@ def test_a_peer_that_dies_mid_run_ends_the_other_with_one_line(tmp_path):
     try:
         deadline = time.monotonic() + 400
         while not (run / "metrics.jsonl").exists() or not (run / "metrics.jsonl").read_text():  # under way
-            assert all(p.poll() is None for p in procs) and time.monotonic() < deadline
+            ended = [p for p in procs if p.poll() is not None]
+            assert not ended, f"a process ended before the kill: {ended[0].communicate()[1][-3000:]}"
+            assert time.monotonic() < deadline
             time.sleep(0.2)
         procs[1].send_signal(signal.SIGKILL)
         killed = time.monotonic()
