@@ -55,7 +55,7 @@ class Kind(NamedTuple):
     searched: the method `lpn train` evaluates with and the command line runs by default.
     compared: the methods `lpn.compare`'s default list runs at every budget, in order.
     loss: `loss(cfg)` -> `fn(model, pairs, key, cfg, noise_scale) -> (reconstruction, kl)`, its
-        training loss; None for LPN, whose loss is the paper's, in `lpn.train`.
+        training loss; None for LPN, whose loss is the paper's, in `lpn.loss`.
     trains_with: Config fields it trains with only, and their one value.
     tasks_per_call: tasks of one compiled call its methods take at most (None: any number).
     training_metrics: `(plain, searched)` TaskMetrics of `lpn train`'s evaluation -> its named numbers.

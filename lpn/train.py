@@ -36,7 +36,6 @@ from lpn.config import Config
 from lpn.devices import training_devices
 from lpn.distributed import anyone, global_batches, is_main, local_copy, put_replicated
 from lpn.loss import accumulated_grads
-from lpn.loss import batch_loss as batch_loss  # importable from here too: notebook 02 imports it with train
 from lpn.model import LPN
 from lpn.optim import learning_rate_at, make_optimizer
 from lpn.pattern import pattern_batch
