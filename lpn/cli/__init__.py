@@ -6,7 +6,8 @@ Each command is a module of this package holding its parser beside its `cmd_*` f
 layer over the library (`lpn.train.train`, `lpn.evaluate`, `lpn.scoring`, `lpn.tasks`), imported by
 the command that needs it. Every failure is one line, `lpn: error: ...`, on stderr and a non-zero
 exit status; a bug says "internal error", and `lpn --debug` (or LPN_DEBUG=1) shows its traceback
-instead. Compiled XLA programs are kept on disk between commands (see `use_compile_cache`).
+instead. Compiled XLA programs are kept on disk between commands: `import lpn` turns the cache on
+(`lpn.devices.configure_compile_cache`).
 """
 
 from __future__ import annotations

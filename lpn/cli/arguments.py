@@ -117,15 +117,6 @@ def chosen_search(args, model) -> tuple:
         raise UsageError(str(err)) from err
 
 
-def use_compile_cache() -> None:
-    """Keeps XLA's compiled programs on disk between commands (a repeated `lpn solve` starts in
-    seconds): `lpn.devices.configure_compile_cache`, which `import lpn` runs already; kept for a
-    caller that configured no cache before importing a command."""
-    from lpn.devices import configure_compile_cache
-
-    configure_compile_cache()
-
-
 def add_distributed_args(p: argparse.ArgumentParser) -> None:
     """The flags of a run over several processes (`lpn.distributed`); all three, or none."""
     group = p.add_argument_group(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from lpn.cli.arguments import count, paragraph, positive_int, use_compile_cache
+from lpn.cli.arguments import count, paragraph, positive_int
 from lpn.cli.usage import UsageError
 
 
@@ -43,7 +43,6 @@ def cmd_demo(args) -> None:
     from lpn.checkpoint import load_model
     from lpn.demo import run_demo
 
-    use_compile_cache()
     model, meta, checkpoint = load_model(args.model)
     if not kind_of(model).latent:
         raise UsageError(

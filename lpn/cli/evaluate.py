@@ -18,7 +18,6 @@ from lpn.cli.arguments import (
     positive_int,
     probability,
     start_processes,
-    use_compile_cache,
 )
 from lpn.cli.usage import UsageError
 from lpn.tasks.sources import GENERATED
@@ -121,7 +120,6 @@ def cmd_eval(args) -> None:
     from lpn.model import num_params
     from lpn.runlock import check_folder, run_lock
 
-    use_compile_cache()
     processes = start_processes(args)  # several: each searches a share of the tasks, process 0 writes
     check_data_arg(args.data)
     model, meta, checkpoint = load_model(args.checkpoint)

@@ -50,7 +50,7 @@ def add_parser(commands) -> None:
 
 
 def cmd_reproduce(args) -> None:
-    from lpn.cli.arguments import start_processes, use_compile_cache
+    from lpn.cli.arguments import start_processes
     from lpn.distributed import is_main, peers_watched
     from lpn.reproduce import ReproduceInterrupted, run
     from lpn.runlock import run_lock
@@ -64,7 +64,6 @@ def cmd_reproduce(args) -> None:
     if not args.out:
         raise UsageError("--out DIR is required: the folder for results.json, table.md and figure.png")
     start_processes(args)  # several: each trains on its share of a batch and evaluates a share of the tasks
-    use_compile_cache()
     command = recorded_command(sys.argv[1:]) if sys.argv[1:2] == ["reproduce"] else ""
 
     def log(line):  # several processes: process 0 speaks

@@ -11,7 +11,6 @@ from lpn.cli.arguments import (
     chosen_search,
     paragraph,
     positive_int,
-    use_compile_cache,
 )
 from lpn.cli.usage import UsageError
 
@@ -49,7 +48,6 @@ def cmd_solve(args) -> None:
     from lpn.methods import describe
     from lpn.report import draw_test, render_blocks, use_colour
 
-    use_compile_cache()
     model, _, checkpoint = load_model(args.checkpoint)
     _, method, options, settings = chosen_search(args, model)
     task = task_that_fits(args.task, model.config)

@@ -17,7 +17,6 @@ from lpn.cli.arguments import (
     positive_float,
     positive_int,
     start_processes,
-    use_compile_cache,
 )
 from lpn.cli.train_plan import training_plan
 from lpn.cli.usage import UsageError
@@ -212,7 +211,6 @@ def cmd_train(args) -> None:
         require_tensorboard()  # before any work
     if args.out is None and args.preset is None:
         raise UsageError("lpn train needs --preset NAME (or --resume with --out DIR)")
-    use_compile_cache()
     processes = start_processes(args)
     folder = Path(args.out or Path("runs") / args.preset)
     with run_lock(folder, enabled=is_main()), peers_watched():  # one run in a folder at a time
