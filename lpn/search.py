@@ -121,18 +121,47 @@ def sample_latent(model: LPN, pairs, key, weights_N=None):
     return jnp.sum(z_NH * weights_N[:, None], 0) / jnp.maximum(jnp.sum(weights_N), 1)
 
 
+PRIOR_DRAWS = ("pairs", "one")  # the prior starts: see `prior_latent`
+
+
+def prior_latent(pairs, key, dim: int, draws: str = "pairs"):
+    """A start that ignores the encoder, drawn from the prior. `draws`:
+
+    - "pairs" (default), the paper's Gaussian init ("no encoder", `remove_encoder_latents` in the
+      authors' code; lpn-paper.md §3.4 and Figure 2): each given pair's latent replaced by an
+      N(0, I) draw, then their mean, as the encoder's mean latent is taken: N(0, I/n) for n pairs.
+    - "one": one N(0, I) draw, whatever the pairs (this package's start before it followed the paper).
+    """
+    if draws == "one":
+        return jax.random.normal(key, (dim,))
+    if draws != "pairs":
+        raise ValueError(f"prior_draws must be one of {', '.join(PRIOR_DRAWS)}, got {draws!r}")
+    z_NH = jax.random.normal(key, (pairs.pair_mask.shape[0], dim))
+    weights_N = pairs.pair_mask
+    return jnp.sum(z_NH * weights_N[:, None], 0) / jnp.maximum(jnp.sum(weights_N), 1)
+
+
 def start_latents(
-    model: LPN, pairs, key, *, start=None, from_prior=False, num_random_starts=0, start_scale=0.5, per_pair_starts=False
+    model: LPN,
+    pairs,
+    key,
+    *,
+    start=None,
+    from_prior=False,
+    prior_draws="pairs",
+    num_random_starts=0,
+    start_scale=0.5,
+    per_pair_starts=False,
 ):
-    """(K, H) starting points: `start` if given, else the encoder's mean latent (or a prior sample
-    if `from_prior`); then optionally each pair's own latent and `num_random_starts`
-    perturbations first + start_scale·eps."""
+    """(K, H) starting points: `start` if given, else the encoder's mean latent (or, if
+    `from_prior`, a `prior_latent` of `prior_draws`); then optionally each pair's own latent and
+    `num_random_starts` perturbations first + start_scale·eps."""
     k_prior, k_random = jax.random.split(key)
     dim = model.config.latent_dim
     if start is not None:
         first = jnp.asarray(start, jnp.float32)
     elif from_prior:
-        first = jax.random.normal(k_prior, (dim,))
+        first = prior_latent(pairs, k_prior, dim, prior_draws)
     else:
         first = mean_latent(model, pairs)
     starts = [first[None]]
@@ -182,6 +211,7 @@ def gradient_search(
     clip=1.0,
     start=None,
     from_prior=False,
+    prior_draws="pairs",
     num_random_starts=0,
     start_scale=0.5,
     per_pair_starts=False,
@@ -195,7 +225,8 @@ def gradient_search(
             b2 0.9). Schedules work.
         clip: max global norm of each start's latent gradient, or None. Clipping is per task and
             per start, unlike the authors' code, which clips across the whole batch.
-        start, from_prior, num_random_starts, start_scale, per_pair_starts: see `start_latents`.
+        start, from_prior, prior_draws, num_random_starts, start_scale, per_pair_starts: see
+            `start_latents` (from the prior: the paper's N(0, I/n) start by default, `prior_latent`).
         weights_N: which pairs the objective sums over (default: all given pairs).
     Returns a `SearchTrace` whose best latent is the best seen along the path, start included.
     """
@@ -208,6 +239,7 @@ def gradient_search(
         key,
         start=start,
         from_prior=from_prior,
+        prior_draws=prior_draws,
         start_scale=start_scale,
         num_random_starts=num_random_starts,
         per_pair_starts=per_pair_starts,
@@ -284,13 +316,29 @@ def encoder_sampling(model: LPN, pairs, key, *, num_samples=100, weights_N=None,
 
 
 def local_search(
-    model: LPN, pairs, key, *, steps=100, scale=0.1, num_starts=1, from_prior=False, weights_N=None
+    model: LPN,
+    pairs,
+    key,
+    *,
+    steps=100,
+    scale=0.1,
+    num_starts=1,
+    from_prior=False,
+    prior_draws="pairs",
+    weights_N=None,
 ) -> SearchTrace:
     """Gradient-free hill-climb (§3.4): each step proposes z + scale·eps and keeps it if it scores
-    higher. The trace records the accepted latent of each chain at every step."""
+    higher. The trace records the accepted latent of each chain at every step. It starts from the
+    encoder's mean latent or, `from_prior`, a `prior_latent` of `prior_draws`."""
     k_start, k_steps = jax.random.split(key)
     z_KH = start_latents(
-        model, pairs, k_start, from_prior=from_prior, num_random_starts=num_starts - 1, start_scale=scale
+        model,
+        pairs,
+        k_start,
+        from_prior=from_prior,
+        prior_draws=prior_draws,
+        num_random_starts=num_starts - 1,
+        start_scale=scale,
     )
     score = _over_starts(lambda z: log_prob(model, z, pairs, weights_N), z_KH.shape[0])
 

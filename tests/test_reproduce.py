@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -85,6 +86,24 @@ def test_a_cut_gradient_search_is_the_shorter_search(tiny_model, random_pairs):
     assert truncate(long, 0).latents.shape[0] == 1
     with pytest.raises(ValueError, match="12-step search to 13"):
         truncate(long, 13)
+
+
+def test_the_prior_start_is_the_papers_mean_of_the_pairs_draws(tiny_model, random_pairs):
+    """Figure 2's and Table 11's Gaussian init: one N(0, I) draw per given pair (3 of the 4 slots
+    here), then their mean, N(0, I/3); `prior_draws="one"` keeps the single N(0, I) draw."""
+    from lpn.search import prior_latent, start_latents
+
+    keys = jax.random.split(jax.random.key(0), 4000)
+    draw = jax.jit(jax.vmap(prior_latent, in_axes=(None, 0, None, None)), static_argnums=(2, 3))
+    starts = {d: draw(random_pairs, keys, tiny_model.config.latent_dim, d) for d in ("pairs", "one")}
+    assert float(jnp.var(starts["pairs"])) == pytest.approx(1 / 3, rel=0.05)
+    assert float(jnp.var(starts["one"])) == pytest.approx(1.0, rel=0.05)
+    assert abs(float(jnp.mean(starts["pairs"]))) < 0.02
+    # the searches' start from the prior is that draw (from the first half of the key they are given)
+    first = start_latents(tiny_model, random_pairs, keys[0], from_prior=True)[0]
+    np.testing.assert_allclose(first, draw(random_pairs, jax.random.split(keys[0])[:1], first.shape[0], "pairs")[0])
+    with pytest.raises(ValueError, match="prior_draws must be one of pairs, one"):
+        start_latents(tiny_model, random_pairs, keys[0], from_prior=True, prior_draws="two")
 
 
 def test_list_says_what_each_experiment_measures_and_costs(capsys):
