@@ -1,5 +1,6 @@
 """What `lpn reproduce` keeps of a run (`results.json`): the settings that fix its numbers, the
-environment it ran in, the commit, the sessions of a resumed run and the wall time. Written
+environment it ran in, the commit, the command, the sessions of a resumed run, each training's loss
+curve (`loss_curve`) and the wall time (`wall_minutes`). Written
 atomically by process 0 (`lpn.distributed`) after every group of cells; read back through
 `lpn.runlog.read_results`, which names the file and line of a damaged one."""
 
@@ -135,3 +136,63 @@ def _plain(value):
     if hasattr(value, "__dataclass_fields__"):
         return asdict(value)
     raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+CURVE_FIELDS = ("step", "loss", "reconstruction", "kl")
+CURVE_POINTS = 200
+
+
+def loss_curve(folder: Path, points: int = CURVE_POINTS) -> dict | None:
+    """A training's curve from its metrics.jsonl, compact for results.json: {field: [value per
+    chunk]} for `CURVE_FIELDS`, at most `points` chunks (evenly thinned, the last kept), values to
+    4 significant digits; None where the folder has no metrics.jsonl."""
+    from lpn.runlog import MetricsError, read_metrics
+
+    try:
+        lines = read_metrics(folder)
+    except MetricsError:
+        return None
+    if not lines:
+        return None
+    if len(lines) > points:
+        keep = sorted({round(i * (len(lines) - 1) / (points - 1)) for i in range(points)})
+        lines = [lines[i] for i in keep]
+    return {f: [line[f] if f == "step" else float(f"{line[f]:.4g}") for line in lines] for f in CURVE_FIELDS}
+
+
+def api_command(name: str, scale: str, out: Path, seeds: int, models: Path, model) -> str:
+    """The call of `run` as results.json records it where no command line was given (the Python
+    API), with paths relative to the current folder."""
+    given = "" if model is None else f", model={relative_path(model, '.')!r}"
+    return (
+        f"lpn.reproduce.run({name!r}, {scale!r}, {relative_path(out, '.')!r}, seeds={seeds}, "
+        f"models={relative_path(models, '.')!r}{given})"
+    )
+
+
+def relative_path(path, start) -> str:
+    """`path` relative to folder `start` (both made absolute first), so what is recorded names no
+    folder of the machine; as given where no relative path exists (another drive)."""
+    import os
+
+    try:
+        return os.path.relpath(os.path.abspath(path), os.path.abspath(start))
+    except ValueError:
+        return str(path)
+
+
+def wall_minutes(results: dict) -> dict:
+    """Wall minutes of the run: in all (every session of a resumed run), training (the trainings
+    this run trained) and evaluating (its cell groups)."""
+    training = sum(
+        record.get("seconds", 0)
+        for seeds in results["trainings"].values()
+        for record in seeds.values()
+        if record.get("trained_here")
+    )
+    evaluation = sum(group["seconds"] for group in results.get("groups", []))
+    return {
+        "total": round(results["seconds"] / 60, 2),
+        "training": round(training / 60, 2),
+        "evaluation": round(evaluation / 60, 2),
+    }

@@ -98,6 +98,7 @@ def main(argv=None) -> int:
     debug = os.environ.get("LPN_DEBUG") == "1"
     try:
         args = build_parser().parse_args(argv)
+        args.argv = list(sys.argv[1:] if argv is None else argv)  # as typed: `lpn reproduce` records it
         debug |= args.debug
         args.run(args)
         return 0

@@ -64,7 +64,7 @@ def cmd_reproduce(args) -> None:
     if not args.out:
         raise UsageError("--out DIR is required: the folder for results.json, table.md and figure.png")
     start_processes(args)  # several: each trains on its share of a batch and evaluates a share of the tasks
-    command = recorded_command(sys.argv[1:]) if sys.argv[1:2] == ["reproduce"] else ""
+    command = recorded_command(args.argv)  # the words `main` was given (sys.argv's, from a shell)
 
     def log(line):  # several processes: process 0 speaks
         if is_main():
