@@ -190,6 +190,8 @@ def run(
     progress: bool = True,
     log=print,
     command: str = "",
+    first_seed: int = 0,
+    experiment: Experiment | None = None,
 ) -> dict:
     """Runs experiment `name` at `scale` ("smoke", "cpu" or "paper") for `seeds` seeds (default the
     scale's) into folder `out`, training into `models` (default OUT/models) or, for an experiment of
@@ -199,12 +201,15 @@ def run(
     SIGINT or SIGTERM (from the main thread) stops the run at the end of the running training chunk
     (with a checkpoint there) or evaluation group, results.json holding every finished cell, and
     raises `ReproduceInterrupted`; `resume=True` then continues to the results of a run never
-    stopped."""
+    stopped.
+
+    `first_seed` shifts the seeds to first_seed..first_seed+seeds-1 (a pilot's seed, `lpn.pilot`);
+    `experiment` runs that `Experiment` in place of the one named (a pilot's reference cells)."""
     from lpn.distributed import anyone
     from lpn.signals import signals_caught
     from lpn.train import TrainingInterrupted
 
-    exp = get_experiment(name)
+    exp = get_experiment(name) if experiment is None else experiment
     if scale not in exp.scales:
         raise ValueError(f"{name} has no scale {scale!r}; it has: {', '.join(exp.scales)}")
     sizes = exp.scales[scale]
@@ -227,7 +232,7 @@ def run(
             if anyone(caught):
                 raise ReproduceInterrupted(caught[0] if caught else "a signal to another process", where, out)
 
-        for seed in range(seeds):
+        for seed in range(first_seed, first_seed + seeds):
             done = results["seeds"].setdefault(str(seed), {})
             for training in exp.trainings:
                 cells = [(r, c) for r, c in exp.cells(scale) if r.training == training.label]
