@@ -23,6 +23,7 @@ comes, with the command and the commit; the run folders to OUT/pilot/RUNG.
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -131,11 +132,22 @@ def step_seconds(exp: Experiment, scale: Scale, log=print) -> dict[str, float]:
             )
 
         once(50)  # compiles the chunk
-        tick = time.monotonic()
+        tick, cpu = time.monotonic(), time.process_time()
         once(TIMED_STEPS)
         found[training.label] = (time.monotonic() - tick) / TIMED_STEPS
-        log(f"  {training.label}: {found[training.label] * 1000:.0f} ms a step")
+        log(
+            f"  {training.label}: {found[training.label] * 1000:.0f} ms a step "
+            f"({(time.process_time() - cpu) / TIMED_STEPS * 1000:.0f} ms of CPU time; load {_load():.1f})"
+        )
     return found
+
+
+def _load() -> float:
+    """The machine's 1-minute load average (timings taken on a busy machine are slower), or -1."""
+    try:
+        return os.getloadavg()[0]
+    except OSError:
+        return -1.0
 
 
 def cell_groups(exp: Experiment, scale_name: str) -> int:
@@ -201,7 +213,7 @@ def _try(exp: Experiment, rung: Rung, folder: Path, models: Path, progress: bool
     tick = time.monotonic()
     per_step = step_seconds(exp, scale, log)
     training_minutes = sum(per_step.values()) * rung.steps * scale.seeds / 60
-    entry.update(step_seconds={k: round(v, 4) for k, v in per_step.items()})
+    entry.update(step_seconds={k: round(v, 4) for k, v in per_step.items()}, load_average=round(_load(), 2))
     if training_minutes * 1.1 > CAP_MINUTES:
         entry.update(
             estimated_minutes=round(training_minutes * 1.1, 1),
