@@ -69,6 +69,10 @@ class Config:
     # Pattern task generator (§2.5)
     pattern_size: int = 4
     pattern_density: float = 1.0
+    # Training's patterns never have every cell coloured (one random cell is made black), so that
+    # the fully dense patterns of an OOD test (density 1.0, Table 3) are out of distribution even
+    # where pattern_size is small enough for density 0.5 to draw them (1/16 of 2x2 patterns).
+    pattern_exclude_full: bool = False
 
     # Test-time search defaults (§3.2)
     search_lr: float = 0.1
@@ -105,9 +109,12 @@ class Config:
     def from_dict(cls, values: dict) -> Config:
         """The inverse of `to_dict`, checked: an object holding every field, no other, each value of its
         field's type (an int may stand for a float). No field is filled with its default: a saved config
-        whose missing field took today's default would silently become another model or task."""
+        whose missing field took today's default would silently become another model or task; the one
+        exception is a field added after files were written (`ADDED_FIELDS`), which takes the value
+        that reproduces what such a file meant."""
         if not isinstance(values, dict):
             raise TypeError(f"expected an object of config fields, got a {type(values).__name__}")
+        values = {**ADDED_FIELDS, **values}
         types = {
             f.name: {"int": int, "float": float, "bool": bool, "str": str}[f.type] for f in dataclasses.fields(cls)
         }
@@ -139,6 +146,7 @@ FIELD_RULES = {
     "num_pairs": _AT_LEAST_1,
     "latent_dim": _AT_LEAST_1,
     "variational": _BOOL,
+    "pattern_exclude_full": _BOOL,
     "latent_bias": _BOOL,
     "enc_layers": _AT_LEAST_1,
     "enc_heads": _AT_LEAST_1,
@@ -188,6 +196,9 @@ def _check_field(name: str, value, kind: type) -> None:
     if not test(value):
         raise ConfigError(f"{name} must be {allowed}, got {value!r}")
 
+
+# Fields added after configs were saved, with the value that means what a file without them meant.
+ADDED_FIELDS = {"pattern_exclude_full": False}
 
 # The fields that fix the model's parameters; a checkpoint must match them. The rest (learning rates,
 # Grad K, Sample N, batch size, task generator) may change between runs, e.g. Grad 0 training then Grad 1

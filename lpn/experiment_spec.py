@@ -61,7 +61,12 @@ class Scale:
     minutes: float
     pairs: int = 3  # specification pairs of a test task (the training tasks' 4 less the query)
     columns: tuple[str, ...] | None = None  # the columns run at this scale (default all)
+    rows: tuple[str, ...] | None = None  # the rows run at this scale (default all)
     where: str = "2-core CPU"
+    # Where no setting of the experiment's ladder passed the calibration rule (docs/calibration.md):
+    # why, and what this scale's cells are ("ceiling at this scale: ..."); table.md prints it above
+    # the numbers and gives the claims no verdict.
+    uncalibrated: str | None = None
 
     def config(self) -> Config:
         return get_preset(self.preset).replace(**self.changes)
@@ -90,6 +95,8 @@ class Experiment:
     paper: Mapping[tuple[str, str], tuple[float, float | None]]  # (row, column) -> (mean %, std %)
     claims: tuple[Claim, ...] = ()
     x_label: str = "inference"
+    # The cells whose level chooses the `cpu` scale (docs/calibration.md, `lpn.pilot`): (row, column).
+    reference: tuple[tuple[str, str], ...] = ()
 
     def training(self, label: str) -> Training:
         for t in self.trainings:
@@ -99,10 +106,17 @@ class Experiment:
 
     def cells(self, scale: str):
         """(row, column) for every cell run at `scale`, in table order."""
-        chosen = self.scales[scale].columns
+        sizes = self.scales[scale]
         return [
             (r, c)
             for r in self.rows
             for c in self.columns
-            if (r.columns is None or c.label in r.columns) and (chosen is None or c.label in chosen)
+            if (r.columns is None or c.label in r.columns)
+            and (sizes.columns is None or c.label in sizes.columns)
+            and (sizes.rows is None or r.label in sizes.rows)
         ]
+
+    def trainings_at(self, scale: str) -> tuple[Training, ...]:
+        """The trainings the cells run at `scale` need, in the experiment's order."""
+        needed = {r.training for r, _ in self.cells(scale)}
+        return tuple(t for t in self.trainings if t.label in needed)

@@ -36,11 +36,22 @@ def pattern_pair(key, pattern_PP, rows: int, cols: int):
     return blank.at[r, c].set(BLUE), jax.lax.dynamic_update_slice(blank, pattern_PP, (r, c))
 
 
+def without_full(key, pattern_PP):
+    """`pattern_PP`, with one random cell made black where every cell is coloured."""
+    size = pattern_PP.shape[0]
+    cell = jax.random.randint(key, (), 0, size * size)
+    holed = pattern_PP.reshape(-1).at[cell].set(0).reshape(size, size)
+    return jnp.where(jnp.all(pattern_PP > 0), holed, pattern_PP)
+
+
 def pattern_task(key, cfg: Config, num_pairs: int, density=None):
-    """One task as a `Batch` without its task axis (N pairs of (R, C) grids, full shapes)."""
+    """One task as a `Batch` without its task axis (N pairs of (R, C) grids, full shapes). At the
+    config's density (`density` None: training's tasks), `cfg.pattern_exclude_full` keeps out patterns
+    with every cell coloured; a density given (a test column) draws them as any other."""
     k_pattern, k_pairs = jax.random.split(key)
-    density = cfg.pattern_density if density is None else density
-    pattern = sample_pattern(k_pattern, cfg.pattern_size, density)
+    pattern = sample_pattern(k_pattern, cfg.pattern_size, cfg.pattern_density if density is None else density)
+    if density is None and cfg.pattern_exclude_full:
+        pattern = without_full(jax.random.fold_in(k_pattern, 1), pattern)
     inputs, outputs = jax.vmap(lambda k: pattern_pair(k, pattern, cfg.max_rows, cfg.max_cols))(
         jax.random.split(k_pairs, num_pairs)
     )

@@ -275,6 +275,8 @@ def run(
     progress: bool = True,
     log=print,
     command: str = "",
+    first_seed: int = 0,
+    experiment: Experiment | None = None,
 ) -> dict:
     """Runs experiment `name` at `scale` ("smoke", "cpu" or "paper") for `seeds` seeds (default the
     scale's) into folder `out`, training into `models` (default OUT/models) or, for an experiment of
@@ -284,12 +286,15 @@ def run(
     SIGINT or SIGTERM (from the main thread) stops the run at the end of the running training chunk
     (with a checkpoint there) or evaluation group, results.json holding every finished cell, and
     raises `ReproduceInterrupted`; `resume=True` then continues to the results of a run never
-    stopped."""
+    stopped.
+
+    `first_seed` shifts the seeds to first_seed..first_seed+seeds-1 (a pilot's seed, `lpn.pilot`);
+    `experiment` runs that `Experiment` in place of the one named (a pilot's reference cells)."""
     from lpn.distributed import anyone
     from lpn.signals import signals_caught
     from lpn.train import TrainingInterrupted
 
-    exp = get_experiment(name)
+    exp = get_experiment(name) if experiment is None else experiment
     if scale not in exp.scales:
         raise ValueError(f"{name} has no scale {scale!r}; it has: {', '.join(exp.scales)}")
     sizes = exp.scales[scale]
@@ -307,7 +312,7 @@ def run(
     clock = Clock(results)
     save = lambda: write_json(out / "results.json", clock.stamp())  # noqa: E731
     stopping = "at the end of this training chunk or evaluation group, keeping what is finished"
-    plan = _plan(exp, scale, range(seeds), results, models, trains=given is None)
+    plan = _plan(exp, scale, range(first_seed, first_seed + seeds), results, models, trains=given is None)
     bar = progress_bar(total=len(plan), enabled=progress, desc=f"{name} ({scale})", unit="part")
     say = _beside(bar, log)
     with signals_caught(stopping=stopping) as caught, bar:
@@ -316,7 +321,7 @@ def run(
             if anyone(caught):
                 raise ReproduceInterrupted(caught[0] if caught else "a signal to another process", where, out)
 
-        for seed in range(seeds):
+        for seed in range(first_seed, first_seed + seeds):
             done = results["seeds"].setdefault(str(seed), {})
             for training in exp.trainings:
                 todo = _todo(exp, scale, training.label, done)
@@ -353,7 +358,7 @@ def run(
     results["finished"] = now()
     results["minutes"] = wall_minutes(clock.stamp())
     results["summary"] = summary(exp, scale, results)
-    results["claims"] = verdicts(exp, results["summary"])
+    results["claims"] = verdicts(exp, results["summary"], scale)
     save()
     if is_main():
         write_table(out / "table.md", exp, results)

@@ -20,6 +20,7 @@ from lpn.experiments import EXPERIMENTS
 HOLDS, REVERSED, TOO_CLOSE, NOT_RUN = "holds", "reversed", "too close to call", "not run"
 FLOOR, CEILING = "floor: uninformative", "ceiling: uninformative"
 ONE_SEED = "one seed: no verdict"
+UNCALIBRATED = "no verdict (uncalibrated scale)"
 FLOOR_PERCENT, CEILING_PERCENT = 5.0, 95.0
 RULE = (
     'Verdicts are paired over seeds (every cell of a seed shares its tasks and search keys): "holds" when '
@@ -98,9 +99,11 @@ def verdict(better: dict, worse: dict) -> Verdict:
     return Verdict(word, differences, *means, stderr)
 
 
-def claims(exp: Experiment, table: dict) -> list[tuple[str, str, str]]:
+def claims(exp: Experiment, table: dict, scale: str | None = None) -> list[tuple[str, str, str]]:
     """(text, verdict, numbers) for each of the paper's orderings, judged by `verdict` on the cells
-    of `table` (a `summary`); NOT_RUN where a cell was not run (or every seed of it diverged)."""
+    of `table` (a `summary`); NOT_RUN where a cell was not run (or every seed of it diverged), and
+    UNCALIBRATED at a `scale` no setting of whose ladder passed the calibration rule."""
+    uncalibrated = scale is not None and exp.scales[scale].uncalibrated is not None
     found = []
     for claim in exp.claims:
         (br, bc), (wr, wc) = claim.better, claim.worse
@@ -119,14 +122,14 @@ def claims(exp: Experiment, table: dict) -> list[tuple[str, str, str]]:
             numbers += f"; left out (diverged): seed{'s' * (len(left_out) > 1)} {', '.join(map(str, left_out))}"
         if better["paper"] and worse["paper"]:
             numbers += f"; paper {better['paper']['mean']:.1f} vs {worse['paper']['mean']:.1f}"
-        found.append((claim.text, judged.word, numbers))
+        found.append((claim.text, UNCALIBRATED if uncalibrated else judged.word, numbers))
     return found
 
 
-def verdicts(exp: Experiment, table: dict) -> list[dict]:
+def verdicts(exp: Experiment, table: dict, scale: str | None = None) -> list[dict]:
     """`claims` as JSON for results.json: each claim's cells, verdict and per-seed differences."""
     out = []
-    for claim, (text, word, numbers) in zip(exp.claims, claims(exp, table)):
+    for claim, (text, word, numbers) in zip(exp.claims, claims(exp, table, scale)):
         better = table.get(claim.better[0], {}).get(claim.better[1]) or {}
         worse = table.get(claim.worse[0], {}).get(claim.worse[1]) or {}
         out.append(
@@ -190,6 +193,7 @@ def write_table(path: Path, exp: Experiment, results: dict) -> None:
         "",
         f"Paper: {exp.source}.",
         "",
+        *([f"**Uncalibrated scale**: {sizes.uncalibrated}", ""] if sizes.uncalibrated else []),
         "| | " + " | ".join(c.label for c in columns) + " |",
         "|---|" + "---|" * len(columns),
     ]
@@ -208,7 +212,7 @@ def write_table(path: Path, exp: Experiment, results: dict) -> None:
                     f"{label}, seed {seed}: {record['diverged'].split(';')[0]}; its cells hold no numbers and are "
                     "left out of the means over seeds (a cell's count of seeds is given where it has fewer).",
                 ]
-    found = claims(exp, table)
+    found = claims(exp, table, scale)
     if found:
         lines += ["", "The paper's orderings at this scale (A − B: the claim's better cell minus its worse):", ""]
         for text, verdict_word, numbers in found:

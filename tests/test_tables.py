@@ -124,3 +124,29 @@ def test_a_cell_whose_every_seed_diverged_says_so(tmp_path):
     from lpn.tables import _cell_text
 
     assert _cell_text(table["LPN Grad 1"]["Grad 10"]).startswith("diverged (seed 0, step 40)<br>paper 86.1")
+
+
+def test_an_uncalibrated_scale_says_why_above_its_numbers_and_decides_no_claim(tmp_path):
+    """A scale no setting of whose ladder passed the calibration rule prints why, and its claims,
+    however far apart their seeds, get no verdict (docs/calibration.md: "No setting passes")."""
+    from dataclasses import replace
+
+    from lpn.tables import UNCALIBRATED
+
+    why = "ceiling at this scale: no rung of the ladder passed (pilot.json)"
+    exp = replace(EXP, scales={**EXP.scales, "cpu": replace(EXP.scales["cpu"], uncalibrated=why)})
+    results = results_of((30, 40, 60), (20, 25, 30))  # every seed far ahead: "holds" at a calibrated scale
+    results.update(
+        settings={"scale": "cpu"},
+        command="",
+        environment={"lpn": "0", "jax": "0", "devices": "1 x cpu"},
+        seconds=60,
+    )
+    results["summary"] = summary(exp, "cpu", results)
+    assert {c["verdict"] for c in verdicts(exp, results["summary"], "cpu")} == {UNCALIBRATED}
+    assert dict((t, w) for t, w, _ in claims(exp, results["summary"]))[CLAIM] == HOLDS  # the pairs themselves
+    write_table(tmp_path / "table.md", exp, results)
+    text = (tmp_path / "table.md").read_text()
+    assert f"**Uncalibrated scale**: {why}" in text
+    assert text.index("**Uncalibrated scale**") < text.index("| LPN Grad 1 |")
+    assert f"- {UNCALIBRATED}: {CLAIM} (A − B per seed: +10.0, +15.0, +30.0;" in text

@@ -18,6 +18,7 @@ examples:
   lpn reproduce table1 --scale cpu --out results/table1
   lpn reproduce fig2 --scale cpu --out results/fig2 --models results/table1/models
   lpn reproduce table11 --scale cpu --out results/table11 --model runs/pattern
+  lpn reproduce table1 --pilot --out docs/results/table1   # how the cpu scale was chosen
 
 Each experiment trains its models once a seed (into --models, default OUT/models; an experiment
 needing a model another one trained, at the same scale, finds it there), evaluates every cell,
@@ -45,6 +46,12 @@ def add_parser(commands) -> None:
     p.add_argument("--models", help="folder of trained models to reuse and add to (default OUT/models)")
     p.add_argument("--model", help="a checkpoint to search instead of training (experiments of one model: table11)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument(
+        "--pilot",
+        action="store_true",
+        help="choose the cpu scale by docs/calibration.md's rule: the ladder's rungs on pilot seed 99, "
+        "reference cells only, into OUT/pilot.json",
+    )
     add_distributed_args(p)
     p.set_defaults(run=cmd_reproduce)
 
@@ -63,8 +70,16 @@ def cmd_reproduce(args) -> None:
         raise UsageError("name an experiment (see `lpn reproduce --list`)")
     if not args.out:
         raise UsageError("--out DIR is required: the folder for results.json, table.md and figure.png")
-    start_processes(args)  # several: each trains on its share of a batch and evaluates a share of the tasks
     command = recorded_command(args.argv)  # the words `main` was given (sys.argv's, from a shell)
+    if args.pilot:
+        from lpn.pilot import pilot
+
+        if args.scale != "cpu" or args.seeds or args.model or args.resume or args.coordinator:
+            raise UsageError("--pilot chooses the cpu scale on one process: it takes --out, --models and --quiet only")
+        with run_lock(args.out):
+            pilot(args.experiment, args.out, models=args.models, progress=not args.quiet, command=command)
+        return
+    start_processes(args)  # several: each trains on its share of a batch and evaluates a share of the tasks
 
     def log(line):  # several processes: process 0 speaks
         if is_main():
