@@ -116,7 +116,8 @@ def read_results(path: Path) -> dict:
             for column, cell in need(cells, dict, f"'seeds.{seed}.{row}'").items():
                 where = f"'seeds.{seed}.{row}.{column}"
                 need(cell, dict, where + "'")
-                need(cell.get("top1"), (int, float), where + ".top1'")
+                if cell.get("diverged") is not True:  # a diverged training's cells hold no numbers
+                    need(cell.get("top1"), (int, float), where + ".top1'")
                 need(cell.get("search"), str, where + ".search'")
                 need(cell.get("budget"), int, where + ".budget'")
     return results
