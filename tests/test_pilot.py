@@ -96,3 +96,28 @@ def test_pilot_records_each_rung_and_stops_at_the_first_that_passes_or_over_the_
 def test_pilot_takes_no_flag_of_a_table_run(tmp_path, capsys):
     assert main(["reproduce", "table1", "--pilot", "--out", str(tmp_path), "--seeds", "2"]) == 2
     assert "--pilot chooses the cpu scale" in capsys.readouterr().err
+
+
+def test_each_cpu_scale_agrees_with_its_recorded_pilot():
+    """The shipped cpu scales follow docs/results/NAME/pilot.json: a table whose pilot chose no rung
+    says so (Scale.uncalibrated) and one whose pilot chose a rung is that rung, at the table's seeds."""
+    from pathlib import Path
+
+    results = Path(__file__).parent.parent / "docs" / "results"
+    for exp in EXPERIMENTS.values():
+        if not exp.reference:
+            continue
+        record = json.loads((results / exp.name / "pilot.json").read_text())
+        cpu = exp.scales["cpu"]
+        assert record["experiment"] == exp.name and cpu.seeds == record["table_seeds"] == 3
+        if record["chosen"] is None:
+            assert cpu.uncalibrated and ("floor at this scale" in cpu.uncalibrated) != (
+                "ceiling at this scale" in cpu.uncalibrated
+            ), exp.name
+        else:
+            assert cpu.uncalibrated is None, exp.name
+            (rung,) = [
+                r for r in LADDERS["strings" if exp.data == "strings" else "pattern"] if r.name == record["chosen"]
+            ]
+            assert rung_scale(exp, rung) == cpu, exp.name
+            assert max(r["estimated_minutes"] for r in record["rungs"] if r["rung"] == rung.name) <= cpu.minutes + 1
