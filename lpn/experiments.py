@@ -375,7 +375,7 @@ FIG_3 = Experiment(
     columns=tuple(Column(str(n), density=1.0, pairs=n) for n in SPEC_SIZES),
     scales={
         "smoke": Scale("pattern_ood", dict(_SMOKE, **_OOD), steps=3, tasks=8, seeds=1, minutes=5),
-        "cpu": Scale("pattern_ood", dict(_CPU, **_OOD), steps=2000, tasks=128, seeds=3, minutes=15),
+        "cpu": Scale("pattern_ood", dict(_CPU, **_OOD), steps=2000, tasks=128, seeds=3, minutes=13),
         "paper": Scale("pattern_ood", {}, steps=100_000, tasks=96, seeds=3, minutes=8 * 60, where="one GPU"),
     },
     paper={(r, str(n)): (float(v), None) for r, points in _FIG_3_PAPER.items() for n, v in points.items()},
