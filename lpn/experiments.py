@@ -210,7 +210,7 @@ TABLE_2 = Experiment(
             steps=500,
             tasks=256,
             seeds=3,
-            minutes=8,
+            minutes=7,
             uncalibrated=_TABLE_2_UNCALIBRATED,
         ),
         "paper": Scale("pattern", _STRINGS, steps=20_000, tasks=256, seeds=3, minutes=4 * 60, where="one GPU"),
