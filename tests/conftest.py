@@ -11,14 +11,17 @@ os.environ.setdefault("XLA_FLAGS", "--xla_backend_optimization_level=0")
 # The same persistent cache for the subprocesses the tests start (scripts, `python -m lpn`, notebook
 # kernels, the two-process run): JAX reads these on import, so a program compiled once, here or
 # there, with the same HLO and flags, is not compiled again in another process or a later run.
+# Every program is kept, however quick to compile: eager code compiles one small program per
+# operation (a search run under jax.disable_jit, ~600 of them, 25 s of CPU), each module's
+# jax.clear_caches() below drops them, and reading one back costs a fraction of compiling it.
 os.environ["JAX_COMPILATION_CACHE_DIR"] = os.environ.get("LPN_TEST_CACHE", "/tmp/lpn-test-xla-cache")
-os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0.5"
+os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0"
 
 import jax
 import numpy as np
 
 jax.config.update("jax_compilation_cache_dir", os.environ["JAX_COMPILATION_CACHE_DIR"])
-jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
+jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
 import pytest
 
 from lpn.config import Config
