@@ -117,8 +117,7 @@ def test_sigint_during_lpn_reproduce_table1_exits_130_and_resume_finishes(tmp_pa
         **os.environ,
         "TQDM_DISABLE": "1",
         "LPN_CPU_DEVICES": "1",
-        "JAX_COMPILATION_CACHE_DIR": "/tmp/lpn-test-xla-cache",
-    }
+    }  # os.environ carries the tests' compile cache (conftest: $LPN_TEST_CACHE), so the programs are shared
     argv = [sys.executable, "-m", "lpn", "reproduce", "table1", "--scale", "smoke", "--out", str(out), "--quiet"]
     run = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:

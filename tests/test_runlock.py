@@ -128,8 +128,7 @@ def test_a_second_lpn_train_on_a_running_runs_folder_fails_and_the_first_run_is_
         **os.environ,
         "TQDM_DISABLE": "1",
         "LPN_CPU_DEVICES": "1",
-        "JAX_COMPILATION_CACHE_DIR": "/tmp/lpn-test-xla-cache",
-    }
+    }  # os.environ carries the tests' compile cache (conftest: $LPN_TEST_CACHE), so the programs are shared
     first = subprocess.Popen(
         [sys.executable, "-m", "lpn", *argv, "--steps", "400", "--save-every", "100"],
         cwd=ROOT,
