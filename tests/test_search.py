@@ -18,9 +18,14 @@ from lpn.search import (
     search_batch,
 )
 
+_JITTED = {}
+
 
 def run(method, model, pairs, **options):
-    return eqx.filter_jit(lambda m, p, k: method(m, p, k, **options))(model, pairs, jax.random.key(1))
+    """`method` jitted, its options static: one compiled program per method and options (an
+    optimiser object is the same options each time it is passed), reused by every test."""
+    jitted = _JITTED.setdefault(method, eqx.filter_jit(method))
+    return jitted(model, pairs, jax.random.key(1), **options)
 
 
 def test_zero_steps_returns_the_start(tiny_model, random_pairs):
@@ -52,6 +57,7 @@ def test_gradient_search_climbs(tiny_model, random_pairs):
     assert trace.scores[-1, 0] > trace.scores[0, 0]
 
 
+@pytest.mark.slow  # eager, each of ~600 operations compiles a program of its own: 25-37 s of CPU cold
 def test_jit_and_no_jit_agree(tiny_model, random_pairs):
     opt = optax.adam(0.1)
     jitted = run(gradient_search, tiny_model, random_pairs, steps=3, optimizer=opt)
@@ -115,7 +121,9 @@ def test_candidates_scored_in_chunks_score_as_all_at_once(tiny_model):
     from lpn.pattern import pattern_task
     from lpn.search import log_prob, score_candidates
 
-    pairs = pattern_task(jax.random.key(5), tiny_model.config, 3)
+    pairs = eqx.filter_jit(pattern_task)(jax.random.key(5), tiny_model.config, 3)
     z_KH = jax.random.normal(jax.random.key(6), (7, tiny_model.config.latent_dim))
-    whole = jax.vmap(lambda z: log_prob(tiny_model, z, pairs))(z_KH)
-    np.testing.assert_allclose(score_candidates(tiny_model, z_KH, pairs, chunk=3), whole, rtol=1e-5)
+    whole = eqx.filter_jit(jax.vmap(log_prob, in_axes=(None, 0, None)))(tiny_model, z_KH, pairs)
+    # 7 candidates in chunks of 3: two full chunks and a remainder.
+    chunked = eqx.filter_jit(score_candidates)(tiny_model, z_KH, pairs, chunk=3)
+    np.testing.assert_allclose(chunked, whole, rtol=1e-5)
