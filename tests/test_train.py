@@ -75,9 +75,10 @@ def test_adam_b2_reaches_the_optimiser():
     assert runs[0] != runs[1]
 
 
-def test_latent_noise_warmup_scales_the_sampling_noise():
-    model, batch = LPN(TINY, jax.random.key(0)), pattern_batch(jax.random.key(1), TINY, 4)
-    loss = lambda key, scale: float(batch_loss(model, batch, jax.random.key(key), TINY, scale)[0])
+def test_latent_noise_warmup_scales_the_sampling_noise(tiny_model):
+    batch, jitted = pattern_batch(jax.random.key(1), TINY, 4), eqx.filter_jit(batch_loss)
+    # The scale is an array: one compiled program for every scale, as in training, where it is traced.
+    loss = lambda key, scale: float(jitted(tiny_model, batch, jax.random.key(key), TINY, jnp.asarray(scale))[0])
     assert loss(2, 0.0) == loss(3, 0.0)  # no noise: the sampling key no longer matters
     assert loss(2, 1.0) != loss(3, 1.0)
     cfg = TINY.replace(latent_noise_warmup=20)
@@ -94,26 +95,28 @@ def test_micro_batches_give_the_batch_gradient():
     np.testing.assert_allclose(m_full.reconstruction[0], m_micro.reconstruction[0], rtol=0.05)
 
 
-def test_last_pair_loss_predicts_the_last_valid_pair_from_the_others():
+def test_last_pair_loss_predicts_the_last_valid_pair_from_the_others(tiny_model):
+    # Jitted, each function compiles once (eager, every operation compiles a program of its own).
+    encode, loss, log_p = eqx.filter_jit(encode_pairs), eqx.filter_jit(last_pair_loss), eqx.filter_jit(pair_log_prob)
     cfg = TINY.replace(variational=False)
-    model = LPN(cfg, jax.random.key(0))
+    model = eqx.filter_jit(LPN)(cfg, jax.random.key(0))
     task = jax.tree.map(lambda a: a[0], pattern_batch(jax.random.key(1), cfg, 1, num_pairs=3))
     key = jax.random.key(2)
-    mu, _ = encode_pairs(model, task)
+    mu, _ = encode(model, task)
     by_hand = lambda z, i: (
-        -pair_log_prob(model, z, task.inputs[i], task.input_shapes[i], task.outputs[i], task.output_shapes[i])
+        -log_p(model, z, task.inputs[i], task.input_shapes[i], task.outputs[i], task.output_shapes[i])
     )
-    recon, _ = last_pair_loss(model, task, key, cfg)
+    recon, _ = loss(model, task, key, cfg)
     np.testing.assert_allclose(recon, by_hand(mu[:2].mean(0), 2), rtol=1e-5)
     # The context's order does not matter; a padded last slot moves the target to the last valid pair.
     swapped = jax.tree.map(lambda a: a[jnp.array([1, 0, 2])], task)
-    np.testing.assert_allclose(last_pair_loss(model, swapped, key, cfg)[0], recon, rtol=1e-5)
+    np.testing.assert_allclose(loss(model, swapped, key, cfg)[0], recon, rtol=1e-5)
     padded = task._replace(pair_mask=jnp.array([True, True, False]))
-    np.testing.assert_allclose(last_pair_loss(model, padded, key, cfg)[0], by_hand(mu[0], 1), rtol=1e-5)
+    np.testing.assert_allclose(loss(model, padded, key, cfg)[0], by_hand(mu[0], 1), rtol=1e-5)
     # With the variational latent, the KL term averages over the encoded pairs only.
-    vmodel = LPN(TINY, jax.random.key(0))
-    vmu, vlogvar = encode_pairs(vmodel, task)
-    kl = last_pair_loss(vmodel, padded, key, TINY)[1]
+    vmodel = tiny_model
+    vmu, vlogvar = encode(vmodel, task)
+    kl = loss(vmodel, padded, key, TINY)[1]
     np.testing.assert_allclose(kl, kl_divergence(vmu[0], vlogvar[0]), rtol=1e-5)
 
 
