@@ -18,7 +18,8 @@
 #   candidate/               the new checkpoint (config.json, model.safetensors), only if kept
 # Exit status: 0 when the pipeline ran (kept or not), 1 when a step failed, 2 on a usage error or
 # when no GPU is there without --dry-run. PYTHON (default .venv/bin/python if present, else python3)
-# and WORK (default a fresh folder under /tmp: the runs and evaluations) can be set.
+# and WORK (default a fresh folder under /tmp: the runs and evaluations) can be set, and LPN_COMMIT
+# names the commit in summary.json where the copy that runs has no git checkout.
 set -uo pipefail
 
 usage() {
