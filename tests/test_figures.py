@@ -1,7 +1,7 @@
 """The figures read on a 1280-px projector (issue 37): plain-number ticks on plot_comparison's log
 axis, reproduce's figure no wider than 1280 px and stacked when wide, `lpn report`'s evaluation
-panel on a 0-100% axis and its title the run folder's name, and the widgets' static chart with y
-ticks and its labels off the lines."""
+panel on a 0-100% axis, its log axes in plain numbers and its title the run folder's name, and the
+widgets' static chart with y ticks and its labels off the lines."""
 
 import json
 import re
@@ -95,6 +95,35 @@ def test_the_evaluation_panel_of_all_zero_scores_is_a_percent_axis(tmp_path, mon
     assert evaluation.get_ylim() == pytest.approx((-0.03, 1.03))
     assert [line.get_label() for line in evaluation.lines] == ["top-1 gradient"]
     assert fig.get_figwidth() * fig.dpi <= 1280
+
+
+def test_lpn_reports_log_axes_are_labelled_in_plain_numbers(tmp_path, monkeypatch):
+    """The loss and the pace span under a decade or two: plain labels (0.5, 3, 20), not 5×10⁻¹."""
+    import matplotlib.figure
+
+    lines = [
+        {**metrics_line(s), "loss": loss, "reconstruction": loss * 0.98, "steps_per_second": pace}
+        for s, loss, pace in ((50, 3.4, 19.0), (100, 1.2, 31.0), (150, 0.6, 12.0), (200, 0.42, 5.2))
+    ]
+    saved = []
+    original = matplotlib.figure.Figure.savefig
+    monkeypatch.setattr(
+        matplotlib.figure.Figure, "savefig", lambda fig, *a, **k: saved.append(fig) or original(fig, *a, **k)
+    )
+    plot_run(lines, tmp_path / "r.png", title="run")
+    (fig,) = saved
+    for title in ("loss (log scale)", "steps per second (log scale)"):
+        ax = next(a for a in fig.axes if a.get_title() == title)
+        low, high = ax.get_ylim()
+        shown = [
+            t.get_text()
+            for t in ax.get_yticklabels() + ax.get_yticklabels(minor=True)
+            if t.get_text() and low <= t.get_position()[1] <= high
+        ]
+        assert shown and all(re.fullmatch(r"[\d.]+", text) for text in shown), (title, shown)
+    assert {"0.5", "1", "2", "3"} <= set(
+        t.get_text() for a in fig.axes[:1] for t in a.get_yticklabels() + a.get_yticklabels(minor=True)
+    )
 
 
 def test_lpn_report_titles_its_plot_with_the_run_folders_name(tmp_path, monkeypatch, capsys):
