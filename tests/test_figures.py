@@ -143,3 +143,12 @@ def test_static_chart_has_y_ticks_and_a_legend_under_the_plot():
     legend_y = [float(y) for y in re.findall(r'<text x="[\d.]+" y="([\d.]+)" font-size="10" fill=', svg)]
     assert legend_y and min(legend_y) > 160  # below the plot and its axis, off the lines
     assert nice_ticks(0, 1) == [0.0, 0.2, 0.4, 0.6, 0.8, 1.0] and nice_ticks(-250, -20)[0] == -250
+
+
+def test_static_chart_ticks_its_x_axis_at_round_values_and_clear_ends():
+    """The evaluations axis of compare_searches read 2 ... 50 with nothing between."""
+    svg = line_chart_svg([("GA 8", [2, 10, 26, 50], [-8.0, -7.0, -6.0, -5.5])])
+    assert re.findall(r'class="lpn-xlabel">([\d.]+)</text>', svg) == ["2", "20", "40", "50"]
+    assert svg.count('class="lpn-xtick"') == 4
+    close = line_chart_svg([("a", [0, 41], [0.0, 1.0])])  # 41 stands within a few pixels of 40: not labelled
+    assert re.findall(r'class="lpn-xlabel">([\d.]+)</text>', close) == ["0", "20", "40"]
