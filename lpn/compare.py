@@ -229,16 +229,22 @@ def _searched_metrics(placed, part, keys, method, options):
     return over_tasks(placed, (traces, query), keys, the_trace, (), task_metrics, given)
 
 
-def _metrics(model, data, key, method, options, tasks_per_call) -> TaskMetrics:
+def _metrics(model, data, key, method, options, tasks_per_call, progress: bool = True) -> TaskMetrics:
+    """A row's metrics; a row with TTA views shows its own bar if it runs longer than
+    `lpn.progress.DELAY` seconds (under `progress`)."""
     if options.get("tta", 1) > 1 and isinstance(data, Batch):  # views vote on Tasks: `tta_metrics`
         options = dict(options)
-        return tta_metrics(model, data, key, method, options.pop("tta"), tasks_per_call or 16, **options)
+        views_bar = None if progress else False
+        return tta_metrics(
+            model, data, key, method, options.pop("tta"), tasks_per_call or 16, progress=views_bar, **options
+        )
     if isinstance(data, Batch):
         options = tuple(sorted(options.items()))
         run = lambda placed, part, keys: _searched_metrics(placed, part, keys, method, options)  # noqa: E731
         return mean_metrics(per_task_in_groups(run, model, data, key, tasks_per_call))  # evaluate_batch's keys
     # A row's own `batch_size` option (predict_tasks' tasks a call) wins over `tasks_per_call`.
-    predictions, evals = predict_tasks(model, data, key, method, **{"batch_size": tasks_per_call or 16, **options})
+    options = {"batch_size": tasks_per_call or 16, "progress": None if progress else False, **options}
+    predictions, evals = predict_tasks(model, data, key, method, **options)
     return TaskMetrics.from_score(score_predictions(data, predictions), evals)
 
 
@@ -268,7 +274,8 @@ def compare_methods(
         budgets, optimizer: the default list's budgets (default 10, 50, 100, 400) and optimiser.
         tasks_per_call: tasks searched in one compiled call (default: a whole `Batch`, 16 of a task
             list); bound it for TTT, which holds a copy of the parameters per task.
-        progress: a bar over the rows, naming the one running (off with TQDM_DISABLE=1).
+        progress: a bar over the rows, naming the one running, and a second one for a row with TTA views
+            that runs longer than a few seconds (off with TQDM_DISABLE=1).
     Returns a `Comparison`: `.table()`, `.to_dict()`, `.row(label)`, and `lpn.figures.plot_comparison` draws it.
     Options must be hashable and reused as objects (see `default_optimizer`) for compiled programs
     to be reused across calls.
@@ -297,7 +304,13 @@ def compare_methods(
         with _compile_clock() as compiling:
             start = time.perf_counter()
             out = _metrics(
-                model if m.model is None else m.model, data, key, m.method, dict(m.options or {}), tasks_per_call
+                model if m.model is None else m.model,
+                data,
+                key,
+                m.method,
+                dict(m.options or {}),
+                tasks_per_call,
+                progress,
             )
             elapsed = time.perf_counter() - start
         seconds = max(elapsed - compiling[0], 0.0)

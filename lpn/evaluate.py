@@ -149,13 +149,18 @@ def _evaluate(model, batch, keys, method, options):
     return over_tasks(model, batch, keys, method, options, task_metrics)
 
 
-def tta_metrics(model, batch: Batch, key, method, tta: int, batch_size: int = 16, **options) -> TaskMetrics:
+def tta_metrics(
+    model, batch: Batch, key, method, tta: int, batch_size: int = 16, progress: bool | None = None, **options
+) -> TaskMetrics:
     """`evaluate_batch`'s metrics with `tta` views voting: the generated tasks are predicted as
-    `Task`s (`batch_as_tasks`, `predict_tasks(..., tta=tta)`) and scored by `lpn.scoring`."""
+    `Task`s (`batch_as_tasks`, `predict_tasks(..., tta=tta, progress=progress)`) and scored by
+    `lpn.scoring`."""
     from lpn.scoring import score_predictions
 
     tasks = batch_as_tasks(batch)
-    predictions, evals = predict_tasks(model, tasks, key, method, batch_size=batch_size, tta=tta, **options)
+    predictions, evals = predict_tasks(
+        model, tasks, key, method, batch_size=batch_size, tta=tta, progress=progress, **options
+    )
     return TaskMetrics.from_score(score_predictions(tasks, predictions), evals)
 
 
@@ -233,7 +238,7 @@ def predict_tasks(
     key,
     method=None,
     batch_size: int = 16,
-    progress: bool = False,
+    progress: bool | None = None,
     on_batch=None,
     tta: int = 1,
     tta_seed: int = 0,
@@ -259,30 +264,42 @@ def predict_tasks(
     `on_batch(predictions, evals)` (if given) receives that batch's finished tasks (with TTA: the
     tasks whose every view is finished), e.g. to save them so that an interrupted evaluation can
     skip them when it starts again. With `progress`, a bar counts the finished tasks (views) batch
-    by batch and names the size being searched.
+    by batch and names the size being searched; by default (`progress=None`) only a TTA run has
+    one, which appears once the views have taken `lpn.progress.DELAY` seconds (TTA multiplies the
+    work by `tta`); `progress=False`, `--quiet` or TQDM_DISABLE=1 turn it off.
     """
+    from lpn.progress import DELAY
+
     method, options = method_or_default(model, method, options)
+    bar = {"unit": "task", "desc": "predict"}
+    if tta > 1:
+        bar = {"unit": "view", "desc": f"predict, {tta} views a task", "leave": progress is not None}
+    if progress is None:
+        bar = {**bar, "delay": DELAY} if tta > 1 else None
+    elif not progress:
+        bar = None
     if tta <= 1:
         done = None if on_batch is None else (lambda predictions, evals, _confidence: on_batch(predictions, evals))
-        predictions, evals, _ = _predict_all(model, tasks, key, method, batch_size, progress, done, options)
+        predictions, evals, _ = _predict_all(model, tasks, key, method, batch_size, bar, done, options)
         return predictions, evals
     from lpn.tta import Voter, view_tasks, views
 
     voter = Voter(views(tta, tta_seed), on_batch)
-    _predict_all(model, view_tasks(tasks, voter.views), key, method, batch_size, progress, voter.add, options)
+    _predict_all(model, view_tasks(tasks, voter.views), key, method, batch_size, bar, voter.add, options)
     return {t.name: voter.predictions[t.name] for t in tasks}, {t.name: voter.evals[t.name] for t in tasks}
 
 
-def _predict_all(model, tasks, key, method, batch_size, progress, on_batch, options):
-    """predict_tasks without TTA: (predictions, evals, confidence), `on_batch` taking all three."""
-    from lpn.progress import progress_bar
+def _predict_all(model, tasks, key, method, batch_size, bar_options, on_batch, options):
+    """predict_tasks without TTA: (predictions, evals, confidence), `on_batch` taking all three; a
+    progress bar built with `bar_options` (tqdm's), none if they are None."""
+    from lpn.progress import progress_bar, set_postfix
 
     cfg = model.config
     full = (cfg.max_rows, cfg.max_cols)
     groups: dict[tuple[int, int], list] = {}
     for task in tasks:
         groups.setdefault(_bucket(_needed_side(task), cfg), []).append(task)
-    bar = progress_bar(total=len(tasks), enabled=progress, unit="task", desc="predict")
+    bar = progress_bar(total=len(tasks), enabled=bar_options is not None, **(bar_options or {}))
 
     def finished(predictions, evals, confidence):  # after every batch: the bar, then the caller's hook
         bar.update(len(predictions))
@@ -292,12 +309,12 @@ def _predict_all(model, tasks, key, method, batch_size, progress, on_batch, opti
     predictions, evals, confidence = {}, {}, {}
     for (size, group), k in zip(sorted(groups.items()), jax.random.split(key, len(groups))):
         grows = size != full
-        bar.set_postfix(grids=f"{size[0]}x{size[1]}", tasks=len(group))
+        set_postfix(bar, grids=f"{size[0]}x{size[1]}", tasks=len(group))
         got, spent, sure, too_big = _predict_padded(
             model, group, k, method, batch_size, size, options, finished, hold_back=grows
         )
         if too_big and grows:
-            bar.set_postfix(grids=f"{full[0]}x{full[1]}", tasks=len(too_big), redo="outgrown")
+            set_postfix(bar, grids=f"{full[0]}x{full[1]}", tasks=len(too_big), redo="outgrown")
             again, again_spent, again_sure, _ = _predict_padded(
                 model, too_big, k, method, batch_size, full, options, finished, spent_before=spent
             )

@@ -1,7 +1,7 @@
 """The figures read on a 1280-px projector (issue 37): plain-number ticks on plot_comparison's log
 axis, reproduce's figure no wider than 1280 px and stacked when wide, `lpn report`'s evaluation
-panel on a 0-100% axis and its title the run folder's name, and the widgets' static chart with y
-ticks and its labels off the lines."""
+panel on a 0-100% axis, its log axes in plain numbers and its title the run folder's name, and the
+widgets' static chart with y ticks and its labels off the lines."""
 
 import json
 import re
@@ -97,6 +97,35 @@ def test_the_evaluation_panel_of_all_zero_scores_is_a_percent_axis(tmp_path, mon
     assert fig.get_figwidth() * fig.dpi <= 1280
 
 
+def test_lpn_reports_log_axes_are_labelled_in_plain_numbers(tmp_path, monkeypatch):
+    """The loss and the pace span under a decade or two: plain labels (0.5, 3, 20), not 5×10⁻¹."""
+    import matplotlib.figure
+
+    lines = [
+        {**metrics_line(s), "loss": loss, "reconstruction": loss * 0.98, "steps_per_second": pace}
+        for s, loss, pace in ((50, 3.4, 19.0), (100, 1.2, 31.0), (150, 0.6, 12.0), (200, 0.42, 5.2))
+    ]
+    saved = []
+    original = matplotlib.figure.Figure.savefig
+    monkeypatch.setattr(
+        matplotlib.figure.Figure, "savefig", lambda fig, *a, **k: saved.append(fig) or original(fig, *a, **k)
+    )
+    plot_run(lines, tmp_path / "r.png", title="run")
+    (fig,) = saved
+    for title in ("loss (log scale)", "steps per second (log scale)"):
+        ax = next(a for a in fig.axes if a.get_title() == title)
+        low, high = ax.get_ylim()
+        shown = [
+            t.get_text()
+            for t in ax.get_yticklabels() + ax.get_yticklabels(minor=True)
+            if t.get_text() and low <= t.get_position()[1] <= high
+        ]
+        assert shown and all(re.fullmatch(r"[\d.]+", text) for text in shown), (title, shown)
+    assert {"0.5", "1", "2", "3"} <= set(
+        t.get_text() for a in fig.axes[:1] for t in a.get_yticklabels() + a.get_yticklabels(minor=True)
+    )
+
+
 def test_lpn_report_titles_its_plot_with_the_run_folders_name(tmp_path, monkeypatch, capsys):
     run = tmp_path / "deep" / "my-run"
     run.mkdir(parents=True)
@@ -114,3 +143,12 @@ def test_static_chart_has_y_ticks_and_a_legend_under_the_plot():
     legend_y = [float(y) for y in re.findall(r'<text x="[\d.]+" y="([\d.]+)" font-size="10" fill=', svg)]
     assert legend_y and min(legend_y) > 160  # below the plot and its axis, off the lines
     assert nice_ticks(0, 1) == [0.0, 0.2, 0.4, 0.6, 0.8, 1.0] and nice_ticks(-250, -20)[0] == -250
+
+
+def test_static_chart_ticks_its_x_axis_at_round_values_and_clear_ends():
+    """The evaluations axis of compare_searches read 2 ... 50 with nothing between."""
+    svg = line_chart_svg([("GA 8", [2, 10, 26, 50], [-8.0, -7.0, -6.0, -5.5])])
+    assert re.findall(r'class="lpn-xlabel">([\d.]+)</text>', svg) == ["2", "20", "40", "50"]
+    assert svg.count('class="lpn-xtick"') == 4
+    close = line_chart_svg([("a", [0, 41], [0.0, 1.0])])  # 41 stands within a few pixels of 40: not labelled
+    assert re.findall(r'class="lpn-xlabel">([\d.]+)</text>', close) == ["0", "20", "40"]

@@ -59,7 +59,9 @@ def test_demo_prints_both_accuracies_and_writes_a_self_contained_report(tmp_path
     assert f"{float(found.group(2)):.1f}%" in page
 
 
-def test_run_demo_result_matches_evaluate_batch(pattern_2d):
+def test_run_demo_result_matches_evaluate_batch(pattern_2d, monkeypatch):
+    """The demo searches its tasks a group at a time (memory); 3 a call leaves a partial last group."""
+    monkeypatch.setattr("lpn.demo.TASKS_PER_CALL", 3)
     result = run_demo(pattern_2d, num_tasks=8, steps=5, seed=3, log=lambda _: None)
     cfg = pattern_2d.config
     batch = pattern_batch(jax.random.fold_in(jax.random.key(3), 0), cfg, 8, num_pairs=cfg.num_pairs + 1)

@@ -45,3 +45,31 @@ def test_the_training_bar_says_when_it_evaluates(tiny_cfg, capsys, monkeypatch):
 
     train(tiny_cfg, 4, chunk=2, options=TrainOptions(evaluation=Evaluation(probe, every=4)))
     assert len(before) == 1 and "evaluating on fresh tasks" in before[0] and "4/4" in before[0]
+
+
+def test_tta_views_show_a_bar_once_they_take_a_while(tiny_model, capsys, monkeypatch):
+    """TTA multiplies the search by its views: by default a TTA run gets a bar naming the views,
+    shown only after `lpn.progress.DELAY` seconds (0 here), and none without TTA or when turned off."""
+    import jax
+
+    from lpn.evaluate import batch_as_tasks, predict_tasks
+    from lpn.pattern import pattern_batch
+    from lpn.search import no_search
+
+    monkeypatch.delenv("TQDM_DISABLE", raising=False)
+    monkeypatch.setattr("lpn.progress.DELAY", 0.0)
+    tasks = batch_as_tasks(pattern_batch(jax.random.key(0), tiny_model.config, 2))
+    capsys.readouterr()
+    predict_tasks(tiny_model, tasks, jax.random.key(1), no_search, tta=3)
+    err = capsys.readouterr().err
+    assert "3 views a task" in err and "6/6" in err
+    predict_tasks(tiny_model, tasks, jax.random.key(1), no_search)  # no TTA: no bar unless asked
+    predict_tasks(tiny_model, tasks, jax.random.key(1), no_search, tta=3, progress=False)
+    assert capsys.readouterr().err == ""
+    monkeypatch.setenv("TQDM_DISABLE", "1")
+    predict_tasks(tiny_model, tasks, jax.random.key(1), no_search, tta=3)
+    assert capsys.readouterr().err == ""
+    monkeypatch.setattr("lpn.progress.DELAY", 3600.0)  # a run shorter than the delay stays silent
+    monkeypatch.delenv("TQDM_DISABLE")
+    predict_tasks(tiny_model, tasks, jax.random.key(1), no_search, tta=3)
+    assert capsys.readouterr().err == ""

@@ -69,10 +69,16 @@ function lineChart(series, { width = 320, height = 160, title = "", xLabel = "",
     svg.append(s("line", { x1: pad.left, x2: pad.left + W, y1: y, y2: y, stroke: "#eee", class: "lpn-tick" }));
     svg.append(s("text", { x: pad.left - 4, y: y + 3, "text-anchor": "end", "font-size": 10, text }));
   }
+  // x ticks: round values inside the range (a linear axis), and its two ends where they stand clear of them
   const xEnds = [Math.min(...xs), Math.max(...xs)];
-  svg.append(s("text", { x: pad.left, y: height - 14, "font-size": 10, text: niceNumber(xEnds[0]) }));
-  svg.append(s("text", { x: pad.left + W, y: height - 14, "text-anchor": "end", "font-size": 10,
-                         text: niceNumber(xEnds[1]) }));
+  const inner = logX ? [] : niceTicks(xEnds[0], xEnds[1], 4).map(Number);
+  const clear = (v) => inner.every((t) => Math.abs(px(t) - px(v)) > 0.12 * W);
+  const xTicks = [...inner, ...xEnds.filter(clear)].filter((v, i, all) => all.indexOf(v) === i);
+  for (const v of xTicks) {
+    const x = px(v), anchor = x < pad.left + 12 ? "start" : x > pad.left + W - 12 ? "end" : "middle";
+    svg.append(s("line", { x1: x, x2: x, y1: pad.top + H, y2: pad.top + H + 3, stroke: "#999", class: "lpn-xtick" }));
+    svg.append(s("text", { x, y: height - 14, "text-anchor": anchor, "font-size": 10, text: niceNumber(v) }));
+  }
   if (xLabel) {
     svg.append(s("text", { x: pad.left + W / 2, y: height - 3, "text-anchor": "middle", "font-size": 10, text: xLabel }));
   }

@@ -92,7 +92,7 @@ def legend_rows(labels, width: int, left: int) -> list[list[tuple[int, str, int]
 
 def line_chart_svg(series, *, width: int = 320, height: int = 160, title: str = "", marker=None) -> str:
     """A static line chart of `series` = [(label, xs, ys)], the SVG twin of charts.js/lineChart:
-    ticks on the y axis, and the labels in a legend under the plot, off the lines."""
+    ticks on both axes, and the labels in a legend under the plot, off the lines."""
     colours = ["#0074D9", "#FF4136", "#2ECC40", "#FF851B", "#B10DC9", "#39CCCC"]
     left, right, top, bottom = 48, 10, 18 if title else 8, 28
     legend = legend_rows([label for label, _, _ in series], width, left) if series else []
@@ -122,6 +122,18 @@ def line_chart_svg(series, *, width: int = 320, height: int = 160, title: str = 
             out.append(f'<line x1="{left}" x2="{left + w}" y1="{py(v):.1f}" y2="{py(v):.1f}" stroke="#eee"/>')
             out.append(
                 f'<text x="{left - 4}" y="{py(v) + 3:.1f}" text-anchor="end" font-size="10">{v:.{digits}f}</text>'
+            )
+        ends = [float(xs.min()), float(xs.max())]
+        inner = nice_ticks(ends[0], ends[1], 4) if ends[1] > ends[0] else []
+        clear = [v for v in ends if all(abs(px(t) - px(v)) > 0.12 * w for t in inner)]
+        for v in sorted(set(inner + clear)):  # the x axis: round values, and its ends where they stand clear
+            x = px(v)
+            anchor = "start" if x < left + 12 else "end" if x > left + w - 12 else "middle"
+            out.append(
+                f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{top + h}" y2="{top + h + 3}" stroke="#999" class="lpn-xtick"/>'
+            )
+            out.append(
+                f'<text x="{x:.1f}" y="{height - 14}" text-anchor="{anchor}" font-size="10" class="lpn-xlabel">{v:g}</text>'
             )
         for k, (label, x, y) in enumerate(series):
             colour = colours[k % len(colours)]

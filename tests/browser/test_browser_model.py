@@ -114,6 +114,8 @@ def test_the_player_slider_and_play_button_change_the_frame(page, screenshot):
 def test_the_comparison_shows_each_method(page, screenshot):
     view = page.locator(".lpn-search-comparison")
     assert view.locator("svg.lpn-chart[data-series='4'] polyline").count() == 4
+    # the evaluations axis ticked at round values, not only at its two ends
+    assert view.locator("svg.lpn-chart[data-series='4'] line.lpn-xtick").count() >= 3
     rows = view.locator("tr[data-label]")
     assert rows.all_inner_texts()[0].startswith("mean latent") and rows.count() == 4
     assert [rows.nth(k).get_attribute("data-kind") for k in range(4)] == ["LPN", "LPN", "TTT", "TTT"]
