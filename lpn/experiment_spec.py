@@ -116,6 +116,11 @@ class Experiment:
             and (sizes.rows is None or r.label in sizes.rows)
         ]
 
+    def rows_at(self, scale: str) -> tuple[Row, ...]:
+        """The rows that have a cell at `scale`, in table order."""
+        labels = {r.label for r, _ in self.cells(scale)}
+        return tuple(r for r in self.rows if r.label in labels)
+
     def trainings_at(self, scale: str) -> tuple[Training, ...]:
         """The trainings the cells run at `scale` need, in the experiment's order."""
         needed = {r.training for r, _ in self.cells(scale)}

@@ -435,6 +435,7 @@ TABLE_11 = Experiment(
             sizes,
             minutes=round(sizes.minutes / len(TABLE_1_TRAININGS)) + _T11_SEARCH_MINUTES[name],
             columns=(_T11[10],) if name == "smoke" else None,
+            rows=None,  # Table 1's row filter names its trainings, not these rows
         )
         for name, sizes in TABLE_1.scales.items()
     },

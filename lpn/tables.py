@@ -197,7 +197,7 @@ def write_table(path: Path, exp: Experiment, results: dict) -> None:
         "| | " + " | ".join(c.label for c in columns) + " |",
         "|---|" + "---|" * len(columns),
     ]
-    for row in exp.rows:
+    for row in exp.rows_at(scale):
         cells = table[row.label]
         lines.append(
             f"| {row.label} | "
