@@ -34,13 +34,15 @@ def plot_comparison(result: Comparison, ax=None, metric: str = "top2"):
     families: dict[str, list[ComparisonRow]] = {}
     for row in result.rows:
         families.setdefault(row.family, []).append(row)
+    labelled: list[tuple[int, float, str]] = []  # budget labels placed: one text per spot, not a pile
     for family, rows in families.items():
         rows = sorted(rows, key=lambda r: r.num_evals)
         xs, ys = [r.num_evals for r in rows], [getattr(r, metric) for r in rows]
         ax.plot(xs, ys, marker="o", label=family)
         for r, x, y in zip(rows, xs, ys):
-            if r.budget:
+            if r.budget and not any(x == a and abs(y - b) < 0.04 and t == str(r.budget) for a, b, t in labelled):
                 ax.annotate(str(r.budget), (x, y), textcoords="offset points", xytext=(3, 3), fontsize=7)
+                labelled.append((x, y, str(r.budget)))
     _evaluation_ticks(ax, [r.num_evals for r in result.rows])
     ax.set_xlabel("decoder evaluations per task")
     ax.set_ylabel(METRICS[metric])

@@ -52,6 +52,15 @@ def test_ticks_close_together_are_thinned_so_labels_do_not_overlap():
     plt.close(fig)
 
 
+def test_budget_labels_on_one_spot_are_written_once():
+    """Three families at 303 evaluations and about 90% read '100100' in one pile."""
+    rows = (row("random", 100, 303.0, 0.90), row("sampling", 100, 303.0, 0.91), row("local", 100, 303.0, 0.60))
+    fig = plot_comparison(Comparison(rows + (row("gradient", 10, 93.0, 0.90),), 8))
+    (ax,) = fig.axes
+    assert sorted(t.get_text() for t in ax.texts) == ["10", "100", "100"]  # the one at 60% keeps its label
+    plt.close(fig)
+
+
 @pytest.mark.parametrize("name", ["table1", "table3"])
 def test_reproduce_figure_fits_1280_px_and_stacks_when_wide(name):
     exp = get_experiment(name)
@@ -152,3 +161,17 @@ def test_static_chart_ticks_its_x_axis_at_round_values_and_clear_ends():
     assert svg.count('class="lpn-xtick"') == 4
     close = line_chart_svg([("a", [0, 41], [0.0, 1.0])])  # 41 stands within a few pixels of 40: not labelled
     assert re.findall(r'class="lpn-xlabel">([\d.]+)</text>', close) == ["0", "20", "40"]
+
+
+def test_static_chart_draws_a_one_point_series_and_keeps_flat_lines_off_the_frame():
+    """compare_searches showed neither the mean latent (one point) nor a random search that never beat
+    it (a flat line along the frame's bottom edge)."""
+    svg = line_chart_svg(
+        [("mean latent", [3], [-0.09]), ("random 30", [3, 93], [-0.09, -0.09]), ("GA", [3, 93], [-0.09, -0.04])]
+    )
+    assert svg.count('class="lpn-end"') == 3
+    top, height = (
+        float(v) for v in re.search(r'<rect x="[\d.]+" y="([\d.]+)" width="[\d.]+" height="([\d.]+)"', svg).groups()
+    )
+    flat = [float(p.split(",")[1]) for p in re.findall(r'<polyline points="([^"]+)"', svg)[1].split()]
+    assert all(top + 2 < y < top + height - 2 for y in flat)

@@ -60,11 +60,13 @@ function lineChart(series, { width = 320, height = 160, title = "", xLabel = "",
   let [y0, y1] = [Math.min(...ys), Math.max(...ys)];
   if (x1 === x0) x1 = x0 + 1;
   if (y1 === y0) { y0 -= 1; y1 += 1; }
+  const yTicks = niceTicks(y0, y1);
+  [y0, y1] = [y0 - 0.04 * (y1 - y0), y1 + 0.04 * (y1 - y0)]; // a line at either end stays off the frame
   const W = width - pad.left - pad.right, H = height - pad.top - pad.bottom;
   const px = (v) => pad.left + ((tx(v) - x0) / (x1 - x0)) * W;
   const py = (v) => pad.top + (1 - (v - y0) / (y1 - y0)) * H;
   svg.append(s("rect", { x: pad.left, y: pad.top, width: W, height: H, fill: "none", stroke: "#ccc" }));
-  for (const text of niceTicks(y0, y1)) {
+  for (const text of yTicks) {
     const y = py(Number(text));
     svg.append(s("line", { x1: pad.left, x2: pad.left + W, y1: y, y2: y, stroke: "#eee", class: "lpn-tick" }));
     svg.append(s("text", { x: pad.left - 4, y: y + 3, "text-anchor": "end", "font-size": 10, text }));
@@ -90,7 +92,7 @@ function lineChart(series, { width = 320, height = 160, title = "", xLabel = "",
                                stroke: colour, "stroke-width": 1.5, "data-label": d.label }));
     if (points.length) { // the last point as a dot: a one-step search is a dot, not an invisible line
       const [x, y] = points[points.length - 1];
-      svg.append(s("circle", { cx: px(x), cy: py(y), r: 3, fill: colour }));
+      svg.append(s("circle", { cx: px(x), cy: py(y), r: 3, fill: colour, class: "lpn-end" }));
     }
   });
   legend.forEach((row, r) => row.forEach(({ k, label, x }) => {

@@ -62,6 +62,9 @@ def check_ttt_trace(trace: TTTTrace) -> None:
         )
 
 
+HEADINGS = ("method", "kind", "decoder evaluations", "log p per pair", "attempts")
+
+
 class SearchComparison(GridWidget):
     _esm = esm("charts.js", "search_comparison.js")
     curves = traitlets.List().tag(sync=True)  # [{"label", "kind", "x": evaluations, "y": log p per pair}]
@@ -122,17 +125,16 @@ class SearchComparison(GridWidget):
     def to_html(self) -> str:
         chart = line_chart_svg([(c["label"], c["x"], c["y"]) for c in self.curves], width=420, height=200, title=TITLE)
         mark = {"correct": "✓", "wrong": "✗", "shape": "✗ shape"}
+        cell = 'style="padding: 2px 8px; border-bottom: 1px solid #eee; text-align: left"'  # the widget's style
         rows = "".join(
-            f'<tr data-label="{escape(s["label"])}"><td>{escape(s["label"])}</td><td>{s["kind"]}</td>'
-            f"<td>{s['evals']}</td><td>{s['log_p']:.4g}</td>"
-            f"<td>{escape(' '.join(mark.get(v, v) for v in s['verdicts']))}"
+            f'<tr data-label="{escape(s["label"])}"><td {cell}>{escape(s["label"])}</td><td {cell}>{s["kind"]}</td>'
+            f"<td {cell}>{s['evals']}</td><td {cell}>{s['log_p']:.4g}</td>"
+            f"<td {cell}>{escape(' '.join(mark.get(v, v) for v in s['verdicts']))}"
             f"{escape(' (' + s['note'] + ')') if s['note'] else ''}</td></tr>"
             for s in self.stats
         )
-        table = (
-            "<table><tr><th>method</th><th>kind</th><th>decoder evaluations</th><th>log p per pair</th>"
-            f"<th>attempts</th></tr>{rows}</table>"
-        )
+        head = "".join(f"<th {cell}>{name}</th>" for name in HEADINGS)
+        table = f'<table style="border-collapse: collapse; margin: 6px 0"><tr>{head}</tr>{rows}</table>'
         return (
             f'<div class="lpn-static">{chart}<div class="lpn-note">{escape(self.note)}</div>{table}'
             f"{layout_html(self.layout_all, palette=self.palette)}</div>"

@@ -107,6 +107,8 @@ def line_chart_svg(series, *, width: int = 320, height: int = 160, title: str = 
     if xs.size and ys.size:
         x0, x1 = xs.min(), max(xs.max(), xs.min() + 1)
         y0, y1 = (ys.min(), ys.max()) if ys.max() > ys.min() else (ys.min() - 1, ys.max() + 1)
+        ticks = nice_ticks(y0, y1)
+        y0, y1 = y0 - 0.04 * (y1 - y0), y1 + 0.04 * (y1 - y0)  # a line at either end stays off the frame
         w, h = width - left - right, height - top - bottom
 
         def px(x):
@@ -116,7 +118,6 @@ def line_chart_svg(series, *, width: int = 320, height: int = 160, title: str = 
             return top + (1 - (y - y0) / (y1 - y0)) * h
 
         out.append(f'<rect x="{left}" y="{top}" width="{w}" height="{h}" fill="none" stroke="#ccc"/>')
-        ticks = nice_ticks(y0, y1)
         digits = max(0, -int(np.floor(np.log10(ticks[1] - ticks[0]) + 1e-9))) if len(ticks) > 1 else 2
         for v in ticks:
             out.append(f'<line x1="{left}" x2="{left + w}" y1="{py(v):.1f}" y2="{py(v):.1f}" stroke="#eee"/>')
@@ -139,6 +140,9 @@ def line_chart_svg(series, *, width: int = 320, height: int = 160, title: str = 
             colour = colours[k % len(colours)]
             points = " ".join(f"{px(a):.1f},{py(b):.1f}" for a, b in zip(x, y) if np.isfinite(b))
             out.append(f'<polyline points="{points}" fill="none" stroke="{colour}" stroke-width="1.5"/>')
+            if points:  # the last point as a dot: a one-point series (the mean latent) is a dot, not nothing
+                cx, cy = points.split(" ")[-1].split(",")
+                out.append(f'<circle cx="{cx}" cy="{cy}" r="3" fill="{colour}" class="lpn-end"/>')
         for r, row in enumerate(legend):
             for k, label, x in row:
                 colour, y = colours[k % len(colours)], height + 14 * r + 12
