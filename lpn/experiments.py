@@ -82,7 +82,7 @@ TABLE_1 = Experiment(
             steps=2000,
             tasks=256,
             seeds=3,
-            minutes=40,  # the pilot's estimate at P0
+            minutes=33,  # the pilot estimated 40 at P0; 3 seeds ran in 33 (2026-12-07, docs/results/table1)
             rows=_TABLE_1_CPU_ROWS,
             uncalibrated=_TABLE_1_UNCALIBRATED,
         ),
