@@ -127,6 +127,7 @@ def test_recorded_sources_let_the_leakage_guard_see_arc_training(tmp_path):
     assert check_sources({}, checkpoint, "arc-agi-2/evaluation", allow=True)["leaked"]  # ARC-AGI-2 reuses a few
 
 
+@pytest.mark.slow
 def test_train_on_arc_end_to_end_then_the_leakage_guard(tmp_path, capsys):
     out = tmp_path / "arc"
     status = main(

@@ -31,6 +31,7 @@ def _query(pairs):
     return pairs.inputs[0], pairs.input_shapes[0]
 
 
+@pytest.mark.slow
 def test_runner_up_changes_the_greedy_answer_at_its_least_certain_cell(tiny_model, random_pairs):
     x, shape = _query(random_pairs)
     prefix = tiny_model.decoder.prefix(jnp.ones(TINY.latent_dim), x, shape)
@@ -80,6 +81,7 @@ def test_attempt_2_is_the_best_scoring_path_grid_that_differs(tiny_model, random
     np.testing.assert_array_equal(got_shapes[1], grids[others[0]][1])
 
 
+@pytest.mark.slow
 def test_a_single_latent_still_gives_two_different_attempts(tiny_model, random_pairs):
     x, shape = _query(random_pairs)
     trace = no_search(tiny_model, random_pairs)
@@ -92,6 +94,7 @@ def test_a_single_latent_still_gives_two_different_attempts(tiny_model, random_p
     assert bool(metrics.rescued) == (bool(metrics.top2) and not bool(metrics.top1))
 
 
+@pytest.mark.slow
 def test_ttt_gives_two_different_attempts(random_pairs):
     model = InContext(TINY, jax.random.key(1))
     x, shape = _query(random_pairs)
@@ -154,6 +157,7 @@ def test_tta_maps_each_views_answer_back_before_voting(monkeypatch):
         assert evals[t.name] == 40
 
 
+@pytest.mark.slow
 def test_tta_on_a_tiny_model_end_to_end(tiny_model, random_pairs):
     from lpn.tasks.sources import query_batch
 
@@ -171,6 +175,7 @@ def test_tta_on_a_tiny_model_end_to_end(tiny_model, random_pairs):
     assert 0.0 <= metrics.top1 <= metrics.top2 <= 1.0
 
 
+@pytest.mark.slow
 def test_a_trace_cut_to_its_candidates_gives_the_same_attempts(tiny_model, random_pairs):
     from lpn.evaluate import keep_candidates
 

@@ -28,6 +28,10 @@ from lpn.report import grid_rows
 from lpn.tasks.sources import host_batches, query_batch
 from lpn.train import TrainingDiverged
 
+# Every test here runs a command end to end in-process (train, eval, solve, reproduce on tiny models):
+# the full run's, not the inner loop's (-m "not slow").
+pytestmark = pytest.mark.slow
+
 PRESET = get_preset("pattern_2d")
 TINY_SET = [f"{k}={v}" for k, v in TINY.to_dict().items() if v != getattr(PRESET, k)]
 EVAL = ["--eval-every", "2", "--eval-tasks", "8", "--eval-search-steps", "2"]

@@ -32,6 +32,7 @@ def default(tiny_model, batch):
     return compare_methods(tiny_model, batch, jax.random.key(4), budgets=BUDGETS)
 
 
+@pytest.mark.slow
 def test_every_default_row_is_present(default):
     expected = ["mean latent"] + [f"{family} {b}" for family in FAMILIES for b in BUDGETS]
     assert [r.label for r in default.rows] == expected
@@ -41,6 +42,7 @@ def test_every_default_row_is_present(default):
         assert r.seconds >= 0 and r.compile_seconds >= 0
 
 
+@pytest.mark.slow
 def test_evaluations_follow_each_methods_budget(default):
     # Every generated task has the same pairs, so per-task counts are exact.
     assert default.row("mean latent").num_evals == SPEC_PAIRS  # one forward pass per given pair
@@ -55,6 +57,7 @@ def test_evaluations_follow_each_methods_budget(default):
         assert small < large
 
 
+@pytest.mark.slow
 def test_same_key_same_results_and_no_recompilation(tiny_model, batch, default):
     again = compare_methods(tiny_model, batch, jax.random.key(4), budgets=BUDGETS)
     strip = lambda c: [r._replace(seconds=0.0, compile_seconds=0.0) for r in c.rows]
@@ -63,6 +66,7 @@ def test_same_key_same_results_and_no_recompilation(tiny_model, batch, default):
     assert all(r.compile_seconds == 0 for r in again.rows), again.table()
 
 
+@pytest.mark.slow
 def test_a_custom_method_list_reuses_compiled_searches(tiny_model, batch, default):
     methods = [("mean", no_search, {}), ("grad 3", gradient_search, {"steps": 3})]  # the default rows' options
     result = compare_methods(tiny_model, batch, jax.random.key(4), methods)
@@ -78,6 +82,7 @@ def test_a_custom_method_list_reuses_compiled_searches(tiny_model, batch, defaul
         compare_methods(tiny_model, batch, jax.random.key(4), methods, budgets=(2,))
 
 
+@pytest.mark.slow
 def test_rows_match_evaluate_batch(tiny_model, batch, default):
     expected = evaluate_batch(tiny_model, batch, jax.random.key(4), no_search)
     row = default.row("mean latent")
@@ -85,6 +90,7 @@ def test_rows_match_evaluate_batch(tiny_model, batch, default):
         assert getattr(row, name) == pytest.approx(value, abs=1e-6), name
 
 
+@pytest.mark.slow
 def test_task_lists_are_scored_on_their_test_pairs(tiny_model):
     tasks = pattern_tasks(5, TINY, 3, num_pairs=2)
     result = compare_methods(tiny_model, tasks, jax.random.key(0), [("mean", no_search, {})])
@@ -98,6 +104,7 @@ def test_task_lists_are_scored_on_their_test_pairs(tiny_model):
     assert again.rows[0][3:8] == row[3:8]
 
 
+@pytest.mark.slow
 def test_table_and_dict_name_every_row(default):
     table = default.table()
     for r in default.rows:
@@ -110,6 +117,7 @@ def test_table_and_dict_name_every_row(default):
     assert isinstance(default, Comparison) and len(table_11_methods()) == 1 + 6 * 4
 
 
+@pytest.mark.slow
 def test_plot_has_one_point_per_row_and_one_line_per_family(default):
     import matplotlib
 
@@ -126,6 +134,7 @@ def test_plot_has_one_point_per_row_and_one_line_per_family(default):
     plt.close(fig)
 
 
+@pytest.mark.slow
 def test_baseline_rows_put_lpn_and_ttt_on_one_budget_axis(tiny_model, batch):
     from lpn.compare import baseline_methods
     from lpn.in_context import InContext, ttt

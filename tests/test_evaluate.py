@@ -37,6 +37,7 @@ def test_smaller_padding_leaves_the_objective_unchanged(wide_model):
     np.testing.assert_allclose(a, b, rtol=1e-5)
 
 
+@pytest.mark.slow
 def test_size_buckets_give_the_answers_of_full_padding(wide_model, monkeypatch):
     method, options = gradient_search, {"steps": 2}
     rng = np.random.default_rng(1)
@@ -82,6 +83,7 @@ def test_tasks_per_call_shrinks_with_the_grid_area():
     assert evaluate.tasks_per_call(1, 30, 30) == 1 and evaluate.tasks_per_call(4, 30, 30) == 2
 
 
+@pytest.mark.slow
 def test_batches_pad_only_to_their_own_pair_count(monkeypatch):
     """Tasks are sorted by pair count before batching, so a 1-pair task never computes 3 slots;
     the answers equal those of each task searched on its own."""

@@ -112,6 +112,7 @@ def test_runs_through_evaluate_batch(tiny_model):
     assert 0 <= metrics.top1 <= 1 and metrics.num_evals == 3 * (2 * 6 + 1)
 
 
+@pytest.mark.slow
 def test_cli_search_cma_on_a_tiny_checkpoint(tiny_model, tmp_path, capsys):
     from lpn.checkpoint import save_checkpoint
     from lpn.cli import main

@@ -109,6 +109,7 @@ def test_greedy_prediction_is_the_argmax_of_its_own_teacher_forced_logits(model)
         np.testing.assert_array_equal(jnp.argmax(cells, -1)[:r, :c], grid[:r, :c])
 
 
+@pytest.mark.slow
 def test_ttt_with_zero_steps_is_the_in_context_prediction(model):
     tasks = [task_pairs(3, 4, seed=s) for s in range(3)]
     batch = jax.tree.map(lambda *xs: jnp.stack(xs), *tasks)
@@ -133,6 +134,7 @@ def test_ttt_lowers_the_leave_one_out_loss_of_its_task_and_counts_its_evaluation
     assert int(trace.num_evals) == 3 * (ic.GRADIENT_COST * 8 + 1)
 
 
+@pytest.mark.slow
 def test_training_lowers_the_loss_and_checkpoints_round_trip_the_architecture(tmp_path):
     state, history = train(
         TINY,

@@ -46,6 +46,7 @@ def test_table_11_rows_come_from_the_table():
     }
 
 
+@pytest.mark.slow
 def test_every_row_takes_its_options(tiny_model):
     import jax
 
@@ -82,6 +83,7 @@ def test_each_architecture_has_its_table_and_refuses_the_others_names():
         search_method("ttt", TINY)
 
 
+@pytest.mark.slow
 def test_every_in_context_row_takes_its_options():
     import jax
 

@@ -239,6 +239,7 @@ def test_blockwise_attention_equals_plain_attention():
         np.testing.assert_allclose(blockwise, plain, atol=2e-5)
 
 
+@pytest.mark.slow
 def test_long_sequences_take_the_blockwise_path_with_the_same_objective(tiny_model, random_pairs, monkeypatch):
     """The decoder's objective, its gradient in z and in the weights, and Grad-K training with
     gradients through the inner update (reverse over reverse) agree on both paths."""

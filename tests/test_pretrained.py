@@ -44,6 +44,7 @@ def test_pattern_2d_solves_at_least_95_percent_of_fresh_tasks_with_search(patter
     assert searched.top1 >= 0.95, searched
 
 
+@pytest.mark.slow
 def test_demo_prints_both_accuracies_and_writes_a_self_contained_report(tmp_path, capsys):
     out = tmp_path / "report.html"
     status = main(["demo", "--seed", "1", "--tasks", "16", "--steps", "20", "--out", str(out)])
@@ -59,6 +60,7 @@ def test_demo_prints_both_accuracies_and_writes_a_self_contained_report(tmp_path
     assert f"{float(found.group(2)):.1f}%" in page
 
 
+@pytest.mark.slow
 def test_run_demo_result_matches_evaluate_batch(pattern_2d, monkeypatch):
     """The demo searches its tasks a group at a time (memory); 3 a call leaves a partial last group."""
     monkeypatch.setattr("lpn.demo.TASKS_PER_CALL", 3)

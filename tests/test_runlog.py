@@ -54,6 +54,7 @@ def run_dir(tmp_path_factory):
     return out
 
 
+@pytest.mark.slow
 def test_metrics_jsonl_has_a_line_per_chunk_with_its_fields(run_dir):
     lines = read_metrics(run_dir)
     assert [line["step"] for line in lines] == [2, 4, 6]

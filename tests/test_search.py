@@ -67,6 +67,7 @@ def test_jit_and_no_jit_agree(tiny_model, random_pairs):
     np.testing.assert_allclose(jitted.scores, eager.scores, rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.slow
 def test_gradient_free_methods_share_the_signature(tiny_model, random_pairs):
     n = int(random_pairs.pair_mask.sum())
     rs = run(random_search, tiny_model, random_pairs, num_samples=15)

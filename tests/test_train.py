@@ -45,6 +45,7 @@ def test_leave_one_out_excludes_each_pair_and_empty_slots():
     assert (weights.diagonal() == 0).all() and (weights[:, 3] == 0).all()
 
 
+@pytest.mark.slow
 def test_loss_falls_on_a_tiny_pattern_task():
     cfg = TINY.replace(learning_rate=3e-3)
     state = init_state(cfg, jax.random.key(0))
@@ -68,6 +69,7 @@ def test_learning_rate_schedules():
         learning_rate_schedule(TINY.replace(warmup_steps=10, lr_decay_steps=10))
 
 
+@pytest.mark.slow
 def test_adam_b2_reaches_the_optimiser():
     runs = [
         train_chunk(init_state(cfg, jax.random.key(0)), cfg, 3)[1].loss[-1] for cfg in (TINY, TINY.replace(adam_b2=0.5))
@@ -75,6 +77,7 @@ def test_adam_b2_reaches_the_optimiser():
     assert runs[0] != runs[1]
 
 
+@pytest.mark.slow
 def test_latent_noise_warmup_scales_the_sampling_noise(tiny_model):
     batch, jitted = pattern_batch(jax.random.key(1), TINY, 4), eqx.filter_jit(batch_loss)
     # The scale is an array: one compiled program for every scale, as in training, where it is traced.
@@ -86,6 +89,7 @@ def test_latent_noise_warmup_scales_the_sampling_noise(tiny_model):
     assert np.isfinite(np.asarray(metrics.loss)).all()
 
 
+@pytest.mark.slow
 def test_micro_batches_give_the_batch_gradient():
     full = TINY.replace(batch_size=8, micro_batch_size=0)
     micro = full.replace(micro_batch_size=2)
@@ -95,6 +99,7 @@ def test_micro_batches_give_the_batch_gradient():
     np.testing.assert_allclose(m_full.reconstruction[0], m_micro.reconstruction[0], rtol=0.05)
 
 
+@pytest.mark.slow
 def test_last_pair_loss_predicts_the_last_valid_pair_from_the_others(tiny_model):
     # Jitted, each function compiles once (eager, every operation compiles a program of its own).
     encode, loss, log_p = eqx.filter_jit(encode_pairs), eqx.filter_jit(last_pair_loss), eqx.filter_jit(pair_log_prob)
@@ -120,6 +125,7 @@ def test_last_pair_loss_predicts_the_last_valid_pair_from_the_others(tiny_model)
     np.testing.assert_allclose(kl, kl_divergence(vmu[0], vlogvar[0]), rtol=1e-5)
 
 
+@pytest.mark.slow
 def test_training_on_last_pairs_learns_and_costs_half_the_decodings():
     cfg = TINY.replace(num_pairs=2, train_targets="last")
     state, metrics = train_chunk(init_state(cfg, jax.random.key(0)), cfg, 60)
@@ -139,6 +145,7 @@ def test_training_on_last_pairs_learns_and_costs_half_the_decodings():
         batch_loss(state.model, pattern_batch(jax.random.key(1), cfg, 4, num_pairs=1), jax.random.key(0), cfg)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("stop_gradient", [True, False])
 def test_grad_k_training_runs(stop_gradient):
     cfg = TINY.replace(train_search_steps=1, train_search_stop_gradient=stop_gradient)
@@ -174,6 +181,7 @@ def test_one_device_and_four_devices_agree():
     assert "agree" in result.stdout
 
 
+@pytest.mark.slow
 def test_checkpoint_round_trip_and_resume_matches_an_uninterrupted_run(tmp_path):
     cfg = TINY.replace(latent_bias=True)  # the optional parameter (None otherwise) travels too
     straight, _ = train(
@@ -292,6 +300,7 @@ def test_fit_to_budget_keeps_what_fits_and_ends_the_decay_with_the_run():
     learning_rate_schedule(fit_to_budget(cfg, 1000, 2, 0.1, 0.0)[1])  # still a valid schedule
 
 
+@pytest.mark.slow
 def test_time_budget_fits_the_run_and_its_checkpoint_records_the_fitted_schedule(tmp_path):
     cfg = TINY.replace(lr_decay_steps=100)
     with pytest.raises(ValueError, match="fits a fresh run"):
@@ -314,6 +323,7 @@ def test_time_budget_fits_the_run_and_its_checkpoint_records_the_fitted_schedule
     assert [h.step for h in history] == [2, 4, 6, 8] and state.model.config == cfg
 
 
+@pytest.mark.slow
 def test_budget_fits_after_two_chunks_and_again_halfway_as_the_pace_drifts():
     cfg = TINY.replace(lr_decay_steps=1000)
     now = [0.0]
@@ -344,6 +354,7 @@ def params_of(model):
     return [np.array(x) for x in jax.tree.leaves(eqx.filter(model, eqx.is_array))]
 
 
+@pytest.mark.slow
 def test_a_passed_in_optimizer_is_the_one_that_trains():
     lr, sgd = 0.05, optax.sgd(0.05, momentum=0.9)
     state = init_state(TINY, jax.random.key(0), optimizer=sgd)

@@ -57,6 +57,7 @@ def encoder_grads(loss_fn, model, task, key, cfg):
     return jnp.concatenate([g.ravel() for g in jax.tree.leaves(eqx.filter(grads.encoder, eqx.is_array))])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("loss_fn", [task_loss, last_pair_loss])
 def test_sample_0_is_grad_0_in_value_and_gradients(model, task, loss_fn):
     key = jax.random.key(2)
@@ -68,6 +69,7 @@ def test_sample_0_is_grad_0_in_value_and_gradients(model, task, loss_fn):
     assert eqx.filter_jit(total(loss_fn, TINY, num_samples=8))(model, task, key) != plain[0]
 
 
+@pytest.mark.slow
 def test_sample_n_predicts_each_pair_from_the_best_candidate_of_the_other_pairs(model, task):
     n, sigma, key = 16, 0.5, jax.random.key(3)
     cfg = TINY.replace(train_samples=n, train_sample_sigma=sigma)
@@ -92,6 +94,7 @@ def test_sample_n_predicts_each_pair_from_the_best_candidate_of_the_other_pairs(
     assert moved > 0  # some pair found a better latent than its mean, or the check above says little
 
 
+@pytest.mark.slow
 def test_sample_n_trains_the_encoder_through_the_mean(model, task):
     """The chosen latent is the mean moved by a constant: every weight's gradient is that of
     reconstructing from `mean + stop_gradient(chosen - mean)`, the mean differentiable."""
@@ -119,6 +122,7 @@ def test_sample_n_trains_the_encoder_through_the_mean(model, task):
     assert bool(jnp.all(jnp.isfinite(encoder))) and float(jnp.abs(encoder).max()) > 0
 
 
+@pytest.mark.slow
 def test_no_encoder_latents_are_prior_draws_and_reconstruction_ignores_the_encoder(model, task):
     cfg, key = TINY.replace(train_prior_latents=True), jax.random.key(5)
     z_NH, mu_NH, logvar_NH = task_latents(model, task, key, cfg)
@@ -138,6 +142,7 @@ def test_no_encoder_latents_are_prior_draws_and_reconstruction_ignores_the_encod
         assert kl_other != kl
 
 
+@pytest.mark.slow
 def test_no_encoder_draws_are_standard_normal(model):
     batch = pattern_batch(jax.random.key(6), TINY, 64)
     cfg = TINY.replace(train_prior_latents=True)
@@ -148,6 +153,7 @@ def test_no_encoder_draws_are_standard_normal(model):
     np.testing.assert_allclose(float(z_BNH.var()), 1 / 3, rtol=0.15)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "mode",
     [
@@ -164,6 +170,7 @@ def test_each_mode_trains_a_few_steps_and_stays_finite(mode):
     assert all(np.isfinite(np.asarray(m)).all() for m in metrics)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", [{"train_samples": 5}, {"train_prior_latents": True}, {"train_search_steps": 1}])
 def test_last_pair_loss_with_each_mode_is_finite(model, task, mode):
     cfg = TINY.replace(train_targets="last", **mode)

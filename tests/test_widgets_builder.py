@@ -192,6 +192,7 @@ def test_bad_json_gives_the_parsers_error_and_leaves_the_task(task):
 # solving
 
 
+@pytest.mark.slow
 def test_solve_shows_the_attempts_of_the_search_and_lpn_evaluate(model, task):
     task = make_task([(grid(1), grid(2)), (grid(3), grid(4))], [(grid(5), grid(6)), (grid(7), None)])
     builder = build_task(task, model=model, steps=6)
@@ -238,6 +239,7 @@ def test_grids_larger_than_the_model_get_a_message_not_a_crash(model):
     assert builder.problem == "solving needs at least one train pair and one test pair"
 
 
+@pytest.mark.slow
 def test_an_in_context_model_solves_with_its_prediction():
     ic = InContext(TINY, jax.random.key(1))
     task = make_task([(grid(1), grid(2)), (grid(3), grid(4))], [(grid(5), grid(6))])

@@ -269,6 +269,7 @@ def test_ttt_curve_is_minus_the_loss_after_each_step_against_evaluations(mixed, 
     assert mean["y"] == pytest.approx([float(mixed.traces["mean"].best_score) / 2])
 
 
+@pytest.mark.slow
 def test_ttt_row_shows_the_tuned_models_answer_and_steps_0_the_in_context_prediction(mixed, ic_model, task):
     task_model = TaskModel(ic_model, task)
     input_RC, input_shape = task_model.padded(task.test[0].input)
