@@ -163,6 +163,7 @@ def test_baseline_rows_put_lpn_and_ttt_on_one_budget_axis(tiny_model, batch):
     assert tasks.row("TTT 2").num_evals == SPEC_PAIRS * 7 and tasks.num_tasks == 3
 
 
+@pytest.mark.slow
 def test_an_in_context_model_defaults_to_its_prediction_and_ttt(batch):
     from lpn.in_context import InContext
 

@@ -74,6 +74,7 @@ def test_bad_options_raise_clear_errors(tiny_model, random_pairs):
         evolution.hybrid_search(tiny_model, random_pairs, jax.random.key(0), steps=4, share=1.5)
 
 
+@pytest.mark.slow
 def test_hybrid_joins_both_paths_and_counts_both(tiny_model, random_pairs):
     n = int(random_pairs.pair_mask.sum())
     trace = run(evolution.hybrid_search, tiny_model, random_pairs, steps=10)  # 2 generations of 6, 6 steps
@@ -105,6 +106,7 @@ def test_budgets_match_gradient_search():
     ]
 
 
+@pytest.mark.slow
 def test_runs_through_evaluate_batch(tiny_model):
     batch = pattern_batch(jax.random.key(5), TINY, 4)
     method, options, _ = search_method("cma", TINY, steps=4)  # the CLI test's program, compiled once

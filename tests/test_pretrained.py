@@ -71,6 +71,7 @@ def test_run_demo_result_matches_evaluate_batch(pattern_2d, monkeypatch):
     assert result.mean_accuracy == pytest.approx(mean.top1) and result.report is None
 
 
+@pytest.mark.slow
 def test_the_landscape_zooms_to_the_path_and_its_chunks_score_as_one_batch(pattern_2d):
     """`lpn demo`'s landscape: a square around the search path, zoomed to where it moves (a view of
     the whole prior showed the path as one dot), computed in chunks (all at once peaked at ~1.8 GB)

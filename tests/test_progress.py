@@ -14,6 +14,7 @@ def test_tqdm_disable_turns_every_bar_off(monkeypatch, value, off):
     assert progress_bar(range(3), enabled=False).disable
 
 
+@pytest.mark.slow
 def test_compare_methods_names_the_row_it_runs(tiny_model, capsys, monkeypatch):
     import jax
 
@@ -31,6 +32,7 @@ def test_compare_methods_names_the_row_it_runs(tiny_model, capsys, monkeypatch):
     assert capsys.readouterr().err == ""
 
 
+@pytest.mark.slow
 def test_the_training_bar_says_when_it_evaluates(tiny_cfg, capsys, monkeypatch):
     """An evaluation can take minutes: the bar says so before it starts (it sat silent at the last
     chunk's count before)."""
@@ -47,6 +49,7 @@ def test_the_training_bar_says_when_it_evaluates(tiny_cfg, capsys, monkeypatch):
     assert len(before) == 1 and "evaluating on fresh tasks" in before[0] and "4/4" in before[0]
 
 
+@pytest.mark.slow
 def test_tta_views_show_a_bar_once_they_take_a_while(tiny_model, capsys, monkeypatch):
     """TTA multiplies the search by its views: by default a TTA run gets a bar naming the views,
     shown only after `lpn.progress.DELAY` seconds (0 here), and none without TTA or when turned off."""

@@ -74,6 +74,7 @@ def test_model_names_are_fixed_by_what_is_trained(tiny_cfg):
     assert len({a, *others}) == 6
 
 
+@pytest.mark.slow
 def test_a_cut_gradient_search_is_the_shorter_search(tiny_model, random_pairs):
     key = jax.random.key(3)
     long, short = (

@@ -227,6 +227,7 @@ def read_events(folder) -> dict[str, dict[int, float]]:
     return scalars
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not HAS_TENSORBOARD, reason="needs the tensorboard extra (tensorboardX)")
 def test_tensorboard_event_files_hold_the_metrics_of_metrics_jsonl(run_dir):
     scalars = read_events(run_dir / "tensorboard")
@@ -247,6 +248,7 @@ def test_tensorboard_without_the_extra_is_an_error_naming_it(tmp_path, capsys, m
     assert not (tmp_path / "run").exists()  # refused before any work
 
 
+@pytest.mark.slow
 def test_lpn_report_prints_a_summary_and_writes_a_png(run_dir, tmp_path, capsys):
     assert main(["report", str(run_dir)]) == 0
     text = capsys.readouterr().out

@@ -99,6 +99,7 @@ def test_weights_select_pairs(tiny_model, random_pairs):
     )
 
 
+@pytest.mark.slow
 def test_search_batch_vmaps_over_tasks_with_per_task_clipping(tiny_model):
     rng = np.random.default_rng(5)
     tasks = [

@@ -104,6 +104,7 @@ def test_grid_points_run_left_to_right_then_top_to_bottom_like_an_image():
 # latent explorer
 
 
+@pytest.mark.slow
 def test_explorer_heat_map_is_log_prob_of_the_train_pairs_on_the_plane(explorer, model):
     g = explorer.resolution
     heat = np.frombuffer(explorer.heat, np.float32)
@@ -244,6 +245,7 @@ def shown_attempts(view, label):
     return [grids[i["grid"]] for i in section["rows"][0]["items"] if i["caption"].startswith("attempt")]
 
 
+@pytest.mark.slow
 def test_comparison_mixes_lpn_searches_and_ttt_rows(mixed):
     assert [s["label"] for s in mixed.stats] == ["mean", "in-context", "TTT 3"]
     assert [s["kind"] for s in mixed.stats] == [c["kind"] for c in mixed.curves] == ["LPN", "TTT", "TTT"]
@@ -254,6 +256,7 @@ def test_comparison_mixes_lpn_searches_and_ttt_rows(mixed):
     assert "leave-one-out" in mixed.note and "not a best so far" in mixed.note
 
 
+@pytest.mark.slow
 def test_ttt_curve_is_minus_the_loss_after_each_step_against_evaluations(mixed, model, task):
     trace = mixed.traces["TTT 3"]
     curve = mixed.curves[2]
@@ -283,6 +286,7 @@ def test_ttt_row_shows_the_tuned_models_answer_and_steps_0_the_in_context_predic
     assert mixed.stats[1]["verdicts"] == [judge(g, task.test[0].output)[1] for g in (shown, second)]
 
 
+@pytest.mark.slow
 def test_comparison_html_draws_the_lpn_and_ttt_curves_with_the_note(mixed):
     html = mixed.to_html()
     assert html.count("<polyline") == 3
