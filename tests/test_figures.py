@@ -89,10 +89,10 @@ def metrics_line(step, **scores):
     }
 
 
-def test_the_evaluation_panel_of_all_zero_scores_is_a_percent_axis(tmp_path, monkeypatch):
+def run_figure(lines, tmp_path, monkeypatch):
+    """The figure `plot_run` draws from `lines`, caught as it is saved."""
     import matplotlib.figure
 
-    lines = [metrics_line(s, top1_gradient=0.0) for s in (10, 20)]
     saved = []
     original = matplotlib.figure.Figure.savefig
     monkeypatch.setattr(
@@ -100,6 +100,12 @@ def test_the_evaluation_panel_of_all_zero_scores_is_a_percent_axis(tmp_path, mon
     )
     plot_run(lines, tmp_path / "r.png", title="run")
     (fig,) = saved
+    return fig
+
+
+def test_the_evaluation_panel_of_all_zero_scores_is_a_percent_axis(tmp_path, monkeypatch):
+    lines = [metrics_line(s, top1_gradient=0.0) for s in (10, 20)]
+    fig = run_figure(lines, tmp_path, monkeypatch)
     evaluation = next(ax for ax in fig.axes if ax.get_title() == "evaluation")
     assert evaluation.get_ylim() == pytest.approx((-0.03, 1.03))
     assert [line.get_label() for line in evaluation.lines] == ["top-1 gradient"]
@@ -108,19 +114,11 @@ def test_the_evaluation_panel_of_all_zero_scores_is_a_percent_axis(tmp_path, mon
 
 def test_lpn_reports_log_axes_are_labelled_in_plain_numbers(tmp_path, monkeypatch):
     """The loss and the pace span under a decade or two: plain labels (0.5, 3, 20), not 5×10⁻¹."""
-    import matplotlib.figure
-
     lines = [
         {**metrics_line(s), "loss": loss, "reconstruction": loss * 0.98, "steps_per_second": pace}
         for s, loss, pace in ((50, 3.4, 19.0), (100, 1.2, 31.0), (150, 0.6, 12.0), (200, 0.42, 5.2))
     ]
-    saved = []
-    original = matplotlib.figure.Figure.savefig
-    monkeypatch.setattr(
-        matplotlib.figure.Figure, "savefig", lambda fig, *a, **k: saved.append(fig) or original(fig, *a, **k)
-    )
-    plot_run(lines, tmp_path / "r.png", title="run")
-    (fig,) = saved
+    fig = run_figure(lines, tmp_path, monkeypatch)
     for title in ("loss (log scale)", "steps per second (log scale)"):
         ax = next(a for a in fig.axes if a.get_title() == title)
         low, high = ax.get_ylim()

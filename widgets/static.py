@@ -138,11 +138,12 @@ def line_chart_svg(series, *, width: int = 320, height: int = 160, title: str = 
             )
         for k, (label, x, y) in enumerate(series):
             colour = colours[k % len(colours)]
-            points = " ".join(f"{px(a):.1f},{py(b):.1f}" for a, b in zip(x, y) if np.isfinite(b))
+            finite = [(a, b) for a, b in zip(x, y) if np.isfinite(b)]
+            points = " ".join(f"{px(a):.1f},{py(b):.1f}" for a, b in finite)
             out.append(f'<polyline points="{points}" fill="none" stroke="{colour}" stroke-width="1.5"/>')
-            if points:  # the last point as a dot: a one-point series (the mean latent) is a dot, not nothing
-                cx, cy = points.split(" ")[-1].split(",")
-                out.append(f'<circle cx="{cx}" cy="{cy}" r="3" fill="{colour}" class="lpn-end"/>')
+            if finite:  # the last point as a dot: a one-point series (the mean latent) is a dot, not nothing
+                a, b = finite[-1]
+                out.append(f'<circle cx="{px(a):.1f}" cy="{py(b):.1f}" r="3" fill="{colour}" class="lpn-end"/>')
         for r, row in enumerate(legend):
             for k, label, x in row:
                 colour, y = colours[k % len(colours)], height + 14 * r + 12
