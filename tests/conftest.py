@@ -17,6 +17,10 @@ os.environ.setdefault("XLA_FLAGS", "--xla_backend_optimization_level=0")
 os.environ["JAX_COMPILATION_CACHE_DIR"] = os.environ.get("LPN_TEST_CACHE", "/tmp/lpn-test-xla-cache")
 os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0"
 
+import subprocess
+import sys
+from pathlib import Path
+
 import jax
 import numpy as np
 
@@ -45,6 +49,29 @@ TINY = Config(
     warmup_steps=5,
     learning_rate=3e-3,
 )
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_lpn(*argv: str, timeout: float = 900) -> subprocess.CompletedProcess:
+    """`python -m lpn ARGV` in a child process from the repository's root, in this process's
+    environment (the suite's: one CPU device, the shared compile cache); raises with the tail of
+    its output unless it exits 0."""
+    result = subprocess.run(
+        [sys.executable, "-m", "lpn", *argv], cwd=ROOT, capture_output=True, text=True, timeout=timeout
+    )
+    if result.returncode != 0:
+        raise AssertionError(f"lpn {' '.join(argv)} exited {result.returncode}:\n{result.stderr[-3000:]}")
+    return result
+
+
+def reproduce_smoke(folder: Path, name: str) -> Path:
+    """`lpn reproduce NAME --scale smoke` into folder/NAME, as a background run (tests/background.py:
+    the tests that mark it wait for it at the end of the session); the run's folder."""
+    out = folder / name
+    run_lpn("reproduce", name, "--scale", "smoke", "--out", str(out), "--quiet")
+    return out
 
 
 @pytest.fixture(scope="session")

@@ -65,10 +65,15 @@ def test_refuses_a_folder_with_files(tmp_path):
     assert (tmp_path / "out" / "summary.json").read_text() == "{}"
 
 
+def dry_run(folder: Path) -> tuple[subprocess.CompletedProcess, Path]:
+    """The script's dry run and its OUT folder (a background run: tests/background.py)."""
+    return run_script(folder, "--dry-run", timeout=1500), folder / "out"
+
+
 @pytest.mark.slow
-def test_dry_run(tmp_path):
-    result = run_script(tmp_path, "--dry-run", timeout=1500)
-    out = tmp_path / "out"
+@pytest.mark.background.with_args(dry_run)
+def test_dry_run(background):
+    result, out = background(dry_run)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     summary = json.loads((out / "summary.json").read_text())
     assert summary["dry_run"] is True and summary["problems"] == []

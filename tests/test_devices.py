@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -55,21 +56,32 @@ def test_training_devices_given_must_divide_the_batch():
         training_devices(6, 0, ["a", "b", "c", "d"])
 
 
-@pytest.mark.slow
-def test_import_asks_for_one_cpu_device_per_core_unless_told_otherwise():
+def device_counts(folder: Path) -> dict:
+    """What `import lpn` gives under each setting, each in a fresh interpreter (a background run:
+    tests/background.py)."""
     count = "import lpn, jax; print(len(jax.devices()))"
-    assert run_python(count, LPN_CPU_DEVICES=None).stdout.split() == [str(default_cpu_devices())]
-    assert run_python(count, LPN_CPU_DEVICES="3").stdout.split() == ["3"]
-    forced = run_python(
-        count,
-        LPN_CPU_DEVICES="1",
-        XLA_FLAGS="--xla_force_host_platform_device_count=4 --xla_backend_optimization_level=0",
-    )
-    assert forced.stdout.split() == ["4"], forced.stderr[-2000:]
-    late = run_python("import jax; jax.numpy.ones(1); " + count, LPN_CPU_DEVICES="3")
-    assert late.stdout.split() == ["1"], late.stderr[-2000:]  # JAX had started: left as it was
-    bad = run_python(count, LPN_CPU_DEVICES="many")
-    assert bad.returncode != 0 and "LPN_CPU_DEVICES='many'" in bad.stderr
+    return {
+        "unset": run_python(count, LPN_CPU_DEVICES=None),
+        "3": run_python(count, LPN_CPU_DEVICES="3"),
+        "forced": run_python(
+            count,
+            LPN_CPU_DEVICES="1",
+            XLA_FLAGS="--xla_force_host_platform_device_count=4 --xla_backend_optimization_level=0",
+        ),
+        "late": run_python("import jax; jax.numpy.ones(1); " + count, LPN_CPU_DEVICES="3"),
+        "bad": run_python(count, LPN_CPU_DEVICES="many"),
+    }
+
+
+@pytest.mark.slow
+@pytest.mark.background.with_args(device_counts)
+def test_import_asks_for_one_cpu_device_per_core_unless_told_otherwise(background):
+    runs = background(device_counts)
+    assert runs["unset"].stdout.split() == [str(default_cpu_devices())]
+    assert runs["3"].stdout.split() == ["3"]
+    assert runs["forced"].stdout.split() == ["4"], runs["forced"].stderr[-2000:]
+    assert runs["late"].stdout.split() == ["1"], runs["late"].stderr[-2000:]  # JAX had started: left as it was
+    assert runs["bad"].returncode != 0 and "LPN_CPU_DEVICES='many'" in runs["bad"].stderr
 
 
 # The start of the two-device script: a tiny model config, 5 tasks (one padding task on 2 devices) and
@@ -149,21 +161,27 @@ np.testing.assert_allclose(history[-1].loss, float(np.mean(metrics_one.loss)), r
 """
 
 
+def two_device_script(folder: Path) -> subprocess.CompletedProcess:
+    """The two-device script with both parts, in one subprocess (a background run: tests/background.py)."""
+    return run_python(f"PARTS = {{'lpn': {LPN_PART!r}, 'ttt': {TTT_PART!r}}}\n" + TWO_DEVICES, LPN_CPU_DEVICES="2")
+
+
 @pytest.fixture(scope="module")
-def two_devices():
-    """{part: "agree" or its traceback} of the two-device script, run once with both parts."""
-    script = f"PARTS = {{'lpn': {LPN_PART!r}, 'ttt': {TTT_PART!r}}}\n" + TWO_DEVICES
-    result = run_python(script, LPN_CPU_DEVICES="2")
+def two_devices(background):
+    """{part: "agree" or its traceback} of the two-device script."""
+    result = background(two_device_script)
     parts = dict(json.loads(line[5:]) for line in result.stdout.splitlines() if line.startswith("PART "))
     assert result.returncode == 0 and parts.keys() == {"lpn", "ttt"}, result.stderr[-3000:]
     return parts
 
 
 @pytest.mark.slow
+@pytest.mark.background.with_args(two_device_script)
 def test_two_devices_give_the_answers_of_one(two_devices):
     assert two_devices["lpn"] == "agree", two_devices["lpn"][-3000:]
 
 
 @pytest.mark.slow
+@pytest.mark.background.with_args(two_device_script)
 def test_ttt_and_in_context_training_on_two_devices_give_the_answers_of_one(two_devices):
     assert two_devices["ttt"] == "agree", two_devices["ttt"][-3000:]

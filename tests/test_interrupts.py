@@ -110,9 +110,10 @@ def test_a_signal_stops_at_the_next_boundary_and_resume_ends_as_a_run_never_stop
     assert cells(out) == cells(uninterrupted)
 
 
-@pytest.mark.slow
-def test_sigint_during_lpn_reproduce_table1_exits_130_and_resume_finishes(tmp_path):
-    out = tmp_path / "table1"
+def sigint_then_resume(folder: Path) -> dict:
+    """`lpn reproduce table1 --scale smoke` sent SIGINT once a cell is done, then resumed; what each
+    run printed and left (a background run: tests/background.py)."""
+    out = folder / "table1"
     env = {
         **os.environ,
         "TQDM_DISABLE": "1",
@@ -126,7 +127,7 @@ def test_sigint_during_lpn_reproduce_table1_exits_130_and_resume_finishes(tmp_pa
             seen.append(line)
             if line.startswith("seed 0:"):
                 break
-        assert run.poll() is None, "".join(seen)
+        running = run.poll() is None
         signalled = time.monotonic()
         run.send_signal(signal.SIGINT)
         stdout, stderr = run.communicate(timeout=60)
@@ -135,16 +136,35 @@ def test_sigint_during_lpn_reproduce_table1_exits_130_and_resume_finishes(tmp_pa
         if run.poll() is None:
             run.kill()
             run.wait()
-    assert run.returncode == 130 and waited < 60, stderr
-    last = stderr.strip().splitlines()[-1]
-    assert last.startswith("lpn: interrupted (SIGINT) ") and "Traceback" not in stderr
-    assert last.endswith(f"continue with: lpn reproduce table1 --scale smoke --out {out} --quiet --resume")
-    kept = json.loads((out / "results.json").read_text())["seeds"]["0"]
+    kept = json.loads((out / "results.json").read_text())["seeds"]["0"] if (out / "results.json").exists() else {}
+    resumed = subprocess.run([*argv, "--resume"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+    return dict(
+        out=out,
+        seen="".join(seen),
+        running=running,
+        returncode=run.returncode,
+        waited=waited,
+        stderr=stderr,
+        kept=kept,
+        resumed=resumed,
+        results=json.loads((out / "results.json").read_text()),
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.background.with_args(sigint_then_resume)
+def test_sigint_during_lpn_reproduce_table1_exits_130_and_resume_finishes(background):
+    run = background(sigint_then_resume)
+    assert run["running"], run["seen"]  # still running when signalled
+    assert run["returncode"] == 130 and run["waited"] < 60, run["stderr"]
+    last = run["stderr"].strip().splitlines()[-1]
+    assert last.startswith("lpn: interrupted (SIGINT) ") and "Traceback" not in run["stderr"]
+    assert last.endswith(f"continue with: lpn reproduce table1 --scale smoke --out {run['out']} --quiet --resume")
+    kept = run["kept"]
     assert 0 < sum(len(row) for row in kept.values()) < 36
 
-    resumed = subprocess.run([*argv, "--resume"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
-    assert resumed.returncode == 0, resumed.stderr
-    results = json.loads((out / "results.json").read_text())
+    assert run["resumed"].returncode == 0, run["resumed"].stderr
+    results = run["results"]
     assert sum(len(row) for row in results["seeds"]["0"].values()) == 36 and "finished" in results
     for row, columns in kept.items():  # the cells kept are not run again
         for column, cell in columns.items():

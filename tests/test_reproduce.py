@@ -10,6 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from conftest import reproduce_smoke
 from lpn.architectures import ARCHITECTURES
 from lpn.cli import main
 from lpn.experiment_spec import Column, Row
@@ -134,13 +135,16 @@ def test_bad_commands_are_one_line_errors(argv, message, tmp_path, capsys):
 
 
 @pytest.fixture(scope="module")
-def table1_smoke(tmp_path_factory):
-    out = tmp_path_factory.mktemp("reproduce") / "table1"
-    assert main(["reproduce", "table1", "--scale", "smoke", "--out", str(out), "--quiet"]) == 0
-    return out
+def table1_smoke(background):
+    return background(reproduce_smoke, "table1")
+
+
+# The tests on table1's smoke run wait for it; it runs beside the other tests (tests/background.py)
+on_table1_smoke = pytest.mark.background.with_args(reproduce_smoke, "table1")
 
 
 @pytest.mark.slow
+@on_table1_smoke
 def test_table1_smoke_writes_results_table_and_figure(table1_smoke):
     results = json.loads((table1_smoke / "results.json").read_text())
     exp = get_experiment("table1")
@@ -163,6 +167,7 @@ def test_table1_smoke_writes_results_table_and_figure(table1_smoke):
 
 
 @pytest.mark.slow
+@on_table1_smoke
 def test_a_second_run_needs_resume_and_then_redoes_nothing(table1_smoke, capsys):
     assert main(["reproduce", "table1", "--scale", "smoke", "--out", str(table1_smoke)]) == 1
     assert "results.json exists: pass --resume" in capsys.readouterr().err
@@ -183,6 +188,7 @@ def test_a_second_run_needs_resume_and_then_redoes_nothing(table1_smoke, capsys)
 
 
 @pytest.mark.slow
+@on_table1_smoke
 def test_fig2_reuses_table1s_models_and_a_mismatched_resume_is_refused(table1_smoke, tmp_path, capsys):
     out = tmp_path / "fig2"
     status = main(
@@ -206,6 +212,7 @@ def test_fig2_reuses_table1s_models_and_a_mismatched_resume_is_refused(table1_sm
 
 
 @pytest.mark.slow
+@on_table1_smoke
 def test_table11_searches_a_given_checkpoint(table1_smoke, tmp_path, capsys):
     checkpoint = next((table1_smoke / "models").glob("grad-1-s0-*"))
     out = tmp_path / "t11"

@@ -7,15 +7,18 @@ import json
 
 import pytest
 
+from conftest import reproduce_smoke
 from lpn.cli import main
 
 
 @pytest.fixture(scope="module")
-def table2_smoke(tmp_path_factory):
-    """Table 2 at smoke scale: 1 x 10 string grids, so every model has a one-entry row-count head."""
-    out = tmp_path_factory.mktemp("reproduce") / "table2"
-    assert main(["reproduce", "table2", "--scale", "smoke", "--out", str(out), "--quiet"]) == 0
-    return out
+def table2_smoke(background):
+    """Table 2 at smoke scale: 1 x 10 string grids, so every model has a one-entry row-count head.
+    It runs beside the other tests (tests/background.py); the tests that use it wait at the end."""
+    return background(reproduce_smoke, "table2")
+
+
+pytestmark = pytest.mark.background.with_args(reproduce_smoke, "table2")
 
 
 @pytest.mark.slow

@@ -1,0 +1,163 @@
+"""Long subprocess runs of the suite, on the cores the main process leaves idle (a pytest plugin,
+loaded by the root conftest.py).
+
+A full run is mostly compiling, one core's work. A slow test that waits on a child process (a
+notebook's kernel, `lpn reproduce` at smoke scale, the two-device script) keeps one core busy
+while the main process idles, so on a 2-core machine one core is idle most of the run. Such a test
+names its run with the marker `background(job, *args)`, written
+`@pytest.mark.background.with_args(job, *args)` (a lone function would be taken for the test).
+Once collection is done, this plugin starts the named runs in the order of their tests, one at a
+time beside the main process (one per spare core on bigger machines), and moves the tests that
+wait for a run to the end of the session, so that the in-process tests run meanwhile. A test, or
+its fixture, gets the run's value from the `background` fixture: `background(job, *args)` waits
+for it and returns what `job(folder, *args)` returned, or raises what it raised. When a test asks
+for a run that has not started yet, the main process makes it there and then (as it does for a
+run no selected test named), so at the end, with every test waiting, both cores still work.
+
+A job runs in a thread: it must do its work in a child process (`subprocess`, a notebook kernel),
+never JAX in this process. `folder` is an empty folder of its own, removed after the session.
+`LPN_TEST_BACKGROUND=0` turns the plugin off: each run is made where its test asks for it. The
+session ends with each run's own time, since a test that waited shows only the wait.
+"""
+
+import os
+import shutil
+import tempfile
+import threading
+import time
+from concurrent.futures import Future
+from pathlib import Path
+
+import pytest
+
+MARK = "background"
+
+
+class Runs:
+    """The session's background runs, keyed by (job, args), each made once."""
+
+    def __init__(self, workers: int):
+        self.workers = workers
+        self.root = Path(tempfile.mkdtemp(prefix="lpn-test-runs-"))
+        self.lock = threading.Lock()
+        self.queue: list[tuple] = []
+        self.futures: dict[tuple, Future] = {}
+        self.seconds: dict[tuple, float] = {}
+
+    def submit(self, key: tuple) -> None:
+        with self.lock:
+            if key in self.futures:
+                return
+            self.futures[key] = Future()
+            self.queue.append(key)
+
+    def start(self) -> None:
+        for _ in range(self.workers):
+            threading.Thread(target=self._work, daemon=True, name="lpn-test-runs").start()
+
+    def _take(self, key: tuple | None = None) -> tuple | None:
+        """Claims the next queued run (or `key`, if still queued): each run is made by one thread."""
+        with self.lock:
+            if key is None:
+                return self.queue.pop(0) if self.queue else None
+            if key in self.queue:
+                self.queue.remove(key)
+                return key
+            return None
+
+    def _work(self) -> None:
+        while (key := self._take()) is not None:
+            self._make(key)
+
+    def _make(self, key: tuple) -> None:
+        job, args = key
+        future = self.futures[key]
+        if not future.set_running_or_notify_cancel():
+            return
+        folder = Path(tempfile.mkdtemp(prefix=f"{job.__name__}-", dir=self.root))
+        start = time.perf_counter()
+        try:
+            future.set_result(job(folder, *args))
+        except BaseException as error:  # handed to the test that waits for it
+            future.set_exception(error)
+        finally:
+            self.seconds[key] = time.perf_counter() - start
+
+    def result(self, job, *args):
+        key = (job, args)
+        self.submit(key)
+        if self._take(key) is not None:  # not started yet: made here, while the threads go on
+            self._make(key)
+        return self.futures[key].result()
+
+    def cancel(self) -> None:
+        with self.lock:
+            for key in self.queue:
+                self.futures[key].cancel()
+            self.queue.clear()
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers",
+        "background(job, *args): the test waits for job(folder, *args), a subprocess run that "
+        "tests/background.py starts after collection and runs beside the other tests",
+    )
+    spare = max(1, (os.cpu_count() or 2) - 1)
+    config.stash[RUNS] = Runs(spare if os.environ.get("LPN_TEST_BACKGROUND", "1") != "0" else 0)
+
+
+RUNS = pytest.StashKey[Runs]()
+
+
+def _keys(item) -> list[tuple]:
+    return [(mark.args[0], tuple(mark.args[1:])) for mark in item.iter_markers(MARK)]
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config, items):
+    """The tests that wait for a run go last (in their order), so that the others run meanwhile."""
+    if config.stash[RUNS].workers:
+        items[:] = [i for i in items if not _keys(i)] + [i for i in items if _keys(i)]
+
+
+def pytest_collection_finish(session):
+    runs = session.config.stash[RUNS]
+    if not runs.workers:
+        return
+    for item in session.items:
+        for key in _keys(item):
+            runs.submit(key)
+    runs.start()
+
+
+@pytest.fixture(scope="session")
+def background(request):
+    """`background(job, *args)`: the value of that run (see the module's docstring), made once."""
+    return request.config.stash[RUNS].result
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    runs = config.stash[RUNS]
+    if not runs.seconds:
+        return
+    terminalreporter.write_sep("=", "background runs (their own time; the tests that used them waited less)")
+    for (job, args), seconds in sorted(runs.seconds.items(), key=lambda kv: -kv[1]):
+        shown = ", ".join(os.path.relpath(a) if isinstance(a, str) and os.path.isabs(a) else repr(a) for a in args)
+        terminalreporter.write_line(f"{seconds:8.2f}s {job.__module__}.{job.__name__}({shown})")
+
+
+def pytest_unconfigure(config):
+    """Cancels the runs not started; a run still going (the session was interrupted) has its child
+    processes stopped, so that none outlives the session."""
+    runs = config.stash[RUNS]
+    runs.cancel()
+    if any(future.running() for future in runs.futures.values()):
+        try:
+            import psutil  # a dependency of ipykernel, installed with the test extra
+        except ImportError:
+            pass
+        else:
+            for child in psutil.Process().children(recursive=True):
+                child.kill()
+    shutil.rmtree(runs.root, ignore_errors=True)
