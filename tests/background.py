@@ -14,14 +14,21 @@ for it and returns what `job(folder, *args)` returned, or raises what it raised.
 for a run that has not started yet, the main process makes it there and then (as it does for a
 run no selected test named), so at the end, with every test waiting, both cores still work.
 
+A module whose tests are all in-process and slow can go whole: `pytestmark =
+pytest.mark.own_process` runs its selected tests in a pytest process of their own, as one such run;
+its tests' reports (outcome, output, duration) come back into this session as if they had run here.
+
 A job runs in a thread: it must do its work in a child process (`subprocess`, a notebook kernel),
 never JAX in this process. `folder` is an empty folder of its own, removed after the session.
 `LPN_TEST_BACKGROUND=0` turns the plugin off: each run is made where its test asks for it. The
 session ends with each run's own time, since a test that waited shows only the wait.
 """
 
+import json
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -31,6 +38,8 @@ from pathlib import Path
 import pytest
 
 MARK = "background"
+OWN = "own_process"
+REPORTS_ENV = "LPN_TEST_REPORTS"  # set in a module's own process: where its reports go
 
 
 class Runs:
@@ -103,6 +112,11 @@ def pytest_configure(config):
         "background(job, *args): the test waits for job(folder, *args), a subprocess run that "
         "tests/background.py starts after collection and runs beside the other tests",
     )
+    config.addinivalue_line(
+        "markers", "own_process: the module's tests run in a pytest process of their own (tests/background.py)"
+    )
+    if os.environ.get(REPORTS_ENV):
+        config.pluginmanager.register(ReportWriter(config, os.environ[REPORTS_ENV]), "lpn-test-report-writer")
     spare = max(1, (os.cpu_count() or 2) - 1)
     config.stash[RUNS] = Runs(spare if os.environ.get("LPN_TEST_BACKGROUND", "1") != "0" else 0)
 
@@ -117,8 +131,22 @@ def _keys(item) -> list[tuple]:
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config, items):
     """The tests that wait for a run go last (in their order), so that the others run meanwhile."""
-    if config.stash[RUNS].workers:
-        items[:] = [i for i in items if not _keys(i)] + [i for i in items if _keys(i)]
+    if not config.stash[RUNS].workers:
+        return
+    modules: dict[str, list] = {}
+    for item in items:
+        if item.get_closest_marker(OWN) is not None:
+            modules.setdefault(item.path, []).append(item)
+    for path, module in modules.items():
+        run = (
+            run_module,
+            os.path.relpath(path, config.rootpath),
+            tuple(i.nodeid for i in module),
+            str(config.rootpath),
+        )
+        for item in module:
+            item.add_marker(pytest.mark.background.with_args(*run))
+    items[:] = [i for i in items if not _keys(i)] + [i for i in items if _keys(i)]
 
 
 def pytest_collection_finish(session):
@@ -129,6 +157,60 @@ def pytest_collection_finish(session):
         for key in _keys(item):
             runs.submit(key)
     runs.start()
+
+
+def run_module(folder: Path, path: str, nodeids: tuple[str, ...], rootdir: str) -> dict[str, list]:
+    """The tests `nodeids` of one module in a pytest process of its own, from the session's
+    `rootdir`: {nodeid: its reports, as data}; a test it did not report gets the tail of the
+    process's output (a collection error, a crash)."""
+    reports = folder / "reports.jsonl"
+    env = dict(os.environ, LPN_TEST_BACKGROUND="0", **{REPORTS_ENV: str(reports)})
+    argv = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "addopts=", "--rootdir", rootdir]
+    done = subprocess.run([*argv, "--", *nodeids], cwd=rootdir, env=env, capture_output=True, text=True, timeout=3600)
+    found: dict[str, list] = {nodeid: [] for nodeid in nodeids}
+    if reports.exists():
+        for line in reports.read_text().splitlines():
+            data = json.loads(line)
+            found.setdefault(data["nodeid"], []).append(data)
+    tail = f"{path}'s own pytest process exited {done.returncode}:\n{(done.stdout + done.stderr)[-5000:]}"
+    return {nodeid: reports or tail for nodeid, reports in found.items()}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_protocol(item, nextitem):
+    """A test of an own-process module: its reports from that process, logged here as the test's."""
+    runs = item.config.stash[RUNS]
+    if not runs.workers or item.get_closest_marker(OWN) is None:
+        return None
+    key = next(k for k in _keys(item) if k[0] is run_module)
+    item.ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
+    try:
+        reports = runs.result(run_module, *key[1])[item.nodeid]
+    except Exception as error:  # the process could not be run
+        reports = f"{key[1][0]}'s own pytest process: {error!r}"
+    if isinstance(reports, str):
+        failed = pytest.TestReport(item.nodeid, item.location, {}, "failed", reports, "call")
+        item.ihook.pytest_runtest_logreport(report=failed)
+    for data in reports if not isinstance(reports, str) else ():
+        report = item.config.hook.pytest_report_from_serializable(config=item.config, data=data)
+        if isinstance(report.longrepr, list):  # a skip's (path, line, reason), a list after JSON
+            report.longrepr = tuple(report.longrepr)
+        item.ihook.pytest_runtest_logreport(report=report)
+    item.ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
+    return True
+
+
+class ReportWriter:
+    """In an own-process module's process: writes each report, as data, for the session that
+    started it."""
+
+    def __init__(self, config, path: str):
+        self.config, self.file = config, open(path, "a")
+
+    def pytest_runtest_logreport(self, report):
+        data = self.config.hook.pytest_report_to_serializable(config=self.config, report=report)
+        self.file.write(json.dumps(data) + "\n")
+        self.file.flush()
 
 
 @pytest.fixture(scope="session")
@@ -143,7 +225,10 @@ def pytest_terminal_summary(terminalreporter, config):
         return
     terminalreporter.write_sep("=", "background runs (their own time; the tests that used them waited less)")
     for (job, args), seconds in sorted(runs.seconds.items(), key=lambda kv: -kv[1]):
-        shown = ", ".join(os.path.relpath(a) if isinstance(a, str) and os.path.isabs(a) else repr(a) for a in args)
+        shown = ", ".join(
+            f"{len(a)} tests" if isinstance(a, tuple) else os.path.relpath(a) if os.path.isabs(str(a)) else repr(a)
+            for a in args
+        )
         terminalreporter.write_line(f"{seconds:8.2f}s {job.__module__}.{job.__name__}({shown})")
 
 

@@ -29,8 +29,9 @@ from lpn.tasks.sources import host_batches, query_batch
 from lpn.train import TrainingDiverged
 
 # Every test here runs a command end to end in-process (train, eval, solve, reproduce on tiny models):
-# the full run's, not the inner loop's (-m "not slow").
-pytestmark = pytest.mark.slow
+# the full run's, not the inner loop's (-m "not slow"), in a pytest process of their own beside the
+# other tests (tests/background.py).
+pytestmark = [pytest.mark.slow, pytest.mark.own_process]
 
 PRESET = get_preset("pattern_2d")
 TINY_SET = [f"{k}={v}" for k, v in TINY.to_dict().items() if v != getattr(PRESET, k)]

@@ -13,6 +13,10 @@ from lpn.evaluate import evaluate_batch
 from lpn.pattern import pattern_batch
 from lpn.search import default_optimizer, gradient_search
 
+# The shipped models' checks run in a pytest process of their own, beside the other tests
+# (tests/background.py): their searches over 256 tasks are among the suite's longest.
+pytestmark = pytest.mark.own_process
+
 
 @pytest.mark.parametrize("name", sorted(PRETRAINED))
 def test_every_shipped_model_loads_and_records_how_it_was_trained(name):
