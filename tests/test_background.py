@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -69,13 +70,15 @@ PROJECT = {
 }
 
 
-def run_project(tmp_path, **env) -> subprocess.CompletedProcess:
-    for name, text in PROJECT.items():
+def run_project(tmp_path, *args, files=PROJECT, **env) -> subprocess.CompletedProcess:
+    for name, text in files.items():
         (tmp_path / name).write_text(textwrap.dedent(text))
     environ = {k: v for k, v in os.environ.items() if k not in ("LPN_TEST_BACKGROUND", "PYTEST_ADDOPTS")}
     environ["PYTHONPATH"] = os.pathsep.join([str(TESTS), environ.get("PYTHONPATH", "")])
-    argv = [sys.executable, "-m", "pytest", "-v", "-p", "no:cacheprovider", "--rootdir", str(tmp_path), str(tmp_path)]
-    return subprocess.run(argv, cwd=tmp_path, env={**environ, **env}, capture_output=True, text=True, timeout=300)
+    argv = [sys.executable, "-m", "pytest", "-v", "-p", "no:cacheprovider", "--rootdir", str(tmp_path), *args]
+    return subprocess.run(
+        [*argv, str(tmp_path)], cwd=tmp_path, env={**environ, **env}, capture_output=True, text=True, timeout=300
+    )
 
 
 @pytest.mark.slow
@@ -102,3 +105,34 @@ def test_turned_off_every_run_is_made_where_its_test_asks(tmp_path):
     assert "test_runs.py::test_zz_order FAILED" in out and "test_own.py::test_passes_there FAILED" in out
     assert "test_runs.py::test_waits_for_its_run PASSED" in out and "RuntimeError: the run broke" in out
     assert "4 failed, 3 passed, 1 skipped" in out, out[-3000:]
+
+
+@pytest.mark.slow
+def test_a_session_that_stops_early_leaves_no_run_behind(tmp_path):
+    """`-x` ends the session while a run's child process is still going: the process is stopped,
+    and the session does not wait for it."""
+    stop = f"""
+        import subprocess, sys
+        import pytest
+
+        def sleeper(folder):
+            child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+            open({str(tmp_path / "pid")!r}, "w").write(str(child.pid))
+            return child.wait()
+
+        def test_fails_first():
+            import os, time
+            while not os.path.exists({str(tmp_path / "pid")!r}):  # the run is under way
+                time.sleep(0.1)
+            assert False, "stop here"
+
+        @pytest.mark.background.with_args(sleeper)
+        def test_waits(background):
+            background(sleeper)
+        """
+    tick = time.monotonic()
+    done = run_project(tmp_path, "-x", files={"conftest.py": PROJECT["conftest.py"], "test_stop.py": stop})
+    assert time.monotonic() - tick < 120 and "1 failed" in done.stdout, done.stdout[-3000:]
+    pid = int((tmp_path / "pid").read_text())
+    time.sleep(0.5)
+    assert not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text().split()[2]
