@@ -14,7 +14,7 @@ for it and returns what `job(folder, *args)` returned, or raises what it raised.
 for a run that has not started yet, the main process makes it there and then (as it does for a
 run no selected test named), so at the end, with every test waiting, both cores still work.
 
-A module whose tests are all in-process and slow can go whole: `pytestmark =
+A module of long in-process tests can go whole: `pytestmark =
 pytest.mark.own_process` runs its selected tests in a pytest process of their own, as one such run;
 its tests' reports (outcome, output, duration) come back into this session as if they had run here.
 
