@@ -183,17 +183,17 @@ def pytest_runtest_protocol(item, nextitem):
     runs = item.config.stash[RUNS]
     if not runs.workers or item.get_closest_marker(OWN) is None:
         return None
-    key = next(k for k in _keys(item) if k[0] is run_module)
+    job, args = next(k for k in _keys(item) if k[0] is run_module)
     item.ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
     try:
-        reports = runs.result(run_module, *key[1])[item.nodeid]
+        found = runs.result(job, *args)[item.nodeid]
     except Exception as error:  # the process could not be run
-        reports = f"{key[1][0]}'s own pytest process: {error!r}"
-    if isinstance(reports, str):
-        failed = pytest.TestReport(item.nodeid, item.location, {}, "failed", reports, "call")
-        item.ihook.pytest_runtest_logreport(report=failed)
-    for data in reports if not isinstance(reports, str) else ():
-        report = item.config.hook.pytest_report_from_serializable(config=item.config, data=data)
+        found = f"{args[0]}'s own pytest process: {error!r}"
+    if isinstance(found, str):  # no report of its own: the process's failure stands for it
+        reports = [pytest.TestReport(item.nodeid, item.location, {}, "failed", found, "call")]
+    else:
+        reports = [item.config.hook.pytest_report_from_serializable(config=item.config, data=d) for d in found]
+    for report in reports:
         if isinstance(report.longrepr, list):  # a skip's (path, line, reason), a list after JSON
             report.longrepr = tuple(report.longrepr)
         item.ihook.pytest_runtest_logreport(report=report)

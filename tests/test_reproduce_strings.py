@@ -1,7 +1,6 @@
 """`lpn reproduce table2 --scale smoke` end to end, on 1 x 10 string grids, and `lpn eval` / `lpn
-solve` on one of its 1-row models. A module of its own: the compiled programs of one module are
-freed when it ends (tests/conftest.py), and the smoke runs of several experiments in one module
-held enough of them to exhaust the process's memory maps (a segmentation fault in XLA)."""
+solve` on one of its 1-row models. The smoke run is a child process beside the other tests
+(tests/background.py); `lpn eval` and `lpn solve` run here, on its models."""
 
 import json
 
