@@ -197,6 +197,9 @@ def pytest_runtest_protocol(item, nextitem):
         if isinstance(report.longrepr, list):  # a skip's (path, line, reason), a list after JSON
             report.longrepr = tuple(report.longrepr)
         item.ihook.pytest_runtest_logreport(report=report)
+    # what earlier in-process tests set up and the next test does not share is torn down, as pytest's
+    # own protocol does after each test
+    item.session._setupstate.teardown_exact(nextitem)
     item.ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
     return True
 
