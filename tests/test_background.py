@@ -136,3 +136,32 @@ def test_a_session_that_stops_early_leaves_no_run_behind(tmp_path):
     pid = int((tmp_path / "pid").read_text())
     time.sleep(0.5)
     assert not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text().split()[2]
+
+
+@pytest.mark.slow
+def test_an_own_process_module_hands_over_to_a_test_in_another_folder(tmp_path):
+    """An in-process test, then an own-process module beside it, then a test in another folder that
+    waits for a run (as the notebooks do, after test_pretrained): what the first left set up, its
+    folder, is torn down before the last is set up, as pytest's own protocol does. Without that,
+    pytest stops with 'previous item was not torn down properly'."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    files = {
+        "conftest.py": PROJECT["conftest.py"],
+        "a/test_first.py": "def test_first():\n    pass\n",
+        "a/test_own.py": "import pytest\n\npytestmark = pytest.mark.own_process\n\ndef test_own():\n    pass\n",
+        "b/test_last.py": """
+import pytest
+
+def job(folder):
+    return 1
+
+@pytest.mark.background.with_args(job)
+def test_last(background):  # waits for a run too, so it comes after the own-process module
+    assert background(job) == 1
+""",
+    }
+    done = run_project(tmp_path, files=files)
+    out = done.stdout
+    assert "a/test_own.py::test_own PASSED" in out and "b/test_last.py::test_last PASSED" in out, out[-3000:]
+    assert done.returncode == 0 and "3 passed" in out, out[-3000:]
