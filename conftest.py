@@ -18,14 +18,16 @@ from pathlib import Path
 
 import pytest
 
+from tests.compile_settings import XLA_FLAGS, cache_folder
+
 pytest_plugins = ["tests.background"]
 
 NOTEBOOKS = Path(__file__).resolve().parent / "notebooks"
 NOTEBOOK_ENV = {
     "LPN_FAST": "1",
     "TQDM_DISABLE": "1",
-    "XLA_FLAGS": "--xla_backend_optimization_level=0",
-    "JAX_COMPILATION_CACHE_DIR": os.environ.get("LPN_TEST_CACHE", "/tmp/lpn-test-xla-cache"),
+    "XLA_FLAGS": XLA_FLAGS,
+    "JAX_COMPILATION_CACHE_DIR": cache_folder(),
 }
 # Set for the whole session (a kernel started in a thread takes this process's environment); the
 # tests' own settings (tests/conftest.py) are the same, and nothing but the notebooks reads LPN_FAST.

@@ -1,20 +1,22 @@
 import os
 
+from compile_settings import XLA_FLAGS, cache_folder
+
 os.environ.setdefault("TQDM_DISABLE", "1")
 # One CPU device, whatever the machine's cores (lpn would ask for one per core, lpn/devices.py): the
 # suite's results and compile times do not depend on the machine; tests/test_devices.py runs the
 # multi-device paths in subprocesses.
 os.environ.setdefault("LPN_CPU_DEVICES", "1")
-# The tests are dominated by XLA compile time, not run time: compile with fewer optimisation passes
-# (about 3x faster to compile here) and reuse compiled programs across tests with the same HLO.
-os.environ.setdefault("XLA_FLAGS", "--xla_backend_optimization_level=0")
+# The tests are dominated by XLA compile time, not run time: compile for speed of compiling
+# (tests/compile_settings.py) and reuse compiled programs across tests with the same HLO.
+os.environ.setdefault("XLA_FLAGS", XLA_FLAGS)
 # The same persistent cache for the subprocesses the tests start (scripts, `python -m lpn`, notebook
 # kernels, the two-process run): JAX reads these on import, so a program compiled once, here or
 # there, with the same HLO and flags, is not compiled again in another process or a later run.
 # Every program is kept, however quick to compile: eager code compiles one small program per
 # operation (a search run under jax.disable_jit, ~600 of them, 25 s of CPU), each module's
 # jax.clear_caches() below drops them, and reading one back costs a fraction of compiling it.
-os.environ["JAX_COMPILATION_CACHE_DIR"] = os.environ.get("LPN_TEST_CACHE", "/tmp/lpn-test-xla-cache")
+os.environ["JAX_COMPILATION_CACHE_DIR"] = cache_folder()
 os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0"
 
 import subprocess

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from compile_settings import cache_folder
 
 from conftest import TINY
 from lpn.cli import main
@@ -26,7 +27,7 @@ ENV = {
     **os.environ,
     "TQDM_DISABLE": "1",
     "LPN_CPU_DEVICES": "1",
-    "LPN_COMPILE_CACHE": os.environ.get("LPN_TEST_CACHE", "/tmp/lpn-test-xla-cache"),
+    "LPN_COMPILE_CACHE": cache_folder(),
 }
 
 

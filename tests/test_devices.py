@@ -10,6 +10,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from compile_settings import XLA_FLAGS
 
 from lpn.devices import default_cpu_devices, training_devices
 
@@ -18,7 +19,7 @@ ROOT = os.path.dirname(os.path.dirname(__file__))
 
 def run_python(script: str, **env_changes) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k not in ("LPN_CPU_DEVICES", "XLA_FLAGS")}
-    env["XLA_FLAGS"] = "--xla_backend_optimization_level=0"
+    env["XLA_FLAGS"] = XLA_FLAGS
     for name, value in env_changes.items():
         if value is None:
             env.pop(name, None)
@@ -66,7 +67,7 @@ def device_counts(folder: Path) -> dict:
         "forced": run_python(
             count,
             LPN_CPU_DEVICES="1",
-            XLA_FLAGS="--xla_force_host_platform_device_count=4 --xla_backend_optimization_level=0",
+            XLA_FLAGS=f"--xla_force_host_platform_device_count=4 {XLA_FLAGS}",
         ),
         "late": run_python("import jax; jax.numpy.ones(1); " + count, LPN_CPU_DEVICES="3"),
         "bad": run_python(count, LPN_CPU_DEVICES="many"),

@@ -14,6 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from compile_settings import XLA_FLAGS
 
 from conftest import TINY
 from lpn import pattern_batch
@@ -172,7 +173,7 @@ def test_one_device_and_four_devices_agree():
         np.testing.assert_allclose(out[0][1], out[1][1], rtol=1e-4, atol=1e-6)
         print("agree", out[0][0])
     """)
-    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4 --xla_backend_optimization_level=0")
+    env = dict(os.environ, XLA_FLAGS=f"--xla_force_host_platform_device_count=4 {XLA_FLAGS}")
     root = os.path.dirname(os.path.dirname(__file__))
     result = subprocess.run(
         [sys.executable, "-c", script], cwd=root, env=env, capture_output=True, text=True, timeout=600

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 from browser_fixtures import browser, lab, new_page, screenshot, screenshot_on_failure  # noqa: F401
 from browser_helpers import DONE, OPENED, PANEL, RUN_ALL, kernel_json, read_grid, wait_until
+from compile_settings import XLA_FLAGS, cache_folder
 
 pytestmark = pytest.mark.browser
 
@@ -26,8 +27,8 @@ NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "04_latent_space.
 KERNEL_ENV = {
     "LPN_FAST": "1",
     "TQDM_DISABLE": "1",
-    "XLA_FLAGS": "--xla_backend_optimization_level=0",
-    "JAX_COMPILATION_CACHE_DIR": os.environ.get("LPN_TEST_CACHE", "/tmp/lpn-test-xla-cache"),
+    "XLA_FLAGS": XLA_FLAGS,
+    "JAX_COMPILATION_CACHE_DIR": cache_folder(),
 }
 
 # Runs `code` silently in the notebook's kernel once it has started (before any cell has run).
