@@ -13,10 +13,13 @@ only how they are compiled changes. lpn itself leaves XLA's defaults alone.
 
 import os
 
-XLA_FLAGS = (
-    "--xla_backend_optimization_level=0 --xla_cpu_use_fusion_emitters=false"
-    " --xla_cpu_use_xnnpack=false --xla_cpu_parallel_codegen_split_count=1"
-)
+import jaxlib
+
+XLA_FLAGS = "--xla_backend_optimization_level=0 --xla_cpu_parallel_codegen_split_count=1"
+# XLA stops the process on a flag it does not know; these two came with jaxlib 0.5.3 (read off the
+# wheels: 0.5.0 lacks the first, 0.4.38, lpn's oldest jax, both)
+if tuple(int(part) for part in jaxlib.__version__.split(".")[:3] if part.isdigit()) >= (0, 5, 3):
+    XLA_FLAGS += " --xla_cpu_use_fusion_emitters=false --xla_cpu_use_xnnpack=false"
 
 
 def cache_folder() -> str:
