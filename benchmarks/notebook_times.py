@@ -10,6 +10,11 @@ start and end: on a shared machine wall times grow with the load, CPU times much
     python benchmarks/notebook_times.py                    # every notebook, LPN_FAST=1, cold then warm
     python benchmarks/notebook_times.py --full 02 07       # notebooks 02 and 07 at their full sizes
     python benchmarks/notebook_times.py --json times.json  # also the measurements as JSON
+    python benchmarks/notebook_times.py --full --only cold --xla-flags=--xla_cpu_use_fusion_emitters=false
+
+`--xla-flags FLAGS` runs each notebook twice per kind, alternating: with XLA's defaults and with
+FLAGS in the kernel's `XLA_FLAGS` (each with its own cache folder), and prints FLAGS' wall and CPU
+as a fraction of the defaults'.
 
 A cell that fails stops that notebook's runs with its error.
 """
@@ -76,6 +81,7 @@ def main(argv=None) -> int:
     parser.add_argument("--only", choices=("cold", "warm", "both"), default="both")
     parser.add_argument("--timeout", type=int, default=1800, help="seconds a cell may take")
     parser.add_argument("--json", type=Path, help="also write the measurements here")
+    parser.add_argument("--xla-flags", help="also run each notebook with these XLA_FLAGS, side by side")
     args = parser.parse_args(argv)
 
     chosen = sorted(NOTEBOOKS.glob("*.ipynb"))
@@ -89,24 +95,39 @@ def main(argv=None) -> int:
             print(f"note: {name} is set here and the kernels inherit it: {os.environ[name]}", file=sys.stderr)
     fast = "0" if args.full else "1"
     print(f"{platform.node()}: {os.cpu_count()} CPUs, Python {platform.python_version()}, LPN_FAST={fast}")
+    settings = {"defaults": ""} if args.xla_flags is None else {"defaults": "", "flags": args.xla_flags}
     results = []
     for path in chosen:
-        cache = tempfile.mkdtemp(prefix="lpn-nb-cache-")
-        env = {"LPN_FAST": fast, "LPN_COMPILE_CACHE": cache}
+        caches = {name: tempfile.mkdtemp(prefix="lpn-nb-cache-") for name in settings}
+        envs = {
+            name: {"LPN_FAST": fast, "LPN_COMPILE_CACHE": caches[name], **({"XLA_FLAGS": flags} if flags else {})}
+            for name, flags in settings.items()
+        }
         try:
             runs = ["cold", "warm"] if args.only == "both" else [args.only]
             if args.only == "warm":  # warm needs a filled cache: fill it first, unreported
-                run_notebook(path, env, args.timeout)
+                for env in envs.values():
+                    run_notebook(path, env, args.timeout)
             for kind in runs:
-                got = run_notebook(path, env, args.timeout)
-                results.append({"notebook": path.name, "fast": fast == "1", "cache": kind, **got})
-                print(
-                    f"{path.name:28s} {kind}: {got['wall_s']:7.1f} s wall, {got['cpu_s']:7.1f} s CPU, "
-                    f"load {got['load_start']:.2f} -> {got['load_end']:.2f}",
-                    flush=True,
-                )
+                got = {}
+                for name, env in envs.items():
+                    got[name] = run_notebook(path, env, args.timeout)
+                    results.append(
+                        {"notebook": path.name, "fast": fast == "1", "cache": kind, "xla": name, **got[name]}
+                    )
+                    print(
+                        f"{path.name:28s} {kind} {name:8s}: {got[name]['wall_s']:7.1f} s wall, "
+                        f"{got[name]['cpu_s']:7.1f} s CPU, load {got[name]['load_start']:.2f} -> {got[name]['load_end']:.2f}",
+                        flush=True,
+                    )
+                if "flags" in got:
+                    ratio = {k: got["flags"][k] / max(got["defaults"][k], 1e-9) for k in ("wall_s", "cpu_s")}
+                    print(
+                        f"{path.name:28s} {kind} flags/defaults: wall {ratio['wall_s']:.2f}, CPU {ratio['cpu_s']:.2f}"
+                    )
         finally:
-            shutil.rmtree(cache, ignore_errors=True)
+            for cache in caches.values():
+                shutil.rmtree(cache, ignore_errors=True)
     if args.json:
         args.json.write_text(json.dumps(results, indent=1) + "\n")
     return 0
